@@ -1,0 +1,253 @@
+"""Segment-compatible HTTP API (``/v1/track|identify|page|screen|group|alias|batch``) and dead letters.
+
+Default (lenient) mode answers 200 with the invalid events listed by index, because Segment
+SDKs drop a whole batch answered 4xx; ``?strict=true`` rejects the whole batch with 400.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from ecomops.ingest import service
+from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
+from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES
+from ecomops.ingest.pipeline import IngestPipeline
+from ecomops.kernel.errors import EcomopsError, PayloadTooLarge, Unauthorized, ValidationFailed
+from ecomops.tenancy.service import SourceInfo, get_source
+from ecomops.web.deps import StateDep, TenantDep
+from ecomops.web.state import AppState
+
+router = APIRouter()
+
+_MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A Segment message (https://segment.com/docs/connections/spec/). userId or anonymousId "
+    "is required; track needs event; messageId makes retries idempotent.",
+    "properties": {
+        "type": {"type": "string", "enum": list(MESSAGE_TYPES)},
+        "messageId": {"type": "string"},
+        "userId": {"type": "string"},
+        "anonymousId": {"type": "string"},
+        "event": {"type": "string"},
+        "name": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "sentAt": {"type": "string", "format": "date-time"},
+        "context": {"type": "object"},
+        "properties": {"type": "object"},
+        "traits": {"type": "object"},
+    },
+}
+_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["batch"],
+    "properties": {
+        "batch": {"type": "array", "items": _MESSAGE_SCHEMA},
+        "sentAt": {"type": "string"},
+        "context": {"type": "object"},
+        "writeKey": {"type": "string"},
+    },
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Stored durably; invalid events listed by index and kept as dead letters",
+        "content": {
+            "application/json": {
+                "example": {
+                    "success": True,
+                    "accepted": 99,
+                    "duplicates": 0,
+                    "rejected": [
+                        {"index": 3, "field": "$.event", "reason": "track events need a non-empty event name"}
+                    ],
+                }
+            }
+        },
+    },
+    400: {"description": "Malformed JSON, or (strict mode) any invalid event; nothing stored"},
+    401: {"description": "Missing or unknown write key"},
+    413: {"description": "Body over 500 KB (batch) or 32 KB (single event)"},
+    429: {"description": "Write queue full; retry after Retry-After seconds"},
+}
+
+
+def _key_cache(state: AppState) -> WriteKeyCache:
+    cache = state.services.get("write_keys")
+    if cache is None:
+        cache = state.services["write_keys"] = WriteKeyCache(state.engine)
+    assert isinstance(cache, WriteKeyCache)
+    return cache
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(
+            f"body of {int(length)} bytes exceeds the {limit // 1024} KB limit", {"limit_bytes": limit}
+        )
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds the {limit // 1024} KB limit", {"limit_bytes": limit})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+async def _ingest(request: Request, kind: str, strict: bool) -> Response:
+    state: AppState = request.app.state.ecomops
+    pipeline: IngestPipeline = state.services["ingest"]
+    received_at = datetime.now(UTC)
+    body = await _read_body(request, MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES)
+    cache = _key_cache(state)
+    header_key = write_key_from_headers(request)
+    source: SourceInfo | None = await cache.resolve(header_key) if header_key else None
+    if header_key and source is None:
+        raise Unauthorized("unknown or revoked write key")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if source is not None:
+            rejection = service.Rejection(
+                None, f"malformed JSON: {exc}", "$", body.decode("utf-8", "replace")
+            )
+            await pipeline.submit(
+                source.tenant_id, [], [service.dead_letter_line(source.id, received_at, rejection)]
+            )
+        raise ValidationFailed(f"malformed JSON: {exc}", {"field": "$"}, code="malformed_json") from exc
+    if source is None:
+        body_key = payload.get("writeKey") if isinstance(payload, dict) else None
+        source = await cache.resolve(body_key) if isinstance(body_key, str) and body_key else None
+        if source is None:
+            raise Unauthorized(
+                "missing or unknown write key: send it as the Basic username or a Bearer token"
+            )
+    processed = service.process(payload, kind, source, received_at)
+    rejected = [r.as_dict() for r in processed.rejected]
+    if strict and processed.rejected:
+        raise ValidationFailed(
+            f"{len(rejected)} invalid event(s); nothing was stored (strict mode)",
+            {"rejected": rejected},
+            code="invalid_events",
+        )
+    dead = [service.dead_letter_line(source.id, received_at, r) for r in processed.rejected]
+    result = await pipeline.submit(source.tenant_id, processed.accepted, dead)
+    return _json(
+        {"success": True, "accepted": result.accepted, "duplicates": result.duplicates, "rejected": rejected}
+    )
+
+
+def _route(kind: str) -> None:
+    async def endpoint(
+        request: Request,
+        strict: Annotated[
+            bool, Query(description="Reject the whole request (400) if any event is invalid")
+        ] = False,
+    ) -> Response:
+        return await _ingest(request, kind, strict)
+
+    endpoint.__name__ = f"ingest_{kind}"
+    schema = _BATCH_SCHEMA if kind == "batch" else _MESSAGE_SCHEMA
+    router.add_api_route(
+        f"/v1/{kind}",
+        endpoint,
+        methods=["POST"],
+        tags=["ingest"],
+        responses=_RESPONSES,
+        summary=f"Segment {kind}",
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "security": [{"writeKeyBasic": []}, {"writeKeyBearer": []}],
+        },
+    )
+
+
+for _kind in (*MESSAGE_TYPES, "batch"):
+    _route(_kind)
+
+
+# -- dead letters (management API) ----------------------------------------------------------------
+
+
+class DeadLetter(BaseModel):
+    dead_letter_id: str
+    received_at: datetime
+    source_id: str | None
+    batch_index: int | None
+    reason: str
+    payload: str
+    replayed_at: datetime | None
+    replay_message_id: str | None
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    payload: dict[str, Any] | None = Field(
+        default=None, description="Corrected event to store instead of the original payload"
+    )
+
+
+class ReplayResult(BaseModel):
+    dead_letter_id: str
+    message_id: str
+    accepted: int
+    duplicates: int
+
+
+@router.get("/api/v1/t/{tenant}/ingest/dead-letters", tags=["ingest"], response_model=list[DeadLetter])
+async def dead_letters(
+    ctx: TenantDep,
+    state: StateDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    include_replayed: bool = False,
+) -> list[dict[str, Any]]:
+    """Events the ingest API refused, newest first, with the reason and the raw payload."""
+    pipeline: IngestPipeline = state.services["ingest"]
+    await run_in_threadpool(pipeline.flush)
+    warehouse = state.warehouses.get(ctx.tenant.id)
+    return await run_in_threadpool(service.list_dead_letters, warehouse, limit, offset, include_replayed)
+
+
+@router.post(
+    "/api/v1/t/{tenant}/ingest/dead-letters/{dead_letter_id}/replay",
+    tags=["ingest"],
+    response_model=ReplayResult,
+)
+async def replay_dead_letter(
+    dead_letter_id: str,
+    ctx: TenantDep,
+    state: StateDep,
+    body: Annotated[ReplayRequest | None, Body()] = None,
+) -> ReplayResult:
+    """Validate a dead letter again (or its corrected payload) and store it through the normal path."""
+    pipeline: IngestPipeline = state.services["ingest"]
+    warehouse = state.warehouses.get(ctx.tenant.id)
+    letter = await run_in_threadpool(service.get_dead_letter, warehouse, dead_letter_id)
+    if letter["source_id"] is None:
+        raise EcomopsError("dead letter has no source", {"dead_letter_id": dead_letter_id})
+    source = await run_in_threadpool(get_source, state.engine, ctx.tenant.id, letter["source_id"])
+    accepted = service.prepare_replay(letter, source, body.payload if body else None, datetime.now(UTC))
+    result = await pipeline.submit(ctx.tenant.id, [accepted], [])
+
+    def _mark() -> None:
+        with warehouse.write() as cur:
+            service.mark_replayed(cur, dead_letter_id, accepted.message_id)
+
+    await run_in_threadpool(_mark)
+    return ReplayResult(
+        dead_letter_id=dead_letter_id,
+        message_id=accepted.message_id,
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+    )

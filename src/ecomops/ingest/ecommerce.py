@@ -1,0 +1,211 @@
+"""Segment E-commerce spec events → ``orders`` / ``order_items`` / ``refunds`` rows.
+
+Validation runs at the edge (so a bad order is rejected with its field, not lost in the
+loader); derivation runs in the loader on the few order events of each load, with Decimal
+arithmetic so totals never pass through floats.
+
+Rules (documented in docs/ingest.md):
+- ``Order Completed`` upserts the order (status ``paid``) and replaces its items.
+  total = ``total`` else ``revenue`` + shipping + tax else Σ price×quantity − discount + shipping + tax;
+  subtotal = ``subtotal`` else Σ price×quantity else total.
+- ``Order Refunded`` adds a refund: ``total``/``revenue`` if given, else Σ price×quantity of the
+  listed products, else the whole order total; status becomes ``refunded`` once refunds reach the total,
+  ``partially_refunded`` before.
+- ``Order Cancelled`` sets status ``cancelled``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import orjson
+
+from ecomops.kernel.ids import stable_id
+
+ORDER_EVENTS = ("Order Completed", "Order Refunded", "Order Cancelled")
+ZERO = Decimal("0")
+_Q = Decimal("0.0001")
+_MAX = Decimal("99999999999999.9999")
+Id = str | int
+
+
+class ProductLine(msgspec.Struct, kw_only=True):
+    product_id: Id | None = None
+    sku: Id | None = None
+    name: str | None = None
+    category: str | None = None
+    price: Decimal | None = None
+    quantity: int = 1
+
+
+class OrderProperties(msgspec.Struct, kw_only=True):
+    order_id: Id
+    total: Decimal | None = None
+    revenue: Decimal | None = None
+    subtotal: Decimal | None = None
+    discount: Decimal | None = None
+    shipping: Decimal | None = None
+    tax: Decimal | None = None
+    coupon: str | None = None
+    currency: str | None = None
+    live_session_id: Id | None = None
+    products: list[ProductLine] = []
+
+
+def validate_order_properties(event: str, props: dict[str, Any]) -> str | None:
+    """Return ``None`` when valid, else ``"reason|$.path"`` for the caller to report."""
+    try:
+        parsed = msgspec.convert(props, OrderProperties)
+    except msgspec.ValidationError as exc:
+        reason, _, loc = str(exc).partition(" - at `")
+        path = loc.rstrip("`")
+        return f"{event}: {reason}|$.properties{path[1:] if path.startswith('$') else ''}"
+    if str(parsed.order_id) == "":
+        return f"{event}: order_id must not be empty|$.properties.order_id"
+    if parsed.currency is not None and not (len(parsed.currency) == 3 and parsed.currency.isalpha()):
+        return f"{event}: currency must be a 3-letter ISO 4217 code|$.properties.currency"
+    for name in ("total", "revenue", "subtotal", "discount", "shipping", "tax"):
+        value = getattr(parsed, name)
+        if value is not None and (not value.is_finite() or abs(value) > _MAX):
+            return f"{event}: {name} out of range for DECIMAL(18,4)|$.properties.{name}"
+    for i, line in enumerate(parsed.products):
+        if line.quantity <= 0:
+            return f"{event}: quantity must be positive|$.properties.products[{i}].quantity"
+        if line.price is not None and (not line.price.is_finite() or line.price < 0 or line.price > _MAX):
+            return f"{event}: price must be a non-negative amount|$.properties.products[{i}].price"
+    return None
+
+
+@dataclass
+class OrderEvent:
+    """The columns of an ``events`` row the derivation needs."""
+
+    message_id: str
+    event: str
+    ts: datetime
+    user_id: str | None
+    anonymous_id: str | None
+    source_id: str | None
+    channel: str | None
+    country: str | None
+    region: str | None
+    city: str | None
+    device: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    properties: str | None
+
+
+@dataclass
+class Derived:
+    orders: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    refunds: list[dict[str, Any]]
+    cancelled: list[str]
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(_Q)
+
+
+def derive(events: list[OrderEvent], default_currency: str) -> Derived:
+    out = Derived([], [], [], [])
+    for ev in sorted(events, key=lambda e: e.ts):
+        props = msgspec.convert(orjson.loads(ev.properties or "{}"), OrderProperties)
+        order_id = str(props.order_id)
+        currency = (props.currency or default_currency).upper()
+        lines_sum = sum((_q((p.price or ZERO) * p.quantity) for p in props.products), ZERO)
+        if ev.event == "Order Completed":
+            discount = props.discount or ZERO
+            shipping = props.shipping or ZERO
+            tax = props.tax or ZERO
+            if props.total is not None:
+                total = props.total
+            elif props.revenue is not None:
+                total = props.revenue + shipping + tax
+            else:
+                total = lines_sum - discount + shipping + tax
+            subtotal = (
+                props.subtotal if props.subtotal is not None else (lines_sum if props.products else total)
+            )
+            out.orders.append(
+                {
+                    "order_id": order_id,
+                    "external_id": order_id,
+                    "source": ev.source_id,
+                    "channel": ev.channel,
+                    "customer_id": ev.user_id,
+                    "anonymous_id": ev.anonymous_id,
+                    "status": "paid",
+                    "ordered_at": ev.ts,
+                    "paid_at": ev.ts,
+                    "currency": currency,
+                    "subtotal": _q(subtotal),
+                    "discount": _q(discount),
+                    "shipping": _q(shipping),
+                    "tax": _q(tax),
+                    "total": _q(total),
+                    "coupon": props.coupon,
+                    "items_count": sum(p.quantity for p in props.products),
+                    "country": ev.country,
+                    "region": ev.region,
+                    "city": ev.city,
+                    "device": ev.device,
+                    "utm_source": ev.utm_source,
+                    "utm_medium": ev.utm_medium,
+                    "utm_campaign": ev.utm_campaign,
+                    "live_session_id": str(props.live_session_id)
+                    if props.live_session_id is not None
+                    else None,
+                    "properties": ev.properties,
+                }
+            )
+            for n, p in enumerate(props.products):
+                price = p.price or ZERO
+                out.items.append(
+                    {
+                        "item_id": stable_id("event-order", order_id, n),
+                        "order_id": order_id,
+                        "product_id": str(p.product_id) if p.product_id is not None else None,
+                        "sku": str(p.sku) if p.sku is not None else None,
+                        "name": p.name,
+                        "category": p.category,
+                        "quantity": p.quantity,
+                        "unit_price": _q(price),
+                        "discount": ZERO,
+                        "line_total": _q(price * p.quantity),
+                        "currency": currency,
+                        "ordered_at": ev.ts,
+                    }
+                )
+        elif ev.event == "Order Refunded":
+            amount = props.total if props.total is not None else props.revenue
+            if amount is None and props.products:
+                amount = lines_sum
+            out.refunds.append(
+                {
+                    "refund_id": stable_id("event-refund", ev.message_id),
+                    "order_id": order_id,
+                    "product_id": (
+                        str(props.products[0].product_id)
+                        if len(props.products) == 1 and props.products[0].product_id is not None
+                        else None
+                    ),
+                    "sku": None,
+                    "quantity": sum(p.quantity for p in props.products) or None,
+                    # None = whole order: resolved against the stored order total in SQL.
+                    "amount": _q(amount) if amount is not None else None,
+                    "currency": currency,
+                    "reason": None,
+                    "source": ev.source_id,
+                    "refunded_at": ev.ts,
+                }
+            )
+        elif ev.event == "Order Cancelled":
+            out.cancelled.append(order_id)
+    return out

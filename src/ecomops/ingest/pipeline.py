@@ -1,0 +1,285 @@
+"""The ingest write path: dedupe, group commit to the WAL, acknowledge, then load in the background.
+
+Requests hand their already-validated lines to one writer task. The writer takes every
+submission waiting at that moment (a *group*), drops messageIds seen in the dedupe
+window, appends the rest to each tenant's WAL and fsyncs once for the whole group, then
+resolves every request's future: an acknowledgement therefore always means "on disk".
+A loader thread moves durable lines into DuckDB a few times a second.
+
+Because the writer is a single task, deduplication needs no locks and is exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecomops.ingest.loader import load_pending
+from ecomops.ingest.messages import Accepted
+from ecomops.ingest.wal import TenantWal
+from ecomops.kernel.errors import Overloaded
+from ecomops.settings import Settings
+from ecomops.tenancy import service as tenancy
+from ecomops.warehouse.connection import WarehouseRegistry
+from ecomops.web.state import AppState
+
+log = logging.getLogger(__name__)
+MAX_LOAD_BACKLOG_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    accepted: int
+    duplicates: int
+
+
+@dataclass
+class _Submission:
+    tenant_id: str
+    items: list[Accepted]
+    dead_lines: list[bytes]
+    future: asyncio.Future[SubmitResult]
+
+
+@dataclass
+class _TenantState:
+    wal: TenantWal
+    currency: str
+    #: messageId → receive time (monotonic order = insertion order, so eviction pops from the front).
+    seen: dict[str, float] = field(default_factory=dict)
+    appended_bytes: int = 0
+    loaded_bytes: int = 0
+    #: One loader at a time per tenant (the loader thread and explicit flushes race otherwise).
+    load_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class IngestPipeline:
+    def __init__(
+        self, settings: Settings, warehouses: WarehouseRegistry, tenant_currency: Callable[[str], str]
+    ) -> None:
+        self.settings = settings
+        self.warehouses = warehouses
+        self.tenant_currency = tenant_currency
+        self.window_seconds = settings.ingest_dedupe_window_hours * 3600
+        self.max_queued = settings.ingest_queue_max_events
+        self.flush_interval = settings.ingest_flush_interval_ms / 1000
+        self.running = False
+        self._tenants: dict[str, _TenantState] = {}
+        self._tenant_lock = threading.Lock()
+        self._queue: asyncio.Queue[_Submission] | None = None
+        self._queued_events = 0
+        self._writer: asyncio.Task[None] | None = None
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="ingest-wal")
+        self._load_wakeup = threading.Event()
+        self._stop_loader = threading.Event()
+        self._loader: threading.Thread | None = None
+        self._last_evict = time.monotonic()
+
+    # -- tenants -----------------------------------------------------------------------------
+    def _tenant(self, tenant_id: str) -> _TenantState:
+        """Open a tenant's WAL, replay what is not loaded yet and prime its dedupe window (once)."""
+        with self._tenant_lock:
+            state = self._tenants.get(tenant_id)
+            if state is not None:
+                return state
+            wal = TenantWal(self.settings.wal_dir() / tenant_id)
+            currency = self.tenant_currency(tenant_id)
+            warehouse = self.warehouses.get(tenant_id)
+            load_pending(wal, warehouse, currency)
+            state = _TenantState(wal, currency)
+            rows = warehouse.query(
+                "SELECT message_id, epoch(received_at) FROM events "
+                "WHERE received_at >= now() - to_seconds(?) ORDER BY received_at",
+                [self.window_seconds],
+            )
+            state.seen = {mid: float(ts) for mid, ts in rows}
+            self._tenants[tenant_id] = state
+            return state
+
+    async def prepare_tenant(self, tenant_id: str) -> None:
+        if tenant_id not in self._tenants:
+            await asyncio.get_running_loop().run_in_executor(None, self._tenant, tenant_id)
+
+    def recover(self) -> None:
+        """Replay every tenant's WAL left by a previous process before serving."""
+        wal_root: Path = self.settings.wal_dir()
+        for directory in sorted(p for p in wal_root.iterdir() if p.is_dir()):
+            try:
+                self._tenant(directory.name)
+            except Exception:
+                log.exception("could not recover ingest WAL of tenant %s", directory.name)
+
+    # -- submitting ----------------------------------------------------------------------------
+    async def submit(self, tenant_id: str, items: list[Accepted], dead_lines: list[bytes]) -> SubmitResult:
+        if not self.running or self._queue is None:
+            raise Overloaded("ingest is not running", retry_after=5)
+        await self.prepare_tenant(tenant_id)
+        state = self._tenants[tenant_id]
+        if self._queued_events + len(items) > self.max_queued:
+            raise Overloaded("ingest write queue is full; retry later", retry_after=1)
+        if state.appended_bytes - state.loaded_bytes > MAX_LOAD_BACKLOG_BYTES:
+            raise Overloaded("warehouse loading is behind; retry later", retry_after=2)
+        future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
+        self._queued_events += len(items)
+        self._queue.put_nowait(_Submission(tenant_id, items, dead_lines, future))
+        try:
+            return await future
+        finally:
+            self._queued_events -= len(items)
+
+    # -- writer --------------------------------------------------------------------------------
+    async def _write_loop(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            group = [first]
+            while not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            now = time.time()
+            results, undo, payloads = self._dedupe(group, now)
+            try:
+                await loop.run_in_executor(self._io, self._write_and_sync, payloads)
+            except Exception as exc:
+                log.exception("ingest WAL write failed")
+                for tenant_id, mid in undo:
+                    self._tenants[tenant_id].seen.pop(mid, None)
+                for sub in group:
+                    if not sub.future.done():
+                        sub.future.set_exception(Overloaded(f"event storage failed: {exc}", retry_after=5))
+                continue
+            for sub, result in zip(group, results, strict=True):
+                if not sub.future.done():
+                    sub.future.set_result(result)
+            self._load_wakeup.set()
+            if now - self._last_evict > 60:
+                self._evict(now)
+
+    def _dedupe(
+        self, group: list[_Submission], now: float
+    ) -> tuple[list[SubmitResult], list[tuple[str, str]], dict[str, tuple[list[bytes], list[bytes]]]]:
+        results = []
+        undo: list[tuple[str, str]] = []
+        payloads: dict[str, tuple[list[bytes], list[bytes]]] = {}
+        for sub in group:
+            seen = self._tenants[sub.tenant_id].seen
+            events, dead = payloads.setdefault(sub.tenant_id, ([], []))
+            accepted = duplicates = 0
+            for item in sub.items:
+                if item.message_id in seen:
+                    duplicates += 1
+                    continue
+                seen[item.message_id] = now
+                undo.append((sub.tenant_id, item.message_id))
+                events.append(item.line)
+                accepted += 1
+            dead.extend(sub.dead_lines)
+            results.append(SubmitResult(accepted, duplicates))
+        return results, undo, payloads
+
+    def _write_and_sync(self, payloads: dict[str, tuple[list[bytes], list[bytes]]]) -> None:
+        touched = []
+        for tenant_id, (events, dead) in payloads.items():
+            state = self._tenants[tenant_id]
+            if events:
+                data = b"".join(events)
+                state.wal.append("events", data)
+                state.appended_bytes += len(data)
+            if dead:
+                data = b"".join(dead)
+                state.wal.append("dead", data)
+                state.appended_bytes += len(data)
+            if events or dead:
+                touched.append(state)
+        for state in touched:
+            if self.settings.ingest_fsync:
+                state.wal.sync()
+            else:
+                state.wal.publish_unsynced()
+
+    def _evict(self, now: float) -> None:
+        self._last_evict = now
+        horizon = now - self.window_seconds
+        for state in self._tenants.values():
+            seen = state.seen
+            while seen:
+                oldest = next(iter(seen))
+                if seen[oldest] >= horizon:
+                    break
+                del seen[oldest]
+
+    # -- loader --------------------------------------------------------------------------------
+    def _load_all(self) -> None:
+        for tenant_id, state in list(self._tenants.items()):
+            with state.load_lock:
+                if state.appended_bytes <= state.loaded_bytes:
+                    continue
+                try:
+                    state.loaded_bytes += load_pending(
+                        state.wal, self.warehouses.get(tenant_id), state.currency
+                    )
+                except Exception:
+                    log.exception("loading ingest WAL of tenant %s failed; will retry", tenant_id)
+
+    def _load_loop(self) -> None:
+        while not self._stop_loader.is_set():
+            self._load_wakeup.wait(self.flush_interval)
+            self._load_wakeup.clear()
+            # Let concurrent requests pile up a little so each DuckDB transaction carries more rows.
+            time.sleep(self.flush_interval)
+            self._load_all()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.recover)
+        self._queue = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_loop(), name="ingest-writer")
+        self._loader = threading.Thread(target=self._load_loop, name="ingest-loader", daemon=True)
+        self._loader.start()
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+        if self._queue is not None:
+            while self._queue.qsize() or self._queued_events:
+                await asyncio.sleep(0.01)
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        self._stop_loader.set()
+        self._load_wakeup.set()
+        if self._loader is not None:
+            self._loader.join(30)
+        self._load_all()
+        self._io.shutdown(wait=True)
+        for state in self._tenants.values():
+            state.wal.close()
+
+    def flush(self) -> None:
+        """Load everything durable now (tests and the dead-letter replay use it)."""
+        self._load_all()
+
+
+async def startup(state: AppState) -> None:
+    engine = state.engine
+
+    def currency(tenant_id: str) -> str:
+        return tenancy.get_tenant_by_id(engine, tenant_id).currency
+
+    pipeline = IngestPipeline(state.settings, state.warehouses, currency)
+    await pipeline.start()
+    state.services["ingest"] = pipeline
+
+
+async def shutdown(state: AppState) -> None:
+    pipeline = state.services.pop("ingest", None)
+    if pipeline is not None:
+        await pipeline.stop()

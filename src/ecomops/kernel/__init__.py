@@ -1,0 +1,1 @@
+"""Tiny shared core every domain may import: errors, ids, money, time."""

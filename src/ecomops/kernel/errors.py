@@ -1,0 +1,63 @@
+"""Domain errors that map onto the single JSON error shape ``{"error": {code, message, details}}``.
+
+Services raise these; the HTTP layer and the CLI translate them, so a service never
+knows which interface called it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EcomopsError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: Any = None, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ValidationFailed(EcomopsError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class NotFound(EcomopsError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(EcomopsError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(EcomopsError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(EcomopsError):
+    status_code = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(EcomopsError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class Overloaded(EcomopsError):
+    status_code = 429
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after: int = 1, details: Any = None) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after

@@ -1,0 +1,1 @@
+"""Tenants, event sources with write keys, and API keys."""

@@ -1,0 +1,191 @@
+"""Tenant, source and API-key logic. Keys are random 256-bit secrets shown once and stored as SHA-256
+(a slow hash buys nothing for secrets with that much entropy and would cost every request)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from ecomops.kernel.clock import utcnow, validate_timezone
+from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
+from ecomops.kernel.money import normalize_currency
+from ecomops.store.db import session_scope
+from ecomops.store.models import ApiKey, Source, Tenant
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+CHANNELS = ("web", "wechat_mini", "douyin", "tmall", "jd", "shopify", "app", "pos", "other")
+ROLES = ("owner", "admin", "analyst", "marketer", "operator", "viewer")
+WRITE_KEY_PREFIX = "wk_"
+API_KEY_PREFIX = "eco_live_"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    id: str
+    slug: str
+    name: str
+    timezone: str
+    currency: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, t: Tenant) -> TenantInfo:
+        return cls(t.id, t.slug, t.name, t.timezone, t.currency, t.created_at)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    id: str
+    tenant_id: str
+    name: str
+    channel: str
+    write_key_prefix: str
+
+
+def create_tenant(
+    engine: Engine, slug: str, name: str | None = None, timezone: str = "UTC", currency: str = "USD"
+) -> TenantInfo:
+    if not SLUG_RE.match(slug):
+        raise ValidationFailed(
+            f"tenant slug {slug!r} must be 2-63 lowercase letters, digits or '-', "
+            "starting with a letter or digit",
+            {"field": "slug"},
+        )
+    tenant = Tenant(
+        slug=slug,
+        name=name or slug,
+        timezone=validate_timezone(timezone),
+        currency=normalize_currency(currency),
+    )
+    try:
+        with session_scope(engine) as s:
+            s.add(tenant)
+    except IntegrityError as exc:
+        raise Conflict(f"tenant {slug!r} already exists", {"field": "slug"}) from exc
+    return TenantInfo.of(tenant)
+
+
+def list_tenants(engine: Engine) -> list[TenantInfo]:
+    with session_scope(engine) as s:
+        return [TenantInfo.of(t) for t in s.scalars(select(Tenant).order_by(Tenant.slug))]
+
+
+def get_tenant(engine: Engine, slug: str) -> TenantInfo:
+    with session_scope(engine) as s:
+        tenant = s.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            raise NotFound(f"tenant {slug!r} not found", {"tenant": slug})
+        return TenantInfo.of(tenant)
+
+
+def create_source(engine: Engine, tenant_slug: str, name: str, channel: str) -> tuple[SourceInfo, str]:
+    """Create an event source; returns it with its write key, which is never retrievable again."""
+    if channel not in CHANNELS:
+        raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}", {"field": "channel"})
+    tenant = get_tenant(engine, tenant_slug)
+    write_key = WRITE_KEY_PREFIX + secrets.token_urlsafe(32)
+    source = Source(
+        tenant_id=tenant.id,
+        name=name,
+        channel=channel,
+        write_key_hash=hash_secret(write_key),
+        write_key_prefix=write_key[:10],
+    )
+    try:
+        with session_scope(engine) as s:
+            s.add(source)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"source {name!r} already exists in tenant {tenant_slug!r}", {"field": "name"}
+        ) from exc
+    return SourceInfo(source.id, tenant.id, name, channel, source.write_key_prefix), write_key
+
+
+def list_sources(engine: Engine, tenant_slug: str) -> list[SourceInfo]:
+    tenant = get_tenant(engine, tenant_slug)
+    with session_scope(engine) as s:
+        rows = s.scalars(select(Source).where(Source.tenant_id == tenant.id, Source.revoked_at.is_(None)))
+        return [SourceInfo(r.id, r.tenant_id, r.name, r.channel, r.write_key_prefix) for r in rows]
+
+
+def source_for_write_key(engine: Engine, write_key: str) -> SourceInfo | None:
+    with session_scope(engine) as s:
+        row = s.scalar(
+            select(Source).where(Source.write_key_hash == hash_secret(write_key), Source.revoked_at.is_(None))
+        )
+        if row is None:
+            return None
+        return SourceInfo(row.id, row.tenant_id, row.name, row.channel, row.write_key_prefix)
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    id: str
+    tenant_id: str
+    name: str
+    role: str
+    key_prefix: str
+    expires_at: datetime | None
+
+
+def create_api_key(
+    engine: Engine, tenant_slug: str, role: str, name: str = "cli", expires_in: timedelta | None = None
+) -> tuple[ApiKeyInfo, str]:
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", {"field": "role"})
+    tenant = get_tenant(engine, tenant_slug)
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    expires_at = utcnow() + expires_in if expires_in else None
+    row = ApiKey(
+        tenant_id=tenant.id,
+        name=name,
+        role=role,
+        key_hash=hash_secret(key),
+        key_prefix=key[:16],
+        expires_at=expires_at,
+    )
+    with session_scope(engine) as s:
+        s.add(row)
+    return ApiKeyInfo(row.id, tenant.id, name, role, row.key_prefix, expires_at), key
+
+
+def api_key_for_secret(engine: Engine, key: str) -> ApiKeyInfo | None:
+    """Resolve a presented key; expired or revoked keys resolve to None."""
+    with session_scope(engine) as s:
+        row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(key), ApiKey.revoked_at.is_(None)))
+        if row is None:
+            return None
+        if row.expires_at is not None:
+            expires = (
+                row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=utcnow().tzinfo)
+            )
+            if expires <= utcnow():
+                return None
+        row.last_used_at = utcnow()
+        return ApiKeyInfo(row.id, row.tenant_id, row.name, row.role, row.key_prefix, row.expires_at)
+
+
+def get_tenant_by_id(engine: Engine, tenant_id: str) -> TenantInfo:
+    with session_scope(engine) as s:
+        tenant = s.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant id {tenant_id!r} not found", {"tenant_id": tenant_id})
+        return TenantInfo.of(tenant)
+
+
+def get_source(engine: Engine, tenant_id: str, source_id: str) -> SourceInfo:
+    with session_scope(engine) as s:
+        row = s.get(Source, source_id)
+        if row is None or row.tenant_id != tenant_id:
+            raise NotFound(f"source {source_id!r} not found", {"source_id": source_id})
+        return SourceInfo(row.id, row.tenant_id, row.name, row.channel, row.write_key_prefix)

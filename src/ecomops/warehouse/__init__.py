@@ -1,0 +1,1 @@
+"""Analytics store: one DuckDB file per tenant (isolation by construction), analytics through Ibis."""

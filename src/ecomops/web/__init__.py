@@ -1,0 +1,1 @@
+"""Console shell and shared HTTP plumbing (state, auth dependencies, error shape)."""

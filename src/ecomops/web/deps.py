@@ -1,0 +1,62 @@
+"""Authentication for the tenant-scoped management API ``/api/v1/t/{tenant}/...``.
+
+Accepted credentials: an API key (``Bearer eco_live_…``) of that tenant, or the server's
+local control token (CLI on the same machine). Ingest write keys never pass here.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from ecomops.kernel.errors import NotFound, Unauthorized
+from ecomops.tenancy import service as tenancy
+from ecomops.web.state import AppState, app_state
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    tenant: tenancy.TenantInfo
+    actor: str
+    role: str
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+async def tenant_context(
+    request: Request,
+    tenant: Annotated[str, Path(description="Tenant slug", max_length=63)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> TenantContext:
+    token = _bearer(request)
+    if token is None:
+        raise Unauthorized("missing credentials: send 'Authorization: Bearer <api key>'")
+    if hmac.compare_digest(token, state.control_token):
+        local = await run_in_threadpool(tenancy.get_tenant, state.engine, tenant)
+        return TenantContext(local, "local-cli", "owner")
+    key = await run_in_threadpool(tenancy.api_key_for_secret, state.engine, token)
+    if key is None:
+        raise Unauthorized("invalid, expired or revoked API key")
+    info: tenancy.TenantInfo | None
+    try:
+        info = await run_in_threadpool(tenancy.get_tenant, state.engine, tenant)
+    except NotFound:
+        info = None
+    # Same answer for "no such tenant" and "not your tenant": slugs of other tenants stay unknowable.
+    if info is None or info.id != key.tenant_id:
+        raise NotFound(f"tenant {tenant!r} not found", {"tenant": tenant})
+    return TenantContext(info, f"api_key:{key.id}", key.role)
+
+
+TenantDep = Annotated[TenantContext, Depends(tenant_context)]
+StateDep = Annotated[AppState, Depends(app_state)]

@@ -1,0 +1,119 @@
+"""Shared fixtures: an isolated data dir per test, the operational store, tenants, a real server process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from ecomops.settings import Settings, get_settings
+from ecomops.store.db import make_engine
+from ecomops.store.migrate import upgrade
+from ecomops.tenancy import service as tenancy
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point ECOMOPS_DATA_DIR at a fresh folder for this test (settings are cached, so reset them)."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("ECOMOPS_DATA_DIR", str(path))
+    monkeypatch.delenv("ECOMOPS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.resolved_database_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def tenant(engine: Engine) -> tenancy.TenantInfo:
+    return tenancy.create_tenant(engine, "acme", "Acme Shop", "Asia/Shanghai", "CNY")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    token: str
+    proc: subprocess.Popen[bytes]
+    data_dir: Path
+    port: int
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def start_server(
+    data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None
+) -> LiveServer:
+    """Run ``ecomops serve`` as a real process and wait until it answers."""
+    port = port or free_port()
+    env = {**os.environ, "ECOMOPS_DATA_DIR": str(data_dir), **(extra_env or {})}
+    env.pop("ECOMOPS_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecomops.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                token = json.loads((data_dir / "server.json").read_text())["token"]
+                return LiveServer(url, token, proc, data_dir, port)
+        except (httpx.HTTPError, OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not become ready in 60 s")
+
+
+@pytest.fixture
+def live_server(data_dir: Path, tenant: tenancy.TenantInfo) -> Iterator[LiveServer]:
+    server = start_server(data_dir)
+    yield server
+    server.stop()
