@@ -37,6 +37,7 @@ def _stream(url: str, key: str, worker: int, acked: list[str], stop: threading.E
             except httpx.HTTPError:
                 return  # the server died under us: this batch was never acknowledged
             if r.status_code == 200:
+                assert r.json()["accepted"] == len(ids), r.text
                 acked.extend(ids)
 
 

@@ -88,7 +88,7 @@ def test_batch_keeps_valid_events_and_reports_invalid_ones_by_index(server: InPr
         1: ("$.event", "track events need a non-empty event name"),
         2: ("$.userId", "userId or anonymousId is required"),
         3: ("$.userId", "Expected `int | str | null`, got `bool`"),
-        4: ("$.properties", "Expected `object | null`, got `array`"),
+        4: ("$.properties", "Expected `object`, got `array`"),
         5: ("$.type", "unknown type 'bogus'; expected one of track, identify, page, screen, group, alias"),
         6: ("$.type", "type is required in a batch (track, identify, page, screen, group, alias)"),
         7: ("$.messageId", "messageId is required (it makes retries idempotent)"),

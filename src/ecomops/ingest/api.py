@@ -115,24 +115,21 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
     if header_key and source is None:
         raise Unauthorized("unknown or revoked write key")
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        if source is not None:
-            rejection = service.Rejection(
-                None, f"malformed JSON: {exc}", "$", body.decode("utf-8", "replace")
-            )
+        envelope = service.decode_body(body, kind)
+    except ValidationFailed as exc:
+        if source is not None and exc.code == "malformed_json":
+            rejection = service.Rejection(None, exc.message, "$", body.decode("utf-8", "replace"))
             await pipeline.submit(
                 source.tenant_id, [], [service.dead_letter_line(source.id, received_at, rejection)]
             )
-        raise ValidationFailed(f"malformed JSON: {exc}", {"field": "$"}, code="malformed_json") from exc
+        raise
     if source is None:
-        body_key = payload.get("writeKey") if isinstance(payload, dict) else None
-        source = await cache.resolve(body_key) if isinstance(body_key, str) and body_key else None
+        source = await cache.resolve(envelope.write_key) if envelope.write_key else None
         if source is None:
             raise Unauthorized(
                 "missing or unknown write key: send it as the Basic username or a Bearer token"
             )
-    processed = service.process(payload, kind, source, received_at)
+    processed = service.process(envelope, kind, source, received_at)
     rejected = [r.as_dict() for r in processed.rejected]
     if strict and processed.rejected:
         raise ValidationFailed(

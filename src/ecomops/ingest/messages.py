@@ -1,9 +1,11 @@
 """Segment message validation and normalisation into one warehouse row per event.
 
-Validation uses msgspec (C speed, precise ``$.path`` locations). A normalised event is
-serialised once, here, as one NDJSON line whose keys are the ``events`` columns, so the
-WAL writer only concatenates bytes and the loader parses lines in C++ (pyarrow.json).
-Nested objects travel as JSON *strings* so Arrow never infers per-batch struct types.
+Each message is decoded straight from its bytes by msgspec into typed structs (C speed,
+precise ``$.path`` locations); ``properties``/``context``/``traits`` stay raw JSON and only
+the promoted keys are decoded, so a message is walked once. The result is serialised
+once, as one NDJSON line whose keys are the ``events`` columns: the WAL writer only
+concatenates bytes and the loader parses lines in C++ (pyarrow.json). Nested objects
+travel as JSON *strings* so Arrow never infers per-batch struct types.
 """
 
 from __future__ import annotations
@@ -29,8 +31,20 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Id = str | int
 
 
+#: Default for absent nested objects (msgspec cannot put Raw in a union with None).
+_ABSENT = msgspec.Raw(b"")
+
+
+def _present(raw: msgspec.Raw | bytes | None) -> bytes | None:
+    """The raw JSON of a nested object, or None when absent or null."""
+    if raw is None:
+        return None
+    data = bytes(raw)
+    return data if data and data.strip() != b"null" else None
+
+
 class Message(msgspec.Struct, kw_only=True):
-    """The Segment spec's common fields plus the per-type ones; unknown keys are kept in ``raw``."""
+    """The Segment spec's fields; nested objects are kept raw and decoded only for promoted keys."""
 
     type: str | None = None
     messageId: Id | None = None
@@ -38,17 +52,44 @@ class Message(msgspec.Struct, kw_only=True):
     userId: Id | None = None
     event: str | None = None
     name: str | None = None
-    category: str | None = None
     groupId: Id | None = None
     previousId: Id | None = None
     timestamp: datetime | None = None
     originalTimestamp: datetime | None = None
     sentAt: datetime | None = None
-    channel: str | None = None
-    context: dict[str, Any] | None = None
-    properties: dict[str, Any] | None = None
-    traits: dict[str, Any] | None = None
-    integrations: dict[str, Any] | None = None
+    context: msgspec.Raw = _ABSENT
+    properties: msgspec.Raw = _ABSENT
+    traits: msgspec.Raw = _ABSENT
+
+
+class _Context(msgspec.Struct):
+    """Promoted ``context`` keys; sub-objects stay loosely typed because SDKs vary in what they send."""
+
+    campaign: Any = None
+    page: Any = None
+    device: Any = None
+    os: Any = None
+    location: Any = None
+    sessionId: Any = None
+
+
+class _Properties(msgspec.Struct):
+    x: Any = None
+    y: Any = None
+    product_id: Any = None
+    order_id: Any = None
+    revenue: Any = None
+    total: Any = None
+    currency: Any = None
+    channel: Any = None
+    url: Any = None
+    path: Any = None
+    referrer: Any = None
+    session_id: Any = None
+
+
+class _Traits(msgspec.Struct):
+    pass
 
 
 class InvalidEvent(Exception):
@@ -67,6 +108,12 @@ class Accepted:
     event: str | None
 
 
+_message_decoder = msgspec.json.Decoder(Message)
+_context_decoder = msgspec.json.Decoder(_Context)
+_properties_decoder = msgspec.json.Decoder(_Properties)
+_traits_decoder = msgspec.json.Decoder(_Traits)
+
+
 def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -83,18 +130,14 @@ def _str_id(value: Id | None) -> str | None:
     return text if text else None
 
 
-def _dig(obj: dict[str, Any] | None, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
     return str(value)
+
+
+def _field(obj: Any, key: str) -> str | None:
+    return _text(obj.get(key)) if isinstance(obj, dict) else None
 
 
 def _number(value: Any) -> float | None:
@@ -103,14 +146,14 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _revenue(props: dict[str, Any], event: str | None) -> str | None:
+def _revenue(props: _Properties, event: str | None) -> str | None:
     """Revenue as a decimal string (exact); Segment puts it in ``revenue``, e-commerce orders in ``total``."""
-    value = props.get("revenue")
+    value = props.revenue
     if value is None and event in ("Order Completed", "Order Refunded"):
-        value = props.get("total")
+        value = props.total
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, (bool, dict, list)):
         raise InvalidEvent("revenue must be a number", "$.properties.revenue")
     try:
         amount = Decimal(str(value))
@@ -121,35 +164,55 @@ def _revenue(props: dict[str, Any], event: str | None) -> str | None:
     return str(amount.quantize(Decimal("0.0001")))
 
 
-def merge_batch_context(message: dict[str, Any], batch_context: dict[str, Any] | None) -> dict[str, Any]:
+def _split(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str) -> InvalidEvent:
+    reason, _, loc = str(exc).partition(" - at `")
+    loc = loc.rstrip("`")
+    return InvalidEvent(reason, prefix + loc[1:] if loc.startswith("$") else prefix or None)
+
+
+def _decode_nested(raw: bytes | None, decoder: msgspec.json.Decoder[Any], name: str) -> Any:
+    if raw is None:
+        return None
+    try:
+        return decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _split(exc, f"$.{name}") from exc
+
+
+def merge_context(own: bytes | None, batch_context: dict[str, Any] | None) -> bytes | None:
     """Batch-level ``context`` applies to each message; the message's own keys win."""
     if not batch_context:
-        return message
-    own = message.get("context")
-    if own is not None and not isinstance(own, dict):
-        return message  # leave it for validation to report
-    merged = {**batch_context, **(own or {})}
-    return {**message, "context": merged}
+        return own
+    mine = orjson.loads(own) if own is not None else {}
+    if not isinstance(mine, dict):
+        raise InvalidEvent("Expected `object`, got a non-object context", "$.context")
+    return orjson.dumps({**batch_context, **mine})
+
+
+def _json_column(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    text = raw.decode()
+    return None if text.strip() == "{}" else text
 
 
 def normalize(
-    raw: Any,
+    raw: bytes,
     *,
     expected_type: str | None,
     received_at: datetime,
     batch_sent_at: datetime | None,
+    batch_context: dict[str, Any] | None,
     source_id: str,
     source_channel: str,
 ) -> Accepted:
-    """Validate one message and turn it into an NDJSON ``events`` line, or raise InvalidEvent."""
-    if not isinstance(raw, dict):
+    """Validate one message (its JSON bytes) and turn it into an NDJSON ``events`` line."""
+    if not raw.lstrip().startswith(b"{"):
         raise InvalidEvent("each event must be a JSON object", "$")
     try:
-        msg = msgspec.convert(raw, Message)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        reason, _, loc = text.partition(" - at `")
-        raise InvalidEvent(reason, loc.rstrip("`") or None) from exc
+        msg = _message_decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _split(exc, "$") from exc
     msg_type = expected_type or msg.type
     if msg_type is None:
         raise InvalidEvent(
@@ -186,19 +249,26 @@ def normalize(
         ts = _as_utc(event_time)
     ts = min(ts, received_at)
 
-    props = msg.properties or {}
-    ctx = msg.context or {}
+    properties_json, traits_json = _present(msg.properties), _present(msg.traits)
+    context_json = merge_context(_present(msg.context), batch_context)
+    ctx: _Context = _decode_nested(context_json, _context_decoder, "context") or _Context()
+    props: _Properties = _decode_nested(properties_json, _properties_decoder, "properties") or _Properties()
+    _decode_nested(traits_json, _traits_decoder, "traits")
     if msg_type == "track" and msg.event in ORDER_EVENTS:
-        problem = validate_order_properties(msg.event, props)
+        problem = validate_order_properties(msg.event, orjson.loads(properties_json or b"{}"))
         if problem is not None:
             reason, _, loc = problem.partition("|")
             raise InvalidEvent(reason, loc)
+
     event_name = msg.event if msg_type == "track" else (msg.name if msg_type in ("page", "screen") else None)
-    channel = props.get("channel")
-    if not (isinstance(channel, str) and channel in _SALES_CHANNELS):
-        channel = source_channel
-    page: dict[str, Any] = ctx["page"] if isinstance(ctx.get("page"), dict) else {}
-    campaign: dict[str, Any] = ctx["campaign"] if isinstance(ctx.get("campaign"), dict) else {}
+    channel = props.channel if isinstance(props.channel, str) and props.channel in _SALES_CHANNELS else None
+    is_page = msg_type == "page"
+    properties = _json_column(properties_json)
+    if msg_type == "group":
+        extra = orjson.loads(properties_json) if properties_json is not None else {}
+        properties = orjson.dumps({"groupId": _str_id(msg.groupId), **extra}).decode()
+    elif msg_type == "alias":
+        properties = orjson.dumps({"previousId": _str_id(msg.previousId)}).decode()
     row = {
         "message_id": message_id,
         "type": msg_type,
@@ -209,34 +279,29 @@ def normalize(
         "received_at": _micros(received_at),
         "sent_at": _micros(_as_utc(sent_at)) if sent_at else None,
         "source_id": source_id,
-        "channel": channel,
-        "session_id": _text(ctx.get("sessionId") or props.get("session_id")),
-        "utm_source": _text(campaign.get("source")),
-        "utm_medium": _text(campaign.get("medium")),
-        "utm_campaign": _text(campaign.get("name")),
-        "utm_term": _text(campaign.get("term")),
-        "utm_content": _text(campaign.get("content")),
-        "page_url": _text(props.get("url") if msg_type == "page" else None) or _text(page.get("url")),
-        "page_path": _text(props.get("path") if msg_type == "page" else None) or _text(page.get("path")),
-        "referrer": _text(props.get("referrer") if msg_type == "page" else None)
-        or _text(page.get("referrer")),
-        "device": _text(_dig(ctx, "device", "type")),
-        "os": _text(_dig(ctx, "os", "name")),
-        "country": _text(_dig(ctx, "location", "country")),
-        "region": _text(_dig(ctx, "location", "region")),
-        "city": _text(_dig(ctx, "location", "city")),
-        "x": _number(props.get("x")),
-        "y": _number(props.get("y")),
-        "product_id": _text(props.get("product_id")),
-        "order_id": _text(props.get("order_id")),
+        "channel": channel or source_channel,
+        "session_id": _text(ctx.sessionId or props.session_id),
+        "utm_source": _field(ctx.campaign, "source"),
+        "utm_medium": _field(ctx.campaign, "medium"),
+        "utm_campaign": _field(ctx.campaign, "name"),
+        "utm_term": _field(ctx.campaign, "term"),
+        "utm_content": _field(ctx.campaign, "content"),
+        "page_url": (_text(props.url) if is_page else None) or _field(ctx.page, "url"),
+        "page_path": (_text(props.path) if is_page else None) or _field(ctx.page, "path"),
+        "referrer": (_text(props.referrer) if is_page else None) or _field(ctx.page, "referrer"),
+        "device": _field(ctx.device, "type"),
+        "os": _field(ctx.os, "name"),
+        "country": _field(ctx.location, "country"),
+        "region": _field(ctx.location, "region"),
+        "city": _field(ctx.location, "city"),
+        "x": _number(props.x),
+        "y": _number(props.y),
+        "product_id": _text(props.product_id),
+        "order_id": _text(props.order_id),
         "revenue": _revenue(props, msg.event),
-        "currency": _text(props.get("currency")),
-        "properties": orjson.dumps(props).decode() if props else None,
-        "context": orjson.dumps(ctx).decode() if ctx else None,
-        "traits": orjson.dumps(msg.traits).decode() if msg.traits else None,
+        "currency": _text(props.currency),
+        "properties": properties,
+        "context": _json_column(context_json),
+        "traits": _json_column(traits_json),
     }
-    if msg_type == "group":
-        row["properties"] = orjson.dumps({"groupId": _str_id(msg.groupId), **props}).decode()
-    elif msg_type == "alias":
-        row["properties"] = orjson.dumps({"previousId": _str_id(msg.previousId)}).decode()
     return Accepted(message_id, orjson.dumps(row) + b"\n", event_name)

@@ -13,13 +13,7 @@ import duckdb
 import msgspec
 import orjson
 
-from ecomops.ingest.messages import (
-    MAX_EVENT_BYTES,
-    Accepted,
-    InvalidEvent,
-    merge_batch_context,
-    normalize,
-)
+from ecomops.ingest.messages import MAX_EVENT_BYTES, Accepted, InvalidEvent, normalize
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
 from ecomops.tenancy.service import SourceInfo
@@ -43,59 +37,106 @@ class Processed:
     rejected: list[Rejection]
 
 
+class _BatchBody(msgspec.Struct):
+    batch: list[msgspec.Raw]
+    sentAt: datetime | None = None
+    context: dict[str, Any] | None = None
+    writeKey: str | None = None
+
+
+class _SingleBody(msgspec.Struct):
+    writeKey: Any = None
+
+
+_batch_decoder = msgspec.json.Decoder(_BatchBody)
+_single_decoder = msgspec.json.Decoder(_SingleBody)
+
+
+@dataclass
+class Envelope:
+    """A request body split into its messages' raw bytes and the batch-level fields."""
+
+    messages: list[bytes]
+    sent_at: datetime | None
+    context: dict[str, Any] | None
+    write_key: str | None
+
+
 def _micros(value: datetime) -> int:
     return int(value.timestamp() * 1_000_000)
 
 
-def _parse_time(value: Any, field: str) -> datetime | None:
-    if value is None:
-        return None
+def decode_body(body: bytes, kind: str) -> Envelope:
+    """Split a body into messages; a body-level problem raises ValidationFailed and nothing is kept."""
     try:
-        return msgspec.convert(value, datetime)
+        if kind != "batch":
+            single = _single_decoder.decode(body)
+            key = single.writeKey if isinstance(single.writeKey, str) else None
+            return Envelope([body], None, None, key)
+        batch = _batch_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise ValidationFailed(f"{field} is not an RFC 3339 timestamp", {"field": field}) from exc
+        reason, _, loc = str(exc).partition(" - at `")
+        loc = loc.rstrip("`") or "$"
+        message = {
+            "$": "request body must be a JSON object",
+            "$.batch": "batch must be an array of messages",
+            "$.sentAt": "sentAt is not an RFC 3339 timestamp",
+            "$.context": "batch context must be an object",
+        }.get(loc.split("[")[0], reason)
+        if reason.startswith("Object missing required field `batch`"):
+            message, loc = "batch must be an array of messages", "$.batch"
+        raise ValidationFailed(message, {"field": loc}) from exc
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(f"malformed JSON: {exc}", {"field": "$"}, code="malformed_json") from exc
+    return Envelope([bytes(m) for m in batch.batch], batch.sentAt, batch.context, batch.writeKey)
 
 
-def process(payload: Any, kind: str, source: SourceInfo, received_at: datetime) -> Processed:
-    """Validate every message of a body; a body-level problem raises ValidationFailed (nothing kept)."""
-    if not isinstance(payload, dict):
-        raise ValidationFailed("request body must be a JSON object", {"field": "$"})
-    if kind == "batch":
-        messages = payload.get("batch")
-        if not isinstance(messages, list):
-            raise ValidationFailed("batch must be an array of messages", {"field": "$.batch"})
-        batch_context = payload.get("context")
-        if batch_context is not None and not isinstance(batch_context, dict):
-            raise ValidationFailed("batch context must be an object", {"field": "$.context"})
-        sent_at = _parse_time(payload.get("sentAt"), "$.sentAt")
-        expected = None
-    else:
-        messages, batch_context, sent_at, expected = [payload], None, None, kind
+def _dead_payload(raw: bytes, context: dict[str, Any] | None, expected: str | None) -> str:
+    """What a dead letter keeps: the message with the batch context and endpoint type folded in,
+    so it can be replayed on its own."""
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")
+    if isinstance(message, dict):
+        if context and (message.get("context") is None or isinstance(message.get("context"), dict)):
+            message = {**message, "context": {**context, **(message.get("context") or {})}}
+        if expected and "type" not in message:
+            message = {**message, "type": expected}
+    return orjson.dumps(message).decode()
+
+
+def process(envelope: Envelope, kind: str, source: SourceInfo, received_at: datetime) -> Processed:
+    """Validate every message; invalid ones become rejections (by index) instead of failing the rest."""
+    expected = None if kind == "batch" else kind
     out = Processed([], [])
-    for index, message in enumerate(messages):
-        raw = orjson.dumps(message)
+    for index, raw in enumerate(envelope.messages):
         if len(raw) > MAX_EVENT_BYTES:
             out.rejected.append(
-                Rejection(index, f"event is {len(raw)} bytes; the limit is 32 KB", "$", raw.decode())
+                Rejection(
+                    index,
+                    f"event is {len(raw)} bytes; the limit is 32 KB",
+                    "$",
+                    raw.decode("utf-8", "replace"),
+                )
             )
             continue
-        merged = merge_batch_context(message, batch_context) if isinstance(message, dict) else message
-        if expected and isinstance(merged, dict) and "type" not in merged:
-            # Keep the endpoint's type with the message so a dead letter can be replayed on its own.
-            merged = {**merged, "type": expected}
         try:
             out.accepted.append(
                 normalize(
-                    merged,
+                    raw,
                     expected_type=expected,
                     received_at=received_at,
-                    batch_sent_at=sent_at,
+                    batch_sent_at=envelope.sent_at,
+                    batch_context=envelope.context,
                     source_id=source.id,
                     source_channel=source.channel,
                 )
             )
         except InvalidEvent as exc:
-            out.rejected.append(Rejection(index, exc.reason, exc.field, orjson.dumps(merged).decode()))
+            out.rejected.append(
+                Rejection(index, exc.reason, exc.field, _dead_payload(raw, envelope.context, expected))
+            )
     return out
 
 
@@ -167,14 +208,16 @@ def prepare_replay(
                 "stored payload is not JSON; send a corrected payload",
                 {"dead_letter_id": letter["dead_letter_id"]},
             ) from exc
-    if len(orjson.dumps(payload)) > MAX_EVENT_BYTES:
+    raw = orjson.dumps(payload)
+    if len(raw) > MAX_EVENT_BYTES:
         raise ValidationFailed("event larger than 32 KB", {"field": "$"})
     try:
         return normalize(
-            payload,
+            raw,
             expected_type=None,
             received_at=received_at,
             batch_sent_at=None,
+            batch_context=None,
             source_id=source.id,
             source_channel=source.channel,
         )
