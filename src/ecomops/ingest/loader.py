@@ -136,7 +136,7 @@ _REFUND_COLS = (
 )
 
 
-def _parse(data: bytes, schema: pa.Schema) -> pa.Table:
+def parse_lines(data: bytes, schema: pa.Schema) -> pa.Table:
     """Parse NDJSON in C++; fall back to line by line if a line is corrupt (never acknowledged)."""
     opts = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
@@ -282,7 +282,7 @@ def load_pending(
                 if len(data) > max_bytes:
                     cut = data.rfind(b"\n", 0, max_bytes)
                     data = data[: cut + 1] if cut >= 0 else data
-                table = _parse(data, schema)
+                table = parse_lines(data, schema)
                 with warehouse.write() as cur:
                     if stream == "events":
                         load_events(cur, table, default_currency)

@@ -232,3 +232,25 @@ def mark_replayed(
         "UPDATE ingest_dead_letters SET replayed_at = ?, replay_message_id = ? WHERE dead_letter_id = ?",
         [at or datetime.now(UTC), message_id, dead_letter_id],
     )
+
+
+def replay_direct(
+    warehouse: Warehouse,
+    letter: dict[str, Any],
+    source: SourceInfo,
+    corrected: dict[str, Any] | None,
+    default_currency: str,
+) -> tuple[str, bool]:
+    """Replay without a server (this process owns the file): one transaction stores the event and
+    marks the letter. Returns (message_id, stored) — stored is False for an already stored messageId."""
+    from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines
+
+    accepted = prepare_replay(letter, source, corrected, datetime.now(UTC))
+    with warehouse.write() as cur:
+        exists = cur.execute(
+            "SELECT 1 FROM events WHERE message_id = ? LIMIT 1", [accepted.message_id]
+        ).fetchone()
+        if exists is None:
+            load_events(cur, parse_lines(accepted.line, EVENT_SCHEMA), default_currency)
+        mark_replayed(cur, letter["dead_letter_id"], accepted.message_id)
+    return accepted.message_id, exists is None
