@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from alembic import context
+from typing import Any, Literal
 
-from ecomops.store.models import Base
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+
+from ecomops.store.models import Base, UTCDateTime
 
 config = context.config
 engine = config.attributes["engine"]
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Autogenerate writes our UTCDateTime as the plain column type it is in the database."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
 
 with engine.connect() as connection:
     context.configure(
@@ -15,6 +26,7 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

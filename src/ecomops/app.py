@@ -1,0 +1,112 @@
+"""FastAPI app factory: builds the process state, mounts every domain's router and pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ecomops import __version__
+from ecomops.ingest import api as ingest_api
+from ecomops.ingest import pipeline as ingest_pipeline
+from ecomops.kernel.errors import EcomopsError, Overloaded
+from ecomops.runtime import new_control_token
+from ecomops.settings import Settings, get_settings
+from ecomops.store.db import engine_for
+from ecomops.store.migrate import current_revision, head_revision, upgrade
+from ecomops.warehouse import api as warehouse_api
+from ecomops.warehouse.connection import WarehouseRegistry
+from ecomops.web import health, pages
+from ecomops.web.state import AppState
+
+#: Domain modules with ``async startup(state)`` / ``async shutdown(state)``, started in this order.
+LIFECYCLE: list[Any] = [ingest_pipeline]
+
+#: Domain routers, mounted in this order.
+ROUTERS: list[Any] = [health.router, ingest_api.router, warehouse_api.router, pages.router]
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed request"},
+    401: {"description": "Missing or invalid credentials"},
+    404: {"description": "Unknown tenant or resource"},
+    413: {"description": "Request body too large"},
+    422: {"description": "Validation failed; details say where"},
+    429: {"description": "Overloaded; retry after the Retry-After seconds"},
+}
+
+
+def _error(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details}}, status, headers=headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One JSON error shape for every failure, including framework-raised ones."""
+
+    @app.exception_handler(EcomopsError)
+    async def _domain(_: Request, exc: EcomopsError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+        return _error(exc.status_code, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
+        ]
+        return _error(422, "validation_failed", "request validation failed", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return _error(500, "internal_error", "internal server error", {"type": type(exc).__name__})
+
+
+def create_app(settings: Settings | None = None, control_token: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine_for(settings.resolved_database_url)
+    if current_revision(engine) != head_revision(engine):
+        upgrade(engine)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        warehouses=WarehouseRegistry(settings.warehouse_dir()),
+        control_token=control_token or new_control_token(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        started = []
+        try:
+            for module in LIFECYCLE:
+                await module.startup(state)
+                started.append(module)
+            yield
+        finally:
+            for module in reversed(started):
+                await module.shutdown(state)
+            state.warehouses.close_all()
+
+    app = FastAPI(
+        title="ecomops",
+        version=__version__,
+        description="E-commerce operations platform: ingest, warehouse, analytics and actions per tenant.",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.ecomops = state
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,62 @@
+"""``ecomops`` command line. Each domain contributes its own command group."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from ecomops.cliutil import console, settings
+from ecomops.ingest.cli import ingest_app
+from ecomops.ops.cli import doctor_command
+from ecomops.tenancy.cli import apikey_app, source_app, tenant_app
+from ecomops.warehouse.cli import query_command
+
+app = typer.Typer(
+    help="ecomops: e-commerce operations platform.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(source_app, name="source")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(ingest_app, name="ingest")
+app.command("query")(query_command)
+app.command("doctor")(doctor_command)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default ECOMOPS_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ECOMOPS_PORT)")] = None,
+) -> None:
+    """Serve the API and console; this process owns the tenant warehouses while it runs."""
+    import uvicorn
+
+    from ecomops.app import create_app
+    from ecomops.runtime import ServerInfo, new_control_token, remove_lock, running_server, write_lock
+
+    cfg = settings()
+    host = host or cfg.host
+    port = port or cfg.port
+    other = running_server(cfg)
+    if other is not None:
+        console.print(f"[red]error:[/red] a server already owns {cfg.resolved_data_dir} at {other.url}")
+        raise typer.Exit(1)
+    token = new_control_token()
+    url = f"http://{host}:{port}"
+    write_lock(cfg, ServerInfo(os.getpid(), url, token))
+    console.print(f"ecomops serving at [bold]{url}[/bold] (data dir {cfg.resolved_data_dir})")
+    try:
+        uvicorn.run(
+            create_app(cfg, control_token=token), host=host, port=port, log_level="warning", access_log=False
+        )
+    finally:
+        remove_lock(cfg, os.getpid())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

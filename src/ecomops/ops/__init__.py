@@ -1,0 +1,1 @@
+"""Operating an installation: health checks (``ecomops doctor``) and other admin tooling."""

@@ -1,0 +1,433 @@
+"""``ecomops doctor``: is this installation able to run, and if not, what exactly is wrong?
+
+Each check is a small function returning a ``Check`` with a status and a sentence a person can
+act on. Checks repair nothing: no migrations run and no warehouse is created or opened for
+writing, so what doctor reports is the state the next command will find. When a server runs it
+owns the warehouse files, so warehouse checks go through its API instead of opening the files.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shutil
+import socket
+import ssl
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import duckdb
+import httpx
+from sqlalchemy import Engine, make_url, text
+
+from ecomops.kernel.errors import EcomopsError
+from ecomops.runtime import ServerInfo, call_server, running_server
+from ecomops.settings import Settings
+from ecomops.store.db import engine_for
+from ecomops.store.migrate import current_revision, head_revision
+from ecomops.tenancy import service as tenancy
+from ecomops.warehouse.connection import connect, warehouse_path
+from ecomops.warehouse.schema import current_version, latest_version
+
+#: Below this much free space at the data dir, ingest and imports will soon fail: an error.
+DISK_FAIL_BYTES = 512 * 1024**2
+#: Below this, a warning so there is time to act.
+DISK_WARN_BYTES = 2 * 1024**3
+#: ibis 12 + sqlglot >= 30.18 breaks ``create_table`` on DuckDB (ARCHITECTURE.md, known pitfalls).
+SQLGLOT_BROKEN_FROM = (30, 18)
+MIN_PYTHON = (3, 11)
+NETWORK_TIMEOUT_SECONDS = 3.0
+
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;,]+)\s*$")
+
+
+class Status(StrEnum):
+    ok = "ok"
+    warn = "warn"
+    fail = "fail"
+    skip = "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status is not Status.fail for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [
+                {"name": c.name, "status": c.status.value, "detail": c.detail, "data": c.data}
+                for c in self.checks
+            ],
+        }
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """Leading numeric release parts of a version string ("30.17.0" → (30, 17, 0), "2.0.0rc1" → (2, 0, 0))."""
+    parts: list[int] = []
+    for piece in version.split("."):
+        digits = re.match(r"\d+", piece)
+        if not digits:
+            break
+        parts.append(int(digits.group()))
+        if digits.group() != piece:
+            break
+    return tuple(parts)
+
+
+def check_python() -> Check:
+    version = ".".join(str(v) for v in sys.version_info[:3])
+    data = {"version": version, "executable": sys.executable}
+    if sys.version_info[:2] < MIN_PYTHON:
+        need = ".".join(map(str, MIN_PYTHON))
+        return Check("python", Status.fail, f"Python {version}; ecomops needs {need} or newer", data)
+    return Check("python", Status.ok, f"Python {version}", data)
+
+
+def pinned_requirements(distribution: str = "ecomops") -> dict[str, str]:
+    """The exact ``name==version`` pins of a distribution's runtime requirements (extras excluded)."""
+    pins: dict[str, str] = {}
+    for requirement in importlib.metadata.requires(distribution) or []:
+        if ";" in requirement:  # environment markers: extras such as [dev] or platform-specific deps
+            continue
+        match = _PIN.match(requirement)
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def check_packages() -> Check:
+    """Installed versions against the exact pins, so "works on my machine" drift shows up here."""
+    try:
+        pins = pinned_requirements()
+        own_version = importlib.metadata.version("ecomops")
+    except importlib.metadata.PackageNotFoundError:
+        return Check("packages", Status.warn, "ecomops is not installed as a package; cannot compare pins")
+    installed: dict[str, str | None] = {}
+    for name in pins:
+        try:
+            installed[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            installed[name] = None
+    missing = sorted(n for n, v in installed.items() if v is None)
+    drift = sorted(
+        f"{n} {installed[n]} (pinned {pins[n]})" for n, v in installed.items() if v and v != pins[n]
+    )
+    data = {"ecomops": own_version, "installed": installed, "pinned": pins}
+    if missing:
+        return Check("packages", Status.fail, f"missing: {', '.join(missing)}", data)
+    if drift:
+        return Check("packages", Status.warn, f"differ from pins: {', '.join(drift)}", data)
+    return Check("packages", Status.ok, f"ecomops {own_version}; {len(pins)} pinned packages match", data)
+
+
+def check_sqlglot() -> Check:
+    try:
+        version = importlib.metadata.version("sqlglot")
+    except importlib.metadata.PackageNotFoundError:
+        return Check("sqlglot", Status.fail, "sqlglot is not installed (needed by ibis and `ecomops query`)")
+    data = {"version": version}
+    if _version_tuple(version)[:2] >= SQLGLOT_BROKEN_FROM:
+        broken = ".".join(map(str, SQLGLOT_BROKEN_FROM))
+        return Check(
+            "sqlglot",
+            Status.fail,
+            f"sqlglot {version}: ibis 12 + sqlglot >= {broken} breaks create_table on DuckDB; reinstall",
+            data,
+        )
+    broken = ".".join(map(str, SQLGLOT_BROKEN_FROM))
+    return Check("sqlglot", Status.ok, f"sqlglot {version} (below the known-broken {broken})", data)
+
+
+def check_data_dir(settings: Settings) -> Check:
+    """Write, fsync and remove a probe file: permissions, read-only mounts and full disks all show here."""
+    path = settings.data_dir.expanduser().resolve()
+    data = {"path": str(path)}
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".doctor-", dir=path)
+        try:
+            os.write(fd, b"ecomops doctor probe\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        return Check("data dir", Status.fail, f"{path} is not writable: {exc}", data)
+    return Check("data dir", Status.ok, f"{path} is writable", data)
+
+
+def check_disk(settings: Settings) -> Check:
+    path = settings.data_dir.expanduser().resolve()
+    probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("/"))
+    usage = shutil.disk_usage(probe)
+    data = {"path": str(probe), "free_bytes": usage.free, "total_bytes": usage.total}
+    free_gib = usage.free / 1024**3
+    detail = f"{free_gib:.1f} GiB free of {usage.total / 1024**3:.1f} GiB at {probe}"
+    if usage.free < DISK_FAIL_BYTES:
+        return Check("disk", Status.fail, detail + f" (need at least {DISK_FAIL_BYTES // 1024**2} MiB)", data)
+    if usage.free < DISK_WARN_BYTES:
+        return Check("disk", Status.warn, detail + " (running low)", data)
+    return Check("disk", Status.ok, detail, data)
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password masked, fit for printing."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is reported by the connection attempt itself
+        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def check_store(engine: Engine, url: str) -> Check:
+    """Connect, then compare the Alembic revision with the code's head (no migration is run)."""
+    data: dict[str, Any] = {"url": _safe_url(url), "dialect": engine.dialect.name}
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            if engine.dialect.name == "sqlite":
+                mode = conn.execute(text("PRAGMA journal_mode")).scalar()
+                data["journal_mode"] = str(mode)
+        revision, head = current_revision(engine), head_revision(engine)
+    except Exception as exc:  # doctor reports every failure instead of raising it
+        return Check("store", Status.fail, f"cannot use {data['url']}: {exc}".splitlines()[0], data)
+    data.update(revision=revision, head=head)
+    if revision is None:
+        return Check(
+            "store",
+            Status.fail,
+            "not initialised: run any ecomops command such as `ecomops tenant list`, or `ecomops serve`",
+            data,
+        )
+    if revision != head:
+        return Check(
+            "store",
+            Status.fail,
+            f"schema at revision {revision}, code expects {head}: start `ecomops serve` to migrate",
+            data,
+        )
+    return Check("store", Status.ok, f"{engine.dialect.name} at revision {revision} (head)", data)
+
+
+def check_postgresql(engine: Engine) -> Check:
+    if engine.dialect.name != "postgresql":
+        return Check("postgresql", Status.skip, f"not used (store is {engine.dialect.name})")
+    try:
+        started = time.perf_counter()
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar()
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+        latency_ms = (time.perf_counter() - started) * 1000
+    except Exception as exc:  # reported, not raised
+        return Check("postgresql", Status.fail, f"unreachable: {exc}".splitlines()[0])
+    data = {"server_version": str(version), "schema": str(schema), "latency_ms": round(latency_ms, 1)}
+    return Check("postgresql", Status.ok, f"PostgreSQL {version}, schema {schema}, {latency_ms:.0f} ms", data)
+
+
+class RedisError(Exception):
+    pass
+
+
+def _redis_command(stream: Any, *args: str) -> Any:
+    """Send one command in RESP and read one reply (enough protocol for AUTH, SELECT, PING and INFO)."""
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    stream.write(payload.encode())
+    stream.flush()
+    line = stream.readline()
+    if not line:
+        raise RedisError("connection closed by server")
+    kind, body = line[:1], line[1:].rstrip(b"\r\n").decode(errors="replace")
+    if kind == b"+":
+        return body
+    if kind == b"-":
+        raise RedisError(body)
+    if kind == b":":
+        return int(body)
+    if kind == b"$":
+        length = int(body)
+        if length < 0:
+            return None
+        return stream.read(length + 2)[:-2].decode(errors="replace")
+    raise RedisError(f"unexpected reply {line[:40]!r}")
+
+
+def redis_ping(url: str, timeout: float = NETWORK_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """PING a Redis server (with AUTH and database selection from the URL); returns its version."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise RedisError(f"unsupported scheme {parts.scheme!r}; use redis:// or rediss://")
+    host, port = parts.hostname or "localhost", parts.port or 6379
+    sock: socket.socket = socket.create_connection((host, port), timeout=timeout)
+    try:
+        if parts.scheme == "rediss":
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        with sock.makefile("rwb") as stream:
+            if parts.password is not None:
+                user = unquote(parts.username) if parts.username else None
+                auth = ("AUTH", user, unquote(parts.password)) if user else ("AUTH", unquote(parts.password))
+                _redis_command(stream, *auth)
+            db = parts.path.lstrip("/")
+            if db:
+                _redis_command(stream, "SELECT", db)
+            started = time.perf_counter()
+            if _redis_command(stream, "PING") != "PONG":
+                raise RedisError("PING was not answered with PONG")
+            latency_ms = (time.perf_counter() - started) * 1000
+            info = _redis_command(stream, "INFO", "server") or ""
+    finally:
+        sock.close()
+    version = next(
+        (ln.split(":", 1)[1] for ln in str(info).splitlines() if ln.startswith("redis_version:")), "?"
+    )
+    return {"version": version.strip(), "latency_ms": round(latency_ms, 1)}
+
+
+def check_redis(settings: Settings) -> Check:
+    if not settings.redis_url:
+        return Check("redis", Status.skip, "not configured (ECOMOPS_REDIS_URL unset; jobs run in-process)")
+    target = _safe_url(settings.redis_url)
+    try:
+        info = redis_ping(settings.redis_url)
+    except (OSError, RedisError, ValueError) as exc:
+        return Check("redis", Status.fail, f"{target}: {exc}", {"url": target})
+    return Check(
+        "redis",
+        Status.ok,
+        f"Redis {info['version']} at {target}, PING {info['latency_ms']} ms",
+        {"url": target, **info},
+    )
+
+
+def check_server(server: ServerInfo | None) -> Check:
+    """The server's own readiness report, if one owns this data dir."""
+    if server is None:
+        return Check("server", Status.skip, "not running; warehouses are checked by opening their files")
+    try:
+        response = httpx.get(server.url + "/readyz", timeout=NETWORK_TIMEOUT_SECONDS)
+        payload = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check("server", Status.fail, f"{server.url}/readyz did not answer: {exc}", {"url": server.url})
+    data = {"url": server.url, "pid": server.pid, "readyz": payload}
+    if response.status_code != 200:
+        failing = [name for name, c in (payload.get("checks") or {}).items() if not c.get("ok")]
+        return Check(
+            "server", Status.fail, f"{server.url} not ready: {', '.join(failing) or 'unknown'}", data
+        )
+    return Check("server", Status.ok, f"ready at {server.url} (pid {server.pid})", data)
+
+
+_VERSION_SQL = "SELECT coalesce(max(version), 0) AS version FROM _schema_migrations"
+
+
+def check_warehouse(settings: Settings, tenant: tenancy.TenantInfo, server: ServerInfo | None) -> Check:
+    """Schema version of one tenant warehouse: via the server that owns it, else read-only from the file."""
+    name = f"warehouse {tenant.slug}"
+    latest = latest_version()
+    path = warehouse_path(settings.warehouse_dir(), tenant.id)
+    data: dict[str, Any] = {"tenant": tenant.slug, "path": str(path), "latest": latest}
+    if server is not None:
+        try:
+            answer = call_server(
+                server,
+                "POST",
+                f"/api/v1/t/{tenant.slug}/query",
+                json_body={"sql": _VERSION_SQL, "limit": 1},
+                timeout=30.0,
+            )
+            version = int(answer["rows"][0][0])
+        except (EcomopsError, KeyError, IndexError, TypeError, ValueError) as exc:
+            message = exc.message if isinstance(exc, EcomopsError) else repr(exc)
+            return Check(name, Status.fail, f"server could not read it: {message}", data)
+        data["via"] = "server"
+    else:
+        if not path.exists():
+            return Check(name, Status.warn, "no warehouse file yet (created on first use)", data)
+        try:
+            con = connect(path, read_only=True)
+            try:
+                version = current_version(con)
+            finally:
+                con.close()
+        except duckdb.Error as exc:
+            return Check(name, Status.fail, f"cannot open {path.name}: {exc}".splitlines()[0], data)
+        data["via"] = "file"
+        data["size_bytes"] = path.stat().st_size
+    data["version"] = version
+    if version != latest:
+        return Check(
+            name,
+            Status.fail,
+            f"schema version {version}, code expects {latest}: start `ecomops serve` to migrate",
+            data,
+        )
+    return Check(name, Status.ok, f"schema version {version} (latest)", data)
+
+
+def _guarded(name: str, fn: Callable[[], Check]) -> Check:
+    """A bug in one check must not hide the others' results."""
+    try:
+        return fn()
+    except Exception as exc:  # reported as that check's failure
+        return Check(name, Status.fail, f"check crashed: {type(exc).__name__}: {exc}")
+
+
+def run_checks(settings: Settings, server: ServerInfo | None = None, *, detect_server: bool = True) -> Report:
+    """Run every check; ``server`` defaults to the one found in the data dir's lock file."""
+    checks = [
+        _guarded("python", check_python),
+        _guarded("packages", check_packages),
+        _guarded("sqlglot", check_sqlglot),
+        _guarded("data dir", lambda: check_data_dir(settings)),
+        _guarded("disk", lambda: check_disk(settings)),
+    ]
+    if server is None and detect_server:
+        try:
+            server = running_server(settings)
+        except OSError:
+            server = None  # an unusable data dir, already reported by the check above
+    engine: Engine | None = None
+    try:
+        url = settings.resolved_database_url
+        engine = engine_for(url)
+    except Exception as exc:  # e.g. the data dir holding the SQLite file cannot be created
+        checks.append(Check("store", Status.fail, f"cannot locate the store: {exc}"))
+    if engine is not None:
+        store_engine = engine
+        checks.append(_guarded("store", lambda: check_store(store_engine, url)))
+        checks.append(_guarded("postgresql", lambda: check_postgresql(store_engine)))
+    checks.append(_guarded("redis", lambda: check_redis(settings)))
+    checks.append(_guarded("server", lambda: check_server(server)))
+
+    store_ok = any(c.name == "store" and c.status is Status.ok for c in checks)
+    if engine is None or not store_ok:
+        checks.append(Check("warehouses", Status.skip, "tenants unknown until the store check passes"))
+        return Report(checks)
+    tenants = tenancy.list_tenants(engine)
+    if not tenants:
+        checks.append(Check("warehouses", Status.skip, "no tenants yet (`ecomops tenant create SLUG`)"))
+    for tenant in tenants:
+        checks.append(
+            _guarded(f"warehouse {tenant.slug}", partial(check_warehouse, settings, tenant, server))
+        )
+    return Report(checks)

@@ -1,0 +1,137 @@
+"""``ecomops tenant|source|apikey`` commands."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ecomops.cliutil import cli_errors, console, engine, print_json, settings
+from ecomops.kernel.errors import Conflict, ValidationFailed
+from ecomops.runtime import running_server
+from ecomops.tenancy import service
+from ecomops.warehouse.connection import open_warehouse, warehouse_path
+
+tenant_app = typer.Typer(help="Create and list tenants (shops).", no_args_is_help=True)
+source_app = typer.Typer(help="Event sources and their ingest write keys.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Management API keys (Bearer auth on /api/v1).", no_args_is_help=True)
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: str,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    timezone: Annotated[str, typer.Option(help="IANA time zone for day boundaries")] = "UTC",
+    currency: Annotated[str, typer.Option(help="Reporting currency (ISO 4217)")] = "USD",
+    if_not_exists: Annotated[
+        bool, typer.Option("--if-not-exists", help="Succeed without changes if the tenant already exists")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a tenant and its warehouse file."""
+    existed = False
+    with cli_errors():
+        try:
+            info = service.create_tenant(engine(), slug, name, timezone, currency)
+        except Conflict:
+            if not if_not_exists:
+                raise
+            # Scripts such as `make demo` re-run this; the existing tenant is kept exactly as it is.
+            info = service.get_tenant(engine(), slug)
+            existed = True
+        _ensure_warehouse_file(info.id)
+    if json_out:
+        print_json({**info.__dict__, "created": not existed})
+    elif existed:
+        console.print(
+            f"tenant [bold]{info.slug}[/bold] already exists ({info.timezone}, {info.currency}); "
+            "left unchanged"
+        )
+    else:
+        console.print(f"created tenant [bold]{info.slug}[/bold] ({info.timezone}, {info.currency})")
+
+
+def _ensure_warehouse_file(tenant_id: str) -> None:
+    """Create the tenant's warehouse file unless a running server owns the warehouses.
+
+    A running server holds DuckDB's write lock, so opening the file here would fail; the server
+    creates the file itself the first time the tenant is used.
+    """
+    cfg = settings()
+    if running_server(cfg) is not None:
+        return
+    if not warehouse_path(cfg.warehouse_dir(), tenant_id).exists():
+        open_warehouse(cfg.warehouse_dir(), tenant_id).close()
+
+
+@tenant_app.command("list")
+def tenant_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List tenants."""
+    with cli_errors():
+        tenants = service.list_tenants(engine())
+    if json_out:
+        print_json([t.__dict__ for t in tenants])
+        return
+    table = Table("slug", "name", "timezone", "currency", "created")
+    for t in tenants:
+        table.add_row(t.slug, t.name, t.timezone, t.currency, t.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+@source_app.command("create")
+def source_create(
+    name: str,
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    channel: Annotated[str, typer.Option(help=f"One of: {', '.join(service.CHANNELS)}")] = "web",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create an event source and print its write key (shown only this once)."""
+    with cli_errors():
+        info, key = service.create_source(engine(), tenant, name, channel)
+    if json_out:
+        print_json({**info.__dict__, "write_key": key})
+    else:
+        console.print(f"source [bold]{info.name}[/bold] ({info.channel}) created. Write key (shown once):")
+        console.print(key, highlight=False, soft_wrap=True)
+
+
+@source_app.command("list")
+def source_list(tenant: Annotated[str, typer.Option(help="Tenant slug")]) -> None:
+    """List a tenant's sources (write keys are never shown again, only their prefix)."""
+    with cli_errors():
+        sources = service.list_sources(engine(), tenant)
+    table = Table("id", "name", "channel", "write key prefix")
+    for s in sources:
+        table.add_row(s.id, s.name, s.channel, s.write_key_prefix + "…")
+    console.print(table)
+
+
+def parse_duration(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
+    if not match:
+        raise ValidationFailed(f"duration must look like 30d, 12h or 45m, got {text!r}", {"field": "expires"})
+    n, unit = int(match.group(1)), match.group(2)
+    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+
+
+@apikey_app.command("create")
+def apikey_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(service.ROLES)}")] = "analyst",
+    name: Annotated[str, typer.Option(help="What the key is for")] = "cli",
+    expires: Annotated[str | None, typer.Option(help="Lifetime such as 30d")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create an API key and print it (shown only this once)."""
+    with cli_errors():
+        info, key = service.create_api_key(
+            engine(), tenant, role, name, parse_duration(expires) if expires else None
+        )
+    if json_out:
+        print_json({**info.__dict__, "key": key})
+    else:
+        console.print(f"API key [bold]{info.name}[/bold] ({info.role}) created. Key (shown once):")
+        console.print(key, highlight=False, soft_wrap=True)

@@ -1,0 +1,229 @@
+"""``ecomops doctor``: every check passes on a healthy install and names the problem when not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
+
+from ecomops.cli import app
+from ecomops.ops import doctor
+from ecomops.settings import Settings, get_settings
+from ecomops.store.db import make_engine
+from ecomops.store.migrate import alembic_config, upgrade
+from ecomops.tenancy import service as tenancy
+from ecomops.warehouse.connection import open_warehouse, warehouse_path
+from tests.conftest import LiveServer, free_port
+
+
+def run_doctor() -> tuple[Result, dict[str, Any]]:
+    result = CliRunner().invoke(app, ["doctor", "--json"], catch_exceptions=False)
+    return result, json.loads(result.stdout)
+
+
+def by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in report["checks"]}
+
+
+def with_warehouse(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+    open_warehouse(settings.warehouse_dir(), tenant.id).close()
+
+
+def test_fresh_data_dir_fails_on_the_uninitialised_store(settings: Settings) -> None:
+    result, report = run_doctor()
+    assert result.exit_code == 1 and report["ok"] is False
+    checks = by_name(report)
+    assert checks["store"]["status"] == "fail" and "not initialised" in checks["store"]["detail"]
+    assert checks["warehouses"]["status"] == "skip"
+    for name in ("python", "packages", "sqlglot", "data dir", "disk"):
+        assert checks[name]["status"] == "ok", checks[name]
+
+
+def test_healthy_install_passes(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+    with_warehouse(settings, tenant)
+    result, report = run_doctor()
+    assert result.exit_code == 0, result.output
+    checks = by_name(report)
+    assert {n: c["status"] for n, c in checks.items()} == {
+        "python": "ok",
+        "packages": "ok",
+        "sqlglot": "ok",
+        "data dir": "ok",
+        "disk": "ok",
+        "store": "ok",
+        "postgresql": "skip",
+        "redis": "skip",
+        "server": "skip",
+        "warehouse acme": "ok",
+    }
+    assert checks["store"]["data"]["journal_mode"] == "wal"
+    assert checks["warehouse acme"]["data"]["via"] == "file"
+    assert checks["sqlglot"]["data"]["version"] == "30.17.0"
+    assert checks["packages"]["data"]["pinned"]["sqlglot"] == "30.17.0"
+    assert not list(settings.resolved_data_dir.glob(".doctor-*"))  # the write probe cleans up
+
+    table = CliRunner().invoke(app, ["doctor"], catch_exceptions=False)
+    assert table.exit_code == 0 and "all checks passed" in table.stdout and "warehouse acme" in table.stdout
+
+
+def test_missing_warehouse_file_is_a_warning(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+    result, report = run_doctor()
+    assert result.exit_code == 0
+    assert by_name(report)["warehouse acme"]["status"] == "warn"
+    assert not warehouse_path(settings.warehouse_dir(), tenant.id).exists()  # doctor created nothing
+
+
+def test_outdated_warehouse_schema_fails(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+    wh = open_warehouse(settings.warehouse_dir(), tenant.id)
+    with wh.write() as cur:
+        cur.execute(
+            "DELETE FROM _schema_migrations WHERE version = (SELECT max(version) FROM _schema_migrations)"
+        )
+    wh.close()
+    result, report = run_doctor()
+    assert result.exit_code == 1
+    check = by_name(report)["warehouse acme"]
+    assert check["status"] == "fail" and "code expects" in check["detail"]
+
+
+def test_store_behind_head_fails(settings: Settings, engine: Engine) -> None:
+    command.downgrade(alembic_config(engine), "base")
+    result, report = run_doctor()
+    assert result.exit_code == 1
+    assert by_name(report)["store"]["status"] == "fail"
+
+
+def test_unusable_data_dir_is_reported_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    monkeypatch.setenv("ECOMOPS_DATA_DIR", str(not_a_dir))
+    monkeypatch.delenv("ECOMOPS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result, report = run_doctor()
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    checks = by_name(report)
+    assert checks["data dir"]["status"] == "fail" and checks["store"]["status"] == "fail"
+
+
+def test_broken_sqlglot_release_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_version = doctor.importlib.metadata.version
+
+    def fake_version(name: str) -> str:
+        return "30.18.0" if name == "sqlglot" else real_version(name)
+
+    monkeypatch.setattr(doctor.importlib.metadata, "version", fake_version)
+    check = doctor.check_sqlglot()
+    assert check.status is doctor.Status.fail and "breaks create_table" in check.detail
+    packages = doctor.check_packages()
+    assert packages.status is doctor.Status.warn and "sqlglot 30.18.0 (pinned 30.17.0)" in packages.detail
+
+
+def test_low_disk_warns_then_fails(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    free = shutil.disk_usage(settings.resolved_data_dir).free
+    monkeypatch.setattr(doctor, "DISK_WARN_BYTES", free * 2)
+    assert doctor.check_disk(settings).status is doctor.Status.warn
+    monkeypatch.setattr(doctor, "DISK_FAIL_BYTES", free * 2)
+    assert doctor.check_disk(settings).status is doctor.Status.fail
+
+
+def test_with_running_server_warehouses_are_checked_through_it(
+    settings: Settings, live_server: LiveServer, tenant: tenancy.TenantInfo
+) -> None:
+    result, report = run_doctor()
+    assert result.exit_code == 0, result.output
+    checks = by_name(report)
+    assert checks["server"]["status"] == "ok" and checks["server"]["data"]["readyz"]["status"] == "ready"
+    assert checks["warehouse acme"]["status"] == "ok"
+    assert checks["warehouse acme"]["data"]["via"] == "server"
+
+
+@pytest.mark.postgres
+def test_postgresql_store(settings: Settings, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(pg_schema_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("ECOMOPS_DATABASE_URL", pg_schema_url)
+    get_settings.cache_clear()
+    result, report = run_doctor()
+    assert result.exit_code == 0, result.output
+    checks = by_name(report)
+    assert checks["store"]["status"] == "ok" and checks["store"]["data"]["dialect"] == "postgresql"
+    assert checks["postgresql"]["status"] == "ok"
+    assert checks["postgresql"]["data"]["schema"].startswith("ecomops_test_")
+
+
+@pytest.mark.postgres
+def test_unreachable_postgresql_fails(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOMOPS_DATABASE_URL", f"postgresql://postgres:s3cret@127.0.0.1:{free_port()}/nope")
+    get_settings.cache_clear()
+    result, report = run_doctor()
+    assert result.exit_code == 1
+    checks = by_name(report)
+    assert checks["store"]["status"] == "fail"
+    assert "s3cret" not in result.stdout  # passwords never reach the output
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[tuple[int, str]]:
+    """A throwaway redis-server with a password, on a free port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port, password = free_port(), "pa ss/word"
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path), "--requirepass", password],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield port, password
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_redis_check(
+    settings: Settings, redis_server: tuple[int, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, password = redis_server
+    quoted = password.replace(" ", "%20").replace("/", "%2F")
+    monkeypatch.setattr(settings, "redis_url", f"redis://:{quoted}@127.0.0.1:{port}/2")
+    ok = doctor.check_redis(settings)
+    assert ok.status is doctor.Status.ok, ok.detail
+    assert ok.data["version"][0].isdigit() and password not in ok.detail and "***" in ok.detail
+
+    monkeypatch.setattr(settings, "redis_url", f"redis://:wrong@127.0.0.1:{port}/0")
+    wrong = doctor.check_redis(settings)
+    assert wrong.status is doctor.Status.fail and "WRONGPASS" in wrong.detail
+
+    monkeypatch.setattr(settings, "redis_url", f"redis://127.0.0.1:{port}/0")
+    anonymous = doctor.check_redis(settings)
+    assert anonymous.status is doctor.Status.fail and "NOAUTH" in anonymous.detail
+
+    monkeypatch.setattr(settings, "redis_url", f"redis://127.0.0.1:{free_port()}")
+    assert doctor.check_redis(settings).status is doctor.Status.fail
