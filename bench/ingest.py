@@ -48,8 +48,9 @@ def make_bodies(n_batches: int, run: str) -> list[bytes]:
     return bodies
 
 
-async def client(host: str, port: int, auth: str, queue: asyncio.Queue[bytes], latencies: list[float],
-                 accepted: list[int]) -> None:
+async def client(
+    host: str, port: int, auth: str, queue: asyncio.Queue[bytes], latencies: list[float], accepted: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while True:
@@ -57,8 +58,10 @@ async def client(host: str, port: int, auth: str, queue: asyncio.Queue[bytes], l
                 body = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            head = (f"POST /v1/batch HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+            head = (
+                f"POST /v1/batch HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
             start = time.perf_counter()
             writer.write(head + body)
             await writer.drain()
@@ -88,7 +91,9 @@ async def drive(port: int, key: str, bodies: list[bytes], clients: int) -> tuple
     latencies: list[float] = []
     accepted: list[int] = []
     start = time.perf_counter()
-    await asyncio.gather(*(client("127.0.0.1", port, auth, queue, latencies, accepted) for _ in range(clients)))
+    await asyncio.gather(
+        *(client("127.0.0.1", port, auth, queue, latencies, accepted) for _ in range(clients))
+    )
     return time.perf_counter() - start, latencies, sum(accepted)
 
 
@@ -97,12 +102,21 @@ def run_case(label: str, fsync: bool, batches: int, clients: int) -> float:
     env = {**os.environ, "ECOMOPS_DATA_DIR": str(data), "ECOMOPS_INGEST_FSYNC": "true" if fsync else "false"}
     env.pop("ECOMOPS_DATABASE_URL", None)
     subprocess.run([*ECOMOPS, "tenant", "create", "bench"], env=env, check=True, capture_output=True)
-    out = subprocess.run([*ECOMOPS, "source", "create", "site", "--tenant", "bench", "--json"], env=env,
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [*ECOMOPS, "source", "create", "site", "--tenant", "bench", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     key = json.loads(out)["write_key"]
     port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen([*ECOMOPS, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*ECOMOPS, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             try:
@@ -119,8 +133,10 @@ def run_case(label: str, fsync: bool, batches: int, clients: int) -> float:
         p50 = statistics.median(lat) * 1000
         p99 = lat[int(len(lat) * 0.99) - 1] * 1000
         rate = accepted / elapsed
-        print(f"{label:<22} {rate:>12,.0f} events/s  {len(lat) / elapsed:>8,.0f} req/s  "
-              f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  ({accepted:,} events, {clients} clients)")
+        print(
+            f"{label:<22} {rate:>12,.0f} events/s  {len(lat) / elapsed:>8,.0f} req/s  "
+            f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  ({accepted:,} events, {clients} clients)"
+        )
         return rate
     finally:
         server.terminate()
@@ -135,8 +151,10 @@ def main() -> None:
     args = parser.parse_args()
     durable = run_case("durable (fsync)", True, args.batches, args.clients)
     baseline = run_case("baseline (no fsync)", False, args.batches, args.clients)
-    print(f"ratio durable/no-fsync: {durable / baseline:.2f}; target 100,000 events/s durable: "
-          f"{durable / 100_000:.2f} of target")
+    print(
+        f"ratio durable/no-fsync: {durable / baseline:.2f}; target 100,000 events/s durable: "
+        f"{durable / 100_000:.2f} of target"
+    )
 
 
 if __name__ == "__main__":

@@ -12,11 +12,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecomops import __version__
+from ecomops.imports import api as imports_api
+from ecomops.imports import runner as imports_runner
 from ecomops.ingest import api as ingest_api
 from ecomops.ingest import pipeline as ingest_pipeline
 from ecomops.kernel.errors import EcomopsError, Overloaded
 from ecomops.runtime import new_control_token
 from ecomops.settings import Settings, get_settings
+from ecomops.simulate import api as simulate_api
 from ecomops.store.db import engine_for
 from ecomops.store.migrate import current_revision, head_revision, upgrade
 from ecomops.warehouse import api as warehouse_api
@@ -25,10 +28,17 @@ from ecomops.web import health, pages
 from ecomops.web.state import AppState
 
 #: Domain modules with ``async startup(state)`` / ``async shutdown(state)``, started in this order.
-LIFECYCLE: list[Any] = [ingest_pipeline]
+LIFECYCLE: list[Any] = [ingest_pipeline, imports_runner]
 
 #: Domain routers, mounted in this order.
-ROUTERS: list[Any] = [health.router, ingest_api.router, warehouse_api.router, pages.router]
+ROUTERS: list[Any] = [
+    health.router,
+    ingest_api.router,
+    warehouse_api.router,
+    imports_api.router,
+    simulate_api.router,
+    pages.router,
+]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed request"},

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from ecomops.cliutil import console, settings
+from ecomops.imports.cli import import_cmd
 from ecomops.ingest.cli import ingest_app
 from ecomops.ops.cli import doctor_command
+from ecomops.simulate.cli import demo_app
 from ecomops.tenancy.cli import apikey_app, source_app, tenant_app
 from ecomops.warehouse.cli import query_command
 
@@ -19,9 +21,11 @@ app = typer.Typer(
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(source_app, name="source")
 app.add_typer(apikey_app, name="apikey")
+app.command("import")(import_cmd)
 app.add_typer(ingest_app, name="ingest")
 app.command("query")(query_command)
 app.command("doctor")(doctor_command)
+app.add_typer(demo_app, name="demo")
 
 
 @app.command()

@@ -60,15 +60,13 @@ def test_kill_9_loses_no_acknowledged_event(
     assert len(acked) > 1000, "the stream should have been acknowledged many times before the kill"
 
     restarted = start_server(data_dir)  # replays the WAL before it reports ready
-    with httpx.Client(base_url=restarted.url, auth=(key, ""), timeout=10) as client:
-        again = client.post(
-            "/v1/batch",
-            json={
-                "batch": [{"type": "track", "event": "Product Viewed", "userId": "u0", "messageId": acked[0]}]
-            },
-        ).json()
+    try:
+        with httpx.Client(base_url=restarted.url, auth=(key, ""), timeout=10) as client:
+            replay = [{"type": "track", "event": "Product Viewed", "userId": "u0", "messageId": acked[0]}]
+            again = client.post("/v1/batch", json={"batch": replay}).json()
+    finally:
+        restarted.stop()
     assert again == {"success": True, "accepted": 0, "duplicates": 1, "rejected": []}
-    restarted.stop()
 
     con = connect(warehouse_path(data_dir / "warehouse", tenant.id), read_only=True)
     stored = {r[0] for r in con.execute("SELECT message_id FROM events").fetchall()}

@@ -197,7 +197,7 @@ def test_no_sales_during_stockouts(shop: SeededShop) -> None:
     )
     sold_while_out = cur.execute("""
         SELECT count(*) FROM order_items i JOIN orders o USING (order_id)
-        JOIN outs ON outs.product_id = i.product_id AND outs.warehouse = o.properties->>'warehouse'
+        JOIN outs ON outs.product_id = i.product_id AND outs.warehouse = (o.properties->>'warehouse')
         WHERE i.ordered_at > outs.s AND (outs.e IS NULL OR i.ordered_at < outs.e)""").fetchone()
     assert sold_while_out == (0,)
     # The end-of-day snapshot of the day stock ran out shows zero on hand.

@@ -1,0 +1,155 @@
+"""Import jobs in the operational store: status, progress and summary survive restarts.
+
+Every import, whether the server runs it in the background or the CLI runs it directly, is a
+row in ``import_jobs`` so ``GET /imports`` lists the tenant's whole history. Queries always
+filter by tenant: a job id from another tenant is simply not found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from ecomops.kernel.clock import utcnow
+from ecomops.kernel.errors import NotFound
+from ecomops.kernel.ids import new_id
+from ecomops.store.db import session_scope
+from ecomops.store.models import ImportJob
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+FINISHED = (SUCCEEDED, FAILED)
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: str
+    tenant_id: str
+    preset: str
+    files: list[str]
+    status: str
+    bytes_total: int
+    bytes_done: int
+    summary: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def percent(self) -> float:
+        if self.status == SUCCEEDED:
+            return 100.0
+        if self.bytes_total <= 0:
+            return 0.0
+        return round(min(100.0, 100.0 * self.bytes_done / self.bytes_total), 1)
+
+    @property
+    def phase(self) -> str:
+        """While running: reading, transforming or applying; then the final status."""
+        if self.status in FINISHED or self.status == QUEUED:
+            return self.status
+        return str((self.summary or {}).get("phase", "reading"))
+
+    @classmethod
+    def of(cls, job: ImportJob) -> JobInfo:
+        return cls(
+            job.id,
+            job.tenant_id,
+            job.preset,
+            list(job.files),
+            job.status,
+            int(job.bytes_total),
+            int(job.bytes_done),
+            job.summary,
+            job.error,
+            job.created_at,
+            job.finished_at,
+        )
+
+
+def new_job_id() -> str:
+    return new_id("imp_")
+
+
+def create_job(
+    engine: Engine,
+    tenant_id: str,
+    preset: str,
+    files: list[str],
+    bytes_total: int,
+    job_id: str | None = None,
+    status: str = QUEUED,
+) -> JobInfo:
+    job = ImportJob(
+        id=job_id or new_job_id(),
+        tenant_id=tenant_id,
+        preset=preset,
+        files=files,
+        status=status,
+        bytes_total=bytes_total,
+        bytes_done=0,
+        created_at=utcnow(),
+    )
+    with session_scope(engine) as s:
+        s.add(job)
+    return JobInfo.of(job)
+
+
+def _update(engine: Engine, job_id: str, **values: Any) -> None:
+    with session_scope(engine) as s:
+        s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
+def mark_running(engine: Engine, job_id: str) -> None:
+    _update(engine, job_id, status=RUNNING, summary={"phase": "reading"})
+
+
+def record_progress(engine: Engine, job_id: str, bytes_done: int, phase: str) -> None:
+    _update(engine, job_id, bytes_done=bytes_done, summary={"phase": phase})
+
+
+def mark_succeeded(engine: Engine, job_id: str, summary: dict[str, Any], bytes_total: int) -> None:
+    _update(
+        engine,
+        job_id,
+        status=SUCCEEDED,
+        summary=summary,
+        bytes_done=bytes_total,
+        finished_at=utcnow(),
+        error=None,
+    )
+
+
+def mark_failed(engine: Engine, job_id: str, error: str, details: Any = None) -> None:
+    summary = {"phase": FAILED, "details": details} if details is not None else {"phase": FAILED}
+    _update(engine, job_id, status=FAILED, error=error, summary=summary, finished_at=utcnow())
+
+
+def get_job(engine: Engine, tenant_id: str, job_id: str) -> JobInfo:
+    with session_scope(engine) as s:
+        job = s.scalar(select(ImportJob).where(ImportJob.id == job_id, ImportJob.tenant_id == tenant_id))
+        if job is None:
+            raise NotFound(f"import {job_id!r} not found", {"import_id": job_id})
+        return JobInfo.of(job)
+
+
+def list_jobs(engine: Engine, tenant_id: str, limit: int = 50) -> list[JobInfo]:
+    with session_scope(engine) as s:
+        rows = s.scalars(
+            select(ImportJob)
+            .where(ImportJob.tenant_id == tenant_id)
+            .order_by(ImportJob.created_at.desc(), ImportJob.id.desc())
+            .limit(limit)
+        )
+        return [JobInfo.of(r) for r in rows]
+
+
+def unfinished_jobs(engine: Engine) -> list[JobInfo]:
+    """Jobs a previous server process left queued or running (oldest first)."""
+    with session_scope(engine) as s:
+        rows = s.scalars(
+            select(ImportJob).where(ImportJob.status.in_((QUEUED, RUNNING))).order_by(ImportJob.created_at)
+        )
+        return [JobInfo.of(r) for r in rows]

@@ -1,0 +1,115 @@
+"""The server's import worker: one background thread running queued import jobs in order.
+
+The server process owns the tenant warehouses, so uploaded imports run here, one at a time:
+imports are I/O and CPU heavy, and one at a time keeps the warehouse write lock free for
+ingest between them. On startup, jobs a previous process left behind are re-queued when their
+uploads still exist, or marked failed when they were interrupted mid-run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+
+from ecomops.imports import jobs
+from ecomops.imports.execution import JobSpec, remove_uploads, run_job
+from ecomops.kernel.errors import EcomopsError
+from ecomops.tenancy import service as tenancy
+from ecomops.web.state import AppState
+
+log = logging.getLogger(__name__)
+SERVICE = "imports"
+_STOP = ""
+
+
+class ImportRunner:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="import-runner", daemon=True)
+
+    def start(self) -> None:
+        self._recover()
+        self._thread.start()
+
+    def submit(self, job_id: str) -> None:
+        self._queue.put(job_id)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Cancel the running import (it rolls back and is marked failed) and stop the thread."""
+        self._cancel.set()
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _recover(self) -> None:
+        """Re-queue queued server jobs; fail server jobs cut off mid-run (their transaction never committed).
+
+        Jobs without a saved spec were started by a CLI in its own process and are left alone: that
+        process records their outcome itself.
+        """
+        for job in jobs.unfinished_jobs(self.state.engine):
+            try:
+                JobSpec.load(self.state.settings, job.id)
+            except (OSError, ValueError, KeyError):
+                continue
+            if job.status == jobs.QUEUED:
+                self.submit(job.id)
+            else:
+                jobs.mark_failed(
+                    self.state.engine,
+                    job.id,
+                    "the server stopped during this import; nothing was applied, import the files again",
+                )
+                remove_uploads(self.state.settings, job.id)
+
+    def _loop(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id == _STOP or self._cancel.is_set():
+                return
+            try:
+                self._run(job_id)
+            except EcomopsError:
+                pass  # recorded on the job by run_job
+            except Exception:
+                log.exception("import job %s crashed", job_id)
+
+    def _run(self, job_id: str) -> None:
+        settings = self.state.settings
+        try:
+            spec = JobSpec.load(settings, job_id)
+            tenant = tenancy.get_tenant(self.state.engine, spec.tenant_slug)
+            if tenant.id != spec.tenant_id:
+                raise EcomopsError(f"tenant {spec.tenant_slug!r} was replaced since the import was queued")
+        except (OSError, ValueError, KeyError, EcomopsError) as exc:
+            jobs.mark_failed(self.state.engine, job_id, f"cannot start import: {exc}")
+            remove_uploads(settings, job_id)
+            return
+        try:
+            run_job(
+                settings=settings,
+                engine=self.state.engine,
+                warehouse=self.state.warehouses.get(tenant.id),
+                tenant=tenant,
+                job_id=job_id,
+                files=spec.files,
+                options=spec.options,
+                cancelled=self._cancel,
+            )
+        finally:
+            remove_uploads(settings, job_id)
+
+
+async def startup(state: AppState) -> None:
+    runner = ImportRunner(state)
+    runner.start()
+    state.services[SERVICE] = runner
+
+
+async def shutdown(state: AppState) -> None:
+    runner = state.services.pop(SERVICE, None)
+    if runner is not None:
+        await asyncio.to_thread(runner.stop)
