@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecomops import __version__
@@ -24,7 +25,7 @@ from ecomops.store.db import engine_for
 from ecomops.store.migrate import current_revision, head_revision, upgrade
 from ecomops.warehouse import api as warehouse_api
 from ecomops.warehouse.connection import WarehouseRegistry
-from ecomops.web import health, pages
+from ecomops.web import apidocs, health, pages
 from ecomops.web.state import AppState
 
 #: Domain modules with ``async startup(state)`` / ``async shutdown(state)``, started in this order.
@@ -33,6 +34,7 @@ LIFECYCLE: list[Any] = [ingest_pipeline, imports_runner]
 #: Domain routers, mounted in this order.
 ROUTERS: list[Any] = [
     health.router,
+    apidocs.router,
     ingest_api.router,
     warehouse_api.router,
     imports_api.router,
@@ -83,6 +85,39 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "internal server error", {"type": type(exc).__name__})
 
 
+SECURITY_SCHEMES: dict[str, Any] = {
+    "writeKeyBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Ingest write key as the username, empty password (Segment SDKs)",
+    },
+    "writeKeyBearer": {"type": "http", "scheme": "bearer", "description": "Ingest write key"},
+    "apiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Management API key (eco_live_…) of the tenant in the path",
+    },
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Declare the security schemes the routes refer to, and require an API key on /api/v1."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            for path, operations in schema["paths"].items():
+                if path.startswith("/api/v1/"):
+                    for operation in operations.values():
+                        operation.setdefault("security", [{"apiKey": []}])
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, control_token: str | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine_for(settings.resolved_database_url)
@@ -113,10 +148,14 @@ def create_app(settings: Settings | None = None, control_token: str | None = Non
         version=__version__,
         description="E-commerce operations platform: ingest, warehouse, analytics and actions per tenant.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         responses=ERROR_RESPONSES,
     )
     app.state.ecomops = state
     install_error_handlers(app)
+    install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=apidocs.STATIC_DIR), name="static")
     return app

@@ -11,7 +11,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.ingest.conftest import InProcServer
+from tests.conftest import InProcServer
 
 
 def mid() -> str:

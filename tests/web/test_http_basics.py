@@ -1,0 +1,66 @@
+"""Health probes, offline API docs, the home page and the single JSON error shape."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import InProcServer
+
+
+def test_health_and_readiness(server: InProcServer) -> None:
+    with httpx.Client(base_url=server.url) as c:
+        assert c.get("/healthz").json() == {"status": "ok"}
+        ready = c.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["store"]["ok"] is True
+        assert ready.json()["checks"]["ingest"] == {"ok": True}
+
+
+def test_api_docs_work_offline(server: InProcServer) -> None:
+    with httpx.Client(base_url=server.url) as c:
+        html = c.get("/docs").text
+        assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
+        assert "cdn." not in html
+        js = c.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")
+        assert js.status_code == 200 and len(js.content) > 500_000
+        assert c.get("/static/vendor/swagger-ui/swagger-ui.css").status_code == 200
+        spec = c.get("/openapi.json").json()
+        assert {"/v1/batch", "/v1/track", "/healthz", "/readyz"} <= set(spec["paths"])
+        assert set(spec["paths"]["/v1/batch"]["post"]["responses"]) >= {"200", "400", "401", "413", "429"}
+        schemes = spec["components"]["securitySchemes"]
+        assert schemes["writeKeyBasic"] == {
+            "type": "http",
+            "scheme": "basic",
+            "description": schemes["writeKeyBasic"]["description"],
+        }
+        assert spec["paths"]["/api/v1/t/{tenant}/query"]["post"]["security"] == [{"apiKey": []}]
+
+
+def test_home_lists_row_counts(server: InProcServer) -> None:
+    with server.client() as c:
+        c.post("/v1/track", json={"event": "A", "userId": "u", "messageId": "m1"})
+    server.query("SELECT 1")  # load what was acknowledged
+    with httpx.Client(base_url=server.url) as c:
+        page = c.get("/").text
+    assert "Acme Shop" in page and "Asia/Shanghai" in page
+    assert '<tr><td>events</td><td class="num">1</td></tr>' in page
+
+
+def test_errors_share_one_shape(server: InProcServer) -> None:
+    with httpx.Client(base_url=server.url) as c:
+        missing = c.get("/no/such/route")
+        assert missing.status_code == 404
+        assert missing.json() == {"error": {"code": "not_found", "message": "Not Found", "details": None}}
+        wrong_method = c.get("/v1/batch")
+        assert (
+            wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+        )
+        bad_query = c.get(
+            "/api/v1/t/acme/ingest/dead-letters",
+            params={"limit": "many"},
+            headers={"Authorization": f"Bearer {server.state.control_token}"},
+        )
+        assert bad_query.status_code == 422
+        error = bad_query.json()["error"]
+        assert error["code"] == "validation_failed"
+        assert error["details"][0]["loc"] == ["query", "limit"]
