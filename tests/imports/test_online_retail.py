@@ -118,6 +118,8 @@ def test_year1_matches_pandas_and_reimport_adds_nothing(
     assert again.rows_rejected == first.rows_rejected
     after = importer.counts()
     assert after == {**before, "_imports": before["_imports"] + 1}
+    # order_items has no primary key: the import itself keeps its ids unique.
+    assert importer.one("SELECT count(*) - count(DISTINCT item_id) FROM order_items") == 0
     assert importer.query(
         "SELECT rows_read, rows_loaded, rows_rejected FROM _imports ORDER BY imported_at"
     ) == [(525_461, first.rows_loaded, first.rows_rejected), (525_461, 0, first.rows_rejected)]
@@ -195,6 +197,7 @@ def test_overlapping_sheets_load_once_and_extend_orders(importer: Importer, tmp_
     again = importer.run([sheet1], "online-retail-ii")
     assert (again.rows_loaded, again.rows_duplicate) == (0, 2)
     assert importer.one("SELECT sum(total) FROM orders") == Decimal("78.0400")
+    assert importer.query("SELECT count(*), count(DISTINCT item_id) FROM order_items") == [(4, 4)]
 
 
 def test_lines_added_to_an_existing_invoice_update_its_totals(importer: Importer, tmp_path: Path) -> None:
