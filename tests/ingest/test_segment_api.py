@@ -377,6 +377,42 @@ def test_ecommerce_events_populate_orders_items_and_refunds(server: InProcServer
     assert server.query("SELECT revenue FROM events WHERE message_id = 'oc2'") == [(Decimal("10.0000"),)]
 
 
+def test_repeated_order_completed_does_not_duplicate_items(server: InProcServer) -> None:
+    """order_items has no primary key: a repeated order replaces its lines, in one load or across loads."""
+
+    def completed(message_id: str, quantities: list[int]) -> dict[str, object]:
+        products = [{"product_id": f"p{i}", "price": "2.50", "quantity": q} for i, q in enumerate(quantities)]
+        return {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": "c1",
+            "messageId": message_id,
+            "properties": {"order_id": "R1", "currency": "EUR", "products": products},
+        }
+
+    items = "SELECT product_id, quantity FROM order_items WHERE order_id = 'R1' ORDER BY product_id"
+    with server.client() as c:
+        # Twice in one batch (one load): the later event's lines win.
+        batch = [completed("r1-a", [1, 1]), completed("r1-b", [2, 3])]
+        assert c.post("/v1/batch", json={"batch": batch}).json()["accepted"] == 2
+        assert server.query(items) == [("p0", 2), ("p1", 3)]
+        # Again in a later load, with one line fewer.
+        assert c.post("/v1/track", json=completed("r1-c", [4])).status_code == 200
+        assert server.query(items) == [("p0", 4)]
+        assert c.post("/v1/track", json=completed("r1-d", [5, 6])).status_code == 200
+        assert server.query(items) == [("p0", 5), ("p1", 6)]
+        # In one load, a later completion with fewer lines drops the earlier extra line too.
+        batch = [completed("r1-e", [7, 7]), completed("r1-f", [8])]
+        assert c.post("/v1/batch", json={"batch": batch}).json()["accepted"] == 2
+        assert server.query(items) == [("p0", 8)]
+        assert c.post("/v1/track", json=completed("r1-g", [5, 6])).status_code == 200
+    assert server.query(items) == [("p0", 5), ("p1", 6)]
+    assert server.query("SELECT count(*), count(DISTINCT item_id) FROM order_items") == [(2, 2)]
+    assert server.query("SELECT total, items_count FROM orders WHERE order_id = 'R1'") == [
+        (Decimal("27.5000"), 11)
+    ]
+
+
 def test_dead_letters_can_be_listed_and_replayed(server: InProcServer) -> None:
     with server.client() as c:
         c.post("/v1/batch", json={"batch": [{"type": "track", "userId": "u", "messageId": "needs-name"}]})

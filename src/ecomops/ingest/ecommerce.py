@@ -115,6 +115,8 @@ def _q(value: Decimal) -> Decimal:
 
 def derive(events: list[OrderEvent], default_currency: str) -> Derived:
     out = Derived([], [], [], [])
+    #: An order completed again replaces its lines: only the latest completion's items survive.
+    items_by_order: dict[str, list[dict[str, Any]]] = {}
     for ev in sorted(events, key=lambda e: e.ts):
         props = msgspec.convert(orjson.loads(ev.properties or "{}"), OrderProperties)
         order_id = str(props.order_id)
@@ -165,9 +167,10 @@ def derive(events: list[OrderEvent], default_currency: str) -> Derived:
                     "properties": ev.properties,
                 }
             )
+            lines = items_by_order[order_id] = []
             for n, p in enumerate(props.products):
                 price = p.price or ZERO
-                out.items.append(
+                lines.append(
                     {
                         "item_id": stable_id("event-order", order_id, n),
                         "order_id": order_id,
@@ -208,4 +211,5 @@ def derive(events: list[OrderEvent], default_currency: str) -> Derived:
             )
         elif ev.event == "Order Cancelled":
             out.cancelled.append(order_id)
+    out.items = [item for lines in items_by_order.values() for item in lines]
     return out

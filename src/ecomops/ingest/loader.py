@@ -17,12 +17,14 @@ import pyarrow.json as pajson
 
 from ecomops.ingest.ecommerce import ORDER_EVENTS, Derived, OrderEvent, derive
 from ecomops.ingest.wal import TenantWal
+from ecomops.tenancy.service import CHANNELS
 from ecomops.warehouse.connection import Warehouse
 
 log = logging.getLogger(__name__)
 
 _STR = pa.string()
 _US = pa.int64()
+#: What a WAL line carries (see ingest.messages); everything else is extracted by NORMALIZE_SQL.
 EVENT_SCHEMA = pa.schema(
     [
         ("message_id", _STR),
@@ -35,26 +37,7 @@ EVENT_SCHEMA = pa.schema(
         ("sent_at", _US),
         ("source_id", _STR),
         ("channel", _STR),
-        ("session_id", _STR),
-        ("utm_source", _STR),
-        ("utm_medium", _STR),
-        ("utm_campaign", _STR),
-        ("utm_term", _STR),
-        ("utm_content", _STR),
-        ("page_url", _STR),
-        ("page_path", _STR),
-        ("referrer", _STR),
-        ("device", _STR),
-        ("os", _STR),
-        ("country", _STR),
-        ("region", _STR),
-        ("city", _STR),
-        ("x", pa.float64()),
-        ("y", pa.float64()),
-        ("product_id", _STR),
-        ("order_id", _STR),
         ("revenue", _STR),
-        ("currency", _STR),
         ("properties", _STR),
         ("context", _STR),
         ("traits", _STR),
@@ -71,15 +54,40 @@ DEAD_SCHEMA = pa.schema(
     ]
 )
 _TS_COLUMNS = ("ts", "received_at", "sent_at")
-_EVENT_COLS = ", ".join(f'"{f.name}"' for f in EVENT_SCHEMA)
-_SELECT_EVENTS = ", ".join(
-    f'CAST("{f.name}" AS DECIMAL(18,4))'
-    if f.name == "revenue"
-    else f'CAST("{f.name}" AS JSON)'
-    if f.name in ("properties", "context", "traits")
-    else f'"{f.name}"'
-    for f in EVENT_SCHEMA
+_SALES_CHANNELS = ", ".join(f"'{c}'" for c in CHANNELS)
+
+#: Promoted columns from the raw JSON, for a whole load at once (vectorised in DuckDB, outside the GIL).
+#: ``properties.channel`` overrides the source's channel only when it names a known sales channel;
+#: page calls take url/path/referrer from their properties first, like Segment's page spec.
+NORMALIZE_SQL = f"""
+CREATE TEMP TABLE loaded_events AS
+WITH j AS (
+    SELECT *, CAST(properties AS JSON) AS pj, CAST(context AS JSON) AS cj FROM new_events
+), x AS (
+    SELECT *,
+        json_extract_string(cj, ['$.campaign.source', '$.campaign.medium', '$.campaign.name',
+            '$.campaign.term', '$.campaign.content', '$.page.url', '$.page.path', '$.page.referrer',
+            '$.device.type', '$.os.name', '$.location.country', '$.location.region', '$.location.city',
+            '$.sessionId']) AS c,
+        json_extract_string(pj, ['$.url', '$.path', '$.referrer', '$.product_id', '$.order_id',
+            '$.currency', '$.session_id', '$.channel', '$.x', '$.y']) AS p,
+        json_type(pj, '$.x') AS x_type, json_type(pj, '$.y') AS y_type
+    FROM j
 )
+SELECT message_id, type, event, anonymous_id, user_id, ts, received_at, sent_at, source_id,
+    CASE WHEN p[8] IN ({_SALES_CHANNELS}) THEN p[8] ELSE channel END AS channel,
+    coalesce(c[14], p[7]) AS session_id,
+    c[1] AS utm_source, c[2] AS utm_medium, c[3] AS utm_campaign, c[4] AS utm_term, c[5] AS utm_content,
+    CASE WHEN type = 'page' THEN coalesce(p[1], c[6]) ELSE c[6] END AS page_url,
+    CASE WHEN type = 'page' THEN coalesce(p[2], c[7]) ELSE c[7] END AS page_path,
+    CASE WHEN type = 'page' THEN coalesce(p[3], c[8]) ELSE c[8] END AS referrer,
+    c[9] AS device, c[10] AS os, c[11] AS country, c[12] AS region, c[13] AS city,
+    CASE WHEN x_type IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(p[9] AS DOUBLE) END AS x,
+    CASE WHEN y_type IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(p[10] AS DOUBLE) END AS y,
+    p[4] AS product_id, p[5] AS order_id, CAST(revenue AS DECIMAL(18,4)) AS revenue, p[6] AS currency,
+    pj AS properties, cj AS context, CAST(traits AS JSON) AS traits
+FROM x
+"""  # noqa: S608 (only the CHANNELS constant is interpolated)
 _ORDER_COLS = (
     "order_id",
     "external_id",
@@ -186,7 +194,9 @@ def _apply_orders(cur: duckdb.DuckDBPyConnection, derived: Derived) -> None:
         order_ids = [[o["order_id"]] for o in derived.orders]
         cur.executemany("DELETE FROM order_items WHERE order_id = ?", order_ids)
         _insert_rows(cur, "orders", _ORDER_COLS, derived.orders, "OR REPLACE")
-        _insert_rows(cur, "order_items", _ITEM_COLS, derived.items, "OR REPLACE")
+        # order_items has no key to conflict on: the DELETE above makes reloading idempotent, and
+        # derive() keeps only the last completion's lines of an order completed twice in one load.
+        _insert_rows(cur, "order_items", _ITEM_COLS, derived.items)
     for refund in derived.refunds:
         if refund["amount"] is None:
             row = cur.execute("SELECT total FROM orders WHERE order_id = ?", [refund["order_id"]]).fetchone()
@@ -207,14 +217,16 @@ def _apply_orders(cur: duckdb.DuckDBPyConnection, derived: Derived) -> None:
         )
 
 
-def _order_events(events: pa.Table) -> list[OrderEvent]:
-    mask = pa.compute.is_in(events.column("event"), value_set=pa.array(ORDER_EVENTS))
-    mask = pa.compute.and_(mask, pa.compute.equal(events.column("type"), "track"))
-    picked = events.filter(pa.compute.fill_null(mask, False))
-    if picked.num_rows == 0:
-        return []
-    fields = OrderEvent.__dataclass_fields__
-    return [OrderEvent(**{k: row[k] for k in fields}) for row in picked.to_pylist()]
+def _order_events(cur: duckdb.DuckDBPyConnection) -> list[OrderEvent]:
+    fields = list(OrderEvent.__dataclass_fields__)
+    placeholders = ", ".join("?" for _ in ORDER_EVENTS)
+    rows = cur.execute(
+        # Column names come from the OrderEvent dataclass; values are parameters.
+        f"SELECT {', '.join(fields)} FROM loaded_events "  # noqa: S608
+        f"WHERE type = 'track' AND event IN ({placeholders})",
+        list(ORDER_EVENTS),
+    ).fetchall()
+    return [OrderEvent(*row) for row in rows]
 
 
 def _upsert_customers(cur: duckdb.DuckDBPyConnection) -> None:
@@ -224,7 +236,7 @@ def _upsert_customers(cur: duckdb.DuckDBPyConnection) -> None:
                (customer_id, source, first_seen_at, last_seen_at, channel, country, region, city)
            SELECT user_id, 'events', min(ts), max(ts), arg_min(channel, ts), arg_max(country, ts),
                   arg_max(region, ts), arg_max(city, ts)
-           FROM new_events WHERE user_id IS NOT NULL GROUP BY user_id
+           FROM loaded_events WHERE user_id IS NOT NULL GROUP BY user_id
            ON CONFLICT (customer_id) DO UPDATE SET
                first_seen_at = least(customers.first_seen_at, excluded.first_seen_at),
                last_seen_at = greatest(customers.last_seen_at, excluded.last_seen_at),
@@ -238,13 +250,14 @@ def load_events(cur: duckdb.DuckDBPyConnection, events: pa.Table, default_curren
     """Insert parsed events and everything derived from them (inside the caller's transaction)."""
     cur.register("new_events", events)
     try:
-        # Column lists are module constants built from EVENT_SCHEMA.
-        cur.execute(f"INSERT INTO events ({_EVENT_COLS}) SELECT {_SELECT_EVENTS} FROM new_events")  # noqa: S608
+        cur.execute(NORMALIZE_SQL)
+        cur.execute("INSERT INTO events BY NAME SELECT * FROM loaded_events")
         _upsert_customers(cur)
-        order_events = _order_events(events)
+        order_events = _order_events(cur)
         if order_events:
             _apply_orders(cur, derive(order_events, default_currency))
     finally:
+        cur.execute("DROP TABLE IF EXISTS loaded_events")
         cur.unregister("new_events")
 
 

@@ -1,11 +1,12 @@
-"""Segment message validation and normalisation into one warehouse row per event.
+"""Segment message validation at the edge, and its compact WAL line.
 
 Each message is decoded straight from its bytes by msgspec into typed structs (C speed,
-precise ``$.path`` locations); ``properties``/``context``/``traits`` stay raw JSON and only
-the promoted keys are decoded, so a message is walked once. The result is serialised
-once, as one NDJSON line whose keys are the ``events`` columns: the WAL writer only
-concatenates bytes and the loader parses lines in C++ (pyarrow.json). Nested objects
-travel as JSON *strings* so Arrow never infers per-batch struct types.
+precise ``$.path`` locations); ``properties``/``context``/``traits`` stay raw JSON, checked
+to be objects, and only what must be rejected up front (revenue, order events) is decoded.
+The request path does the least Python work per event: extracting the promoted columns
+(utm_*, page, device, location, click x/y, ids) happens in the loader, in DuckDB SQL, over
+whole batches. Nested objects travel as JSON *strings* in the NDJSON line so Arrow never
+infers per-batch struct types.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ import msgspec
 import orjson
 
 from ecomops.ingest.ecommerce import ORDER_EVENTS, validate_order_properties
-from ecomops.tenancy.service import CHANNELS
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
-_SALES_CHANNELS = frozenset(CHANNELS)
 _REVENUE_MAX = Decimal("99999999999999.9999")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -62,34 +61,11 @@ class Message(msgspec.Struct, kw_only=True):
     traits: msgspec.Raw = _ABSENT
 
 
-class _Context(msgspec.Struct):
-    """Promoted ``context`` keys; sub-objects stay loosely typed because SDKs vary in what they send."""
-
-    campaign: Any = None
-    page: Any = None
-    device: Any = None
-    os: Any = None
-    location: Any = None
-    sessionId: Any = None
-
-
 class _Properties(msgspec.Struct):
-    x: Any = None
-    y: Any = None
-    product_id: Any = None
-    order_id: Any = None
+    """The properties validated at the edge (the rest is extracted by the loader)."""
+
     revenue: Any = None
     total: Any = None
-    currency: Any = None
-    channel: Any = None
-    url: Any = None
-    path: Any = None
-    referrer: Any = None
-    session_id: Any = None
-
-
-class _Traits(msgspec.Struct):
-    pass
 
 
 class InvalidEvent(Exception):
@@ -109,9 +85,7 @@ class Accepted:
 
 
 _message_decoder = msgspec.json.Decoder(Message)
-_context_decoder = msgspec.json.Decoder(_Context)
 _properties_decoder = msgspec.json.Decoder(_Properties)
-_traits_decoder = msgspec.json.Decoder(_Traits)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -130,20 +104,17 @@ def _str_id(value: Id | None) -> str | None:
     return text if text else None
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    return str(value)
+_JSON_KINDS = {ord("["): "array", ord('"'): "str", ord("t"): "bool", ord("f"): "bool"}
 
 
-def _field(obj: Any, key: str) -> str | None:
-    return _text(obj.get(key)) if isinstance(obj, dict) else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+def _require_object(raw: bytes | None, path: str) -> None:
+    """Nested objects stay raw; only check that they are objects (msgspec already checked the JSON)."""
+    if raw is None:
+        return
+    first = raw.lstrip()[:1]
+    if first != b"{":
+        kind = _JSON_KINDS.get(first[0], "number") if first else "nothing"
+        raise InvalidEvent(f"Expected `object`, got `{kind}`", path)
 
 
 def _revenue(props: _Properties, event: str | None) -> str | None:
@@ -251,9 +222,12 @@ def normalize(
 
     properties_json, traits_json = _present(msg.properties), _present(msg.traits)
     context_json = merge_context(_present(msg.context), batch_context)
-    ctx: _Context = _decode_nested(context_json, _context_decoder, "context") or _Context()
-    props: _Properties = _decode_nested(properties_json, _properties_decoder, "properties") or _Properties()
-    _decode_nested(traits_json, _traits_decoder, "traits")
+    _require_object(context_json, "$.context")
+    _require_object(traits_json, "$.traits")
+    revenue = None
+    if properties_json is not None:
+        props: _Properties = _decode_nested(properties_json, _properties_decoder, "properties")
+        revenue = _revenue(props, msg.event)
     if msg_type == "track" and msg.event in ORDER_EVENTS:
         problem = validate_order_properties(msg.event, orjson.loads(properties_json or b"{}"))
         if problem is not None:
@@ -261,14 +235,13 @@ def normalize(
             raise InvalidEvent(reason, loc)
 
     event_name = msg.event if msg_type == "track" else (msg.name if msg_type in ("page", "screen") else None)
-    channel = props.channel if isinstance(props.channel, str) and props.channel in _SALES_CHANNELS else None
-    is_page = msg_type == "page"
     properties = _json_column(properties_json)
     if msg_type == "group":
         extra = orjson.loads(properties_json) if properties_json is not None else {}
         properties = orjson.dumps({"groupId": _str_id(msg.groupId), **extra}).decode()
     elif msg_type == "alias":
         properties = orjson.dumps({"previousId": _str_id(msg.previousId)}).decode()
+    # Promoted columns (utm_*, page, device, location, x/y, ids) are extracted by the loader in SQL.
     row = {
         "message_id": message_id,
         "type": msg_type,
@@ -279,27 +252,8 @@ def normalize(
         "received_at": _micros(received_at),
         "sent_at": _micros(_as_utc(sent_at)) if sent_at else None,
         "source_id": source_id,
-        "channel": channel or source_channel,
-        "session_id": _text(ctx.sessionId or props.session_id),
-        "utm_source": _field(ctx.campaign, "source"),
-        "utm_medium": _field(ctx.campaign, "medium"),
-        "utm_campaign": _field(ctx.campaign, "name"),
-        "utm_term": _field(ctx.campaign, "term"),
-        "utm_content": _field(ctx.campaign, "content"),
-        "page_url": (_text(props.url) if is_page else None) or _field(ctx.page, "url"),
-        "page_path": (_text(props.path) if is_page else None) or _field(ctx.page, "path"),
-        "referrer": (_text(props.referrer) if is_page else None) or _field(ctx.page, "referrer"),
-        "device": _field(ctx.device, "type"),
-        "os": _field(ctx.os, "name"),
-        "country": _field(ctx.location, "country"),
-        "region": _field(ctx.location, "region"),
-        "city": _field(ctx.location, "city"),
-        "x": _number(props.x),
-        "y": _number(props.y),
-        "product_id": _text(props.product_id),
-        "order_id": _text(props.order_id),
-        "revenue": _revenue(props, msg.event),
-        "currency": _text(props.currency),
+        "channel": source_channel,
+        "revenue": revenue,
         "properties": properties,
         "context": _json_column(context_json),
         "traits": _json_column(traits_json),
