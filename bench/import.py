@@ -3,8 +3,8 @@
 Both load the same gzip CSV into a fresh DuckDB file in this process, with the same thread
 count as the warehouse connection. DuckDB only parses and stores the columns; the preset also
 validates every row, writes the reject file, derives orders/refunds/customers, computes the
-deterministic ids and maintains the warehouse's primary-key indexes — the ratio says what that
-costs. Prints figures only (run: ``.venv/bin/python bench/import.py [--repeat N] [FILE]``).
+deterministic ids, skips rows already stored and maintains the orders/customers keys: the ratio
+says what that costs. Prints figures only (run: ``.venv/bin/python bench/import.py [--repeat N] [FILE]``).
 """
 
 from __future__ import annotations
