@@ -310,10 +310,17 @@ def _statement_kind(tree: exp.Expr, sql: str) -> str:
     """The allowlisted statement kinds, or refuse."""
     if isinstance(tree, exp.Query | exp.Values | exp.Pivot):
         return "query"
-    if isinstance(tree, exp.Describe):
-        return "describe"
-    if isinstance(tree, exp.Summarize):
-        return "summarize"
+    if isinstance(tree, exp.Describe | exp.Summarize):
+        # Only a table or a query may follow: a quoted string here is a file path DuckDB would read.
+        target = tree.this
+        if not isinstance(target, exp.Query) and not (
+            isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier) and not target.this.quoted
+        ):
+            raise QueryRefused(
+                f"refused: {tree.key.upper()} takes a warehouse table or a query, "
+                f"not {target.sql(dialect='duckdb') if target is not None else 'nothing'}"
+            )
+        return "describe" if isinstance(tree, exp.Describe) else "summarize"
     if isinstance(tree, exp.Show) and str(tree.name).upper() in ("TABLES", "ALL TABLES"):
         return "show"
     words = sql.split(None, 1)
