@@ -122,3 +122,42 @@ def test_wal_rolls_segments_and_loader_drops_loaded_ones(tmp_path: Path) -> None
     assert not wal.is_current(names[0])
     wal.drop(names[0])
     assert wal.segments("events") == ["events-00000002.ndjson"]
+
+
+def test_a_line_that_cannot_be_loaded_is_quarantined_not_retried_forever(tmp_path: Path) -> None:
+    """Found in review: one unloadable line failed every load, so later events never arrived."""
+    import orjson
+
+    from ecomops.ingest.loader import load_pending
+    from ecomops.warehouse.connection import open_warehouse
+
+    def line(mid: str, revenue: str | None) -> bytes:
+        row = {
+            "message_id": mid,
+            "type": "track",
+            "event": "E",
+            "user_id": "u",
+            "ts": 1_700_000_000_000_000,
+            "received_at": 1_700_000_000_000_000,
+            "source_id": "s",
+            "channel": "web",
+            "revenue": revenue,
+        }
+        return orjson.dumps(row) + b"\n"
+
+    wal = TenantWal(tmp_path / "wal")
+    wal.append("events", line("ok-1", "1.5") + line("bad", "not a number") + line("ok-2", None))
+    wal.sync()
+    wh = open_warehouse(tmp_path, "t")
+    try:
+        load_pending(wal, wh, "CNY")
+        assert wh.query("SELECT message_id FROM events ORDER BY 1") == [("ok-1",), ("ok-2",)]
+        ((reason, payload),) = wh.query("SELECT reason, payload FROM ingest_dead_letters")
+        assert reason.startswith("accepted but could not be loaded")
+        assert orjson.loads(payload)["message_id"] == "bad"
+        wal.append("events", line("ok-3", "2"))
+        wal.sync()
+        load_pending(wal, wh, "CNY")  # loading goes on after the quarantined line
+        assert wh.query("SELECT count(*) FROM events") == [(3,)]
+    finally:
+        wh.close()

@@ -455,3 +455,52 @@ def test_concurrent_clients_lose_and_double_nothing(server: InProcServer, thread
         total = sum(pool.map(send, range(threads)))
     assert total == threads * 1000
     assert server.query("SELECT count(*), count(DISTINCT message_id) FROM events") == [(16000, 16000)]
+
+
+def test_values_the_loader_could_not_store_are_rejected_at_the_edge(server: InProcServer) -> None:
+    """Found in review: these were acknowledged, then failed every load of the tenant."""
+
+    def order(i: int, products: list[dict[str, object]], **extra: object) -> dict[str, object]:
+        return {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": "u",
+            "messageId": f"edge-{i}",
+            "properties": {"order_id": f"E{i}", "products": products, **extra},
+        }
+
+    batch = [
+        order(0, [{"price": 10, "quantity": 3_000_000_000}]),
+        order(1, [{"price": "90000000000000", "quantity": 2}]),
+        order(2, [{"price": "60000000000000", "quantity": 1}, {"price": "60000000000000", "quantity": 1}]),
+        order(3, [], total="12345678901234.5678"),
+    ]
+    # A JSON number with more digits than a float holds (written by hand: Python's json would round it).
+    number_order = (
+        b'{"batch": [{"type": "track", "event": "Order Completed", "userId": "u", "messageId": "edge-4",'
+        b' "properties": {"order_id": "E4", "total": 12345678901234.5678}}]}'
+    )
+    with server.client() as c:
+        r = c.post("/v1/batch", json={"batch": batch}).json()
+        assert c.post("/v1/batch", content=number_order).json()["accepted"] == 1
+        bad_utf8 = (
+            b'{"batch": [{"type": "track", "event": "A", "userId": "u", "messageId": "utf",'
+            b' "properties": {"name": "\xff\xfe"}}]}'
+        )
+        r2 = c.post("/v1/batch", content=bad_utf8, headers={"content-type": "application/json"})
+    assert {e["index"]: e["field"] for e in r["rejected"]} == {
+        0: "$.properties.products[0].quantity",
+        1: "$.properties.products[0]",
+        2: "$.properties",
+    }
+    assert r["accepted"] == 1
+    # Money arrives exact whether sent as a string or as a JSON number (never through a float).
+    assert server.query(
+        "SELECT order_id, total, revenue FROM orders JOIN events USING (order_id) ORDER BY order_id"
+    ) == [
+        ("E3", Decimal("12345678901234.5678"), Decimal("12345678901234.5678")),
+        ("E4", Decimal("12345678901234.5678"), Decimal("12345678901234.5678")),
+    ]
+    assert r2.status_code in (200, 422)
+    if r2.status_code == 200:
+        assert r2.json()["accepted"] == 0 and r2.json()["rejected"][0]["index"] == 0

@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-import orjson
 
 from ecomops.kernel.ids import stable_id
 
@@ -56,11 +55,47 @@ class OrderProperties(msgspec.Struct, kw_only=True):
     products: list[ProductLine] = []
 
 
-def validate_order_properties(event: str, props: dict[str, Any]) -> str | None:
-    """Return ``None`` when valid, else ``"reason|$.path"`` for the caller to report."""
+#: JSON numbers decode straight to Decimal from their text: order money never passes through a float.
+_order_decoder = msgspec.json.Decoder(OrderProperties)
+MAX_QUANTITY = 2_147_483_647  # order_items.quantity is INTEGER
+
+
+@dataclass(frozen=True)
+class Amounts:
+    lines_sum: Decimal
+    subtotal: Decimal
+    discount: Decimal
+    shipping: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def amounts(props: OrderProperties) -> Amounts:
+    """The order's money, by the documented rules; shared by edge validation and derivation."""
+    lines_sum = sum((_q((p.price or ZERO) * p.quantity) for p in props.products), ZERO)
+    discount, shipping, tax = props.discount or ZERO, props.shipping or ZERO, props.tax or ZERO
+    if props.total is not None:
+        total = props.total
+    elif props.revenue is not None:
+        total = props.revenue + shipping + tax
+    else:
+        total = lines_sum - discount + shipping + tax
+    subtotal = props.subtotal if props.subtotal is not None else (lines_sum if props.products else total)
+    return Amounts(lines_sum, subtotal, discount, shipping, tax, total)
+
+
+def parse_order_properties(raw: bytes | str) -> OrderProperties:
+    return _order_decoder.decode(raw)
+
+
+def validate_order_properties(event: str, raw: bytes) -> str | None:
+    """Return ``None`` when valid, else ``"reason|$.path"`` for the caller to report.
+
+    Everything the loader will compute must fit its column here, at the edge: a value that only
+    failed at load time would be acknowledged and then never stored."""
     try:
-        parsed = msgspec.convert(props, OrderProperties)
-    except msgspec.ValidationError as exc:
+        parsed = parse_order_properties(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         reason, _, loc = str(exc).partition(" - at `")
         path = loc.rstrip("`")
         return f"{event}: {reason}|$.properties{path[1:] if path.startswith('$') else ''}"
@@ -73,10 +108,21 @@ def validate_order_properties(event: str, props: dict[str, Any]) -> str | None:
         if value is not None and (not value.is_finite() or abs(value) > _MAX):
             return f"{event}: {name} out of range for DECIMAL(18,4)|$.properties.{name}"
     for i, line in enumerate(parsed.products):
-        if line.quantity <= 0:
-            return f"{event}: quantity must be positive|$.properties.products[{i}].quantity"
+        if line.quantity <= 0 or line.quantity > MAX_QUANTITY:
+            return (
+                f"{event}: quantity must be between 1 and {MAX_QUANTITY}|$.properties.products[{i}].quantity"
+            )
         if line.price is not None and (not line.price.is_finite() or line.price < 0 or line.price > _MAX):
             return f"{event}: price must be a non-negative amount|$.properties.products[{i}].price"
+        if (line.price or ZERO) * line.quantity > _MAX:
+            return f"{event}: price × quantity out of range for DECIMAL(18,4)|$.properties.products[{i}]"
+    money = amounts(parsed)
+    for name in ("lines_sum", "subtotal", "total"):
+        if abs(getattr(money, name)) > _MAX:
+            what = name.replace("_", " ")
+            return f"{event}: the order's {what} is out of range for DECIMAL(18,4)|$.properties"
+    if sum(line.quantity for line in parsed.products) > MAX_QUANTITY:
+        return f"{event}: total quantity out of range|$.properties.products"
     return None
 
 
@@ -118,22 +164,18 @@ def derive(events: list[OrderEvent], default_currency: str) -> Derived:
     #: An order completed again replaces its lines: only the latest completion's items survive.
     items_by_order: dict[str, list[dict[str, Any]]] = {}
     for ev in sorted(events, key=lambda e: e.ts):
-        props = msgspec.convert(orjson.loads(ev.properties or "{}"), OrderProperties)
+        props = parse_order_properties(ev.properties or "{}")
         order_id = str(props.order_id)
         currency = (props.currency or default_currency).upper()
-        lines_sum = sum((_q((p.price or ZERO) * p.quantity) for p in props.products), ZERO)
+        money = amounts(props)
+        lines_sum = money.lines_sum
         if ev.event == "Order Completed":
-            discount = props.discount or ZERO
-            shipping = props.shipping or ZERO
-            tax = props.tax or ZERO
-            if props.total is not None:
-                total = props.total
-            elif props.revenue is not None:
-                total = props.revenue + shipping + tax
-            else:
-                total = lines_sum - discount + shipping + tax
-            subtotal = (
-                props.subtotal if props.subtotal is not None else (lines_sum if props.products else total)
+            discount, shipping, tax, total, subtotal = (
+                money.discount,
+                money.shipping,
+                money.tax,
+                money.total,
+                money.subtotal,
             )
             out.orders.append(
                 {

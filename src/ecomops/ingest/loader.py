@@ -17,6 +17,7 @@ import pyarrow.json as pajson
 
 from ecomops.ingest.ecommerce import ORDER_EVENTS, Derived, OrderEvent, derive
 from ecomops.ingest.wal import TenantWal
+from ecomops.kernel.ids import new_id
 from ecomops.tenancy.service import CHANNELS
 from ecomops.warehouse.connection import Warehouse
 
@@ -144,6 +145,11 @@ _REFUND_COLS = (
 )
 
 
+def _loaded_schema(schema: pa.Schema) -> pa.Schema:
+    """The WAL schema with its epoch-microsecond columns typed as UTC timestamps."""
+    return pa.schema([(f.name, pa.timestamp("us", tz="UTC")) if f.name in _TS_COLUMNS else f for f in schema])
+
+
 def parse_lines(data: bytes, schema: pa.Schema) -> pa.Table:
     """Parse NDJSON in C++; fall back to line by line if a line is corrupt (never acknowledged)."""
     opts = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
@@ -160,7 +166,7 @@ def parse_lines(data: bytes, schema: pa.Schema) -> pa.Table:
             except orjson.JSONDecodeError:
                 log.warning("skipping corrupt WAL line of %d bytes", len(line))
         if not good:
-            return schema.empty_table()
+            return pa.Table.from_pylist([], schema=_loaded_schema(schema))
         table = pajson.read_json(io.BytesIO(b"\n".join(good) + b"\n"), parse_options=opts)
     columns = []
     for field in schema:
@@ -256,8 +262,9 @@ def load_events(cur: duckdb.DuckDBPyConnection, events: pa.Table, default_curren
         order_events = _order_events(cur)
         if order_events:
             _apply_orders(cur, derive(order_events, default_currency))
+        # Only on success: after an error the transaction is aborted and its rollback drops it.
+        cur.execute("DROP TABLE loaded_events")
     finally:
-        cur.execute("DROP TABLE IF EXISTS loaded_events")
         cur.unregister("new_events")
 
 
@@ -279,6 +286,63 @@ def loaded_offsets(warehouse: Warehouse) -> dict[str, int]:
     }
 
 
+def _record_offset(cur: duckdb.DuckDBPyConnection, segment: str, offset: int) -> None:
+    cur.execute(
+        'INSERT OR REPLACE INTO _ingest_wal_offsets (segment, "offset") VALUES (?, ?)', [segment, offset]
+    )
+
+
+def _load_chunk(
+    warehouse: Warehouse,
+    stream: str,
+    schema: pa.Schema,
+    data: bytes,
+    default_currency: str,
+    segment: str,
+    start: int,
+) -> None:
+    table = parse_lines(data, schema)
+    with warehouse.write() as cur:
+        if stream == "events":
+            load_events(cur, table, default_currency)
+        else:
+            load_dead_letters(cur, table)
+        _record_offset(cur, segment, start + len(data))
+
+
+def _load_lines_or_quarantine(
+    warehouse: Warehouse,
+    stream: str,
+    schema: pa.Schema,
+    data: bytes,
+    default_currency: str,
+    segment: str,
+    start: int,
+) -> None:
+    """A chunk failed: load its lines one by one and turn each line that still fails into a dead letter,
+    so one bad line can never stall a tenant's loading (acknowledged data is kept, never dropped)."""
+    offset = start
+    for line in data.splitlines(keepends=True):
+        offset += len(line)
+        try:
+            _load_chunk(warehouse, stream, schema, line, default_currency, segment, offset - len(line))
+        except duckdb.Error as exc:
+            log.error("quarantining a WAL line of %s at offset %d: %s", segment, offset - len(line), exc)
+            with warehouse.write() as cur:
+                if stream == "events":
+                    cur.execute(
+                        "INSERT OR IGNORE INTO ingest_dead_letters "
+                        "(dead_letter_id, received_at, source_id, batch_index, reason, payload) "
+                        "VALUES (?, now(), NULL, NULL, ?, ?)",
+                        [
+                            new_id("dl_"),
+                            f"accepted but could not be loaded: {exc}",
+                            line.decode("utf-8", "replace"),
+                        ],
+                    )
+                _record_offset(cur, segment, offset)
+
+
 def load_pending(
     wal: TenantWal, warehouse: Warehouse, default_currency: str, max_bytes: int = 32 << 20
 ) -> int:
@@ -295,16 +359,11 @@ def load_pending(
                 if len(data) > max_bytes:
                     cut = data.rfind(b"\n", 0, max_bytes)
                     data = data[: cut + 1] if cut >= 0 else data
-                table = parse_lines(data, schema)
-                with warehouse.write() as cur:
-                    if stream == "events":
-                        load_events(cur, table, default_currency)
-                    else:
-                        load_dead_letters(cur, table)
-                    cur.execute(
-                        'INSERT OR REPLACE INTO _ingest_wal_offsets (segment, "offset") VALUES (?, ?)',
-                        [name, start + len(data)],
-                    )
+                try:
+                    _load_chunk(warehouse, stream, schema, data, default_currency, name, start)
+                except duckdb.Error:
+                    log.exception("loading %d bytes of %s failed; loading them line by line", len(data), name)
+                    _load_lines_or_quarantine(warehouse, stream, schema, data, default_currency, name, start)
                 start += len(data)
                 total += len(data)
             if not wal.is_current(name) and start >= wal.durable.get(name, 0):

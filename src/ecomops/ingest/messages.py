@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 import orjson
 
-from ecomops.ingest.ecommerce import ORDER_EVENTS, validate_order_properties
+from ecomops.ingest.ecommerce import ORDER_EVENTS, parse_order_properties, validate_order_properties
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -64,8 +64,7 @@ class Message(msgspec.Struct, kw_only=True):
 class _Properties(msgspec.Struct):
     """The properties validated at the edge (the rest is extracted by the loader)."""
 
-    revenue: Any = None
-    total: Any = None
+    revenue: Decimal | None = None
 
 
 class InvalidEvent(Exception):
@@ -117,22 +116,13 @@ def _require_object(raw: bytes | None, path: str) -> None:
         raise InvalidEvent(f"Expected `object`, got `{kind}`", path)
 
 
-def _revenue(props: _Properties, event: str | None) -> str | None:
-    """Revenue as a decimal string (exact); Segment puts it in ``revenue``, e-commerce orders in ``total``."""
-    value = props.revenue
-    if value is None and event in ("Order Completed", "Order Refunded"):
-        value = props.total
+def _revenue(value: Decimal | None) -> str | None:
+    """Revenue as an exact decimal string (msgspec decoded it from the JSON text, not via a float)."""
     if value is None:
         return None
-    if isinstance(value, (bool, dict, list)):
-        raise InvalidEvent("revenue must be a number", "$.properties.revenue")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise InvalidEvent(f"revenue is not a number: {value!r}", "$.properties.revenue") from exc
-    if not amount.is_finite() or abs(amount) > _REVENUE_MAX:
+    if not value.is_finite() or abs(value) > _REVENUE_MAX:
         raise InvalidEvent("revenue out of range for DECIMAL(18,4)", "$.properties.revenue")
-    return str(amount.quantize(Decimal("0.0001")))
+    return str(value.quantize(Decimal("0.0001")))
 
 
 def _split(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str) -> InvalidEvent:
@@ -163,7 +153,10 @@ def merge_context(own: bytes | None, batch_context: dict[str, Any] | None) -> by
 def _json_column(raw: bytes | None) -> str | None:
     if raw is None:
         return None
-    text = raw.decode()
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"invalid UTF-8 at byte {exc.start}", "$") from exc
     return None if text.strip() == "{}" else text
 
 
@@ -227,12 +220,14 @@ def normalize(
     revenue = None
     if properties_json is not None:
         props: _Properties = _decode_nested(properties_json, _properties_decoder, "properties")
-        revenue = _revenue(props, msg.event)
+        revenue = _revenue(props.revenue)
     if msg_type == "track" and msg.event in ORDER_EVENTS:
-        problem = validate_order_properties(msg.event, orjson.loads(properties_json or b"{}"))
+        problem = validate_order_properties(msg.event, properties_json or b"{}")
         if problem is not None:
             reason, _, loc = problem.partition("|")
             raise InvalidEvent(reason, loc)
+        if revenue is None and msg.event != "Order Cancelled":  # an order's revenue is its total
+            revenue = _revenue(parse_order_properties(properties_json or b"{}").total)
 
     event_name = msg.event if msg_type == "track" else (msg.name if msg_type in ("page", "screen") else None)
     properties = _json_column(properties_json)
