@@ -97,7 +97,7 @@ def test_full_queue_answers_429_with_retry_after(
 def test_wal_cuts_a_torn_tail_and_keeps_whole_lines(tmp_path: Path) -> None:
     wal = TenantWal(tmp_path)
     wal.append("events", b'{"a":1}\n{"a":2}\n')
-    wal.sync()
+    wal.commit()
     wal.close()
     segment = next(tmp_path.glob("events-*.ndjson"))
     with open(segment, "ab") as fh:
@@ -106,22 +106,47 @@ def test_wal_cuts_a_torn_tail_and_keeps_whole_lines(tmp_path: Path) -> None:
     assert reopened.read(segment.name, 0) == b'{"a":1}\n{"a":2}\n'
     assert segment.read_bytes() == b'{"a":1}\n{"a":2}\n'
     reopened.append("events", b'{"a":4}\n')  # a new process writes a new segment
-    reopened.sync()
-    assert reopened.segments("events") == [segment.name, "events-00000002.ndjson"]
-    assert reopened.read("events-00000002.ndjson", 0) == b'{"a":4}\n'
+    reopened.commit()
+    names = reopened.segments("events")
+    assert len(names) == 2 and names[0] == segment.name
+    assert reopened.read(names[1], 0) == b'{"a":4}\n'
 
 
 def test_wal_rolls_segments_and_loader_drops_loaded_ones(tmp_path: Path) -> None:
     wal = TenantWal(tmp_path, segment_max_bytes=10)
     wal.append("events", b'{"a":1}\n{"a":2}\n')
-    wal.sync()
+    wal.commit()
     wal.append("events", b'{"a":3}\n')
-    wal.sync()
+    wal.commit()
     names = wal.segments("events")
-    assert names == ["events-00000001.ndjson", "events-00000002.ndjson"]
+    assert len(names) == 2 and names == sorted(names)
     assert not wal.is_current(names[0])
     wal.drop(names[0])
-    assert wal.segments("events") == ["events-00000002.ndjson"]
+    assert wal.segments("events") == [names[1]]
+    # Once every segment is gone a new one never reuses an old name (a stale offset row could match it).
+    wal.drop(names[1])
+    wal.close()
+    fresh = TenantWal(tmp_path, segment_max_bytes=10)
+    fresh.append("events", b'{"a":5}\n')
+    fresh.commit()
+    assert fresh.segments("events")[0] > names[1]
+
+
+def test_a_failed_group_commit_leaves_the_wal_as_it_was(tmp_path: Path) -> None:
+    """Found in review: bytes of a refused group must not be loaded later (their retry is stored too)."""
+    wal = TenantWal(tmp_path)
+    wal.append("events", b'{"a":1}\n')
+    wal.commit()
+    (name,) = wal.segments("events")
+    wal.begin()
+    wal.append("events", b'{"a":2}\n')
+    wal.sync()  # this tenant's part reached the disk, another tenant's failed: the group is refused
+    wal.rollback()
+    assert wal.read(name, 0) == b'{"a":1}\n'
+    assert (tmp_path / name).read_bytes() == b'{"a":1}\n'
+    wal.append("events", b'{"a":3}\n')
+    wal.commit()
+    assert wal.read(name, 0) == b'{"a":1}\n{"a":3}\n'
 
 
 def test_a_line_that_cannot_be_loaded_is_quarantined_not_retried_forever(tmp_path: Path) -> None:
@@ -147,7 +172,7 @@ def test_a_line_that_cannot_be_loaded_is_quarantined_not_retried_forever(tmp_pat
 
     wal = TenantWal(tmp_path / "wal")
     wal.append("events", line("ok-1", "1.5") + line("bad", "not a number") + line("ok-2", None))
-    wal.sync()
+    wal.commit()
     wh = open_warehouse(tmp_path, "t")
     try:
         load_pending(wal, wh, "CNY")
@@ -156,7 +181,7 @@ def test_a_line_that_cannot_be_loaded_is_quarantined_not_retried_forever(tmp_pat
         assert reason.startswith("accepted but could not be loaded")
         assert orjson.loads(payload)["message_id"] == "bad"
         wal.append("events", line("ok-3", "2"))
-        wal.sync()
+        wal.commit()
         load_pending(wal, wh, "CNY")  # loading goes on after the quarantined line
         assert wh.query("SELECT count(*) FROM events") == [(3,)]
     finally:

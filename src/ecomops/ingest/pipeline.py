@@ -185,24 +185,28 @@ class IngestPipeline:
         return results, undo, payloads
 
     def _write_and_sync(self, payloads: dict[str, tuple[list[bytes], list[bytes]]]) -> None:
-        touched = []
-        for tenant_id, (events, dead) in payloads.items():
-            state = self._tenants[tenant_id]
-            if events:
-                data = b"".join(events)
-                state.wal.append("events", data)
-                state.appended_bytes += len(data)
-            if dead:
-                data = b"".join(dead)
-                state.wal.append("dead", data)
-                state.appended_bytes += len(data)
-            if events or dead:
-                touched.append(state)
+        """Append and sync the whole group, or leave every touched WAL as it was (the group is refused)."""
+        touched = [self._tenants[t] for t, (events, dead) in payloads.items() if events or dead]
         for state in touched:
+            state.wal.begin()
+        try:
+            for tenant_id, (events, dead) in payloads.items():
+                wal = self._tenants[tenant_id].wal
+                if events:
+                    wal.append("events", b"".join(events))
+                if dead:
+                    wal.append("dead", b"".join(dead))
             if self.settings.ingest_fsync:
-                state.wal.sync()
-            else:
-                state.wal.publish_unsynced()
+                for state in touched:
+                    state.wal.sync()
+        except BaseException:
+            for state in touched:
+                state.wal.rollback()
+            raise
+        for state in touched:
+            state.wal.publish()
+        for tenant_id, (events, dead) in payloads.items():
+            self._tenants[tenant_id].appended_bytes += sum(map(len, events)) + sum(map(len, dead))
 
     def _evict(self, now: float) -> None:
         self._last_evict = now

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 STREAMS = ("events", "dead")
-SEGMENT_RE = re.compile(r"^(events|dead)-(\d{8})\.ndjson$")
+SEGMENT_RE = re.compile(r"^(events|dead)-(\d{20})\.ndjson$")
 SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -37,6 +38,7 @@ class TenantWal:
     durable: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _open: dict[str, _Open] = field(default_factory=dict)
+    _group_start: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -56,8 +58,10 @@ class TenantWal:
         existing = [
             int(m.group(2)) for n in self.durable if (m := SEGMENT_RE.match(n)) and m.group(1) == stream
         ]
-        number = (max(existing) + 1) if existing else 1
-        path = self.directory / f"{stream}-{number:08d}.ndjson"
+        # Numbers never repeat, even after every segment was loaded and deleted: a name that came back
+        # could meet a stale offset row and skip acknowledged lines. Time keeps them rising across restarts.
+        number = max([*existing, time.time_ns() - 1]) + 1
+        path = self.directory / f"{stream}-{number:020d}.ndjson"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         opened = _Open(number, path, fd, 0)
         self._open[stream] = opened
@@ -75,21 +79,47 @@ class TenantWal:
             view = view[written:]
         current.size += len(data)
 
+    def begin(self) -> None:
+        """Remember where a group commit starts, for ``rollback``."""
+        self._group_start = {o.path.name: o.size for o in self._open.values()}
+
     def sync(self) -> None:
-        """fsync every open segment, publish the durable sizes, then roll segments that grew too big."""
-        for stream, current in list(self._open.items()):
+        """fsync every open segment (nothing becomes visible to the loader until ``publish``)."""
+        for current in self._open.values():
             os.fsync(current.fd)
+
+    def publish(self) -> None:
+        """The group is on disk for every tenant: let the loader see it, and roll segments grown too big."""
+        for stream, current in list(self._open.items()):
             with self.lock:
                 self.durable[current.path.name] = current.size
             if current.size >= self.segment_max_bytes:
                 os.close(current.fd)
                 del self._open[stream]
 
-    def publish_unsynced(self) -> None:
-        """Make appended bytes visible to the loader without fsync (ECOMOPS_INGEST_FSYNC=false only)."""
+    def commit(self) -> None:
+        """sync + publish, for a single writer outside a group commit (tests, tools)."""
+        self.sync()
+        self.publish()
+
+    def rollback(self) -> None:
+        """A group commit failed (for any tenant): cut every segment back to where the group started, so
+        its refused requests are neither loaded later (their retries would be stored twice) nor left
+        behind to misalign the offsets. Nothing of the group was published, so the loader never saw it."""
         for current in self._open.values():
-            with self.lock:
-                self.durable[current.path.name] = current.size
+            self._group_start.setdefault(current.path.name, 0)  # created by this group
+        for name, keep in self._group_start.items():
+            opened = next((o for o in self._open.values() if o.path.name == name), None)
+            try:
+                os.truncate(self.directory / name, keep)
+            except OSError:
+                # Cannot repair it: stop writing there; the next append starts a new segment.
+                if opened is not None:
+                    os.close(opened.fd)
+                    self._open = {k: v for k, v in self._open.items() if v is not opened}
+            else:
+                if opened is not None:
+                    opened.size = keep
 
     def read(self, name: str, start: int) -> bytes:
         """Durable bytes of a segment from ``start`` (whole lines only)."""
