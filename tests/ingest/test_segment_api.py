@@ -504,3 +504,29 @@ def test_values_the_loader_could_not_store_are_rejected_at_the_edge(server: InPr
     assert r2.status_code in (200, 422)
     if r2.status_code == 200:
         assert r2.json()["accepted"] == 0 and r2.json()["rejected"][0]["index"] == 0
+
+
+def test_dead_letter_routes_check_the_role(server: InProcServer) -> None:
+    from ecomops.tenancy import service as tenancy
+
+    base = f"/api/v1/t/{server.tenant.slug}/ingest/dead-letters"
+    with server.client() as c:
+        c.post("/v1/batch", json={"batch": [{"type": "track", "userId": "u", "messageId": "x"}]})
+    keys = {
+        role: tenancy.create_api_key(server.state.engine, server.tenant.slug, role)[1]
+        for role in ("viewer", "marketer", "analyst", "operator")
+    }
+    with httpx.Client(base_url=server.url) as c:
+
+        def call(role: str, method: str, path: str) -> int:
+            return c.request(method, path, headers={"Authorization": f"Bearer {keys[role]}"}).status_code
+
+        assert call("viewer", "GET", base) == 403
+        assert call("marketer", "GET", base) == 403
+        assert call("analyst", "GET", base) == 200
+        dl = c.get(base, headers={"Authorization": f"Bearer {keys['analyst']}"}).json()[0]["dead_letter_id"]
+        assert call("analyst", "POST", f"{base}/{dl}/replay") == 403
+        assert call("operator", "POST", f"{base}/{dl}/replay") == 422  # allowed, but still invalid
+        # A stray non-ASCII token is a 401, not a server error.
+        r = c.get(base, headers={"Authorization": "Bearer tök".encode()})
+        assert r.status_code == 401

@@ -18,9 +18,9 @@ TENANT = "tn_query"
 #: Statements that would write, touch files, reach other databases or change the session.
 REFUSED = {
     # A quoted path after SUMMARIZE/DESCRIBE is a file read (found in review: it leaked server.json).
-    "summarize_file": "SUMMARIZE '.ecomops/server.json'",
-    "summarize_csv": "SUMMARIZE '/etc/passwd'",
-    "describe_file": "DESCRIBE '/etc/passwd'",
+    "summarize_quoted_path": "SUMMARIZE '.ecomops/server.json'",
+    "summarize_quoted_etc": "SUMMARIZE '/etc/passwd'",
+    "describe_quoted_path": "DESCRIBE '/etc/passwd'",
     "describe_quoted_wal": 'DESCRIBE "wal/x/events-1.ndjson"',
     "insert": "INSERT INTO orders SELECT * FROM orders",
     "update": "UPDATE orders SET total = 0",

@@ -23,12 +23,12 @@ from ecomops.imports.execution import JobSpec, job_dir, uploads_dir
 from ecomops.imports.models import ImportOptions, InputFile
 from ecomops.imports.runner import SERVICE, ImportRunner
 from ecomops.imports.service import REJECT_FILE, plan_files, resolve_options
-from ecomops.kernel.errors import Forbidden, NotFound, ValidationFailed
-from ecomops.web.deps import StateDep, TenantContext, TenantDep
+from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.web.deps import StateDep, TenantContext, TenantDep, require_role
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/imports", tags=["imports"])
 #: Roles that may change warehouse data through an import.
-IMPORT_ROLES = ("owner", "admin", "operator")
+IMPORT_ROLES = frozenset({"owner", "admin", "operator"})
 _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 
 
@@ -91,10 +91,7 @@ def _save_uploads(target: Path, uploads: list[UploadFile]) -> list[InputFile]:
 
 
 def _require_import_role(ctx: TenantContext) -> None:
-    if ctx.role not in IMPORT_ROLES:
-        raise Forbidden(
-            f"role {ctx.role!r} may not import data; use an owner, admin or operator key", {"role": ctx.role}
-        )
+    require_role(ctx, IMPORT_ROLES, "import data")
 
 
 @router.post("", status_code=202, response_model=ImportJobOut, summary="Upload files and start an import")

@@ -20,10 +20,13 @@ from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TY
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import EcomopsError, PayloadTooLarge, Unauthorized, ValidationFailed
 from ecomops.tenancy.service import SourceInfo, get_source
-from ecomops.web.deps import StateDep, TenantDep
+from ecomops.web.deps import StateDep, TenantDep, require_role
 from ecomops.web.state import AppState
 
 router = APIRouter()
+#: Dead letters hold raw payloads (possibly personal data): not for viewers or marketers.
+DEAD_LETTER_READERS = frozenset({"owner", "admin", "analyst", "operator"})
+DEAD_LETTER_REPLAYERS = frozenset({"owner", "admin", "operator"})
 
 _MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -69,7 +72,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    400: {"description": "Malformed JSON, or (strict mode) any invalid event; nothing stored"},
+    422: {
+        "description": "Malformed JSON, a misshapen body, or (strict mode) any invalid event; nothing stored"
+    },
     401: {"description": "Missing or unknown write key"},
     413: {"description": "Body over 500 KB (batch) or 32 KB (single event)"},
     429: {"description": "Write queue full; retry after Retry-After seconds"},
@@ -210,6 +215,7 @@ async def dead_letters(
     include_replayed: bool = False,
 ) -> list[dict[str, Any]]:
     """Events the ingest API refused, newest first, with the reason and the raw payload."""
+    require_role(ctx, DEAD_LETTER_READERS, "read dead letters")
     pipeline: IngestPipeline = state.services["ingest"]
     await run_in_threadpool(pipeline.flush)
     warehouse = state.warehouses.get(ctx.tenant.id)
@@ -228,6 +234,7 @@ async def replay_dead_letter(
     body: Annotated[ReplayRequest | None, Body()] = None,
 ) -> ReplayResult:
     """Validate a dead letter again (or its corrected payload) and store it through the normal path."""
+    require_role(ctx, DEAD_LETTER_REPLAYERS, "replay dead letters")
     pipeline: IngestPipeline = state.services["ingest"]
     warehouse = state.warehouses.get(ctx.tenant.id)
     letter = await run_in_threadpool(service.get_dead_letter, warehouse, dead_letter_id)

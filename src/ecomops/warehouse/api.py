@@ -12,9 +12,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.kernel.errors import Forbidden
 from ecomops.warehouse import query as service
-from ecomops.web.deps import StateDep, TenantDep
+from ecomops.web.deps import StateDep, TenantDep, require_role
 
 router = APIRouter(prefix="/api/v1/t/{tenant}", tags=["warehouse"])
 
@@ -57,11 +56,7 @@ QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("/query", summary="Run a read-only SQL query", responses=QUERY_RESPONSES)
 async def run_query(body: QueryRequest, ctx: TenantDep, state: StateDep) -> QueryResponse:
-    if ctx.role not in QUERY_ROLES:
-        raise Forbidden(
-            f"role {ctx.role!r} may not run SQL; roles allowed: {', '.join(sorted(QUERY_ROLES))}",
-            {"role": ctx.role},
-        )
+    require_role(ctx, QUERY_ROLES, "run SQL")
 
     def _run() -> service.QueryResult:
         return service.query_warehouse(state.warehouses.get(ctx.tenant.id), body.sql, limit=body.limit)

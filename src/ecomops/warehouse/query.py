@@ -314,7 +314,9 @@ def _statement_kind(tree: exp.Expr, sql: str) -> str:
         # Only a table or a query may follow: a quoted string here is a file path DuckDB would read.
         target = tree.this
         if not isinstance(target, exp.Query) and not (
-            isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier) and not target.this.quoted
+            isinstance(target, exp.Table)
+            and isinstance(target.this, exp.Identifier)
+            and not target.this.quoted
         ):
             raise QueryRefused(
                 f"refused: {tree.key.upper()} takes a warehouse table or a query, "

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.kernel.errors import NotFound, Unauthorized
+from ecomops.kernel.errors import Forbidden, NotFound, Unauthorized
 from ecomops.tenancy import service as tenancy
 from ecomops.web.state import AppState, app_state
 
@@ -41,7 +41,8 @@ async def tenant_context(
     token = _bearer(request)
     if token is None:
         raise Unauthorized("missing credentials: send 'Authorization: Bearer <api key>'")
-    if hmac.compare_digest(token, state.control_token):
+    # Compare bytes: compare_digest refuses non-ASCII str (a 500 for a stray header otherwise).
+    if hmac.compare_digest(token.encode(), state.control_token.encode()):
         local = await run_in_threadpool(tenancy.get_tenant, state.engine, tenant)
         return TenantContext(local, "local-cli", "owner")
     key = await run_in_threadpool(tenancy.api_key_for_secret, state.engine, token)
@@ -60,3 +61,12 @@ async def tenant_context(
 
 TenantDep = Annotated[TenantContext, Depends(tenant_context)]
 StateDep = Annotated[AppState, Depends(app_state)]
+
+
+def require_role(ctx: TenantContext, allowed: frozenset[str], action: str) -> None:
+    """Role gate for a route until the security issue's permission matrix replaces these sets."""
+    if ctx.role not in allowed:
+        raise Forbidden(
+            f"role {ctx.role!r} may not {action}; roles allowed: {', '.join(sorted(allowed))}",
+            {"role": ctx.role},
+        )
