@@ -530,3 +530,26 @@ def test_dead_letter_routes_check_the_role(server: InProcServer) -> None:
         # A stray non-ASCII token is a 401, not a server error.
         r = c.get(base, headers={"Authorization": "Bearer tök".encode()})
         assert r.status_code == 401
+
+
+def test_a_refund_that_arrives_before_its_order_gets_the_order_total(server: InProcServer) -> None:
+    refund = {
+        "type": "track",
+        "event": "Order Refunded",
+        "userId": "c",
+        "messageId": "early-refund",
+        "properties": {"order_id": "LATE"},
+    }
+    completed = {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "c",
+        "messageId": "late-order",
+        "properties": {"order_id": "LATE", "total": "88.80", "currency": "CNY"},
+    }
+    with server.client() as c:
+        assert c.post("/v1/track", json=refund).json()["accepted"] == 1
+        assert server.query("SELECT amount FROM refunds") == [(None,)]
+        assert c.post("/v1/track", json=completed).json()["accepted"] == 1
+    assert server.query("SELECT amount FROM refunds") == [(Decimal("88.8000"),)]
+    assert server.query("SELECT status FROM orders") == [("refunded",)]

@@ -203,19 +203,24 @@ def _apply_orders(cur: duckdb.DuckDBPyConnection, derived: Derived) -> None:
         # order_items has no key to conflict on: the DELETE above makes reloading idempotent, and
         # derive() keeps only the last completion's lines of an order completed twice in one load.
         _insert_rows(cur, "order_items", _ITEM_COLS, derived.items)
-    for refund in derived.refunds:
-        if refund["amount"] is None:
-            row = cur.execute("SELECT total FROM orders WHERE order_id = ?", [refund["order_id"]]).fetchone()
-            refund["amount"] = row[0] if row else 0
+    # A whole-order refund (no amount) takes the order's total, now or when the order arrives later.
     _insert_rows(cur, "refunds", _REFUND_COLS, derived.refunds, "OR IGNORE")
-    touched = sorted({r["order_id"] for r in derived.refunds})
+    touched = sorted({o["order_id"] for o in derived.orders} | {r["order_id"] for r in derived.refunds})
     if touched:
+        ids = [[o] for o in touched]
+        cur.executemany(
+            """UPDATE refunds SET amount = orders.total FROM orders
+               WHERE refunds.amount IS NULL AND refunds.order_id = orders.order_id AND orders.order_id = ?""",
+            ids,
+        )
+        # Status follows the refunds whatever order the events came in (a re-sent completion included).
         cur.executemany(
             """UPDATE orders SET status = CASE
-                   WHEN (SELECT sum(amount) FROM refunds r WHERE r.order_id = orders.order_id) >= total
-                   THEN 'refunded' ELSE 'partially_refunded' END
+                   WHEN refunded >= total THEN 'refunded' WHEN refunded > 0 THEN 'partially_refunded'
+                   ELSE 'paid' END
+               FROM (SELECT coalesce(sum(amount), 0) AS refunded FROM refunds WHERE order_id = ?) r
                WHERE order_id = ? AND status <> 'cancelled'""",
-            [[o] for o in touched],
+            [[o, o] for o in touched],
         )
     if derived.cancelled:
         cur.executemany(

@@ -83,13 +83,15 @@ CREATE TABLE order_items (
     ordered_at   TIMESTAMPTZ NOT NULL
 );
 
+-- amount is NULL only for a whole-order refund event that arrived before its order; it is filled in
+-- with the order total when the order arrives.
 CREATE TABLE refunds (
     refund_id    VARCHAR PRIMARY KEY,
     order_id     VARCHAR NOT NULL,
     product_id   VARCHAR,
     sku          VARCHAR,
     quantity     INTEGER,
-    amount       DECIMAL(18,4) NOT NULL,
+    amount       DECIMAL(18,4),
     currency     VARCHAR NOT NULL,
     reason       VARCHAR,
     source       VARCHAR,
