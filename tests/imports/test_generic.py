@@ -29,7 +29,7 @@ def test_mapping_fixture(importer: Importer) -> None:
         ("6", "qty", "0", "quantity must be positive (the generic preset does not import returns)"),
     ]
     assert importer.query(
-        "SELECT order_id, source, channel, customer_id, status, currency, subtotal, total, items_count, "
+        "SELECT external_id, source, channel, customer_id, status, currency, subtotal, total, items_count, "
         "country, ordered_at::VARCHAR, paid_at::VARCHAR FROM orders ORDER BY 1"
     ) == [
         (
@@ -76,7 +76,15 @@ def test_mapping_fixture(importer: Importer) -> None:
         ),
     ]
     # unit_price falls back to line_total / quantity.
-    assert importer.one("SELECT unit_price FROM order_items WHERE order_id = 'P-0003'") == Decimal("120.0000")
+    assert importer.one("SELECT unit_price FROM order_items WHERE order_id = 'pos:P-0003'") == Decimal(
+        "120.0000"
+    )
+    # Order ids carry the mapping's source, so another platform's P-0001 stays another order.
+    assert importer.query("SELECT order_id FROM orders ORDER BY 1") == [
+        ("pos:P-0001",),
+        ("pos:P-0002",),
+        ("pos:P-0003",),
+    ]
     assert importer.run([ORDERS], "generic", mapping=MAPPING).rows_loaded == 0
 
 
@@ -159,3 +167,14 @@ def test_customer_email_is_pseudonymised(importer: Importer, tmp_path: Path) -> 
     ids = importer.query("SELECT DISTINCT customer_id FROM orders")
     assert len(ids) == 1 and len(ids[0][0]) == 32 and "@" not in ids[0][0]
     assert importer.one("SELECT count(*) FROM customers") == 1
+
+
+def test_two_platforms_with_the_same_order_number_stay_two_orders(importer: Importer) -> None:
+    """Found in review: without the source namespace, JD's order 1001 was merged into Tmall's."""
+    first = importer.run([ORDERS], "generic", mapping=MAPPING)
+    second = importer.run([ORDERS], "generic", mapping=MAPPING.replace("source: pos", "source: tmall"))
+    assert second.rows_loaded == first.rows_loaded
+    assert importer.query(
+        "SELECT source, count(*), sum(total) FROM orders GROUP BY source ORDER BY source"
+    ) == [("pos", 3, Decimal("243.5000")), ("tmall", 3, Decimal("243.5000"))]
+    assert importer.one("SELECT count(DISTINCT external_id) FROM orders") == 3

@@ -40,7 +40,9 @@ REQUIRED = ("order_id", "ordered_at", "quantity")
 
 TYPED = """
 CREATE TABLE t_lines AS
-SELECT _file, _row, nullif(trim(order_id), '') AS order_id,
+SELECT _file, _row, nullif(trim(order_id), '') AS external_order_id,
+       -- The mapping's source namespaces order ids, so two platforms' order 1001 stay two orders.
+       $source || ':' || nullif(trim(order_id), '') AS order_id,
        ordered_at, to_ts(ordered_at, $g_aware, $g_naive, $tz) AS ordered_ts,
        clean_id(customer_id) AS customer_id, customer_email, nullif(trim(status), '') AS status,
        nullif(trim(channel), '') AS channel, currency, upper(nullif(trim(currency), '')) AS cur,
@@ -104,7 +106,7 @@ FROM t_lines WHERE abs(CAST(qty AS DOUBLE) * CAST(coalesce(price_m, 0) AS DOUBLE
 
 FIRST_ROW = """
 INSERT INTO rejects
-SELECT t._file, t._row, 'order_id', t.order_id,
+SELECT t._file, t._row, 'order_id', t.external_order_id,
        'order rejected: its first row (row ' || CAST(f._row AS VARCHAR) || ') has errors', 20
 FROM t_lines t JOIN t_lines f ON f._file = t._file AND f.order_id = t.order_id AND f.line_no = 1
 WHERE t.line_no > 1 AND EXISTS (SELECT 1 FROM rejects r WHERE r._file = f._file AND r._row = f._row)
@@ -146,7 +148,7 @@ LEFT JOIN status_map m ON m.source_text = h.status
 
 ORDERS = """
 INSERT INTO st_orders
-SELECT order_id, order_id, $source, coalesce(channel, $channel), buyer,
+SELECT order_id, external_order_id, $source, coalesce(channel, $channel), buyer,
        coalesce(mapped_status, lower(status), $status_default), order_ts, paid_ts, coalesce(cur, $currency),
        lines_total, coalesce(order_discount_m, 0), coalesce(shipping_m, 0), coalesce(tax_m, 0),
        coalesce(total_m, lines_total - coalesce(order_discount_m, 0) + coalesce(shipping_m,
