@@ -20,12 +20,12 @@ import msgspec
 import orjson
 
 from ecomops.ingest.ecommerce import ORDER_EVENTS, parse_order_properties, validate_order_properties
+from ecomops.kernel.clock import to_epoch_micros
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 _REVENUE_MAX = Decimal("99999999999999.9999")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Id = str | int
 
@@ -89,11 +89,6 @@ _properties_decoder = msgspec.json.Decoder(_Properties)
 
 def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _micros(value: datetime) -> int:
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _str_id(value: Id | None) -> str | None:
@@ -243,9 +238,9 @@ def normalize(
         "event": event_name,
         "anonymous_id": anonymous_id,
         "user_id": user_id,
-        "ts": _micros(ts),
-        "received_at": _micros(received_at),
-        "sent_at": _micros(_as_utc(sent_at)) if sent_at else None,
+        "ts": to_epoch_micros(ts),
+        "received_at": to_epoch_micros(received_at),
+        "sent_at": to_epoch_micros(_as_utc(sent_at)) if sent_at else None,
         "source_id": source_id,
         "channel": source_channel,
         "revenue": revenue,

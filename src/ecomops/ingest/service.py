@@ -14,6 +14,7 @@ import msgspec
 import orjson
 
 from ecomops.ingest.messages import MAX_EVENT_BYTES, Accepted, InvalidEvent, normalize
+from ecomops.kernel.clock import to_epoch_micros
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
 from ecomops.tenancy.service import SourceInfo
@@ -60,10 +61,6 @@ class Envelope:
     sent_at: datetime | None
     context: dict[str, Any] | None
     write_key: str | None
-
-
-def _micros(value: datetime) -> int:
-    return int(value.timestamp() * 1_000_000)
 
 
 def decode_body(body: bytes, kind: str) -> Envelope:
@@ -146,7 +143,7 @@ def dead_letter_line(source_id: str | None, received_at: datetime, rejection: Re
         orjson.dumps(
             {
                 "dead_letter_id": new_id("dl_"),
-                "received_at": _micros(received_at),
+                "received_at": to_epoch_micros(received_at),
                 "source_id": source_id,
                 "batch_index": rejection.index,
                 "reason": reason,
