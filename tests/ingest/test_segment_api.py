@@ -553,3 +553,24 @@ def test_a_refund_that_arrives_before_its_order_gets_the_order_total(server: InP
         assert c.post("/v1/track", json=completed).json()["accepted"] == 1
     assert server.query("SELECT amount FROM refunds") == [(Decimal("88.8000"),)]
     assert server.query("SELECT status FROM orders") == [("refunded",)]
+
+
+def test_timestamps_too_far_apart_are_an_event_error(server: InProcServer) -> None:
+    """Found by schemathesis: a sentAt in year 6045 made the skew correction overflow (a 500)."""
+    event = {
+        "type": "identify",
+        "userId": "u",
+        "messageId": "far",
+        "timestamp": "3176-01-22T20:41:17Z",
+        "sentAt": "6045-04-15T13:12:28-10:06",
+    }
+    with server.client() as c:
+        r = c.post("/v1/batch", json={"batch": [event]})
+    assert r.status_code == 200
+    assert r.json()["rejected"] == [
+        {
+            "index": 0,
+            "field": "$.sentAt",
+            "reason": "timestamp and sentAt are too far apart to correct the clock skew",
+        }
+    ]

@@ -200,12 +200,17 @@ def normalize(
     # the event and sending it is right, so ts = receivedAt - (sentAt - timestamp).
     event_time = msg.timestamp or msg.originalTimestamp
     sent_at = msg.sentAt or batch_sent_at
-    if event_time is None:
-        ts = received_at
-    elif sent_at is not None:
-        ts = received_at - (_as_utc(sent_at) - _as_utc(event_time))
-    else:
-        ts = _as_utc(event_time)
+    try:
+        if event_time is None:
+            ts = received_at
+        elif sent_at is not None:
+            ts = received_at - (_as_utc(sent_at) - _as_utc(event_time))
+        else:
+            ts = _as_utc(event_time)
+    except OverflowError as exc:  # e.g. sentAt in year 6045: the corrected time leaves the calendar
+        raise InvalidEvent(
+            "timestamp and sentAt are too far apart to correct the clock skew", "$.sentAt"
+        ) from exc
     ts = min(ts, received_at)
 
     properties_json, traits_json = _present(msg.properties), _present(msg.traits)
