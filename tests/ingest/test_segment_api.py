@@ -574,3 +574,16 @@ def test_timestamps_too_far_apart_are_an_event_error(server: InProcServer) -> No
             "reason": "timestamp and sentAt are too far apart to correct the clock skew",
         }
     ]
+
+
+def test_json_that_orjson_cannot_encode_is_still_handled(server: InProcServer) -> None:
+    """Found by schemathesis: an integer beyond 64 bits in a batch context crashed the dead-letter path."""
+    body = (
+        b'{"batch": [{}, {"type": "track", "event": "E", "userId": "u", "messageId": "big"}],'
+        b' "context": {"n": -45491758131456638976}}'
+    )
+    with server.client() as c:
+        r = c.post("/v1/batch", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1 and r.json()["rejected"][0]["index"] == 0
+    assert server.query("SELECT context->>'n' FROM events") == [("-45491758131456638976",)]

@@ -20,6 +20,7 @@ import msgspec
 import orjson
 
 from ecomops.ingest.ecommerce import ORDER_EVENTS, parse_order_properties, validate_order_properties
+from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
 
 MAX_EVENT_BYTES = 32 * 1024
@@ -142,7 +143,7 @@ def merge_context(own: bytes | None, batch_context: dict[str, Any] | None) -> by
     mine = orjson.loads(own) if own is not None else {}
     if not isinstance(mine, dict):
         raise InvalidEvent("Expected `object`, got a non-object context", "$.context")
-    return orjson.dumps({**batch_context, **mine})
+    return jsonutil.dumps({**batch_context, **mine})
 
 
 def _json_column(raw: bytes | None) -> str | None:
@@ -233,9 +234,9 @@ def normalize(
     properties = _json_column(properties_json)
     if msg_type == "group":
         extra = orjson.loads(properties_json) if properties_json is not None else {}
-        properties = orjson.dumps({"groupId": _str_id(msg.groupId), **extra}).decode()
+        properties = jsonutil.dumps({"groupId": _str_id(msg.groupId), **extra}).decode()
     elif msg_type == "alias":
-        properties = orjson.dumps({"previousId": _str_id(msg.previousId)}).decode()
+        properties = jsonutil.dumps({"previousId": _str_id(msg.previousId)}).decode()
     # Promoted columns (utm_*, page, device, location, x/y, ids) are extracted by the loader in SQL.
     row = {
         "message_id": message_id,
@@ -253,4 +254,4 @@ def normalize(
         "context": _json_column(context_json),
         "traits": _json_column(traits_json),
     }
-    return Accepted(message_id, orjson.dumps(row) + b"\n", event_name)
+    return Accepted(message_id, jsonutil.dumps(row) + b"\n", event_name)

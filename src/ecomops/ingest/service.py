@@ -14,6 +14,7 @@ import msgspec
 import orjson
 
 from ecomops.ingest.messages import MAX_EVENT_BYTES, Accepted, InvalidEvent, normalize
+from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
@@ -100,7 +101,7 @@ def _dead_payload(raw: bytes, context: dict[str, Any] | None, expected: str | No
             message = {**message, "context": {**context, **(message.get("context") or {})}}
         if expected and "type" not in message:
             message = {**message, "type": expected}
-    return orjson.dumps(message).decode()
+    return jsonutil.dumps(message).decode()
 
 
 def process(envelope: Envelope, kind: str, source: SourceInfo, received_at: datetime) -> Processed:
@@ -140,7 +141,7 @@ def process(envelope: Envelope, kind: str, source: SourceInfo, received_at: date
 def dead_letter_line(source_id: str | None, received_at: datetime, rejection: Rejection) -> bytes:
     reason = rejection.reason if rejection.field is None else f"{rejection.field}: {rejection.reason}"
     return (
-        orjson.dumps(
+        jsonutil.dumps(
             {
                 "dead_letter_id": new_id("dl_"),
                 "received_at": to_epoch_micros(received_at),
@@ -205,7 +206,7 @@ def prepare_replay(
                 "stored payload is not JSON; send a corrected payload",
                 {"dead_letter_id": letter["dead_letter_id"]},
             ) from exc
-    raw = orjson.dumps(payload)
+    raw = jsonutil.dumps(payload)
     if len(raw) > MAX_EVENT_BYTES:
         raise ValidationFailed("event larger than 32 KB", {"field": "$"})
     try:
