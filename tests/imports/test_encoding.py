@@ -95,7 +95,7 @@ def test_gbk_export_imports_with_correct_chinese(importer: Importer, tmp_path: P
         ("纯棉短袖T恤 男款（白色）",),
     ]
     assert importer.query(
-        "SELECT order_id, customer_id, status, region, channel, currency, total FROM orders ORDER BY order_id"
+        "SELECT external_id, customer_id, status, region, channel, currency, total FROM orders ORDER BY order_id"
     ) == [
         ("1928374650001", "小明", "paid", "浙江省", "tmall", "CNY", Decimal("157.9000")),
         ("1928374650002", "张伟", "cancelled", "广东省", "tmall", "CNY", Decimal("59.0000")),
@@ -137,7 +137,7 @@ def test_gbk_bytes_after_the_sampled_start_are_reread_as_gb18030(importer: Impor
     summary = importer.run([path], "generic", mapping=TAOBAO_MAPPING)
     assert summary.files[0].encoding == "gb18030"
     assert summary.rows_loaded == 20_003
-    assert importer.one("SELECT region FROM orders WHERE order_id = '1928374650002'") == "广东省"
+    assert importer.one("SELECT region FROM orders WHERE external_id = '1928374650002'") == "广东省"
 
 
 def test_forcing_utf8_on_a_gbk_file_is_a_clear_error(importer: Importer, tmp_path: Path) -> None:
