@@ -95,7 +95,8 @@ def test_gbk_export_imports_with_correct_chinese(importer: Importer, tmp_path: P
         ("纯棉短袖T恤 男款（白色）",),
     ]
     assert importer.query(
-        "SELECT external_id, customer_id, status, region, channel, currency, total FROM orders ORDER BY order_id"
+        "SELECT external_id, customer_id, status, region, channel, currency, total FROM orders "
+        "ORDER BY order_id"
     ) == [
         ("1928374650001", "小明", "paid", "浙江省", "tmall", "CNY", Decimal("157.9000")),
         ("1928374650002", "张伟", "cancelled", "广东省", "tmall", "CNY", Decimal("59.0000")),
