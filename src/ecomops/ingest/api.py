@@ -18,7 +18,7 @@ from ecomops.ingest import service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES
 from ecomops.ingest.pipeline import IngestPipeline
-from ecomops.kernel.errors import EcomopsError, PayloadTooLarge, Unauthorized, ValidationFailed
+from ecomops.kernel.errors import BadRequest, EcomopsError, PayloadTooLarge, Unauthorized
 from ecomops.tenancy.service import SourceInfo, get_source
 from ecomops.web.deps import StateDep, TenantDep, require_role
 from ecomops.web.state import AppState
@@ -121,7 +121,7 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
         raise Unauthorized("unknown or revoked write key")
     try:
         envelope = service.decode_body(body, kind)
-    except ValidationFailed as exc:
+    except BadRequest as exc:
         if source is not None and exc.code == "malformed_json":
             rejection = service.Rejection(None, exc.message, "$", body.decode("utf-8", "replace"))
             await pipeline.submit(
@@ -137,7 +137,7 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
     processed = service.process(envelope, kind, source, received_at)
     rejected = [r.as_dict() for r in processed.rejected]
     if strict and processed.rejected:
-        raise ValidationFailed(
+        raise BadRequest(
             f"{len(rejected)} invalid event(s); nothing was stored (strict mode)",
             {"rejected": rejected},
             code="invalid_events",

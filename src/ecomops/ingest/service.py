@@ -16,7 +16,7 @@ import orjson
 from ecomops.ingest.messages import MAX_EVENT_BYTES, Accepted, InvalidEvent, normalize
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
-from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.kernel.errors import BadRequest, NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
 from ecomops.tenancy.service import SourceInfo
 from ecomops.warehouse.connection import Warehouse
@@ -65,7 +65,7 @@ class Envelope:
 
 
 def decode_body(body: bytes, kind: str) -> Envelope:
-    """Split a body into messages; a body-level problem raises ValidationFailed and nothing is kept."""
+    """Split a body into messages; a body-level problem raises BadRequest (400) and nothing is kept."""
     try:
         if kind != "batch":
             single = _single_decoder.decode(body)
@@ -83,9 +83,9 @@ def decode_body(body: bytes, kind: str) -> Envelope:
         }.get(loc.split("[")[0], reason)
         if reason.startswith("Object missing required field `batch`"):
             message, loc = "batch must be an array of messages", "$.batch"
-        raise ValidationFailed(message, {"field": loc}) from exc
+        raise BadRequest(message, {"field": loc}, code="invalid_body") from exc
     except msgspec.DecodeError as exc:
-        raise ValidationFailed(f"malformed JSON: {exc}", {"field": "$"}, code="malformed_json") from exc
+        raise BadRequest(f"malformed JSON: {exc}", {"field": "$"}, code="malformed_json") from exc
     return Envelope([bytes(m) for m in batch.batch], batch.sentAt, batch.context, batch.writeKey)
 
 

@@ -24,6 +24,13 @@ class EcomopsError(Exception):
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
+class BadRequest(EcomopsError):
+    """A request that cannot be taken apart at all (malformed body); 400 as HTTP clients expect."""
+
+    status_code = 400
+    code = "bad_request"
+
+
 class ValidationFailed(EcomopsError):
     status_code = 422
     code = "validation_failed"
