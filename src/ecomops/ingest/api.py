@@ -211,7 +211,7 @@ async def dead_letters(
     ctx: TenantDep,
     state: StateDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     include_replayed: bool = False,
 ) -> list[dict[str, Any]]:
     """Events the ingest API refused, newest first, with the reason and the raw payload."""
