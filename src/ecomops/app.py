@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecomops import __version__
+from ecomops.audit import api as audit_api
 from ecomops.imports import api as imports_api
 from ecomops.imports import runner as imports_runner
 from ecomops.ingest import api as ingest_api
@@ -39,6 +40,7 @@ ROUTERS: list[Any] = [
     warehouse_api.router,
     imports_api.router,
     simulate_api.router,
+    audit_api.router,
     pages.router,
 ]
 

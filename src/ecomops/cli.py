@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ecomops.audit.cli import audit_app
 from ecomops.cliutil import console, settings
 from ecomops.imports.cli import import_cmd
 from ecomops.ingest.cli import ingest_app
@@ -26,6 +27,7 @@ app.add_typer(ingest_app, name="ingest")
 app.command("query")(query_command)
 app.command("doctor")(doctor_command)
 app.add_typer(demo_app, name="demo")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         description="Redis for jobs and caches at scale (redis:// or rediss://); unused if unset.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Secret the audit-log HMAC key is derived from; without it a random key file "
+        "<data_dir>/keys/audit.key is created. Set it when several hosts share one PostgreSQL store.",
     )
     host: str = "127.0.0.1"
     port: int = 8000

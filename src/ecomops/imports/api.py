@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.audit.service import record_action
 from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, job_dir, uploads_dir
 from ecomops.imports.models import ImportOptions, InputFile
@@ -173,4 +174,8 @@ async def get_rejects(import_id: str, ctx: TenantDep, state: StateDep) -> FileRe
             f"import {import_id!r} has no reject file (status {job.status})",
             {"import_id": import_id, "status": job.status},
         )
+    # Rejected rows are raw input (names, addresses): handing them out is audited.
+    await run_in_threadpool(
+        record_action, state.engine, ctx.tenant.id, "import.rejects.read", "import_job", job.id
+    )
     return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"{job.id}-rejects.csv")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import NotFound
 from ecomops.kernel.ids import new_id
@@ -94,6 +95,9 @@ def create_job(
     )
     with session_scope(engine) as s:
         s.add(job)
+        s.flush()
+        details = {"preset": preset, "files": files, "bytes_total": bytes_total, "status": status}
+        record_action(s, tenant_id, "import.start", "import_job", job.id, details=details)
     return JobInfo.of(job)
 
 
@@ -110,8 +114,18 @@ def record_progress(engine: Engine, job_id: str, bytes_done: int, phase: str) ->
     _update(engine, job_id, bytes_done=bytes_done, summary={"phase": phase})
 
 
+def _finish(engine: Engine, job_id: str, **values: Any) -> None:
+    """Record the outcome and its audit record in one transaction (both or neither)."""
+    with session_scope(engine) as s:
+        s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+        tenant_id = s.scalar(select(ImportJob.tenant_id).where(ImportJob.id == job_id))
+        if tenant_id is not None:
+            details = {"status": values["status"], "error": values.get("error")}
+            record_action(s, tenant_id, "import.finish", "import_job", job_id, details=details)
+
+
 def mark_succeeded(engine: Engine, job_id: str, summary: dict[str, Any], bytes_total: int) -> None:
-    _update(
+    _finish(
         engine,
         job_id,
         status=SUCCEEDED,
@@ -124,7 +138,7 @@ def mark_succeeded(engine: Engine, job_id: str, summary: dict[str, Any], bytes_t
 
 def mark_failed(engine: Engine, job_id: str, error: str, details: Any = None) -> None:
     summary = {"phase": FAILED, "details": details} if details is not None else {"phase": FAILED}
-    _update(engine, job_id, status=FAILED, error=error, summary=summary, finished_at=utcnow())
+    _finish(engine, job_id, status=FAILED, error=error, summary=summary, finished_at=utcnow())
 
 
 def get_job(engine: Engine, tenant_id: str, job_id: str) -> JobInfo:

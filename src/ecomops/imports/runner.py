@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 
+from ecomops.audit.context import AuditContext, set_current
 from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, remove_uploads, run_job
 from ecomops.kernel.errors import EcomopsError
@@ -66,6 +67,8 @@ class ImportRunner:
                 remove_uploads(self.state.settings, job.id)
 
     def _loop(self) -> None:
+        # The job's requester is recorded by import.start; the outcome is the runner's own doing.
+        set_current(AuditContext("system:import-runner"))
         while True:
             job_id = self._queue.get()
             if job_id == _STOP or self._cancel.is_set():

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.audit.service import record_action
 from ecomops.ingest import service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES
@@ -219,7 +220,19 @@ async def dead_letters(
     pipeline: IngestPipeline = state.services["ingest"]
     await run_in_threadpool(pipeline.flush)
     warehouse = state.warehouses.get(ctx.tenant.id)
-    return await run_in_threadpool(service.list_dead_letters, warehouse, limit, offset, include_replayed)
+    letters = await run_in_threadpool(service.list_dead_letters, warehouse, limit, offset, include_replayed)
+    # Raw payloads may hold personal data: reading them is audited like a change.
+    details = {"count": len(letters), "offset": offset, "include_replayed": include_replayed}
+    await run_in_threadpool(
+        record_action,
+        state.engine,
+        ctx.tenant.id,
+        "ingest.dead_letter.read",
+        "tenant",
+        ctx.tenant.id,
+        details=details,
+    )
+    return letters
 
 
 @router.post(
@@ -249,6 +262,18 @@ async def replay_dead_letter(
             service.mark_replayed(cur, dead_letter_id, accepted.message_id)
 
     await run_in_threadpool(_mark)
+    await run_in_threadpool(
+        record_action,
+        state.engine,
+        ctx.tenant.id,
+        "ingest.dead_letter.replay",
+        "dead_letter",
+        dead_letter_id,
+        details={
+            "message_id": accepted.message_id,
+            "corrected": body is not None and body.payload is not None,
+        },
+    )
     return ReplayResult(
         dead_letter_id=dead_letter_id,
         message_id=accepted.message_id,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ecomops.audit.service import record_action
 from ecomops.cliutil import cli_errors, console, engine, print_json, settings
 from ecomops.ingest import service
 from ecomops.kernel.errors import ValidationFailed
@@ -48,6 +49,8 @@ def list_command(
                 letters = service.list_dead_letters(wh, limit, 0, include_replayed)
             finally:
                 wh.close()
+            details = {"count": len(letters), "offset": 0, "include_replayed": include_replayed}
+            record_action(engine(), info.id, "ingest.dead_letter.read", "tenant", info.id, details=details)
     if json_out:
         print_json(letters)
         return
@@ -101,5 +104,9 @@ def replay_command(
                 message_id, stored = service.replay_direct(wh, letter, source, corrected, info.currency)
             finally:
                 wh.close()
+            details = {"message_id": message_id, "corrected": corrected is not None}
+            record_action(
+                engine(), info.id, "ingest.dead_letter.replay", "dead_letter", dead_letter_id, details=details
+            )
     state = "stored" if stored else "already stored (duplicate messageId)"
     console.print(f"replayed {dead_letter_id}: message {message_id} {state}")

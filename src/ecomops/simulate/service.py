@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ecomops.audit.service import record_action
 from ecomops.settings import Settings
 from ecomops.simulate.generate import simulate
 from ecomops.simulate.manifest import build_manifest, write_manifest
@@ -88,6 +89,8 @@ def seed_demo(
     store_counts = sync_store(engine, tenant.id, store_plan)
     synced = perf_counter()
     write_manifest(manifest_path, manifest)
+    details = {"params": params.to_dict(), "rows": counts, "store_rows": store_counts}
+    record_action(engine, tenant.id, "demo.seed", "tenant", tenant.id, details=details)
     done = perf_counter()
     timings = {
         "generate_s": generated - started,

@@ -165,3 +165,35 @@ class ImportJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditRecord(Base):
+    """One entry of a tenant's hash-chained audit log (see ``ecomops.audit.service``).
+
+    ``seq`` numbers each tenant's records 1, 2, 3…; ``prev_hash`` repeats the ``hash`` of the
+    record before, and ``hash`` is an HMAC over the record's content and ``prev_hash``. Rows are
+    only ever inserted: any edit, deletion, insertion or reordering breaks the chain at that point.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
+        Index("ix_audit_log_tenant_at", "tenant_id", "at"),
+        Index("ix_audit_log_tenant_action", "tenant_id", "action"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("aud_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    action: Mapped[str] = mapped_column(String(100), nullable=False)
+    target_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    target_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    before_digest: Mapped[str | None] = mapped_column(String(64))
+    after_digest: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow, validate_timezone
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.kernel.money import normalize_currency
@@ -52,6 +53,10 @@ class SourceInfo:
     write_key_prefix: str
 
 
+def _tenant_state(t: Tenant) -> dict[str, str]:
+    return {"slug": t.slug, "name": t.name, "timezone": t.timezone, "currency": t.currency}
+
+
 def create_tenant(
     engine: Engine, slug: str, name: str | None = None, timezone: str = "UTC", currency: str = "USD"
 ) -> TenantInfo:
@@ -70,6 +75,8 @@ def create_tenant(
     try:
         with session_scope(engine) as s:
             s.add(tenant)
+            s.flush()
+            record_action(s, tenant.id, "tenant.create", "tenant", tenant.id, after=_tenant_state(tenant))
     except IntegrityError as exc:
         raise Conflict(f"tenant {slug!r} already exists", {"field": "slug"}) from exc
     return TenantInfo.of(tenant)
@@ -104,6 +111,15 @@ def create_source(engine: Engine, tenant_slug: str, name: str, channel: str) -> 
     try:
         with session_scope(engine) as s:
             s.add(source)
+            s.flush()
+            record_action(
+                s,
+                tenant.id,
+                "source.create",
+                "source",
+                source.id,
+                after={"name": name, "channel": channel, "write_key_prefix": source.write_key_prefix},
+            )
     except IntegrityError as exc:
         raise Conflict(
             f"source {name!r} already exists in tenant {tenant_slug!r}", {"field": "name"}
@@ -156,6 +172,10 @@ def create_api_key(
     )
     with session_scope(engine) as s:
         s.add(row)
+        s.flush()
+        # The secret never reaches the log: only what identifies the key and what it may do.
+        after = {"name": name, "role": role, "key_prefix": row.key_prefix, "expires_at": expires_at}
+        record_action(s, tenant.id, "apikey.create", "api_key", row.id, after=after)
     return ApiKeyInfo(row.id, tenant.id, name, role, row.key_prefix, expires_at), key
 
 

@@ -1,0 +1,75 @@
+"""``/api/v1/t/{tenant}/audit``: browse and verify the tenant's audit log (owners and admins)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from ecomops.audit import service
+from ecomops.web.deps import StateDep, TenantDep, require_role
+
+router = APIRouter(prefix="/api/v1/t/{tenant}/audit", tags=["audit"])
+#: The log names every actor, IP and target: it is for the people answerable for the tenant.
+AUDIT_READERS = frozenset({"owner", "admin"})
+
+
+class AuditRecordOut(BaseModel):
+    id: str
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    ip: str | None
+    request_id: str | None
+    before_digest: str | None
+    after_digest: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    checked: int
+    first_broken_seq: int | None
+    reason: str | None
+    last_seq: int | None
+    head_hash: str | None
+
+
+@router.get("", response_model=list[AuditRecordOut], summary="Audit records, newest first")
+async def list_audit(
+    ctx: TenantDep,
+    state: StateDep,
+    action: Annotated[str | None, Query(max_length=100, description="Exact, or a prefix ending in *")] = None,
+    since: Annotated[datetime | None, Query(description="From this time (inclusive)")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time (exclusive)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> list[dict[str, Any]]:
+    require_role(ctx, AUDIT_READERS, "read the audit log")
+    return await run_in_threadpool(
+        lambda: service.export(
+            state.engine,
+            ctx.tenant.id,
+            since=since,
+            until=until,
+            action=action or None,
+            limit=limit,
+            offset=offset,
+            newest_first=True,
+        )
+    )
+
+
+@router.get("/verify", response_model=VerifyOut, summary="Check the hash chain; names the first broken seq")
+async def verify_audit(ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require_role(ctx, AUDIT_READERS, "verify the audit log")
+    result = await run_in_threadpool(service.verify, state.engine, ctx.tenant.id)
+    return result.as_dict()

@@ -1,0 +1,313 @@
+"""Append, verify and export the per-tenant hash-chained audit log.
+
+Chain format: a tenant's records are numbered ``seq`` 1, 2, 3… Each carries ``prev_hash`` (the
+``hash`` of record ``seq - 1``, or 64 zeros for the first) and ``hash`` = HMAC-SHA256 under the
+audit key of the canonical JSON of every other column except the surrogate ``id``. Because the
+HMAC covers ``seq`` and ``prev_hash``, editing a field, deleting or inserting a row, or swapping
+two rows' positions makes ``verify`` fail at the first affected ``seq``; forging a replacement
+needs the key, which never lives in the database. Truncating the newest records leaves a valid
+shorter chain, so ``verify`` also reports the head (``last_seq``, ``head_hash``) for anchoring
+elsewhere.
+
+Appends are serialised per tenant: on PostgreSQL by ``SELECT … FOR NO KEY UPDATE`` of the tenant row,
+on SQLite by taking the database write lock (``BEGIN IMMEDIATE``, or the lock the caller's
+session already holds after its own writes) before reading the chain head. The unique
+``(tenant_id, seq)`` constraint is the backstop: a writer that loses a race fails and retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ecomops.audit.context import current
+from ecomops.imports.pseudonym import FileKeys
+from ecomops.kernel.clock import utcnow
+from ecomops.kernel.errors import NotFound
+from ecomops.kernel.ids import new_id
+from ecomops.settings import Settings, get_settings
+from ecomops.store.models import AuditRecord, Tenant
+
+GENESIS = "0" * 64
+#: Domain separation: the master key may later derive other keys; this one only signs audit records.
+_KEY_LABEL = b"ecomops/audit-log/v1"
+_APPEND_ATTEMPTS = 5
+#: Columns covered by the HMAC, in the order they are documented (the JSON is key-sorted anyway).
+HASHED_FIELDS = (
+    "tenant_id",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "ip",
+    "request_id",
+    "before_digest",
+    "after_digest",
+    "details",
+    "prev_hash",
+)
+
+
+def audit_key(settings: Settings | None = None) -> bytes:
+    """The HMAC key: derived from ``ECOMOPS_MASTER_KEY`` if set, else ``<data_dir>/keys/audit.key``.
+
+    The key file is random, created once with mode 0600 (atomically, so concurrent first uses agree).
+    Hosts sharing one PostgreSQL store must share the key, which is what the master key is for.
+    """
+    cfg = settings or get_settings()
+    if cfg.master_key is not None:
+        master = cfg.master_key.get_secret_value().encode()
+        return hmac.new(master, _KEY_LABEL, hashlib.sha256).digest()
+    return FileKeys(cfg.resolved_data_dir / "keys").key_for("audit")
+
+
+def canonical(value: Any) -> str:
+    """Deterministic JSON (sorted keys, no spaces, UTF-8): the same content always hashes the same."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def digest(value: Any) -> str | None:
+    """SHA-256 of the canonical JSON of a before/after state; the state itself is not stored."""
+    if value is None:
+        return None
+    return hashlib.sha256(canonical(value).encode()).hexdigest()
+
+
+def _format_at(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def record_hash(key: bytes, fields: dict[str, Any]) -> str:
+    content = {name: fields[name] for name in HASHED_FIELDS}
+    content["at"] = _format_at(content["at"])
+    return hmac.new(key, canonical(content).encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: str
+    tenant_id: str
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    ip: str | None
+    request_id: str | None
+    before_digest: str | None
+    after_digest: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["at"] = _format_at(self.at)
+        return data
+
+
+def _append(conn: Connection, key: bytes, fields: dict[str, Any]) -> AuditEntry:
+    """Read the chain head and insert the next record; the caller's transaction must hold the lock."""
+    tenant_id = fields["tenant_id"]
+    if conn.dialect.name == "postgresql":
+        # FOR NO KEY UPDATE: serialises audit writers of this tenant without conflicting with the
+        # KEY SHARE locks that inserting the audited row (FK to tenants) takes, which would deadlock.
+        lock = select(Tenant.id).where(Tenant.id == tenant_id).with_for_update(key_share=True)
+        locked = conn.execute(lock).first()
+        if locked is None:
+            raise NotFound(f"tenant id {tenant_id!r} not found", {"tenant_id": tenant_id})
+    head = conn.execute(
+        select(AuditRecord.seq, AuditRecord.hash)
+        .where(AuditRecord.tenant_id == tenant_id)
+        .order_by(AuditRecord.seq.desc())
+        .limit(1)
+    ).first()
+    fields = {
+        **fields,
+        "seq": head.seq + 1 if head is not None else 1,
+        "prev_hash": head.hash if head is not None else GENESIS,
+        "at": utcnow(),
+    }
+    entry = AuditEntry(id=new_id("aud_"), hash=record_hash(key, fields), **fields)
+    conn.execute(insert(AuditRecord).values(**asdict(entry)))
+    return entry
+
+
+def record(
+    target: Engine | Session,
+    tenant_id: str,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    *,
+    ip: str | None = None,
+    request_id: str | None = None,
+    before: Any = None,
+    after: Any = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one record to the tenant's chain.
+
+    Given a Session, the record joins the caller's transaction, so the change and its audit record
+    commit (or roll back) together; given an Engine, it commits on its own.
+    """
+    fields: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "actor": actor,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "ip": ip,
+        "request_id": request_id,
+        "before_digest": digest(before),
+        "after_digest": digest(after),
+        # Round-trip through JSON so what is stored is exactly what was hashed.
+        "details": json.loads(canonical(details or {})),
+    }
+    key = audit_key()
+    if isinstance(target, Session):
+        return _append(target.connection(), key, fields)
+    for attempt in range(_APPEND_ATTEMPTS):
+        try:
+            with target.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    # Take the write lock before reading the head: a deferred transaction would let two
+                    # writers read the same head (pysqlite has not begun one yet, so this is the BEGIN).
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                entry = _append(conn, key, fields)
+                conn.commit()
+                return entry
+        except IntegrityError:
+            if attempt == _APPEND_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def record_action(
+    target: Engine | Session,
+    tenant_id: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    *,
+    before: Any = None,
+    after: Any = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """``record`` with actor, IP and request id of whoever is acting now (``audit.context``)."""
+    ctx = current()
+    return record(
+        target,
+        tenant_id,
+        ctx.actor,
+        action,
+        target_type,
+        target_id,
+        ip=ctx.ip,
+        request_id=ctx.request_id,
+        before=before,
+        after=after,
+        details=details,
+    )
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_broken_seq: int | None
+    reason: str | None
+    last_seq: int | None
+    head_hash: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _entry(row: Any) -> AuditEntry:
+    return AuditEntry(**{name: getattr(row, name) for name in AuditEntry.__dataclass_fields__})
+
+
+def verify(engine: Engine, tenant_id: str) -> VerifyResult:
+    """Walk the chain in ``seq`` order and report the first record that does not link.
+
+    A gap in ``seq`` (deletion) is reported at the missing number; a duplicate or out-of-place
+    ``seq``, a ``prev_hash`` that is not the previous record's hash, or a hash that does not match
+    the content (edit, forged or swapped row) is reported at that record's ``seq``.
+    """
+    key = audit_key()
+    expected_seq, expected_prev, checked = 1, GENESIS, 0
+    last: AuditEntry | None = None
+    query = (
+        select(*AuditRecord.__table__.columns)
+        .where(AuditRecord.tenant_id == tenant_id)
+        .order_by(AuditRecord.seq, AuditRecord.id)
+    )
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            entry = _entry(row)
+            checked += 1
+            broken: tuple[int, str] | None = None
+            if entry.seq < expected_seq:
+                broken = (entry.seq, f"record seq {entry.seq} appears again or out of order")
+            elif entry.seq > expected_seq:
+                broken = (expected_seq, f"record seq {expected_seq} is missing (next stored is {entry.seq})")
+            elif not hmac.compare_digest(entry.prev_hash, expected_prev):
+                broken = (entry.seq, "prev_hash does not match the hash of the previous record")
+            elif not hmac.compare_digest(entry.hash, record_hash(key, asdict(entry))):
+                broken = (entry.seq, "hash does not match the record's content")
+            if broken is not None:
+                return VerifyResult(False, checked, broken[0], broken[1], last.seq if last else None, None)
+            expected_seq, expected_prev, last = entry.seq + 1, entry.hash, entry
+    return VerifyResult(True, checked, None, None, last.seq if last else None, last.hash if last else None)
+
+
+def _filtered(
+    tenant_id: str, since: datetime | None, until: datetime | None, action: str | None
+) -> Select[Any]:
+    query = select(*AuditRecord.__table__.columns).where(AuditRecord.tenant_id == tenant_id)
+    if since is not None:
+        query = query.where(AuditRecord.at >= since)
+    if until is not None:
+        query = query.where(AuditRecord.at < until)
+    if action:
+        if action.endswith("*"):
+            query = query.where(AuditRecord.action.startswith(action[:-1], autoescape=True))
+        else:
+            query = query.where(AuditRecord.action == action)
+    return query
+
+
+def export(
+    engine: Engine,
+    tenant_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
+) -> list[dict[str, Any]]:
+    """Records in chain order (or newest first), ``since`` inclusive, ``until`` exclusive.
+
+    ``action`` matches exactly, or as a prefix when it ends with ``*`` (``import.*``).
+    """
+    order = AuditRecord.seq.desc() if newest_first else AuditRecord.seq
+    query = _filtered(tenant_id, since, until, action).order_by(order).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        return [_entry(row).as_dict() for row in conn.execute(query)]

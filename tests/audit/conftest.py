@@ -1,0 +1,7 @@
+"""Audit tests run on SQLite and PostgreSQL via ``store_engine``; API tests use the shared SQLite server."""
+
+from __future__ import annotations
+
+from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url
+
+__all__ = ["empty_store_engine", "pg_schema_url", "store_engine", "store_url"]
