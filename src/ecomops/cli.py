@@ -12,6 +12,7 @@ from ecomops.cliutil import console, settings
 from ecomops.imports.cli import import_cmd
 from ecomops.ingest.cli import ingest_app
 from ecomops.ops.cli import doctor_command
+from ecomops.security.cli import member_app, user_app
 from ecomops.simulate.cli import demo_app
 from ecomops.tenancy.cli import apikey_app, source_app, tenant_app
 from ecomops.warehouse.cli import query_command
@@ -22,6 +23,8 @@ app = typer.Typer(
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(source_app, name="source")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(user_app, name="user")
+app.add_typer(member_app, name="member")
 app.command("import")(import_cmd)
 app.add_typer(ingest_app, name="ingest")
 app.command("query")(query_command)

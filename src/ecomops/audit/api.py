@@ -10,11 +10,11 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.audit import service
-from ecomops.web.deps import StateDep, TenantDep, require_role
+from ecomops.security.permissions import require
+from ecomops.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/audit", tags=["audit"])
 #: The log names every actor, IP and target: it is for the people answerable for the tenant.
-AUDIT_READERS = frozenset({"owner", "admin"})
 
 
 class AuditRecordOut(BaseModel):
@@ -53,7 +53,7 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> list[dict[str, Any]]:
-    require_role(ctx, AUDIT_READERS, "read the audit log")
+    require(ctx, "audit:read")
     return await run_in_threadpool(
         lambda: service.export(
             state.engine,
@@ -70,6 +70,6 @@ async def list_audit(
 
 @router.get("/verify", response_model=VerifyOut, summary="Check the hash chain; names the first broken seq")
 async def verify_audit(ctx: TenantDep, state: StateDep) -> dict[str, Any]:
-    require_role(ctx, AUDIT_READERS, "verify the audit log")
+    require(ctx, "audit:read")
     result = await run_in_threadpool(service.verify, state.engine, ctx.tenant.id)
     return result.as_dict()

@@ -25,11 +25,11 @@ from ecomops.imports.models import ImportOptions, InputFile
 from ecomops.imports.runner import SERVICE, ImportRunner
 from ecomops.imports.service import REJECT_FILE, plan_files, resolve_options
 from ecomops.kernel.errors import NotFound, ValidationFailed
-from ecomops.web.deps import StateDep, TenantContext, TenantDep, require_role
+from ecomops.security.permissions import require
+from ecomops.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/imports", tags=["imports"])
 #: Roles that may change warehouse data through an import.
-IMPORT_ROLES = frozenset({"owner", "admin", "operator"})
 _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 
 
@@ -91,10 +91,6 @@ def _save_uploads(target: Path, uploads: list[UploadFile]) -> list[InputFile]:
     return saved
 
 
-def _require_import_role(ctx: TenantContext) -> None:
-    require_role(ctx, IMPORT_ROLES, "import data")
-
-
 @router.post("", status_code=202, response_model=ImportJobOut, summary="Upload files and start an import")
 async def create_import(
     ctx: TenantDep,
@@ -107,7 +103,7 @@ async def create_import(
     currency: Annotated[str | None, Form(description="ISO currency of the amounts")] = None,
 ) -> ImportJobOut:
     """Queue an import of the uploaded files; poll ``GET …/imports/{id}`` for progress and the summary."""
-    _require_import_role(ctx)
+    require(ctx, "imports:run")
     mapping_text = None
     if mapping is not None:
         raw = await mapping.read()
@@ -150,12 +146,14 @@ async def create_import(
 async def list_imports(
     ctx: TenantDep, state: StateDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> list[ImportJobOut]:
+    require(ctx, "imports:read")
     found = await run_in_threadpool(jobs.list_jobs, state.engine, ctx.tenant.id, limit)
     return [ImportJobOut.of(j, ctx.tenant.slug) for j in found]
 
 
 @router.get("/{import_id}", response_model=ImportJobOut, summary="Status, progress and summary of an import")
 async def get_import(import_id: str, ctx: TenantDep, state: StateDep) -> ImportJobOut:
+    require(ctx, "imports:read")
     job = await run_in_threadpool(jobs.get_job, state.engine, ctx.tenant.id, import_id)
     return ImportJobOut.of(job, ctx.tenant.slug)
 
@@ -167,6 +165,8 @@ async def get_import(import_id: str, ctx: TenantDep, state: StateDep) -> ImportJ
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def get_rejects(import_id: str, ctx: TenantDep, state: StateDep) -> FileResponse:
+    # Reject rows are raw input (may hold personal data): only those who may run imports read them.
+    require(ctx, "imports:run")
     job = await run_in_threadpool(jobs.get_job, state.engine, ctx.tenant.id, import_id)
     path = job_dir(state.settings, job.id) / REJECT_FILE
     if job.status != jobs.SUCCEEDED or not path.is_file():

@@ -20,14 +20,13 @@ from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import BadRequest, EcomopsError, PayloadTooLarge, Unauthorized
+from ecomops.security.permissions import require
 from ecomops.tenancy.service import SourceInfo, get_source
-from ecomops.web.deps import StateDep, TenantDep, require_role
+from ecomops.web.deps import StateDep, TenantDep
 from ecomops.web.state import AppState
 
 router = APIRouter()
 #: Dead letters hold raw payloads (possibly personal data): not for viewers or marketers.
-DEAD_LETTER_READERS = frozenset({"owner", "admin", "analyst", "operator"})
-DEAD_LETTER_REPLAYERS = frozenset({"owner", "admin", "operator"})
 
 _MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -216,7 +215,7 @@ async def dead_letters(
     include_replayed: bool = False,
 ) -> list[dict[str, Any]]:
     """Events the ingest API refused, newest first, with the reason and the raw payload."""
-    require_role(ctx, DEAD_LETTER_READERS, "read dead letters")
+    require(ctx, "ingest:read_dead_letters")
     pipeline: IngestPipeline = state.services["ingest"]
     await run_in_threadpool(pipeline.flush)
     warehouse = state.warehouses.get(ctx.tenant.id)
@@ -247,7 +246,7 @@ async def replay_dead_letter(
     body: Annotated[ReplayRequest | None, Body()] = None,
 ) -> ReplayResult:
     """Validate a dead letter again (or its corrected payload) and store it through the normal path."""
-    require_role(ctx, DEAD_LETTER_REPLAYERS, "replay dead letters")
+    require(ctx, "events:write_dead_letters")
     pipeline: IngestPipeline = state.services["ingest"]
     warehouse = state.warehouses.get(ctx.tenant.id)
     letter = await run_in_threadpool(service.get_dead_letter, warehouse, dead_letter_id)

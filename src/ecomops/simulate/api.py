@@ -11,15 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.kernel.errors import Conflict
+from ecomops.security.permissions import require
 from ecomops.simulate import params as p
 from ecomops.simulate.service import SeedResult, default_manifest_path, seed_demo
 from ecomops.tenancy.service import TenantInfo
-from ecomops.web.deps import StateDep, TenantDep, require_role
+from ecomops.web.deps import StateDep, TenantDep
 from ecomops.web.state import AppState
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/demo", tags=["demo"])
-
-SEEDING_ROLES = frozenset({"owner", "admin"})
 
 
 class SeedRequest(BaseModel):
@@ -76,7 +75,7 @@ def _seed(state: AppState, tenant: TenantInfo, params: p.SeedParams) -> SeedResu
     responses={403: {"description": "Role may not seed"}, 409: {"description": "Seed running or key clash"}},
 )
 async def seed(body: SeedRequest, ctx: TenantDep, state: StateDep) -> SeedResponse:
-    require_role(ctx, SEEDING_ROLES, "seed (it replaces data)")
+    require(ctx, "demo:seed")
     params = p.SeedParams(body.days, body.customers, body.seed, body.end_date)
     result = await run_in_threadpool(_seed, state, ctx.tenant, params)
     return SeedResponse(**result.to_dict())

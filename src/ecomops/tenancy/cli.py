@@ -135,3 +135,39 @@ def apikey_create(
     else:
         console.print(f"API key [bold]{info.name}[/bold] ({info.role}) created. Key (shown once):")
         console.print(key, highlight=False, soft_wrap=True)
+
+
+@apikey_app.command("list")
+def apikey_list(
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List a tenant's API keys (prefix only; revoked keys included, marked)."""
+    with cli_errors():
+        keys = service.list_api_keys(engine(), tenant)
+    if json_out:
+        print_json([k.__dict__ for k in keys])
+        return
+    table = Table("id", "name", "role", "prefix", "created", "expires", "revoked")
+    for k in keys:
+        table.add_row(
+            k.id,
+            k.name,
+            k.role,
+            k.key_prefix + "…",
+            k.created_at.isoformat(timespec="seconds"),
+            k.expires_at.isoformat(timespec="seconds") if k.expires_at else "",
+            k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: str,
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+) -> None:
+    """Revoke an API key; it stops working on the next request."""
+    with cli_errors():
+        service.revoke_api_key(engine(), tenant, key_id)
+    console.print(f"API key {key_id} revoked")

@@ -209,3 +209,54 @@ def get_source(engine: Engine, tenant_id: str, source_id: str) -> SourceInfo:
         if row is None or row.tenant_id != tenant_id:
             raise NotFound(f"source {source_id!r} not found", {"source_id": source_id})
         return SourceInfo(row.id, row.tenant_id, row.name, row.channel, row.write_key_prefix)
+
+
+@dataclass(frozen=True)
+class ApiKeyListing:
+    """A key as listed: no secret, no hash; ``revoked_at`` set once revoked."""
+
+    id: str
+    name: str
+    role: str
+    key_prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def list_api_keys(engine: Engine, tenant_slug: str) -> list[ApiKeyListing]:
+    tenant = get_tenant(engine, tenant_slug)
+    with session_scope(engine) as s:
+        rows = s.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.created_at))
+        return [
+            ApiKeyListing(
+                r.id, r.name, r.role, r.key_prefix, r.created_at, r.expires_at, r.revoked_at, r.last_used_at
+            )
+            for r in rows
+        ]
+
+
+def revoke_api_key(engine: Engine, tenant_slug: str, key_id: str) -> None:
+    """Revoke a key at once (``api_key_for_secret`` ignores revoked keys); revoking twice is a no-op.
+
+    The key must belong to ``tenant_slug``: another tenant's key id answers "not found" so ids of
+    other tenants' keys cannot be probed or revoked from here.
+    """
+    tenant = get_tenant(engine, tenant_slug)
+    with session_scope(engine) as s:
+        row = s.get(ApiKey, key_id)
+        if row is None or row.tenant_id != tenant.id:
+            raise NotFound(f"API key {key_id!r} not found in tenant {tenant_slug!r}", {"key_id": key_id})
+        if row.revoked_at is not None:
+            return
+        row.revoked_at = utcnow()
+        s.flush()
+        record_action(
+            s,
+            tenant.id,
+            "apikey.revoke",
+            "api_key",
+            row.id,
+            after={"name": row.name, "role": row.role, "key_prefix": row.key_prefix},
+        )

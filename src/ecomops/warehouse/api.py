@@ -12,14 +12,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.security.permissions import require
 from ecomops.warehouse import query as service
-from ecomops.web.deps import StateDep, TenantDep, require_role
+from ecomops.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}", tags=["warehouse"])
 
 #: Raw SQL sees every fact of the tenant, so it is an analyst's tool; marketers, operators and viewers
 #: get curated reports instead. The control token acts as owner.
-QUERY_ROLES = frozenset({"owner", "admin", "analyst"})
 
 
 class QueryRequest(BaseModel):
@@ -56,7 +56,7 @@ QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("/query", summary="Run a read-only SQL query", responses=QUERY_RESPONSES)
 async def run_query(body: QueryRequest, ctx: TenantDep, state: StateDep) -> QueryResponse:
-    require_role(ctx, QUERY_ROLES, "run SQL")
+    require(ctx, "sql:query")
 
     def _run() -> service.QueryResult:
         return service.query_warehouse(state.warehouses.get(ctx.tenant.id), body.sql, limit=body.limit)

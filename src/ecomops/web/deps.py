@@ -15,7 +15,7 @@ from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.audit.context import AuditContext, set_current
-from ecomops.kernel.errors import Forbidden, NotFound, Unauthorized
+from ecomops.kernel.errors import NotFound, Unauthorized
 from ecomops.kernel.ids import new_id
 from ecomops.tenancy import service as tenancy
 from ecomops.web.state import AppState, app_state
@@ -82,12 +82,3 @@ async def tenant_context(
 
 TenantDep = Annotated[TenantContext, Depends(tenant_context)]
 StateDep = Annotated[AppState, Depends(app_state)]
-
-
-def require_role(ctx: TenantContext, allowed: frozenset[str], action: str) -> None:
-    """Role gate for a route until the security issue's permission matrix replaces these sets."""
-    if ctx.role not in allowed:
-        raise Forbidden(
-            f"role {ctx.role!r} may not {action}; roles allowed: {', '.join(sorted(allowed))}",
-            {"role": ctx.role},
-        )

@@ -1,0 +1,1 @@
+"""Access control: the role × permission matrix, user accounts and tenant memberships."""

@@ -1,0 +1,274 @@
+"""User accounts, passwords and tenant memberships.
+
+Passwords are hashed with argon2id (argon2-cffi's ``PasswordHasher`` defaults: RFC 9106 low-memory
+profile); unlike API keys, human passwords have little entropy, so the hash must be slow.
+
+Audit: membership changes are tenant-scoped and go to that tenant's chain. Account creation and
+disabling are not tenant-scoped; the audit log only has per-tenant chains, so ``user.disable`` is
+recorded on the chain of every tenant the user belongs to (those tenants are the ones whose access
+changed), and ``user.create`` is not recorded: a fresh account belongs to no tenant and can reach
+nothing until ``member.add``, which is recorded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ecomops.audit.service import record_action
+from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
+from ecomops.store.db import session_scope
+from ecomops.store.models import Membership, User
+from ecomops.tenancy.service import ROLES, get_tenant
+
+MIN_PASSWORD_LENGTH = 12
+ACTIVE, DISABLED = "active", "disabled"
+#: Deliberately loose: the mailbox is not verified here, this only rejects obvious typos.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+_hasher = PasswordHasher()
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of well-known passwords, lower-cased (comments and blank lines skipped)."""
+    text = resources.files("ecomops.security").joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def check_password_policy(password: str) -> None:
+    """Length first (the best single predictor of strength), then the common-password list."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters", {"field": "password"}
+        )
+    if password.lower() in common_passwords():
+        raise ValidationFailed("password is too common; choose another", {"field": "password"})
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def normalize_email(email: str) -> str:
+    """Lower-cased and trimmed, so ``Ann@Shop.com`` and ``ann@shop.com`` are one account."""
+    normalized = email.strip().lower()
+    if len(normalized) > 320 or not _EMAIL.match(normalized):
+        raise ValidationFailed(f"{email!r} is not an email address", {"field": "email"})
+    return normalized
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    email: str
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, u: User) -> UserInfo:
+        return cls(u.id, u.email, u.status, u.created_at)
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    tenant_id: str
+    user_id: str
+    email: str
+    role: str
+
+
+def create_user(engine: Engine, email: str, password: str) -> UserInfo:
+    """Create an active account; not audited (no tenant yet, see the module docstring)."""
+    normalized = normalize_email(email)
+    check_password_policy(password)
+    user = User(email=normalized, password_hash=hash_password(password), status=ACTIVE)
+    try:
+        with session_scope(engine) as s:
+            s.add(user)
+            s.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"user {normalized!r} already exists", {"field": "email"}) from exc
+    return UserInfo.of(user)
+
+
+def list_users(engine: Engine) -> list[UserInfo]:
+    with session_scope(engine) as s:
+        return [UserInfo.of(u) for u in s.scalars(select(User).order_by(User.email))]
+
+
+def _user(s: Session, email: str) -> User:
+    normalized = normalize_email(email)
+    user = s.scalar(select(User).where(User.email == normalized))
+    if user is None:
+        raise NotFound(f"user {normalized!r} not found", {"email": normalized})
+    return user
+
+
+def get_user(engine: Engine, email: str) -> UserInfo:
+    with session_scope(engine) as s:
+        return UserInfo.of(_user(s, email))
+
+
+def disable_user(engine: Engine, email: str) -> UserInfo:
+    """Disable an account (it stays, with its memberships, so the history keeps its meaning).
+
+    Recorded as ``user.disable`` on every tenant the user is a member of. Disabling an owner is
+    allowed: the owner row remains and can be re-enabled; refusing would let a departed owner's
+    account stay usable.
+    """
+    with session_scope(engine) as s:
+        user = _user(s, email)
+        if user.status == DISABLED:
+            return UserInfo.of(user)
+        user.status = DISABLED
+        s.flush()
+        tenant_ids = s.scalars(select(Membership.tenant_id).where(Membership.user_id == user.id)).all()
+        for tenant_id in sorted(tenant_ids):
+            record_action(
+                s,
+                tenant_id,
+                "user.disable",
+                "user",
+                user.id,
+                before={"email": user.email, "status": ACTIVE},
+                after={"email": user.email, "status": DISABLED},
+            )
+        return UserInfo.of(user)
+
+
+# A hash of a random string: verifying against it when the user does not exist costs the same time
+# as a real verification, so response time does not reveal which emails have accounts.
+_DUMMY_HASH = _hasher.hash("ecomops-dummy-password-for-timing")
+
+
+def verify_password(engine: Engine, email: str, password: str) -> UserInfo | None:
+    """The active user whose password this is, else None (unknown, disabled or wrong: same answer)."""
+    try:
+        normalized = normalize_email(email)
+    except ValidationFailed:
+        return None
+    with session_scope(engine) as s:
+        user = s.scalar(select(User).where(User.email == normalized))
+        try:
+            _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if user is None or user.status != ACTIVE:
+            return None
+        # Parameters raised since the hash was made: upgrade it while the password is at hand.
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        return UserInfo.of(user)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", {"field": "role"})
+
+
+def _owner_count(s: Session, tenant_id: str) -> int:
+    """Owners of a tenant, with their rows locked (PostgreSQL) so two concurrent demotions of the
+    last two owners serialise and the second sees only one owner left."""
+    rows = s.scalars(
+        select(Membership.id)
+        .where(Membership.tenant_id == tenant_id, Membership.role == "owner")
+        .with_for_update()
+    ).all()
+    return len(rows)
+
+
+def _membership(s: Session, tenant_id: str, user: User) -> Membership:
+    row = s.scalar(select(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user.id))
+    if row is None:
+        raise NotFound(f"{user.email!r} is not a member of this tenant", {"email": user.email})
+    return row
+
+
+def add_member(engine: Engine, tenant_slug: str, email: str, role: str) -> MemberInfo:
+    _check_role(role)
+    tenant = get_tenant(engine, tenant_slug)
+    try:
+        with session_scope(engine) as s:
+            user = _user(s, email)
+            row = Membership(tenant_id=tenant.id, user_id=user.id, role=role)
+            s.add(row)
+            s.flush()
+            record_action(
+                s, tenant.id, "member.add", "user", user.id, after={"email": user.email, "role": role}
+            )
+            return MemberInfo(tenant.id, user.id, user.email, role)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{normalize_email(email)!r} is already a member of {tenant_slug!r}", {"field": "email"}
+        ) from exc
+
+
+def list_members(engine: Engine, tenant_slug: str) -> list[MemberInfo]:
+    tenant = get_tenant(engine, tenant_slug)
+    with session_scope(engine) as s:
+        rows = s.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.tenant_id == tenant.id)
+            .order_by(User.email)
+        ).all()
+        return [MemberInfo(m.tenant_id, u.id, u.email, m.role) for m, u in rows]
+
+
+def _refuse_last_owner(s: Session, row: Membership, what: str) -> None:
+    if row.role == "owner" and _owner_count(s, row.tenant_id) <= 1:
+        raise Conflict(
+            f"cannot {what} the last owner of the tenant; make someone else owner first",
+            {"tenant_id": row.tenant_id},
+        )
+
+
+def remove_member(engine: Engine, tenant_slug: str, email: str) -> None:
+    """Remove a membership; refused for the tenant's last owner (nobody could manage it after)."""
+    tenant = get_tenant(engine, tenant_slug)
+    with session_scope(engine) as s:
+        user = _user(s, email)
+        row = _membership(s, tenant.id, user)
+        _refuse_last_owner(s, row, "remove")
+        before = {"email": user.email, "role": row.role}
+        s.delete(row)
+        s.flush()
+        record_action(s, tenant.id, "member.remove", "user", user.id, before=before)
+
+
+def set_role(engine: Engine, tenant_slug: str, email: str, role: str) -> MemberInfo:
+    """Change a member's role; demoting the last owner is refused."""
+    _check_role(role)
+    tenant = get_tenant(engine, tenant_slug)
+    with session_scope(engine) as s:
+        user = _user(s, email)
+        row = _membership(s, tenant.id, user)
+        if row.role == role:
+            return MemberInfo(tenant.id, user.id, user.email, role)
+        if role != "owner":
+            _refuse_last_owner(s, row, "demote")
+        before = {"email": user.email, "role": row.role}
+        row.role = role
+        s.flush()
+        record_action(
+            s,
+            tenant.id,
+            "member.role",
+            "user",
+            user.id,
+            before=before,
+            after={"email": user.email, "role": role},
+        )
+        return MemberInfo(tenant.id, user.id, user.email, role)
