@@ -27,6 +27,7 @@ from ecomops.store.migrate import current_revision, head_revision, upgrade
 from ecomops.warehouse import api as warehouse_api
 from ecomops.warehouse.connection import WarehouseRegistry
 from ecomops.web import apidocs, health, pages
+from ecomops.web.headers import SecurityHeaders
 from ecomops.web.state import AppState
 
 #: Domain modules with ``async startup(state)`` / ``async shutdown(state)``, started in this order.
@@ -160,4 +161,5 @@ def create_app(settings: Settings | None = None, control_token: str | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=apidocs.STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
     return app

@@ -64,3 +64,19 @@ def test_errors_share_one_shape(server: InProcServer) -> None:
         error = bad_query.json()["error"]
         assert error["code"] == "validation_failed"
         assert error["details"][0]["loc"] == ["query", "limit"]
+
+
+def test_security_headers_on_every_response(server: InProcServer) -> None:
+    with httpx.Client(base_url=server.url) as c:
+        for path in ("/", "/healthz", "/openapi.json", "/no/such/page"):
+            r = c.get(path)
+            assert r.headers["x-content-type-options"] == "nosniff"
+            assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+            assert "script-src" not in r.headers["content-security-policy"]  # scripts: 'self' only
+            assert "strict-transport-security" not in r.headers  # plain http: no HSTS
+        assert "script-src 'self' 'unsafe-inline'" in c.get("/docs").headers["content-security-policy"]
+        tls = c.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+        assert tls.headers["strict-transport-security"].startswith("max-age=")
+    with server.client() as c:
+        r = c.post("/v1/track", json={"event": "A", "userId": "u", "messageId": "h1"})
+        assert r.headers["x-content-type-options"] == "nosniff"
