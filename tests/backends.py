@@ -5,11 +5,18 @@ Each PostgreSQL test gets its own schema with a random name, selected through th
 ecomops at a schema), and dropped with CASCADE afterwards, so tests never see each other's rows
 and a crashed run leaves at most one stray schema behind.
 
+The application's connections run as ``ecomops_app``, an ordinary role (``options=-crole=…`` in the
+same URL: the superuser ``postgres`` logs in and immediately becomes that role). Superusers ignore
+row-level security, FORCE included, so only a non-superuser makes every PostgreSQL-backed test
+exercise the tenant policies of ``store.rls``. The role owns what it creates in the test schema;
+FORCE ROW LEVEL SECURITY binds the owner too.
+
 Import the fixtures into a ``conftest.py`` to use them there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,6 +32,8 @@ from ecomops.store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("ECOMOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+#: The ordinary (non-superuser, no BYPASSRLS) role the application runs as in tests.
+APP_ROLE = "ecomops_app"
 
 
 def _require_postgres() -> None:
@@ -37,19 +46,32 @@ def _require_postgres() -> None:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
 
 
-def url_with_search_path(base_url: str, schema: str) -> str:
+def url_with_search_path(base_url: str, schema: str, role: str | None = None) -> str:
+    """``base_url`` whose connections use ``schema`` (and run as ``role``, when given)."""
     separator = "&" if "?" in base_url else "?"
-    return f"{base_url}{separator}options={quote(f'-csearch_path={schema}')}"
+    options = f"-csearch_path={schema}" + (f" -crole={role}" if role else "")
+    return f"{base_url}{separator}options={quote(options)}"
+
+
+def ensure_app_role(conn: psycopg.Connection[object]) -> None:
+    """Create the NOLOGIN application role once per server; concurrent test runs may race on it."""
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
+    if exists is None:
+        # Another test process may create it between our check and CREATE.
+        with contextlib.suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+            conn.execute(f'CREATE ROLE "{APP_ROLE}" NOLOGIN NOSUPERUSER NOBYPASSRLS')
 
 
 @pytest.fixture
 def pg_schema_url() -> Iterator[str]:
-    """A URL whose connections live in a fresh, empty schema; the schema is dropped afterwards."""
+    """A URL whose connections live in a fresh, empty schema as the app role; dropped afterwards."""
     _require_postgres()
     schema = f"ecomops_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        ensure_app_role(conn)
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = url_with_search_path(POSTGRES_URL, schema)
+        conn.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{APP_ROLE}"')
+    url = url_with_search_path(POSTGRES_URL, schema, APP_ROLE)
     try:
         yield url
     finally:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from ecomops.audit import service
+from ecomops.store.scoping import system_connection
 from ecomops.tenancy import service as tenancy
 
 N = 6
@@ -25,7 +26,8 @@ def chain(store_engine: Engine) -> str:
 
 
 def _sql(engine: Engine, sql: str, **params: Any) -> None:
-    with engine.begin() as conn:
+    """Tamper as someone with write access to the store: with RLS bypassed on PostgreSQL."""
+    with system_connection(engine, "test: tampering with the audit log") as conn:
         conn.execute(text(sql), params)
 
 

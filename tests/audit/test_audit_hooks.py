@@ -14,6 +14,7 @@ from ecomops.audit import service
 from ecomops.audit.context import cli_actor
 from ecomops.cli import app
 from ecomops.settings import get_settings
+from ecomops.store.scoping import system_connection
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 
@@ -53,7 +54,7 @@ def test_cli_changes_are_recorded_and_verify(cli: CliRunner, store_engine: Engin
     as_csv = cli.invoke(app, ["audit", "export", "--tenant", "acme", "--format", "csv"])
     assert as_csv.exit_code == 0 and len(as_csv.stdout.strip().splitlines()) == 4
 
-    with store_engine.begin() as conn:
+    with system_connection(store_engine, "test: tampering with the audit log") as conn:
         conn.exec_driver_sql("UPDATE audit_log SET target_id = 'x' WHERE seq = 2")
     broken = cli.invoke(app, ["audit", "verify", "--tenant", "acme"])
     assert broken.exit_code == 1

@@ -10,16 +10,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from typer.testing import CliRunner, Result
 
 from ecomops.cli import app
 from ecomops.ops import doctor
 from ecomops.settings import Settings, get_settings
-from ecomops.store.db import make_engine
+from ecomops.store.db import engine_for, make_engine
 from ecomops.store.migrate import alembic_config, upgrade
 from ecomops.tenancy import service as tenancy
 from ecomops.warehouse.connection import open_warehouse, warehouse_path
@@ -62,6 +63,7 @@ def test_healthy_install_passes(settings: Settings, tenant: tenancy.TenantInfo) 
         "disk": "ok",
         "store": "ok",
         "postgresql": "skip",
+        "tenant isolation": "skip",
         "redis": "skip",
         "server": "skip",
         "warehouse acme": "ok",
@@ -165,6 +167,43 @@ def test_postgresql_store(settings: Settings, pg_schema_url: str, monkeypatch: p
     assert checks["store"]["status"] == "ok" and checks["store"]["data"]["dialect"] == "postgresql"
     assert checks["postgresql"]["status"] == "ok"
     assert checks["postgresql"]["data"]["schema"].startswith("ecomops_test_")
+    # tests.backends connects as the ordinary role ecomops_app: bound by row-level security.
+    isolation = checks["tenant isolation"]
+    assert isolation["status"] == "ok", isolation
+    assert isolation["data"] == {
+        "role": "ecomops_app",
+        "superuser": False,
+        "bypassrls": False,
+        "tables_without_rls": [],
+    }
+
+
+@pytest.mark.postgres
+def test_superuser_store_warns_that_row_level_security_is_ignored(
+    settings: Settings, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(pg_schema_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:  # and one tenant table whose policy was forgotten
+            conn.execute(text("ALTER TABLE products NO FORCE ROW LEVEL SECURITY"))
+    finally:
+        engine.dispose()
+    # The same schema, connecting as the superuser the role option would otherwise switch away from.
+    superuser_url = pg_schema_url.replace(quote(" -crole=ecomops_app"), "")
+    assert superuser_url != pg_schema_url
+    monkeypatch.setenv("ECOMOPS_DATABASE_URL", superuser_url)
+    get_settings.cache_clear()
+    try:
+        result, report = run_doctor()
+    finally:
+        engine_for(superuser_url).dispose()
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    isolation = by_name(report)["tenant isolation"]
+    assert isolation["status"] == "warn"
+    assert "'postgres', a superuser, so row-level security is ignored" in isolation["detail"]
+    assert "without forced row-level security: products" in isolation["detail"]
+    assert isolation["data"]["superuser"] is True and isolation["data"]["tables_without_rls"] == ["products"]
 
 
 @pytest.mark.postgres

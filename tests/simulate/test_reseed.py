@@ -11,8 +11,8 @@ from ecomops.kernel.errors import Conflict
 from ecomops.simulate import writer
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
-from ecomops.store.db import session_scope
 from ecomops.store.models import Product
+from ecomops.store.scoping import tenant_session
 from tests.simulate.conftest import new_shop
 
 SMALL = SeedParams(days=40, customers=900, seed=3, end_date=date(2026, 6, 30))
@@ -45,7 +45,7 @@ def test_reseed_replaces_without_duplicates_and_keeps_foreign_rows(tmp_path: Pat
             assert warehouse.query(f"SELECT count(*) FROM {table}")[0][0] == n + foreign, table
         assert first.row_counts["customers"] == again.row_counts["customers"] == SMALL.customers
         assert warehouse.query("SELECT count(*) FROM events WHERE message_id = 'ingested-1'") == [(1,)]
-        with session_scope(engine) as s:
+        with tenant_session(engine, tenant.id) as s:
             assert (
                 s.query(Product).filter(Product.tenant_id == tenant.id).count()
                 == again.row_counts["products"]
@@ -83,7 +83,7 @@ def test_failed_write_leaves_the_previous_seed(tmp_path: Path, monkeypatch: pyte
 def test_refuses_to_overwrite_the_tenants_own_products(tmp_path: Path) -> None:
     engine, tenant, warehouse = new_shop(tmp_path)
     try:
-        with session_scope(engine) as s:
+        with tenant_session(engine, tenant.id) as s:
             s.add(Product(tenant_id=tenant.id, sku="BEA-0001", name="mine", price=1, currency="CNY"))
         with pytest.raises(Conflict, match="separate tenant"):
             seed_demo(engine, warehouse, tenant, SMALL, tmp_path / "m.json")

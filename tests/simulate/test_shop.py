@@ -317,10 +317,10 @@ def test_clicks_have_coordinates_on_hot_spots(shop: SeededShop) -> None:
 def test_operational_store_has_catalogue_and_stock(shop: SeededShop) -> None:
     from sqlalchemy import func, select
 
-    from ecomops.store.db import session_scope
     from ecomops.store.models import Product, StockLevel, Warehouse
+    from ecomops.store.scoping import tenant_session
 
-    with session_scope(shop.engine) as s:
+    with tenant_session(shop.engine, shop.tenant.id) as s:
         products = s.scalar(
             select(func.count()).select_from(Product).where(Product.tenant_id == shop.tenant.id)
         )

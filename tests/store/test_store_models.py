@@ -9,13 +9,16 @@ import pytest
 from sqlalchemy import Engine, delete, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from ecomops.store.db import session_scope
 from ecomops.store.models import Product, Source, StockLevel, Tenant, Warehouse
+from ecomops.store.scoping import system_session
 from ecomops.tenancy.service import hash_secret
+
+#: These tests check the schema itself across tenants, so they use the explicit cross-tenant session.
+WHY = "model test: rows of several tenants"
 
 
 def _tenant(engine: Engine, slug: str) -> str:
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         tenant = Tenant(slug=slug, name=slug.title(), timezone="Asia/Shanghai", currency="CNY")
         s.add(tenant)
     return tenant.id
@@ -23,7 +26,7 @@ def _tenant(engine: Engine, slug: str) -> str:
 
 def _catalogue(engine: Engine, tenant_id: str, on_hand: int = 10) -> tuple[str, str, str]:
     """One product stocked in one warehouse; returns (product id, warehouse id, stock level id)."""
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         product = Product(
             tenant_id=tenant_id, sku="SKU-1", name="Tea 茶", price=Decimal("19.9900"), currency="CNY"
         )
@@ -39,7 +42,7 @@ def _catalogue(engine: Engine, tenant_id: str, on_hand: int = 10) -> tuple[str, 
 
 def test_crud_round_trip(engine: Engine) -> None:
     tenant_id = _tenant(engine, "acme")
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         s.add(
             Source(
                 tenant_id=tenant_id,
@@ -51,7 +54,7 @@ def test_crud_round_trip(engine: Engine) -> None:
         )
     product_id, warehouse_id, stock_id = _catalogue(engine, tenant_id)
 
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         product = s.get_one(Product, product_id)
         assert (product.sku, product.name, product.price, product.currency) == (
             "SKU-1",
@@ -67,20 +70,28 @@ def test_crud_round_trip(engine: Engine) -> None:
         product.price = Decimal("1234567890.1234")
         product.attributes = {"color": "green", "tags": ["a", "b"]}
 
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         product = s.get_one(Product, product_id)
         assert product.price == Decimal("1234567890.1234")
         assert product.attributes == {"color": "green", "tags": ["a", "b"]}
         s.delete(s.get_one(StockLevel, stock_id))
 
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         assert s.get(StockLevel, stock_id) is None
         assert s.scalar(select(func.count()).select_from(Product)) == 1
 
 
 #: Tables that are deliberately not tenant-owned: tenants themselves and user accounts, which may
-#: belong to several tenants through ``memberships`` (which is tenant-owned and checked here).
-GLOBAL_TABLES = {"tenants", "users", "alembic_version"}
+#: belong to several tenants through ``memberships`` (which is tenant-owned and checked here), with
+#: what hangs off an account (sign-in sessions, MFA recovery codes) and keys that belong to no tenant.
+GLOBAL_TABLES = {
+    "tenants",
+    "users",
+    "user_sessions",
+    "mfa_recovery_codes",
+    "system_keys",
+    "alembic_version",
+}
 
 
 def test_every_tenant_owned_table_has_a_not_null_tenant_id_fk(engine: Engine) -> None:
@@ -102,26 +113,28 @@ def test_every_tenant_owned_table_has_a_not_null_tenant_id_fk(engine: Engine) ->
 
 def test_tenant_slug_is_unique(engine: Engine) -> None:
     _tenant(engine, "acme")
-    with pytest.raises(IntegrityError), session_scope(engine) as s:
+    with pytest.raises(IntegrityError), system_session(engine, WHY) as s:
         s.add(Tenant(slug="acme", name="Another", timezone="UTC", currency="USD"))
 
 
 def test_sku_is_unique_per_tenant_only(engine: Engine) -> None:
     first, second = _tenant(engine, "acme"), _tenant(engine, "globex")
     _catalogue(engine, first)
-    with session_scope(engine) as s:  # same SKU in another tenant is fine
+    with system_session(
+        engine, "model test: rows of several tenants"
+    ) as s:  # same SKU in another tenant is fine
         s.add(Product(tenant_id=second, sku="SKU-1", name="Other", price=Decimal(1), currency="USD"))
-    with pytest.raises(IntegrityError), session_scope(engine) as s:
+    with pytest.raises(IntegrityError), system_session(engine, WHY) as s:
         s.add(Product(tenant_id=first, sku="SKU-1", name="Dup", price=Decimal(1), currency="CNY"))
 
 
 def test_tenant_id_is_required(engine: Engine) -> None:
-    with pytest.raises(IntegrityError), session_scope(engine) as s:
+    with pytest.raises(IntegrityError), system_session(engine, WHY) as s:
         s.add(Warehouse(code="X", name="No tenant"))
 
 
 def test_foreign_keys_are_enforced(engine: Engine) -> None:
-    with pytest.raises(IntegrityError), session_scope(engine) as s:
+    with pytest.raises(IntegrityError), system_session(engine, WHY) as s:
         s.add(Warehouse(tenant_id="tn_does_not_exist", code="X", name="Orphan"))
 
 
@@ -129,9 +142,9 @@ def test_deleting_a_tenant_cascades_to_everything_it_owns(engine: Engine) -> Non
     doomed, kept = _tenant(engine, "doomed"), _tenant(engine, "kept")
     _catalogue(engine, doomed)
     _catalogue(engine, kept)
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         s.execute(delete(Tenant).where(Tenant.id == doomed))
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         for model in (Product, Warehouse, StockLevel):
             owners = set(s.scalars(select(model.tenant_id)))
             assert owners == {kept}, model.__tablename__
@@ -140,9 +153,9 @@ def test_deleting_a_tenant_cascades_to_everything_it_owns(engine: Engine) -> Non
 def test_deleting_a_product_cascades_to_its_stock_levels(engine: Engine) -> None:
     tenant_id = _tenant(engine, "acme")
     product_id, warehouse_id, _ = _catalogue(engine, tenant_id)
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         s.execute(delete(Product).where(Product.id == product_id))
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         assert s.scalar(select(func.count()).select_from(StockLevel)) == 0
         assert s.get(Warehouse, warehouse_id) is not None
 
@@ -150,9 +163,11 @@ def test_deleting_a_product_cascades_to_its_stock_levels(engine: Engine) -> None
 def test_stock_level_is_unique_per_product_and_warehouse(engine: Engine) -> None:
     tenant_id = _tenant(engine, "acme")
     product_id, warehouse_id, _ = _catalogue(engine, tenant_id)
-    with pytest.raises(IntegrityError), session_scope(engine) as s:
+    with pytest.raises(IntegrityError), system_session(engine, WHY) as s:
         s.add(StockLevel(tenant_id=tenant_id, product_id=product_id, warehouse_id=warehouse_id))
-    with session_scope(engine) as s:  # the row that exists is unchanged by the failed insert
+    with system_session(
+        engine, "model test: rows of several tenants"
+    ) as s:  # the row that exists is unchanged by the failed insert
         assert s.execute(update(StockLevel).values(reserved=1)).rowcount == 1  # type: ignore[attr-defined]
 
 
@@ -160,15 +175,18 @@ def test_timestamps_come_back_as_aware_utc(engine: Engine) -> None:
     """SQLite would otherwise store wall-clock text and return naive values (see UTCDateTime)."""
     shanghai = timezone(timedelta(hours=8))
     created = datetime(2026, 11, 11, 0, 30, tzinfo=shanghai)  # Singles' Day midnight in Shanghai
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         tenant = Tenant(
             slug="acme", name="Acme", timezone="Asia/Shanghai", currency="CNY", created_at=created
         )
         s.add(tenant)
-    with session_scope(engine) as s:
+    with system_session(engine, WHY) as s:
         loaded = s.get_one(Tenant, tenant.id).created_at
     assert loaded == created
     assert loaded.tzinfo is not None and loaded.utcoffset() == timedelta(0)
     assert loaded.isoformat() == "2026-11-10T16:30:00+00:00"
-    with pytest.raises(StatementError, match="naive datetime"), session_scope(engine) as s:
+    with (
+        pytest.raises(StatementError, match="naive datetime"),
+        system_session(engine, WHY) as s,
+    ):
         s.add(Tenant(slug="naive", name="Naive", created_at=datetime(2026, 1, 1)))

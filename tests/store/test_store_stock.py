@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, text
 
-from ecomops.store.db import make_engine, session_scope
+from ecomops.store.db import make_engine
 from ecomops.store.models import Product, StockLevel, Tenant, Warehouse
+from ecomops.store.scoping import system_session, tenant_connection
 
 THREADS = 24
 ON_HAND = 260
@@ -28,7 +29,7 @@ DECREMENT = text(
 
 
 def _stocked(engine: Engine) -> tuple[str, str]:
-    with session_scope(engine) as s:
+    with system_session(engine, "test fixture: a new tenant and its stock") as s:
         tenant = Tenant(slug="acme", name="Acme", timezone="UTC", currency="USD")
         s.add(tenant)
         s.flush()
@@ -58,7 +59,7 @@ def test_concurrent_conditional_decrements_never_oversell(store_engine: Engine, 
         sold = 0
         start.wait()
         while True:
-            with engine.begin() as conn:
+            with tenant_connection(engine, tenant_id) as conn:
                 taken = conn.execute(DECREMENT, {"q": 1, "id": level_id, "tenant_id": tenant_id}).rowcount
             if taken == 0:
                 return sold, 1
@@ -68,12 +69,12 @@ def test_concurrent_conditional_decrements_never_oversell(store_engine: Engine, 
     try:
         with ThreadPoolExecutor(THREADS) as pool:
             results = list(pool.map(lambda _: buyer(), range(THREADS)))
-        with engine.connect() as conn:
+        with tenant_connection(engine, tenant_id) as conn:
             on_hand, reserved = conn.execute(
                 text("SELECT on_hand, reserved FROM stock_levels WHERE id = :id"), {"id": level_id}
             ).one()
         # A too-large order is refused outright and leaves the level untouched.
-        with engine.begin() as conn:
+        with tenant_connection(engine, tenant_id) as conn:
             assert conn.execute(DECREMENT, {"q": 1, "id": level_id, "tenant_id": tenant_id}).rowcount == 0
     finally:
         engine.dispose()
@@ -85,7 +86,8 @@ def test_concurrent_conditional_decrements_never_oversell(store_engine: Engine, 
 
 
 def test_decrement_is_scoped_to_the_tenant(store_engine: Engine) -> None:
-    _, level_id = _stocked(store_engine)
-    with store_engine.begin() as conn:
+    tenant_id, level_id = _stocked(store_engine)
+    # The connection is the level's own tenant's: only the statement's tenant_id condition refuses.
+    with tenant_connection(store_engine, tenant_id) as conn:
         taken = conn.execute(DECREMENT, {"q": 1, "id": level_id, "tenant_id": "tn_someone_else"}).rowcount
     assert taken == 0

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, select, update
 
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
-from ecomops.store.db import session_scope
 from ecomops.store.models import ApiKey, Source
+from ecomops.store.scoping import system_session
 from ecomops.tenancy import service
 
 
@@ -71,7 +71,7 @@ def test_source_write_key_is_shown_once_and_stored_hashed(engine: Engine) -> Non
 
     assert key.startswith(service.WRITE_KEY_PREFIX) and len(key) > 40
     assert info.write_key_prefix == key[:10] and info.tenant_id == tenant.id
-    with session_scope(engine) as s:
+    with system_session(engine, "test inspection") as s:
         row = s.get_one(Source, info.id)
         assert row.write_key_hash == hashlib.sha256(key.encode()).hexdigest()
         stored = [row.name, row.channel, row.write_key_hash, row.write_key_prefix]
@@ -87,7 +87,7 @@ def test_source_write_key_is_shown_once_and_stored_hashed(engine: Engine) -> Non
 def test_revoked_source_key_resolves_to_nothing(engine: Engine) -> None:
     service.create_tenant(engine, "acme")
     info, key = service.create_source(engine, "acme", "site", "web")
-    with session_scope(engine) as s:
+    with system_session(engine, "test inspection") as s:
         s.execute(update(Source).where(Source.id == info.id).values(revoked_at=utcnow()))
     assert service.source_for_write_key(engine, key) is None
     assert service.list_sources(engine, "acme") == []
@@ -121,7 +121,7 @@ def test_api_key_with_expiry(engine: Engine) -> None:
         "analyst",
         "reports",
     )
-    with session_scope(engine) as s:
+    with system_session(engine, "test inspection") as s:
         row = s.get_one(ApiKey, info.id)
         assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
         assert row.last_used_at is not None  # resolving a key records its use
@@ -134,7 +134,7 @@ def test_expired_and_revoked_api_keys_resolve_to_nothing(engine: Engine) -> None
     expired, expired_key = service.create_api_key(engine, "acme", "viewer", expires_in=timedelta(hours=1))
     revoked, revoked_key = service.create_api_key(engine, "acme", "viewer")
     forever, forever_key = service.create_api_key(engine, "acme", "viewer")
-    with session_scope(engine) as s:
+    with system_session(engine, "test inspection") as s:
         s.execute(
             update(ApiKey).where(ApiKey.id == expired.id).values(expires_at=utcnow() - timedelta(seconds=1))
         )
@@ -150,5 +150,5 @@ def test_api_key_role_is_checked(engine: Engine) -> None:
     with pytest.raises(ValidationFailed) as info:
         service.create_api_key(engine, "acme", "superuser")
     assert info.value.details == {"field": "role"}
-    with session_scope(engine) as s:
+    with system_session(engine, "test inspection") as s:
         assert s.scalars(select(ApiKey)).all() == []

@@ -35,6 +35,13 @@ from ecomops.kernel.errors import NotFound
 from ecomops.kernel.ids import new_id
 from ecomops.settings import Settings, get_settings
 from ecomops.store.models import AuditRecord, Tenant
+from ecomops.store.scoping import (
+    TenantScope,
+    TenantScopeError,
+    apply_scope,
+    scope_of,
+    tenant_connection,
+)
 
 GENESIS = "0" * 64
 #: Domain separation: the master key may later derive other keys; this one only signs audit records.
@@ -162,6 +169,11 @@ def record(
 
     Given a Session, the record joins the caller's transaction, so the change and its audit record
     commit (or roll back) together; given an Engine, it commits on its own.
+
+    The Session must be ``tenant_session`` of this tenant or a ``system_session``: the append runs
+    Core statements on the session's connection, which the ORM tenant filter cannot see, so the
+    scope is checked here (and on PostgreSQL the connection carries the scope's RLS setting).
+    The Engine path sets ``app.tenant_id`` on its own connection for the same reason.
     """
     fields: dict[str, Any] = {
         "tenant_id": tenant_id,
@@ -178,6 +190,13 @@ def record(
     }
     key = audit_key()
     if isinstance(target, Session):
+        scope = scope_of(target)
+        if scope is None or (isinstance(scope, TenantScope) and scope.tenant_id != tenant_id):
+            opened = "an unscoped session" if scope is None else f"tenant_session({scope.tenant_id!r})"
+            raise TenantScopeError(
+                f"audit record {action!r} for tenant {tenant_id!r} through {opened}; pass that tenant's "
+                "tenant_session, a system_session, or the Engine"
+            )
         return _append(target.connection(), key, fields)
     for attempt in range(_APPEND_ATTEMPTS):
         try:
@@ -186,6 +205,7 @@ def record(
                     # Take the write lock before reading the head: a deferred transaction would let two
                     # writers read the same head (pysqlite has not begun one yet, so this is the BEGIN).
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
+                apply_scope(conn, TenantScope(tenant_id))  # PostgreSQL RLS: this tenant's rows only
                 entry = _append(conn, key, fields)
                 conn.commit()
                 return entry
@@ -255,7 +275,7 @@ def verify(engine: Engine, tenant_id: str) -> VerifyResult:
         .where(AuditRecord.tenant_id == tenant_id)
         .order_by(AuditRecord.seq, AuditRecord.id)
     )
-    with engine.connect() as conn:
+    with tenant_connection(engine, tenant_id) as conn:
         for row in conn.execute(query):
             entry = _entry(row)
             checked += 1
@@ -309,5 +329,5 @@ def export(
     query = _filtered(tenant_id, since, until, action).order_by(order).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    with engine.connect() as conn:
+    with tenant_connection(engine, tenant_id) as conn:
         return [_entry(row).as_dict() for row in conn.execute(query)]

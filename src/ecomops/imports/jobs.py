@@ -17,8 +17,8 @@ from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import NotFound
 from ecomops.kernel.ids import new_id
-from ecomops.store.db import session_scope
 from ecomops.store.models import ImportJob
+from ecomops.store.scoping import system_session, tenant_session
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
@@ -93,7 +93,7 @@ def create_job(
         bytes_done=0,
         created_at=utcnow(),
     )
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant_id) as s:
         s.add(job)
         s.flush()
         details = {"preset": preset, "files": files, "bytes_total": bytes_total, "status": status}
@@ -101,8 +101,17 @@ def create_job(
     return JobInfo.of(job)
 
 
+def _tenant_of(engine: Engine, job_id: str) -> str:
+    """The tenant a job belongs to: the runner knows jobs by id only (ids are unique store-wide)."""
+    with system_session(engine, "import runner: tenant of a job by id") as s:
+        tenant_id = s.scalar(select(ImportJob.tenant_id).where(ImportJob.id == job_id))
+    if tenant_id is None:
+        raise NotFound(f"import {job_id!r} not found", {"import_id": job_id})
+    return tenant_id
+
+
 def _update(engine: Engine, job_id: str, **values: Any) -> None:
-    with session_scope(engine) as s:
+    with tenant_session(engine, _tenant_of(engine, job_id)) as s:
         s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
 
 
@@ -116,12 +125,11 @@ def record_progress(engine: Engine, job_id: str, bytes_done: int, phase: str) ->
 
 def _finish(engine: Engine, job_id: str, **values: Any) -> None:
     """Record the outcome and its audit record in one transaction (both or neither)."""
-    with session_scope(engine) as s:
+    tenant_id = _tenant_of(engine, job_id)
+    with tenant_session(engine, tenant_id) as s:
         s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
-        tenant_id = s.scalar(select(ImportJob.tenant_id).where(ImportJob.id == job_id))
-        if tenant_id is not None:
-            details = {"status": values["status"], "error": values.get("error")}
-            record_action(s, tenant_id, "import.finish", "import_job", job_id, details=details)
+        details = {"status": values["status"], "error": values.get("error")}
+        record_action(s, tenant_id, "import.finish", "import_job", job_id, details=details)
 
 
 def mark_succeeded(engine: Engine, job_id: str, summary: dict[str, Any], bytes_total: int) -> None:
@@ -142,7 +150,7 @@ def mark_failed(engine: Engine, job_id: str, error: str, details: Any = None) ->
 
 
 def get_job(engine: Engine, tenant_id: str, job_id: str) -> JobInfo:
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant_id) as s:
         job = s.scalar(select(ImportJob).where(ImportJob.id == job_id, ImportJob.tenant_id == tenant_id))
         if job is None:
             raise NotFound(f"import {job_id!r} not found", {"import_id": job_id})
@@ -150,7 +158,7 @@ def get_job(engine: Engine, tenant_id: str, job_id: str) -> JobInfo:
 
 
 def list_jobs(engine: Engine, tenant_id: str, limit: int = 50) -> list[JobInfo]:
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant_id) as s:
         rows = s.scalars(
             select(ImportJob)
             .where(ImportJob.tenant_id == tenant_id)
@@ -161,8 +169,8 @@ def list_jobs(engine: Engine, tenant_id: str, limit: int = 50) -> list[JobInfo]:
 
 
 def unfinished_jobs(engine: Engine) -> list[JobInfo]:
-    """Jobs a previous server process left queued or running (oldest first)."""
-    with session_scope(engine) as s:
+    """Jobs a previous server process left queued or running (oldest first), of every tenant."""
+    with system_session(engine, "server start-up: unfinished imports of every tenant") as s:
         rows = s.scalars(
             select(ImportJob).where(ImportJob.status.in_((QUEUED, RUNNING))).order_by(ImportJob.created_at)
         )

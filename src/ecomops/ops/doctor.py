@@ -34,6 +34,7 @@ from ecomops.runtime import ServerInfo, call_server, running_server
 from ecomops.settings import Settings
 from ecomops.store.db import engine_for
 from ecomops.store.migrate import current_revision, head_revision
+from ecomops.store.rls import role_bypasses_rls, tables_without_rls
 from ecomops.tenancy import service as tenancy
 from ecomops.warehouse.connection import connect, warehouse_path
 from ecomops.warehouse.schema import current_version, latest_version
@@ -245,6 +246,47 @@ def check_postgresql(engine: Engine) -> Check:
     return Check("postgresql", Status.ok, f"PostgreSQL {version}, schema {schema}, {latency_ms:.0f} ms", data)
 
 
+def check_tenant_isolation(engine: Engine) -> Check:
+    """PostgreSQL row-level security only protects when the store connects as an ordinary role.
+
+    Superusers and BYPASSRLS roles ignore every policy (FORCE included), so tenant isolation would
+    rest on the session scope alone: a warning, with the fix. Tenant tables missing their policy
+    (an unmigrated store, or a table added without ``enable_tenant_rls``) warn too.
+    """
+    if engine.dialect.name != "postgresql":
+        return Check(
+            "tenant isolation",
+            Status.skip,
+            f"{engine.dialect.name} has no row-level security; the session scope (store.scoping) isolates",
+        )
+    try:
+        with engine.connect() as conn:
+            role = role_bypasses_rls(conn)
+            unprotected = tables_without_rls(conn)
+    except Exception as exc:  # reported, not raised
+        return Check(
+            "tenant isolation", Status.fail, f"cannot inspect roles and policies: {exc}".splitlines()[0]
+        )
+    data: dict[str, Any] = {**role, "tables_without_rls": unprotected}
+    problems = []
+    if role["superuser"] or role["bypassrls"]:
+        why = "a superuser" if role["superuser"] else "a role with BYPASSRLS"
+        problems.append(
+            f"the store connects as {role['role']!r}, {why}, so row-level security is ignored; "
+            "connect as an ordinary role (docs/security.md, Tenant isolation)"
+        )
+    if unprotected:
+        problems.append(f"tenant tables without forced row-level security: {', '.join(unprotected)}")
+    if problems:
+        return Check("tenant isolation", Status.warn, "; ".join(problems), data)
+    return Check(
+        "tenant isolation",
+        Status.ok,
+        f"role {role['role']!r} is bound by row-level security on every tenant table",
+        data,
+    )
+
+
 class RedisError(Exception):
     pass
 
@@ -416,6 +458,7 @@ def run_checks(settings: Settings, server: ServerInfo | None = None, *, detect_s
         store_engine = engine
         checks.append(_guarded("store", lambda: check_store(store_engine, url)))
         checks.append(_guarded("postgresql", lambda: check_postgresql(store_engine)))
+        checks.append(_guarded("tenant isolation", lambda: check_tenant_isolation(store_engine)))
     checks.append(_guarded("redis", lambda: check_redis(settings)))
     checks.append(_guarded("server", lambda: check_server(server)))
 

@@ -20,9 +20,9 @@ from ecomops.simulate.generate import Simulation
 from ecomops.simulate.geo import WAREHOUSES
 from ecomops.simulate.params import ID_PREFIX, Shop, component_rng
 from ecomops.simulate.tables import product_ids
-from ecomops.store.db import session_scope
 from ecomops.store.models import Product, StockLevel
 from ecomops.store.models import Warehouse as StoreWarehouse
+from ecomops.store.scoping import tenant_session
 
 
 def store_id(tenant_id: str, kind: str, key: str) -> str:
@@ -33,7 +33,7 @@ def check_conflicts(engine: Engine, tenant_id: str, seed: int, shop: Shop) -> No
     """Refuse to overwrite the tenant's own products or warehouses that happen to share our keys."""
     skus = build_catalog(component_rng(seed, "catalog"), shop).sku
     codes = [w.code for w in WAREHOUSES]
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant_id) as s:
         clash = s.scalars(
             select(Product.sku).where(
                 Product.tenant_id == tenant_id, Product.sku.in_(skus), Product.id.not_like(f"{ID_PREFIX}%")
@@ -86,7 +86,7 @@ def plan_store(sim: Simulation) -> StorePlan:
 
 def sync_store(engine: Engine, tenant_id: str, plan: StorePlan) -> dict[str, int]:
     """Upsert products, warehouses and end-of-window stock levels in one transaction."""
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant_id) as s:
         warehouse_ids = _upsert_warehouses(s, tenant_id)
         product_ids_ = _upsert_products(s, tenant_id, plan)
         s.flush()

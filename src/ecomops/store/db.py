@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+# Registers the tenant-scope guard on every Session: a plain session touching a tenant table raises.
+from ecomops.store import scoping as _scoping  # noqa: F401
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL + foreign keys so it behaves like a server database."""
@@ -22,6 +25,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (erased PII) are overwritten with zeros instead of lingering in free pages.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
@@ -36,12 +41,17 @@ def engine_for(url: str) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Plain sessions: fine for tables without a tenant (users); tenant tables need ``store.scoping``."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error.
+
+    Unscoped: a statement on a tenant-owned table raises ``scoping.TenantScopeError``; use
+    ``scoping.tenant_session`` or ``scoping.system_session`` for those.
+    """
     session = session_factory(engine)()
     try:
         yield session

@@ -16,14 +16,16 @@ from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow, validate_timezone
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.kernel.money import normalize_currency
-from ecomops.store.db import session_scope
 from ecomops.store.models import ApiKey, Source, Tenant
+from ecomops.store.scoping import system_session, tenant_session
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 CHANNELS = ("web", "wechat_mini", "douyin", "tmall", "jd", "shopify", "app", "pos", "other")
 ROLES = ("owner", "admin", "analyst", "marketer", "operator", "viewer")
 WRITE_KEY_PREFIX = "wk_"
 API_KEY_PREFIX = "eco_live_"
+#: ``last_used_at`` is precise to this much: updating it on every request would make every API call a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_secret(secret: str) -> str:
@@ -73,7 +75,8 @@ def create_tenant(
         currency=normalize_currency(currency),
     )
     try:
-        with session_scope(engine) as s:
+        # System scope: the tenant row does not exist yet, so no tenant scope could admit it.
+        with system_session(engine, "tenant creation") as s:
             s.add(tenant)
             s.flush()
             record_action(s, tenant.id, "tenant.create", "tenant", tenant.id, after=_tenant_state(tenant))
@@ -83,12 +86,12 @@ def create_tenant(
 
 
 def list_tenants(engine: Engine) -> list[TenantInfo]:
-    with session_scope(engine) as s:
+    with system_session(engine, "listing every tenant") as s:
         return [TenantInfo.of(t) for t in s.scalars(select(Tenant).order_by(Tenant.slug))]
 
 
 def get_tenant(engine: Engine, slug: str) -> TenantInfo:
-    with session_scope(engine) as s:
+    with system_session(engine, "tenant lookup by slug") as s:
         tenant = s.scalar(select(Tenant).where(Tenant.slug == slug))
         if tenant is None:
             raise NotFound(f"tenant {slug!r} not found", {"tenant": slug})
@@ -109,7 +112,7 @@ def create_source(engine: Engine, tenant_slug: str, name: str, channel: str) -> 
         write_key_prefix=write_key[:10],
     )
     try:
-        with session_scope(engine) as s:
+        with tenant_session(engine, tenant.id) as s:
             s.add(source)
             s.flush()
             record_action(
@@ -129,13 +132,14 @@ def create_source(engine: Engine, tenant_slug: str, name: str, channel: str) -> 
 
 def list_sources(engine: Engine, tenant_slug: str) -> list[SourceInfo]:
     tenant = get_tenant(engine, tenant_slug)
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant.id) as s:
         rows = s.scalars(select(Source).where(Source.tenant_id == tenant.id, Source.revoked_at.is_(None)))
         return [SourceInfo(r.id, r.tenant_id, r.name, r.channel, r.write_key_prefix) for r in rows]
 
 
 def source_for_write_key(engine: Engine, write_key: str) -> SourceInfo | None:
-    with session_scope(engine) as s:
+    # The key names the tenant, so the lookup cannot be tenant-scoped; the hash is unique.
+    with system_session(engine, "write-key lookup by hash") as s:
         row = s.scalar(
             select(Source).where(Source.write_key_hash == hash_secret(write_key), Source.revoked_at.is_(None))
         )
@@ -170,7 +174,7 @@ def create_api_key(
         key_prefix=key[:16],
         expires_at=expires_at,
     )
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant.id) as s:
         s.add(row)
         s.flush()
         # The secret never reaches the log: only what identifies the key and what it may do.
@@ -180,8 +184,12 @@ def create_api_key(
 
 
 def api_key_for_secret(engine: Engine, key: str) -> ApiKeyInfo | None:
-    """Resolve a presented key; expired or revoked keys resolve to None."""
-    with session_scope(engine) as s:
+    """Resolve a presented key; expired or revoked keys resolve to None.
+
+    Cross-tenant by nature (the key is what tells us the tenant); the hash is unique, and the
+    only write is that key's own ``last_used_at``.
+    """
+    with system_session(engine, "API-key lookup by hash") as s:
         row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(key), ApiKey.revoked_at.is_(None)))
         if row is None:
             return None
@@ -191,12 +199,18 @@ def api_key_for_secret(engine: Engine, key: str) -> ApiKeyInfo | None:
             )
             if expires <= utcnow():
                 return None
-        row.last_used_at = utcnow()
+        # Coalesced: at most one write per key per LAST_USED_RESOLUTION, not one per request.
+        now = utcnow()
+        last = row.last_used_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=now.tzinfo)
+        if last is None or now - last >= LAST_USED_RESOLUTION:
+            row.last_used_at = now
         return ApiKeyInfo(row.id, row.tenant_id, row.name, row.role, row.key_prefix, row.expires_at)
 
 
 def get_tenant_by_id(engine: Engine, tenant_id: str) -> TenantInfo:
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant_id) as s:
         tenant = s.get(Tenant, tenant_id)
         if tenant is None:
             raise NotFound(f"tenant id {tenant_id!r} not found", {"tenant_id": tenant_id})
@@ -204,7 +218,7 @@ def get_tenant_by_id(engine: Engine, tenant_id: str) -> TenantInfo:
 
 
 def get_source(engine: Engine, tenant_id: str, source_id: str) -> SourceInfo:
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant_id) as s:
         row = s.get(Source, source_id)
         if row is None or row.tenant_id != tenant_id:
             raise NotFound(f"source {source_id!r} not found", {"source_id": source_id})
@@ -227,7 +241,7 @@ class ApiKeyListing:
 
 def list_api_keys(engine: Engine, tenant_slug: str) -> list[ApiKeyListing]:
     tenant = get_tenant(engine, tenant_slug)
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant.id) as s:
         rows = s.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.created_at))
         return [
             ApiKeyListing(
@@ -244,12 +258,14 @@ def revoke_api_key(engine: Engine, tenant_slug: str, key_id: str) -> None:
     other tenants' keys cannot be probed or revoked from here.
     """
     tenant = get_tenant(engine, tenant_slug)
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant.id) as s:
         row = s.get(ApiKey, key_id)
         if row is None or row.tenant_id != tenant.id:
             raise NotFound(f"API key {key_id!r} not found in tenant {tenant_slug!r}", {"key_id": key_id})
         if row.revoked_at is not None:
             return
+        state = {"name": row.name, "role": row.role, "key_prefix": row.key_prefix}
+        before = {**state, "revoked_at": None}
         row.revoked_at = utcnow()
         s.flush()
         record_action(
@@ -258,5 +274,6 @@ def revoke_api_key(engine: Engine, tenant_slug: str, key_id: str) -> None:
             "apikey.revoke",
             "api_key",
             row.id,
-            after={"name": row.name, "role": row.role, "key_prefix": row.key_prefix},
+            before=before,
+            after={**state, "revoked_at": row.revoked_at},
         )
