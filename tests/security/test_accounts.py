@@ -136,3 +136,26 @@ def test_revoked_key_stops_working_on_the_api(server: InProcServer) -> None:
         tenancy.revoke_api_key(engine, slug, info.id)
         assert c.get(f"/api/v1/t/{slug}/audit", headers=headers).status_code == 401
     assert "apikey.revoke" in [e["action"] for e in audit.export(engine, server.tenant.id)]
+
+
+def test_cli_bootstrap_password_lockout_and_mfa_commands(cli: CliRunner, store_engine: Engine) -> None:
+    tenancy.create_tenant(store_engine, "acme", "Acme", "UTC", "USD")
+    first = _ok(cli, "user", "bootstrap", "--tenant", "acme", "--email", "boss@shop.example")
+    password = first.split("password: ")[1].split()[0]
+    assert accounts.verify_password(store_engine, "boss@shop.example", password) is not None
+    assert "set up an authenticator app" in first
+    again = _ok(cli, "user", "bootstrap", "--tenant", "acme", "--email", "boss@shop.example")
+    assert "unchanged" in again
+    changed = _ok(
+        cli, "user", "set-password", "boss@shop.example", "--password-stdin", stdin="a much better password\n"
+    )
+    assert "sessions were ended" in changed
+    assert accounts.verify_password(store_engine, "boss@shop.example", "a much better password") is not None
+    assert "optional" in _ok(cli, "member", "mfa-policy", "--tenant", "acme", "--no-require")
+    assert "required" in _ok(cli, "member", "mfa-policy", "--tenant", "acme", "--require")
+    assert "unlocked" in _ok(cli, "user", "unlock", "boss@shop.example")
+    assert "reset" in _ok(cli, "user", "mfa-reset", "boss@shop.example")
+    tenant_id = tenancy.get_tenant(store_engine, "acme").id
+    actions = [r["action"] for r in audit.export(store_engine, tenant_id)]
+    for action in ("user.password_set", "tenant.mfa_policy", "user.unlock", "user.mfa_reset"):
+        assert action in actions

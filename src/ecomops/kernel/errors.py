@@ -56,6 +56,12 @@ class Forbidden(EcomopsError):
     code = "forbidden"
 
 
+class StepUpRequired(Forbidden):
+    """A sensitive action needs a fresh second factor: the console re-asks for a TOTP code."""
+
+    code = "step_up_required"
+
+
 class PayloadTooLarge(EcomopsError):
     status_code = 413
     code = "payload_too_large"

@@ -1,7 +1,11 @@
 """User accounts, passwords and tenant memberships.
 
-Passwords are hashed with argon2id (argon2-cffi's ``PasswordHasher`` defaults: RFC 9106 low-memory
-profile); unlike API keys, human passwords have little entropy, so the hash must be slow.
+Passwords are hashed with argon2id; unlike API keys, human passwords have little entropy, so the hash
+must be slow. The cost is chosen so one verification takes 50–150 ms on the 2-core reference machine
+(``bench/auth.py``, docs/benchmarks.md): slow for guessing, bearable for a sign-in, and affordable when
+several sign-ins arrive at once (argon2-cffi's defaults, 64 MiB × 3 passes × 4 lanes, took 300–600 ms
+there). Hashes carry their parameters, so hashes made with other parameters still verify, and
+``verify_password`` re-hashes them with these at the next successful sign-in.
 
 Audit: membership changes are tenant-scoped and go to that tenant's chain. Account creation and
 disabling are not tenant-scoped; the audit log only has per-tenant chains, so ``user.disable`` is
@@ -20,14 +24,15 @@ from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ecomops.audit.service import record_action
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.store.db import session_scope
-from ecomops.store.models import Membership, User
+from ecomops.store.models import Membership, User, UserSession
+from ecomops.store.scoping import system_session, tenant_session
 from ecomops.tenancy.service import ROLES, get_tenant
 
 MIN_PASSWORD_LENGTH = 12
@@ -35,7 +40,13 @@ ACTIVE, DISABLED = "active", "disabled"
 #: Deliberately loose: the mailbox is not verified here, this only rejects obvious typos.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
-_hasher = PasswordHasher()
+#: argon2id cost: 3 passes over 24 MiB in one lane (above OWASP's 19 MiB × 2 passes minimum).
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_KIB = 24 * 1024
+ARGON2_PARALLELISM = 1
+_hasher = PasswordHasher(
+    time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM
+)
 
 
 @cache
@@ -121,18 +132,49 @@ def get_user(engine: Engine, email: str) -> UserInfo:
         return UserInfo.of(_user(s, email))
 
 
+def end_user_sessions(s: Session, user_id: str) -> int:
+    """End every console session of a user: their access just changed (role, removal, password…).
+
+    Sessions carry no role; ending them makes the next request sign in again under the new rules
+    instead of trusting a session opened under the old ones.
+    """
+    return s.execute(delete(UserSession).where(UserSession.user_id == user_id)).rowcount or 0  # type: ignore[attr-defined]
+
+
+def set_password(engine: Engine, email: str, password: str) -> UserInfo:
+    """New password (policy-checked), lockout cleared, every session ended; audited per tenant."""
+    check_password_policy(password)
+    with session_scope(engine) as s:
+        user = _user(s, email)
+        user.password_hash = hash_password(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        end_user_sessions(s, user.id)
+        info = UserInfo.of(user)
+    with system_session(engine, "password change: tenants of the user") as s:
+        tenant_ids = sorted(
+            s.scalars(select(Membership.tenant_id).where(Membership.user_id == info.id)).all()
+        )
+    for tenant_id in tenant_ids:
+        record_action(engine, tenant_id, "user.password_set", "user", info.id, details={"email": info.email})
+    return info
+
+
 def disable_user(engine: Engine, email: str) -> UserInfo:
     """Disable an account (it stays, with its memberships, so the history keeps its meaning).
 
     Recorded as ``user.disable`` on every tenant the user is a member of. Disabling an owner is
     allowed: the owner row remains and can be re-enabled; refusing would let a departed owner's
     account stay usable.
+
+    System scope: the user's memberships span tenants, and each of those tenants' chains is written.
     """
-    with session_scope(engine) as s:
+    with system_session(engine, "disabling a user: memberships and audit chains of every tenant") as s:
         user = _user(s, email)
         if user.status == DISABLED:
             return UserInfo.of(user)
         user.status = DISABLED
+        end_user_sessions(s, user.id)
         s.flush()
         tenant_ids = s.scalars(select(Membership.tenant_id).where(Membership.user_id == user.id)).all()
         for tenant_id in sorted(tenant_ids):
@@ -200,7 +242,7 @@ def add_member(engine: Engine, tenant_slug: str, email: str, role: str) -> Membe
     _check_role(role)
     tenant = get_tenant(engine, tenant_slug)
     try:
-        with session_scope(engine) as s:
+        with tenant_session(engine, tenant.id) as s:
             user = _user(s, email)
             row = Membership(tenant_id=tenant.id, user_id=user.id, role=role)
             s.add(row)
@@ -217,7 +259,7 @@ def add_member(engine: Engine, tenant_slug: str, email: str, role: str) -> Membe
 
 def list_members(engine: Engine, tenant_slug: str) -> list[MemberInfo]:
     tenant = get_tenant(engine, tenant_slug)
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant.id) as s:
         rows = s.execute(
             select(Membership, User)
             .join(User, User.id == Membership.user_id)
@@ -238,21 +280,24 @@ def _refuse_last_owner(s: Session, row: Membership, what: str) -> None:
 def remove_member(engine: Engine, tenant_slug: str, email: str) -> None:
     """Remove a membership; refused for the tenant's last owner (nobody could manage it after)."""
     tenant = get_tenant(engine, tenant_slug)
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant.id) as s:
         user = _user(s, email)
         row = _membership(s, tenant.id, user)
         _refuse_last_owner(s, row, "remove")
         before = {"email": user.email, "role": row.role}
         s.delete(row)
+        end_user_sessions(s, user.id)
         s.flush()
-        record_action(s, tenant.id, "member.remove", "user", user.id, before=before)
+        # After: the same user with no role here, so the digest pair shows what the removal changed.
+        after = {"email": user.email, "role": None}
+        record_action(s, tenant.id, "member.remove", "user", user.id, before=before, after=after)
 
 
 def set_role(engine: Engine, tenant_slug: str, email: str, role: str) -> MemberInfo:
     """Change a member's role; demoting the last owner is refused."""
     _check_role(role)
     tenant = get_tenant(engine, tenant_slug)
-    with session_scope(engine) as s:
+    with tenant_session(engine, tenant.id) as s:
         user = _user(s, email)
         row = _membership(s, tenant.id, user)
         if row.role == role:
@@ -261,6 +306,7 @@ def set_role(engine: Engine, tenant_slug: str, email: str, role: str) -> MemberI
             _refuse_last_owner(s, row, "demote")
         before = {"email": user.email, "role": row.role}
         row.role = role
+        end_user_sessions(s, user.id)
         s.flush()
         record_action(
             s,

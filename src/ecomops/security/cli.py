@@ -10,8 +10,9 @@ import typer
 from rich.table import Table
 
 from ecomops.cliutil import cli_errors, console, engine, print_json
-from ecomops.security import accounts
-from ecomops.tenancy.service import ROLES
+from ecomops.security import accounts, auth
+from ecomops.settings import get_settings
+from ecomops.tenancy.service import ROLES, get_tenant
 
 user_app = typer.Typer(help="User accounts (people who sign in).", no_args_is_help=True)
 member_app = typer.Typer(help="Tenant memberships and roles.", no_args_is_help=True)
@@ -117,3 +118,85 @@ def member_list(
     for m in members:
         table.add_row(m.email, m.role)
     console.print(table)
+
+
+@user_app.command("bootstrap")
+def user_bootstrap(
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    email: Annotated[str, typer.Option(help="The owner's email")],
+    reset_password: Annotated[
+        bool, typer.Option("--reset-password", help="Give an existing account a new password (shown once)")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """First run: create an owner for TENANT and print the sign-in (idempotent)."""
+    with cli_errors():
+        result = auth.bootstrap_owner(engine(), tenant, email, reset_password=reset_password)
+    if json_out:
+        print_json(result.__dict__)
+        return
+    console.print(f"Console sign-in for [bold]{tenant}[/bold]: http://{_host()}/login")
+    console.print(f"  email:    {result.email}", highlight=False)
+    if result.password:
+        console.print(f"  password: {result.password}", highlight=False, soft_wrap=True)
+    else:
+        console.print("  password: unchanged (use --reset-password for a new one)")
+    if result.mfa_required and not result.mfa_enabled:
+        console.print("  The first sign-in asks you to set up an authenticator app (owners need MFA).")
+
+
+def _host() -> str:
+    settings = get_settings()
+    return f"{settings.host}:{settings.port}"
+
+
+def _password_from(stdin: bool) -> tuple[str, bool]:
+    if stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return generate_password(), True
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read it from stdin")] = False,
+) -> None:
+    """Set a new password (generated and shown once unless --password-stdin); ends all sessions."""
+    password, generated = _password_from(password_stdin)
+    with cli_errors():
+        accounts.set_password(engine(), email, password)
+    console.print(f"password of [bold]{email}[/bold] changed; its sessions were ended")
+    if generated:
+        console.print(password, highlight=False, soft_wrap=True)
+
+
+@user_app.command("unlock")
+def user_unlock(email: str) -> None:
+    """Lift a sign-in lockout caused by failed attempts."""
+    with cli_errors():
+        auth.unlock(engine(), email)
+    console.print(f"{email} unlocked")
+
+
+@user_app.command("mfa-reset")
+def user_mfa_reset(email: str) -> None:
+    """Turn off a user's MFA (lost phone): the next sign-in enrols a new authenticator."""
+    with cli_errors():
+        auth.reset_mfa(engine(), email)
+    console.print(f"MFA of {email} reset; its sessions were ended")
+
+
+@member_app.command("mfa-policy")
+def member_mfa_policy(
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    require: Annotated[
+        bool | None, typer.Option("--require/--no-require", help="Owners and admins must use MFA")
+    ] = None,
+) -> None:
+    """Show or set whether the tenant's owners and admins must sign in with MFA (default: required)."""
+    with cli_errors():
+        info = get_tenant(engine(), tenant)
+        if require is not None:
+            auth.set_mfa_policy(engine(), info.id, require)
+        current = auth.mfa_policy(engine(), info.id)
+    console.print(f"{tenant}: MFA {'required' if current else 'optional'} for owners and admins")
