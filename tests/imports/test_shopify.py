@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from decimal import Decimal
 
-from ecomops.imports.pseudonym import file_keys
+from ecomops.security.keyring import keyring
 from tests.imports.conftest import FIXTURES, Importer, read_rejects
 
 EXPORT = FIXTURES / "shopify_orders_export.csv"
@@ -94,7 +94,7 @@ def test_shopify_export(importer: Importer) -> None:
     ]
 
     # The same buyer in two spellings is one pseudonymous customer: HMAC of the normalised address.
-    key = file_keys(importer.settings.resolved_data_dir).key_for(importer.tenant.id)
+    key = keyring(importer.engine).pseudonym_key(importer.tenant.id)
     alice = hmac.new(key, b"alice@example.com", hashlib.sha256).hexdigest()[:32]
     assert importer.query(
         "SELECT order_id, customer_id FROM orders WHERE order_id IN ('#1001', '#1002') ORDER BY 1"

@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 
 from ecomops.imports import jobs
 from ecomops.imports.models import ImportOptions, ImportSummary, InputFile, ProgressFn
-from ecomops.imports.pseudonym import file_keys
 from ecomops.imports.service import run_import
 from ecomops.kernel.errors import EcomopsError
+from ecomops.privacy.vault import VaultPseudonymKeys
 from ecomops.settings import Settings
 from ecomops.tenancy.service import TenantInfo
 from ecomops.warehouse.connection import Warehouse
@@ -107,7 +107,7 @@ def run_job(
             files=files,
             options=options,
             work_dir=job_dir(settings, job_id),
-            keys=file_keys(settings.resolved_data_dir),
+            keys=VaultPseudonymKeys(engine),
             progress=on_progress,
             cancelled=cancelled,
         )

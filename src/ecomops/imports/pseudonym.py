@@ -19,7 +19,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 KEY_BYTES = 32
 #: 128 bits of the HMAC: collision-free for any realistic customer count, short enough to read.
@@ -28,6 +28,14 @@ PSEUDONYM_HEX = 32
 
 class PseudonymKeys(Protocol):
     def key_for(self, tenant_id: str) -> bytes: ...
+
+
+@runtime_checkable
+class EmailVault(Protocol):
+    """Optional extra of a ``PseudonymKeys``: keep each address, encrypted, under its pseudonym
+    (``privacy.vault.VaultPseudonymKeys``), so the customers API can find and show imported buyers."""
+
+    def remember_emails(self, tenant_id: str, pairs: list[tuple[str, str]]) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ecomops.imports.models import (
 )
 from ecomops.imports.presets import get_preset
 from ecomops.imports.presets.base import Preset, PresetContext, install_macros
-from ecomops.imports.pseudonym import PseudonymKeys, pseudonymize_emails
+from ecomops.imports.pseudonym import EmailVault, PseudonymKeys, pseudonymize_emails
 from ecomops.imports.reader import FileStream, HeaderMatch, NotUtf8, detect_encoding, read_header, recognise
 from ecomops.imports.rejects import stage_invalid_rows, write_rejects
 from ecomops.imports.staging import Staging, arrow_table
@@ -204,7 +204,12 @@ def _context(
         # The key is only created when an import actually contains e-mail addresses.
         if not key_cache:
             key_cache.append(keys.key_for(tenant.id))
-        return pseudonymize_emails(key_cache[0], emails)
+        ids = pseudonymize_emails(key_cache[0], emails)
+        if isinstance(keys, EmailVault):
+            keys.remember_emails(
+                tenant.id, [(c, e.strip()) for c, e in zip(ids, emails, strict=True) if c and e]
+            )
+        return ids
 
     return PresetContext(
         source=resolved.source,

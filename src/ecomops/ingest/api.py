@@ -17,9 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from ecomops.audit.service import record_action
 from ecomops.ingest import service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
-from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES
+from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import BadRequest, EcomopsError, PayloadTooLarge, Unauthorized
+from ecomops.privacy.fields import may_hold_pii
+from ecomops.privacy.ingest import dead_letter_opener, dead_letter_sealer, wal_sealer
+from ecomops.security.keyring import keyring
 from ecomops.security.permissions import require
 from ecomops.tenancy.service import SourceInfo, get_source
 from ecomops.web.deps import StateDep, TenantDep
@@ -89,6 +92,21 @@ def _key_cache(state: AppState) -> WriteKeyCache:
     return cache
 
 
+async def _pii_sealer(state: AppState, tenant_id: str, body: bytes | None = None) -> PiiSealer:
+    """The tenant's WAL sealer. If the body may carry PII and the data key is not cached, the key is
+    loaded in a worker thread first, so the event loop never waits on the store; bodies without
+    PII-looking keys (most) never touch the keyring."""
+    if body is None or may_hold_pii(body):
+        ring = keyring(state.engine)
+        if not ring.has_current(tenant_id):
+            await run_in_threadpool(ring.tenant_key, tenant_id, "data")
+    return wal_sealer(state.engine, tenant_id)
+
+
+def _dead_sealer(state: AppState, tenant_id: str) -> service.PayloadCodec:
+    return dead_letter_sealer(state.engine, tenant_id)
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
@@ -125,7 +143,13 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
         if source is not None and exc.code == "malformed_json":
             rejection = service.Rejection(None, exc.message, "$", body.decode("utf-8", "replace"))
             await pipeline.submit(
-                source.tenant_id, [], [service.dead_letter_line(source.id, received_at, rejection)]
+                source.tenant_id,
+                [],
+                [
+                    service.dead_letter_line(
+                        source.id, received_at, rejection, _dead_sealer(state, source.tenant_id)
+                    )
+                ],
             )
         raise
     if source is None:
@@ -134,7 +158,9 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
             raise Unauthorized(
                 "missing or unknown write key: send it as the Basic username or a Bearer token"
             )
-    processed = service.process(envelope, kind, source, received_at)
+    processed = service.process(
+        envelope, kind, source, received_at, await _pii_sealer(state, source.tenant_id, body)
+    )
     rejected = [r.as_dict() for r in processed.rejected]
     if strict and processed.rejected:
         raise BadRequest(
@@ -142,7 +168,8 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
             {"rejected": rejected},
             code="invalid_events",
         )
-    dead = [service.dead_letter_line(source.id, received_at, r) for r in processed.rejected]
+    seal_dead = _dead_sealer(state, source.tenant_id)
+    dead = [service.dead_letter_line(source.id, received_at, r, seal_dead) for r in processed.rejected]
     result = await pipeline.submit(source.tenant_id, processed.accepted, dead)
     return _json(
         {"success": True, "accepted": result.accepted, "duplicates": result.duplicates, "rejected": rejected}
@@ -219,7 +246,10 @@ async def dead_letters(
     pipeline: IngestPipeline = state.services["ingest"]
     await run_in_threadpool(pipeline.flush)
     warehouse = state.warehouses.get(ctx.tenant.id)
-    letters = await run_in_threadpool(service.list_dead_letters, warehouse, limit, offset, include_replayed)
+    opener = dead_letter_opener(state.engine, ctx.tenant.id)
+    letters = await run_in_threadpool(
+        service.list_dead_letters, warehouse, limit, offset, include_replayed, opener
+    )
     # Raw payloads may hold personal data: reading them is audited like a change.
     details = {"count": len(letters), "offset": offset, "include_replayed": include_replayed}
     await run_in_threadpool(
@@ -249,11 +279,19 @@ async def replay_dead_letter(
     require(ctx, "events:write_dead_letters")
     pipeline: IngestPipeline = state.services["ingest"]
     warehouse = state.warehouses.get(ctx.tenant.id)
-    letter = await run_in_threadpool(service.get_dead_letter, warehouse, dead_letter_id)
+    letter = await run_in_threadpool(
+        service.get_dead_letter, warehouse, dead_letter_id, dead_letter_opener(state.engine, ctx.tenant.id)
+    )
     if letter["source_id"] is None:
         raise EcomopsError("dead letter has no source", {"dead_letter_id": dead_letter_id})
     source = await run_in_threadpool(get_source, state.engine, ctx.tenant.id, letter["source_id"])
-    accepted = service.prepare_replay(letter, source, body.payload if body else None, datetime.now(UTC))
+    accepted = service.prepare_replay(
+        letter,
+        source,
+        body.payload if body else None,
+        datetime.now(UTC),
+        await _pii_sealer(state, ctx.tenant.id),
+    )
     result = await pipeline.submit(ctx.tenant.id, [accepted], [])
 
     def _mark() -> None:

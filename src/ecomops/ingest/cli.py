@@ -16,6 +16,7 @@ from ecomops.audit.service import record_action
 from ecomops.cliutil import cli_errors, console, engine, print_json, settings
 from ecomops.ingest import service
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.privacy.ingest import dead_letter_opener, vault_sink, wal_sealer
 from ecomops.runtime import call_server, running_server
 from ecomops.tenancy import service as tenancy
 from ecomops.warehouse.connection import open_warehouse
@@ -46,7 +47,9 @@ def list_command(
             info = tenancy.get_tenant(engine(), tenant)
             wh = open_warehouse(settings().warehouse_dir(), info.id)
             try:
-                letters = service.list_dead_letters(wh, limit, 0, include_replayed)
+                letters = service.list_dead_letters(
+                    wh, limit, 0, include_replayed, dead_letter_opener(engine(), info.id)
+                )
             finally:
                 wh.close()
             details = {"count": len(letters), "offset": 0, "include_replayed": include_replayed}
@@ -97,11 +100,19 @@ def replay_command(
             info = tenancy.get_tenant(engine(), tenant)
             wh = open_warehouse(settings().warehouse_dir(), info.id)
             try:
-                letter = service.get_dead_letter(wh, dead_letter_id)
+                letter = service.get_dead_letter(wh, dead_letter_id, dead_letter_opener(engine(), info.id))
                 if letter["source_id"] is None:
                     raise ValidationFailed("dead letter has no source", {"dead_letter_id": dead_letter_id})
                 source = tenancy.get_source(engine(), info.id, letter["source_id"])
-                message_id, stored = service.replay_direct(wh, letter, source, corrected, info.currency)
+                message_id, stored = service.replay_direct(
+                    wh,
+                    letter,
+                    source,
+                    corrected,
+                    info.currency,
+                    wal_sealer(engine(), info.id),
+                    vault_sink(engine())(info.id),
+                )
             finally:
                 wh.close()
             details = {"message_id": message_id, "corrected": corrected is not None}

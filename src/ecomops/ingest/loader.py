@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
@@ -21,7 +22,18 @@ from ecomops.kernel.ids import new_id
 from ecomops.tenancy.service import CHANNELS
 from ecomops.warehouse.connection import Warehouse
 
+if TYPE_CHECKING:
+    from ecomops.privacy.ingest import WalPii
+
 log = logging.getLogger(__name__)
+
+
+class UnloadableLine(Exception):
+    """A WAL line that will never load (e.g. its sealed PII does not authenticate): quarantine it."""
+
+
+#: Receives the sealed PII of the events about to be loaded (``privacy.ingest.store_wal_pii``).
+PiiSink = Callable[[Sequence["WalPii"]], None]
 
 _STR = pa.string()
 _US = pa.int64()
@@ -42,6 +54,7 @@ EVENT_SCHEMA = pa.schema(
         ("properties", _STR),
         ("context", _STR),
         ("traits", _STR),
+        ("pii", _STR),
     ]
 )
 DEAD_SCHEMA = pa.schema(
@@ -297,6 +310,29 @@ def _record_offset(cur: duckdb.DuckDBPyConnection, segment: str, offset: int) ->
     )
 
 
+def sealed_pii(events: pa.Table) -> list[WalPii]:
+    """The events' sealed PII blobs (column ``pii``), in line order."""
+    from ecomops.privacy.ingest import WalPii
+
+    if "pii" not in events.column_names:
+        return []
+    pii = events.column("pii")
+    if pii.null_count == len(pii):
+        return []
+    rows = events.select(["message_id", "user_id", "anonymous_id", "pii"]).to_pylist()
+    return [WalPii(r["message_id"], r["user_id"], r["anonymous_id"], r["pii"]) for r in rows if r["pii"]]
+
+
+def store_pii(events: pa.Table, pii_sink: PiiSink | None) -> None:
+    """Hand the events' PII to the vault before their load commits (never dropped silently)."""
+    items = sealed_pii(events)
+    if not items:
+        return
+    if pii_sink is None:
+        raise RuntimeError(f"{len(items)} event(s) carry personal data but no PII vault sink was given")
+    pii_sink(items)
+
+
 def _load_chunk(
     warehouse: Warehouse,
     stream: str,
@@ -305,8 +341,11 @@ def _load_chunk(
     default_currency: str,
     segment: str,
     start: int,
+    pii_sink: PiiSink | None = None,
 ) -> None:
     table = parse_lines(data, schema)
+    if stream == "events":
+        store_pii(table, pii_sink)
     with warehouse.write() as cur:
         if stream == "events":
             load_events(cur, table, default_currency)
@@ -323,6 +362,7 @@ def _load_lines_or_quarantine(
     default_currency: str,
     segment: str,
     start: int,
+    pii_sink: PiiSink | None = None,
 ) -> None:
     """A chunk failed: load its lines one by one and turn each line that still fails into a dead letter,
     so one bad line can never stall a tenant's loading (acknowledged data is kept, never dropped)."""
@@ -330,8 +370,10 @@ def _load_lines_or_quarantine(
     for line in data.splitlines(keepends=True):
         offset += len(line)
         try:
-            _load_chunk(warehouse, stream, schema, line, default_currency, segment, offset - len(line))
-        except duckdb.Error as exc:
+            _load_chunk(
+                warehouse, stream, schema, line, default_currency, segment, offset - len(line), pii_sink
+            )
+        except (duckdb.Error, UnloadableLine) as exc:
             log.error("quarantining a WAL line of %s at offset %d: %s", segment, offset - len(line), exc)
             with warehouse.write() as cur:
                 if stream == "events":
@@ -349,7 +391,11 @@ def _load_lines_or_quarantine(
 
 
 def load_pending(
-    wal: TenantWal, warehouse: Warehouse, default_currency: str, max_bytes: int = 32 << 20
+    wal: TenantWal,
+    warehouse: Warehouse,
+    default_currency: str,
+    max_bytes: int = 32 << 20,
+    pii_sink: PiiSink | None = None,
 ) -> int:
     """Load every durable, not yet loaded WAL line; returns the number of bytes loaded."""
     offsets = loaded_offsets(warehouse)
@@ -365,10 +411,12 @@ def load_pending(
                     cut = data.rfind(b"\n", 0, max_bytes)
                     data = data[: cut + 1] if cut >= 0 else data
                 try:
-                    _load_chunk(warehouse, stream, schema, data, default_currency, name, start)
-                except duckdb.Error:
+                    _load_chunk(warehouse, stream, schema, data, default_currency, name, start, pii_sink)
+                except (duckdb.Error, UnloadableLine):
                     log.exception("loading %d bytes of %s failed; loading them line by line", len(data), name)
-                    _load_lines_or_quarantine(warehouse, stream, schema, data, default_currency, name, start)
+                    _load_lines_or_quarantine(
+                        warehouse, stream, schema, data, default_currency, name, start, pii_sink
+                    )
                 start += len(data)
                 total += len(data)
             if not wal.is_current(name) and start >= wal.durable.get(name, 0):

@@ -11,6 +11,7 @@ infers per-batch struct types.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ import orjson
 from ecomops.ingest.ecommerce import ORDER_EVENTS, parse_order_properties, validate_order_properties
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
+from ecomops.privacy.fields import may_hold_pii, split_traits
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -29,6 +31,8 @@ MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 _REVENUE_MAX = Decimal("99999999999999.9999")
 
 Id = str | int
+#: Encrypts an event's personal data for its WAL line: ``(message id, JSON bytes) -> ciphertext text``.
+PiiSealer = Callable[[str, bytes], str]
 
 
 #: Default for absent nested objects (msgspec cannot put Raw in a union with None).
@@ -156,6 +160,29 @@ def _json_column(raw: bytes | None) -> str | None:
     return None if text.strip() == "{}" else text
 
 
+def _extract_pii(
+    traits_json: bytes | None, context_json: bytes | None
+) -> tuple[bytes | None, bytes | None, dict[str, str]]:
+    """Move personal data out of ``traits`` and ``context.traits`` (Segment puts identify traits in
+    both); returns the remaining JSON of each and the vault fields (``traits`` wins on conflicts).
+
+    The substring pre-check keeps events without PII-looking keys (nearly all) off the decode path.
+    """
+    pii: dict[str, str] = {}
+    if traits_json is not None and may_hold_pii(traits_json):
+        kept, pii = split_traits(orjson.loads(traits_json))
+        traits_json = jsonutil.dumps(kept)
+    if context_json is not None and b'"traits"' in context_json and may_hold_pii(context_json):
+        context = orjson.loads(context_json)
+        nested = context.get("traits")
+        if isinstance(nested, dict):
+            kept, more = split_traits(nested)
+            if more:
+                pii = {**more, **pii}
+                context_json = jsonutil.dumps({**context, "traits": kept})
+    return traits_json, context_json, pii
+
+
 def normalize(
     raw: bytes,
     *,
@@ -165,8 +192,14 @@ def normalize(
     batch_context: dict[str, Any] | None,
     source_id: str,
     source_channel: str,
+    seal_pii: PiiSealer | None = None,
 ) -> Accepted:
-    """Validate one message (its JSON bytes) and turn it into an NDJSON ``events`` line."""
+    """Validate one message (its JSON bytes) and turn it into an NDJSON ``events`` line.
+
+    Personal data in traits (``privacy.fields.TRAIT_FIELDS``) leaves the line's ``traits``/``context``
+    and travels only as ``pii``, encrypted by ``seal_pii`` with the tenant's data key; without a
+    sealer an event carrying PII is refused rather than written in clear text.
+    """
     if not raw.lstrip().startswith(b"{"):
         raise InvalidEvent("each event must be a JSON object", "$")
     try:
@@ -218,6 +251,17 @@ def normalize(
     context_json = merge_context(_present(msg.context), batch_context)
     _require_object(context_json, "$.context")
     _require_object(traits_json, "$.traits")
+    # Group traits describe the group (a company), not the person: only identify traits are the user's.
+    person_traits, context_json, pii = _extract_pii(
+        traits_json if msg_type == "identify" else None, context_json
+    )
+    if msg_type == "identify":
+        traits_json = person_traits
+    sealed_pii = None
+    if pii:
+        if seal_pii is None:
+            raise RuntimeError("an event with personal data reached normalize() without a PII sealer")
+        sealed_pii = seal_pii(message_id, jsonutil.dumps(pii))
     revenue = None
     if properties_json is not None:
         props: _Properties = _decode_nested(properties_json, _properties_decoder, "properties")
@@ -253,5 +297,6 @@ def normalize(
         "properties": properties,
         "context": _json_column(context_json),
         "traits": _json_column(traits_json),
+        "pii": sealed_pii,
     }
     return Accepted(message_id, jsonutil.dumps(row) + b"\n", event_name)

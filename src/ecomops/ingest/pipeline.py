@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecomops.ingest.loader import load_pending
+from ecomops.ingest.loader import PiiSink, load_pending
 from ecomops.ingest.messages import Accepted
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.errors import Overloaded
@@ -62,9 +62,15 @@ class _TenantState:
 
 class IngestPipeline:
     def __init__(
-        self, settings: Settings, warehouses: WarehouseRegistry, tenant_currency: Callable[[str], str]
+        self,
+        settings: Settings,
+        warehouses: WarehouseRegistry,
+        tenant_currency: Callable[[str], str],
+        pii_sink: Callable[[str], PiiSink] | None = None,
     ) -> None:
         self.settings = settings
+        #: Per tenant: where the loader puts the events' personal data (the vault) before loading them.
+        self.pii_sink = pii_sink
         self.warehouses = warehouses
         self.tenant_currency = tenant_currency
         self.window_seconds = settings.ingest_dedupe_window_hours * 3600
@@ -92,7 +98,7 @@ class IngestPipeline:
             wal = TenantWal(self.settings.wal_dir() / tenant_id)
             currency = self.tenant_currency(tenant_id)
             warehouse = self.warehouses.get(tenant_id)
-            load_pending(wal, warehouse, currency)
+            load_pending(wal, warehouse, currency, pii_sink=self._sink(tenant_id))
             state = _TenantState(wal, currency)
             rows = warehouse.query(
                 "SELECT message_id, epoch(received_at) FROM events "
@@ -102,6 +108,9 @@ class IngestPipeline:
             state.seen = {mid: float(ts) for mid, ts in rows}
             self._tenants[tenant_id] = state
             return state
+
+    def _sink(self, tenant_id: str) -> PiiSink | None:
+        return self.pii_sink(tenant_id) if self.pii_sink is not None else None
 
     async def prepare_tenant(self, tenant_id: str) -> None:
         if tenant_id not in self._tenants:
@@ -227,7 +236,10 @@ class IngestPipeline:
                     continue
                 try:
                     state.loaded_bytes += load_pending(
-                        state.wal, self.warehouses.get(tenant_id), state.currency
+                        state.wal,
+                        self.warehouses.get(tenant_id),
+                        state.currency,
+                        pii_sink=self._sink(tenant_id),
                     )
                 except Exception:
                     log.exception("loading ingest WAL of tenant %s failed; will retry", tenant_id)
@@ -271,6 +283,37 @@ class IngestPipeline:
         """Load everything durable now (tests and the dead-letter replay use it)."""
         self._load_all()
 
+    def seal_tenant(self, tenant_id: str) -> int:
+        """Load and delete every WAL segment of a tenant; returns the bytes loaded.
+
+        Erasure needs the raw lines gone from disk, not only loaded. This runs on the WAL I/O thread,
+        the only one that appends, so nothing is appended meanwhile: ``segment_max_bytes = 0`` makes
+        ``publish`` close every segment (each group commit is complete before the thread takes new
+        work), and ``load_pending`` deletes every fully loaded segment no longer written. The next
+        event opens a fresh segment. A tenant with no state since start-up has nothing left (recovery
+        loaded it).
+        """
+        state = self._tenants.get(tenant_id)
+        if state is None:
+            return 0
+
+        def drain() -> int:
+            with state.load_lock:
+                limit = state.wal.segment_max_bytes
+                state.wal.segment_max_bytes = 0
+                try:
+                    state.wal.publish()
+                finally:
+                    state.wal.segment_max_bytes = limit
+                loaded = load_pending(
+                    state.wal, self.warehouses.get(tenant_id), state.currency, pii_sink=self._sink(tenant_id)
+                )
+                state.loaded_bytes += loaded
+                return loaded
+
+        loaded: int = self._io.submit(drain).result()
+        return loaded
+
 
 async def startup(state: AppState) -> None:
     engine = state.engine
@@ -278,7 +321,9 @@ async def startup(state: AppState) -> None:
     def currency(tenant_id: str) -> str:
         return tenancy.get_tenant_by_id(engine, tenant_id).currency
 
-    pipeline = IngestPipeline(state.settings, state.warehouses, currency)
+    from ecomops.privacy.ingest import vault_sink
+
+    pipeline = IngestPipeline(state.settings, state.warehouses, currency, vault_sink(engine))
     await pipeline.start()
     state.services["ingest"] = pipeline
 

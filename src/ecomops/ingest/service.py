@@ -5,6 +5,7 @@ Kept free of HTTP so the API, the dead-letter replay and tests share one code pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,8 @@ import duckdb
 import msgspec
 import orjson
 
-from ecomops.ingest.messages import MAX_EVENT_BYTES, Accepted, InvalidEvent, normalize
+from ecomops.ingest.loader import PiiSink
+from ecomops.ingest.messages import MAX_EVENT_BYTES, Accepted, InvalidEvent, PiiSealer, normalize
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
 from ecomops.kernel.errors import BadRequest, NotFound, ValidationFailed
@@ -104,8 +106,13 @@ def _dead_payload(raw: bytes, context: dict[str, Any] | None, expected: str | No
     return jsonutil.dumps(message).decode()
 
 
-def process(envelope: Envelope, kind: str, source: SourceInfo, received_at: datetime) -> Processed:
-    """Validate every message; invalid ones become rejections (by index) instead of failing the rest."""
+def process(
+    envelope: Envelope, kind: str, source: SourceInfo, received_at: datetime, seal_pii: PiiSealer
+) -> Processed:
+    """Validate every message; invalid ones become rejections (by index) instead of failing the rest.
+
+    ``seal_pii`` encrypts personal data found in traits (``privacy.ingest.wal_sealer``).
+    """
     expected = None if kind == "batch" else kind
     out = Processed([], [])
     for index, raw in enumerate(envelope.messages):
@@ -129,6 +136,7 @@ def process(envelope: Envelope, kind: str, source: SourceInfo, received_at: date
                     batch_context=envelope.context,
                     source_id=source.id,
                     source_channel=source.channel,
+                    seal_pii=seal_pii,
                 )
             )
         except InvalidEvent as exc:
@@ -138,28 +146,53 @@ def process(envelope: Envelope, kind: str, source: SourceInfo, received_at: date
     return out
 
 
-def dead_letter_line(source_id: str | None, received_at: datetime, rejection: Rejection) -> bytes:
+#: ``(dead letter id, payload) -> stored payload``: seals payloads that may carry PII
+#: (``privacy.ingest.dead_letter_sealer``), and the reverse for reading them.
+PayloadCodec = Callable[[str, str], str]
+
+
+def dead_letter_line(
+    source_id: str | None,
+    received_at: datetime,
+    rejection: Rejection,
+    seal_payload: PayloadCodec | None = None,
+) -> bytes:
+    """The WAL line of a refused event; a payload that may hold PII is stored sealed (``seal_payload``)."""
     reason = rejection.reason if rejection.field is None else f"{rejection.field}: {rejection.reason}"
+    dead_letter_id = new_id("dl_")
+    payload = (
+        seal_payload(dead_letter_id, rejection.payload) if seal_payload is not None else rejection.payload
+    )
     return (
         jsonutil.dumps(
             {
-                "dead_letter_id": new_id("dl_"),
+                "dead_letter_id": dead_letter_id,
                 "received_at": to_epoch_micros(received_at),
                 "source_id": source_id,
                 "batch_index": rejection.index,
                 "reason": reason,
-                "payload": rejection.payload,
+                "payload": payload,
             }
         )
         + b"\n"
     )
 
 
+def _opened(letter: dict[str, Any], open_payload: PayloadCodec | None) -> dict[str, Any]:
+    if open_payload is not None and isinstance(letter.get("payload"), str):
+        letter["payload"] = open_payload(letter["dead_letter_id"], letter["payload"])
+    return letter
+
+
 # -- dead letters ------------------------------------------------------------------------------
 
 
 def list_dead_letters(
-    warehouse: Warehouse, limit: int = 100, offset: int = 0, include_replayed: bool = False
+    warehouse: Warehouse,
+    limit: int = 100,
+    offset: int = 0,
+    include_replayed: bool = False,
+    open_payload: PayloadCodec | None = None,
 ) -> list[dict[str, Any]]:
     cur = warehouse.cursor()
     try:
@@ -171,25 +204,31 @@ def list_dead_letters(
             [include_replayed, limit, offset],
         )
         cols = [d[0] for d in rel.description]
-        return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+        return [_opened(dict(zip(cols, row, strict=True)), open_payload) for row in rel.fetchall()]
     finally:
         cur.close()
 
 
-def get_dead_letter(warehouse: Warehouse, dead_letter_id: str) -> dict[str, Any]:
+def get_dead_letter(
+    warehouse: Warehouse, dead_letter_id: str, open_payload: PayloadCodec | None = None
+) -> dict[str, Any]:
     cur = warehouse.cursor()
     try:
         rel = cur.execute("SELECT * FROM ingest_dead_letters WHERE dead_letter_id = ?", [dead_letter_id])
         row = rel.fetchone()
         if row is None:
             raise NotFound(f"dead letter {dead_letter_id!r} not found", {"dead_letter_id": dead_letter_id})
-        return dict(zip([d[0] for d in rel.description], row, strict=True))
+        return _opened(dict(zip([d[0] for d in rel.description], row, strict=True)), open_payload)
     finally:
         cur.close()
 
 
 def prepare_replay(
-    letter: dict[str, Any], source: SourceInfo, corrected: dict[str, Any] | None, received_at: datetime
+    letter: dict[str, Any],
+    source: SourceInfo,
+    corrected: dict[str, Any] | None,
+    received_at: datetime,
+    seal_pii: PiiSealer,
 ) -> Accepted:
     """Validate the stored (or corrected) payload again; still invalid → ValidationFailed with the reason."""
     if letter["replayed_at"] is not None:
@@ -218,6 +257,7 @@ def prepare_replay(
             batch_context=None,
             source_id=source.id,
             source_channel=source.channel,
+            seal_pii=seal_pii,
         )
     except InvalidEvent as exc:
         raise ValidationFailed(f"still invalid: {exc.reason}", {"field": exc.field}) from exc
@@ -238,17 +278,22 @@ def replay_direct(
     source: SourceInfo,
     corrected: dict[str, Any] | None,
     default_currency: str,
+    seal_pii: PiiSealer,
+    pii_sink: PiiSink,
 ) -> tuple[str, bool]:
     """Replay without a server (this process owns the file): one transaction stores the event and
-    marks the letter. Returns (message_id, stored) — stored is False for an already stored messageId."""
-    from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines
+    marks the letter. Returns (message_id, stored) — stored is False for an already stored messageId.
+    The event's PII goes to the vault (``pii_sink``) before that transaction commits."""
+    from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines, store_pii
 
-    accepted = prepare_replay(letter, source, corrected, datetime.now(UTC))
+    accepted = prepare_replay(letter, source, corrected, datetime.now(UTC), seal_pii)
+    events = parse_lines(accepted.line, EVENT_SCHEMA)
     with warehouse.write() as cur:
         exists = cur.execute(
             "SELECT 1 FROM events WHERE message_id = ? LIMIT 1", [accepted.message_id]
         ).fetchone()
         if exists is None:
-            load_events(cur, parse_lines(accepted.line, EVENT_SCHEMA), default_currency)
+            store_pii(events, pii_sink)
+            load_events(cur, events, default_currency)
         mark_replayed(cur, letter["dead_letter_id"], accepted.message_id)
     return accepted.message_id, exists is None

@@ -1,0 +1,194 @@
+"""Customers: warehouse attributes and order aggregates joined with the PII vault.
+
+The warehouse knows customers only by pseudonymous id; names, emails and phones come from the vault
+(``privacy.vault``), masked unless the caller may and asks to reveal them. Looking customers up by
+email or phone goes through the vault's blind indexes, so the warehouse never sees the address.
+
+Warehouse access takes a DuckDB connection: the server passes a cursor on the file it owns, the CLI
+without a server opens the file read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+from sqlalchemy import Engine
+
+from ecomops.audit.service import record_action
+from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.privacy import vault
+from ecomops.store.scoping import tenant_session
+
+MAX_PAGE = 500
+RECENT_ORDERS = 10
+
+_CUSTOMER_COLUMNS = (
+    "customer_id",
+    "source",
+    "first_seen_at",
+    "last_seen_at",
+    "signup_at",
+    "channel",
+    "country",
+    "region",
+    "city",
+    "orders_count",
+    "spend",
+    "last_order_at",
+)
+_AGG_SQL = """
+WITH o AS (
+    SELECT customer_id, count(*) AS orders_count,
+           coalesce(sum(total) FILTER (WHERE status <> 'cancelled'), 0) AS spend,
+           max(ordered_at) AS last_order_at
+    FROM orders WHERE customer_id IS NOT NULL GROUP BY customer_id
+)
+SELECT c.customer_id, c.source, c.first_seen_at, c.last_seen_at, c.signup_at, c.channel, c.country,
+       c.region, c.city, coalesce(o.orders_count, 0) AS orders_count, coalesce(o.spend, 0) AS spend,
+       o.last_order_at
+FROM customers c LEFT JOIN o ON o.customer_id = c.customer_id
+"""
+
+Cursor = duckdb.DuckDBPyConnection
+#: Opens a DuckDB connection on the tenant's warehouse and closes it when done.
+CursorFactory = Callable[[], Cursor]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """How PII is shown to this caller: ``reveal`` only after the permission check passed."""
+
+    reveal: bool
+
+
+def _money(value: Any) -> str:
+    return str(Decimal(value).quantize(Decimal("0.01"))) if value is not None else "0.00"
+
+
+def _rows(cur: Cursor, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    rel = cur.execute(sql, params)
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def _pii_view(fields: dict[str, str] | None, reveal: bool) -> dict[str, Any] | None:
+    if fields is None:
+        return None
+    return dict(fields) if reveal else vault.mask_all(fields)
+
+
+def list_customers(
+    cur: Cursor,
+    engine: Engine,
+    tenant_id: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    email: str | None = None,
+    phone: str | None = None,
+    reveal: bool = False,
+) -> dict[str, Any]:
+    """One page of customers (most recently seen first) with order counts, spend and PII (masked or not)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be 1..{MAX_PAGE}, got {limit}", {"field": "limit"})
+    if offset < 0:
+        raise ValidationFailed(f"offset must be >= 0, got {offset}", {"field": "offset"})
+    where, params = "", []
+    if email is not None or phone is not None:
+        with tenant_session(engine, tenant_id) as session:
+            ids = vault.find_customer_ids(session, tenant_id, email=email, phone=phone)
+        if not ids:
+            return {"items": [], "total": 0, "limit": limit, "offset": offset}
+        where, params = " WHERE c.customer_id IN (SELECT unnest(?))", [ids]
+    total_row = cur.execute(f"SELECT count(*) FROM customers c{where}", params).fetchone()  # noqa: S608
+    total = int(total_row[0]) if total_row else 0
+    rows = _rows(
+        cur,
+        # Only the constant WHERE above is interpolated; values are parameters.
+        _AGG_SQL + where + " ORDER BY c.last_seen_at DESC NULLS LAST, c.customer_id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    with tenant_session(engine, tenant_id) as session:
+        pii = vault.get_many(session, tenant_id, [r["customer_id"] for r in rows])
+    items = []
+    for row in rows:
+        row["spend"] = _money(row["spend"])
+        row["pii"] = _pii_view(pii.get(row["customer_id"]), reveal)
+        items.append(row)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def customer_known(cur: Cursor, engine: Engine, tenant_id: str, customer_id: str) -> bool:
+    """Does this tenant know the customer at all (warehouse profile, orders or vault entry)?"""
+    hit = cur.execute(
+        "SELECT 1 FROM customers WHERE customer_id = ? "
+        "UNION ALL SELECT 1 FROM orders WHERE customer_id = ? LIMIT 1",
+        [customer_id, customer_id],
+    ).fetchone()
+    if hit is not None:
+        return True
+    with tenant_session(engine, tenant_id) as session:
+        return vault.get_pii(session, tenant_id, customer_id) is not None
+
+
+def get_customer(
+    cur: Cursor, engine: Engine, tenant_id: str, customer_id: str, *, reveal: bool
+) -> dict[str, Any]:
+    """The profile: warehouse attributes, an orders summary with the latest orders, and PII."""
+    found = _rows(cur, _AGG_SQL + " WHERE c.customer_id = ?", [customer_id])
+    with tenant_session(engine, tenant_id) as session:
+        pii = vault.get_pii(session, tenant_id, customer_id)
+    if not found and pii is None:
+        raise NotFound(f"customer {customer_id!r} not found", {"customer_id": customer_id})
+    profile: dict[str, Any] = found[0] if found else {c: None for c in _CUSTOMER_COLUMNS}
+    profile["customer_id"] = customer_id
+    attrs = cur.execute("SELECT attributes FROM customers WHERE customer_id = ?", [customer_id]).fetchone()
+    profile["attributes"] = attrs[0] if attrs else None
+    summary = _rows(
+        cur,
+        """SELECT count(*) AS orders_count,
+                  coalesce(sum(total) FILTER (WHERE status <> 'cancelled'), 0) AS spend,
+                  count(*) FILTER (WHERE status IN ('refunded', 'partially_refunded')) AS refunded_orders,
+                  min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at,
+                  any_value(currency) AS currency
+           FROM orders WHERE customer_id = ?""",
+        [customer_id],
+    )[0]
+    summary["spend"] = _money(summary["spend"])
+    recent = _rows(
+        cur,
+        """SELECT order_id, external_id, ordered_at, status, channel, currency, total, items_count
+           FROM orders WHERE customer_id = ? ORDER BY ordered_at DESC, order_id LIMIT ?""",
+        [customer_id, RECENT_ORDERS],
+    )
+    for order in recent:
+        order["total"] = _money(order["total"])
+    profile.pop("orders_count", None)
+    profile.pop("spend", None)
+    profile.pop("last_order_at", None)
+    profile["orders"] = {**summary, "recent": recent}
+    profile["pii"] = _pii_view(pii, reveal)
+    return profile
+
+
+def audit_reveal(engine: Engine, tenant_id: str, customer_ids: list[str], via: str) -> None:
+    """Every clear-text read of PII leaves an audit record (one per customer profile, one per list page)."""
+    if not customer_ids:
+        return
+    if len(customer_ids) == 1:
+        record_action(
+            engine, tenant_id, "customer.pii_read", "customer", customer_ids[0], details={"via": via}
+        )
+    else:
+        record_action(
+            engine,
+            tenant_id,
+            "customer.pii_read",
+            "customers",
+            f"{len(customer_ids)} customers",
+            details={"via": via, "customer_ids": customer_ids},
+        )

@@ -1,0 +1,1 @@
+"""Privacy: the PII vault, consents, data-subject requests (export, erasure) and retention."""

@@ -1,0 +1,133 @@
+"""PII on the ingest path: sealed at the edge into the WAL line, opened by the loader into the vault.
+
+The edge encrypts an event's personal data as one blob (AAD binds tenant + message id) with the
+tenant data key the keyring keeps in memory, so the hot path costs one AES-GCM operation per event
+that carries PII and no database round trip. The loader decrypts those blobs and upserts them into
+``customer_pii`` *before* committing the DuckDB load: a crash in between re-runs an idempotent upsert,
+never loses the data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+
+import orjson
+from sqlalchemy import Engine
+
+from ecomops.ingest.loader import UnloadableLine
+from ecomops.ingest.messages import PiiSealer
+from ecomops.privacy.fields import PII_FIELDS, may_hold_pii
+from ecomops.privacy.vault import upsert_pii
+from ecomops.security.keyring import CiphertextInvalid, Keyring, keyring
+from ecomops.store.scoping import tenant_session
+
+#: Field name bound into the AAD of WAL blobs (vault ciphertexts use the vault field names).
+WAL_FIELD = "wal-pii"
+#: Dead-letter payloads that may hold PII are stored as this prefix + base64 ciphertext.
+DEAD_FIELD = "dead-letter"
+DEAD_PREFIX = "ecomops-sealed:v1:"
+
+
+class WalPii:
+    """One event's sealed PII as the loader sees it: who it belongs to, in load order."""
+
+    __slots__ = ("anonymous_id", "message_id", "sealed", "user_id")
+
+    def __init__(self, message_id: str, user_id: str | None, anonymous_id: str | None, sealed: str) -> None:
+        self.message_id = message_id
+        self.user_id = user_id
+        self.anonymous_id = anonymous_id
+        self.sealed = sealed
+
+    @property
+    def customer_id(self) -> str | None:
+        """The vault key: the userId (the warehouse's customer id), else the anonymousId."""
+        return self.user_id or self.anonymous_id
+
+
+PiiSink = Callable[[Sequence[WalPii]], None]
+
+
+def wal_sealer(engine: Engine, tenant_id: str) -> PiiSealer:
+    """Seals an event's PII for its WAL line; the keyring is looked up only when an event has PII."""
+
+    rings: list[Keyring] = []
+
+    def seal(message_id: str, data: bytes) -> str:
+        if not rings:
+            rings.append(keyring(engine))
+        blob = rings[0].encrypt_field(tenant_id, WAL_FIELD, message_id, data.decode())
+        return base64.b64encode(blob).decode()
+
+    return seal
+
+
+def open_wal_pii(engine: Engine, tenant_id: str, item: WalPii) -> dict[str, str]:
+    ring = keyring(engine)
+    text = ring.decrypt_field(tenant_id, WAL_FIELD, item.message_id, base64.b64decode(item.sealed))
+    fields = orjson.loads(text)
+    return {k: v for k, v in fields.items() if k in PII_FIELDS and isinstance(v, str)}
+
+
+def store_wal_pii(engine: Engine, tenant_id: str, items: Sequence[WalPii]) -> int:
+    """Upsert the loaded events' PII into the vault (later events win per field); returns customers."""
+    merged: dict[str, dict[str, str]] = {}
+    for item in items:
+        customer_id = item.customer_id
+        if customer_id is None:
+            continue
+        try:
+            fields = open_wal_pii(engine, tenant_id, item)
+        except (CiphertextInvalid, binascii.Error, ValueError) as exc:
+            # A damaged blob would fail every retry and stall the tenant: the loader quarantines the line
+            # (still sealed) as a dead letter. Key problems (wrong master) are not caught: they must stop
+            # loading until fixed, not turn every event into a dead letter.
+            raise UnloadableLine(f"sealed PII of message {item.message_id} cannot be opened: {exc}") from exc
+        merged.setdefault(customer_id, {}).update(fields)
+    if not merged:
+        return 0
+    keyring(engine).tenant_key(tenant_id, "data")  # any first-use key creation commits before our writes
+    with tenant_session(engine, tenant_id) as session:
+        for customer_id, fields in merged.items():
+            upsert_pii(session, tenant_id, customer_id, dict(fields))
+    return len(merged)
+
+
+def vault_sink(engine: Engine) -> Callable[[str], PiiSink]:
+    """Per-tenant sink factory for the ingest pipeline."""
+
+    def for_tenant(tenant_id: str) -> PiiSink:
+        def sink(items: Sequence[WalPii]) -> None:
+            store_wal_pii(engine, tenant_id, items)
+
+        return sink
+
+    return for_tenant
+
+
+def dead_letter_sealer(engine: Engine, tenant_id: str) -> Callable[[str, str], str]:
+    """Seal a refused event's raw payload when it may carry PII (same key test as the edge uses).
+
+    Dead letters keep the raw payload so it can be inspected and replayed; sealed, the payload is
+    only readable through the audited dead-letter API/CLI, never from the WAL or warehouse files.
+    """
+
+    def seal(dead_letter_id: str, payload: str) -> str:
+        if not may_hold_pii(payload.encode()):
+            return payload
+        blob = keyring(engine).encrypt_field(tenant_id, DEAD_FIELD, dead_letter_id, payload)
+        return DEAD_PREFIX + base64.b64encode(blob).decode()
+
+    return seal
+
+
+def dead_letter_opener(engine: Engine, tenant_id: str) -> Callable[[str, str], str]:
+    def open_(dead_letter_id: str, payload: str) -> str:
+        if not payload.startswith(DEAD_PREFIX):
+            return payload
+        blob = base64.b64decode(payload.removeprefix(DEAD_PREFIX))
+        return keyring(engine).decrypt_field(tenant_id, DEAD_FIELD, dead_letter_id, blob)
+
+    return open_
