@@ -11,4 +11,11 @@ pg_isready -h 127.0.0.1 -p 5432 -q || { echo "PostgreSQL is not reachable on 127
 if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1; then
   createdb -h 127.0.0.1 -U postgres test
 fi
+# Redis backs the shared rate-limit buckets (tests/web/test_ratelimit.py).
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 >/dev/null || true
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 exit 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import Engine
 
+from ecomops.security import accounts
+from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 
 
@@ -36,13 +39,26 @@ def test_api_docs_work_offline(server: InProcServer) -> None:
         assert spec["paths"]["/api/v1/t/{tenant}/query"]["post"]["security"] == [{"apiKey": []}]
 
 
-def test_home_lists_row_counts(server: InProcServer) -> None:
+def test_home_needs_sign_in_and_lists_only_the_users_tenants(server: InProcServer, engine: Engine) -> None:
+    tenancy.create_tenant(engine, "rival", "Rival Shop", "UTC", "USD")
+    accounts.create_user(engine, "ana@acme.test", "correct horse battery staple")
+    accounts.add_member(engine, "acme", "ana@acme.test", "analyst")
     with server.client() as c:
         c.post("/v1/track", json={"event": "A", "userId": "u", "messageId": "m1"})
     server.query("SELECT 1")  # load what was acknowledged
     with httpx.Client(base_url=server.url) as c:
-        page = c.get("/").text
-    assert "Acme Shop" in page and "Asia/Shanghai" in page
+        anonymous = c.get("/")
+        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"
+        login = c.post(
+            "/auth/login", json={"email": "ana@acme.test", "password": "correct horse battery staple"}
+        )
+        assert login.status_code == 200
+        entry = c.get("/")
+        assert entry.status_code == 303 and entry.headers["location"] == "/t/acme/"  # the first shop
+        page = c.get("/t/acme/").text
+        assert c.get("/t/rival/").status_code == 404  # not a member: indistinguishable from no shop
+    assert "Acme Shop" in page and "Asia/Shanghai" in page and "analyst" in page
+    assert "Rival Shop" not in page  # the tenant switcher lists only the user's shops
     assert '<tr><td>events</td><td class="num">1</td></tr>' in page
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.audit import anchor as anchors
 from ecomops.audit import service
 from ecomops.security.permissions import require
 from ecomops.web.deps import StateDep, TenantDep
@@ -68,8 +69,43 @@ async def list_audit(
     )
 
 
+class AnchorOut(BaseModel):
+    anchor: str
+    tenant_id: str
+    seq: int
+    hash: str
+    at: datetime
+
+
 @router.get("/verify", response_model=VerifyOut, summary="Check the hash chain; names the first broken seq")
-async def verify_audit(ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+async def verify_audit(
+    ctx: TenantDep,
+    state: StateDep,
+    anchor: Annotated[
+        str | None,
+        Query(
+            max_length=anchors.MAX_LENGTH,
+            description="An anchor from GET …/audit/anchor or `ecomops audit anchor`: also fail when the log "
+            "no longer reaches the anchored record unchanged (truncation)",
+        ),
+    ] = None,
+) -> dict[str, Any]:
     require(ctx, "audit:read")
-    result = await run_in_threadpool(service.verify, state.engine, ctx.tenant.id)
+    if anchor:
+        anchored = anchors.parse_anchor(anchor)
+        result = await run_in_threadpool(anchors.verify_with_anchor, state.engine, ctx.tenant.id, anchored)
+    else:
+        result = await run_in_threadpool(service.verify, state.engine, ctx.tenant.id)
     return result.as_dict()
+
+
+@router.get(
+    "/anchor",
+    response_model=AnchorOut,
+    summary="Verify the chain and sign its head; store the anchor elsewhere to detect truncation later",
+    responses={409: {"description": "The chain is broken or empty: nothing trustworthy to anchor"}},
+)
+async def anchor_audit(ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require(ctx, "audit:read")
+    made = await run_in_threadpool(anchors.make_anchor, state.engine, ctx.tenant.id)
+    return made.as_dict()
