@@ -1,0 +1,1 @@
+"""Analytics domain: the metric catalogue and the KPI engine that computes it over a tenant warehouse."""

@@ -1,0 +1,345 @@
+"""The KPI engine: validate a metrics request, get base measures from a source, combine them.
+
+One request asks for metric ids over a window of local days at a granularity, optionally broken
+down by one dimension. Every bucket also gets its period-over-period value (环比: the bucket right
+before it) and its same-period-last-year value (同比), and the window gets totals for itself, the
+same number of buckets right before it and the same dates one year earlier. Totals are computed
+from the facts over the whole window, not summed from buckets: distinct counts (buyers, visitors)
+do not add up across days.
+
+All of this is asked of the source in one pass: buckets may overlap (a window total overlaps its
+days), since facts are assigned to buckets by a range join.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import ibis
+
+from ecomops.analytics.catalogue import (
+    BASE_MEASURES,
+    METRICS_BY_ID,
+    Breakdown,
+    Metric,
+    Unit,
+    parse_breakdown,
+    parse_ids,
+)
+from ecomops.analytics.periods import (
+    Bucket,
+    Granularity,
+    buckets,
+    check_day,
+    last_year_bucket,
+    previous_bucket,
+    snap,
+    span,
+    validate_window,
+)
+from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
+from ecomops.kernel.clock import utcnow, validate_timezone
+from ecomops.kernel.errors import EcomopsError, ValidationFailed
+from ecomops.kernel.money import MONEY_QUANT, normalize_currency
+from ecomops.tenancy.service import TenantInfo
+from ecomops.warehouse.connection import Warehouse, connect
+
+DEFAULT_DAYS = 30
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+#: Most buckets × breakdown values in one answer.
+MAX_CELLS = 50_000
+#: Warehouse work one request may take before it is cancelled.
+TIMEOUT_SECONDS = 120.0
+
+CURRENT, PREVIOUS, LAST_YEAR = "total:current", "total:previous_period", "total:last_year"
+
+
+@dataclass(frozen=True)
+class MetricsQuery:
+    """A metrics request as the API and the CLI take it (strings are validated by :func:`resolve`)."""
+
+    ids: Sequence[str] | str
+    first: date | None = None
+    last: date | None = None
+    granularity: str = "day"
+    breakdown: str | None = None
+    compare: bool = True
+    limit: int = DEFAULT_LIMIT
+    currency: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    metrics: list[Metric]
+    first: date
+    last: date
+    granularity: Granularity
+    breakdown: Breakdown | None
+    compare: bool
+    limit: int
+    currency: str
+    timezone: str
+
+
+def resolve(query: MetricsQuery, tenant: TenantInfo, today: date | None = None) -> Resolved:
+    """Check every parameter and fill defaults; errors name the parameter (422)."""
+    metrics = [
+        METRICS_BY_ID[i] for i in parse_ids(list(query.ids) if not isinstance(query.ids, str) else query.ids)
+    ]
+    breakdown = parse_breakdown(query.breakdown)
+    try:
+        granularity = Granularity(query.granularity)
+    except ValueError:
+        raise ValidationFailed(
+            f"granularity: unknown granularity {query.granularity!r}; known: "
+            f"{', '.join(g.value for g in Granularity)}",
+            {"field": "granularity", "unknown": query.granularity},
+        ) from None
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}, got {query.limit}", {"field": "limit"}
+        )
+    timezone = validate_timezone(query.timezone) if query.timezone else tenant.timezone
+    currency = normalize_currency(query.currency) if query.currency else tenant.currency
+    zone = ZoneInfo(timezone)
+    check_day(query.first, "from")
+    check_day(query.last, "to")
+    if today is None:
+        today = utcnow().astimezone(zone).date()
+    last = query.last or (query.first + timedelta(days=DEFAULT_DAYS - 1) if query.first else today)
+    first = query.first or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        validate_window(first, last, granularity)
+    first, last = snap(first, last, granularity)
+    validate_window(first, last, granularity)
+    return Resolved(
+        metrics, first, last, granularity, breakdown, query.compare, query.limit, currency, timezone
+    )
+
+
+@dataclass
+class _Plan:
+    current: list[Bucket]
+    before_first: Bucket
+    last_year: list[Bucket]
+    totals: list[Bucket]
+
+    def all(self, compare: bool) -> list[Bucket]:
+        if not compare:
+            return [*self.current, self.totals[0]]
+        return [self.before_first, *self.current, *self.last_year, *self.totals]
+
+
+def _plan(r: Resolved) -> _Plan:
+    zone = ZoneInfo(r.timezone)
+    current = buckets(r.first, r.last, r.granularity, zone)
+    before_first = previous_bucket(current[0], r.granularity, zone)
+    last_year = []
+    for b in current:
+        shifted = last_year_bucket(b, r.granularity, zone)
+        last_year.append(
+            Bucket("ly:" + b.label, shifted.start, shifted.end, shifted.first_day, shifted.end_day)
+        )
+    earliest = current[0]
+    for _ in current:
+        earliest = previous_bucket(earliest, r.granularity, zone)
+    totals = [
+        span(CURRENT, current[0], current[-1]),
+        span(PREVIOUS, earliest, before_first),
+        span(LAST_YEAR, last_year[0], last_year[-1]),
+    ]
+    return _Plan(current, before_first, last_year, totals)
+
+
+def _format(value: Decimal | int | None, unit: Unit) -> str | int | float | None:
+    """JSON form: money as a Decimal string (exact), counts as integers, ratios as numbers."""
+    if value is None:
+        return None
+    if unit is Unit.money:
+        return str(Decimal(value).quantize(MONEY_QUANT, rounding=ROUND_HALF_EVEN))
+    if unit is Unit.count:
+        return int(value)
+    return float(value)
+
+
+def _zero(measure: str) -> Decimal | int:
+    return Decimal("0.0000") if BASE_MEASURES[measure].unit is Unit.money else 0
+
+
+def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> dict[str, Any]:
+    """Run a resolved request against ``source`` and return the JSON-ready answer."""
+    needed = list(dict.fromkeys(m for metric in r.metrics for m in metric.measures))
+    reasons = {m: source.unavailable(m, r.breakdown, r.granularity, r.currency) for m in needed}
+    metric_reason = {
+        metric.id: next((reasons[m] for m in metric.measures if reasons[m] is not None), None)
+        for metric in r.metrics
+    }
+    plan = _plan(r)
+    bucket_list = plan.all(r.compare)
+    families = list(dict.fromkeys(BASE_MEASURES[m].family for m in needed if reasons[m] is None))
+    cells: Cells = {}
+    for family in families:
+        for key, values in source.compute(family, bucket_list, r.breakdown, r.currency).items():
+            cells.setdefault(key, {}).update(values)
+
+    def values_of(label: str, dim: str | None) -> dict[str, Decimal | int | None]:
+        cell = cells.get((label, dim), {})
+        return {m: (None if reasons[m] is not None else cell.get(m, _zero(m))) for m in needed}
+
+    def metric_values(label: str, dim: str | None) -> dict[str, str | int | float | None]:
+        base = values_of(label, dim)
+        return {
+            metric.id: None if metric_reason[metric.id] else _format(metric.compute(base), metric.unit)
+            for metric in r.metrics
+        }
+
+    dims: list[str | None] = [None]
+    breakdown_info = None
+    if r.breakdown is not None:
+        seen = sorted({dim for (label, dim) in cells if label == CURRENT and dim is not None})
+        lead = r.metrics[0]
+
+        def rank(dim: str) -> tuple[int, Decimal, str]:
+            value = lead.compute(values_of(CURRENT, dim))
+            return (0, -Decimal(value), dim) if value is not None else (1, Decimal(0), dim)
+
+        ordered = sorted(seen, key=rank)
+        dims = list(ordered[: r.limit])
+        breakdown_info = {"id": r.breakdown.id, "values_total": len(ordered), "values_shown": len(dims)}
+        if len(plan.current) * max(len(dims), 1) > MAX_CELLS:
+            raise ValidationFailed(
+                f"{len(plan.current)} buckets × {len(dims)} {r.breakdown.id} values is more than "
+                f"{MAX_CELLS} cells; use a coarser granularity, a shorter window or a lower limit",
+                {"field": "limit", "cells": len(plan.current) * len(dims), "max_cells": MAX_CELLS},
+            )
+
+    series = []
+    previous_labels = [plan.before_first.label] + [b.label for b in plan.current[:-1]]
+    for b, prev_label in zip(plan.current, previous_labels, strict=True):
+        for dim in dims:
+            row: dict[str, Any] = {
+                "bucket": b.label,
+                "start": b.start.isoformat(),
+                "end": b.end.isoformat(),
+                "breakdown_value": dim,
+                "values": metric_values(b.label, dim),
+            }
+            if r.compare:
+                row["previous"] = metric_values(prev_label, dim)
+                row["last_year"] = metric_values("ly:" + b.label, dim)
+            series.append(row)
+    totals = []
+    for dim in dims:
+        row = {"breakdown_value": dim, "values": metric_values(CURRENT, dim)}
+        if r.compare:
+            row["previous_period"] = metric_values(PREVIOUS, dim)
+            row["last_year"] = metric_values(LAST_YEAR, dim)
+        totals.append(row)
+    cur, prev, ly = plan.totals
+    return {
+        "tenant": tenant.slug,
+        "currency": r.currency,
+        "timezone": r.timezone,
+        "granularity": r.granularity.value,
+        "from": r.first.isoformat(),
+        "to": r.last.isoformat(),
+        "breakdown": breakdown_info,
+        "periods": {
+            "current": _period(cur),
+            "previous_period": _period(prev) if r.compare else None,
+            "last_year": _period(ly) if r.compare else None,
+        },
+        "metrics": [
+            {
+                "id": m.id,
+                "name_en": m.name_en,
+                "name_zh": m.name_zh,
+                "unit": m.unit.value,
+                "formula": m.formula,
+                "available": metric_reason[m.id] is None,
+                "reason": metric_reason[m.id],
+            }
+            for m in r.metrics
+        ],
+        "other_currencies": source.other_currencies(cur, r.currency),
+        "series": series,
+        "totals": totals,
+    }
+
+
+def _period(b: Bucket) -> dict[str, str]:
+    return {
+        "from": b.first_day.isoformat(),
+        "to": (b.end_day - timedelta(days=1)).isoformat(),
+        "start": b.start.isoformat(),
+        "end": b.end.isoformat(),
+    }
+
+
+class MetricsTimeout(EcomopsError):
+    """The request needed more than TIMEOUT_SECONDS of warehouse work (400, like a SQL query timeout)."""
+
+    status_code = 400
+    code = "metrics_timeout"
+
+
+def compute_on_connection(
+    con: Any, tenant: TenantInfo, resolved: Resolved, timeout_seconds: float = TIMEOUT_SECONDS
+) -> dict[str, Any]:
+    """Metrics over one DuckDB connection or cursor, through an Ibis backend on it.
+
+    A watchdog interrupts the connection after ``timeout_seconds`` so one oversized request (years of
+    hours by product on a big shop) cannot hold a server thread and the warehouse indefinitely.
+    """
+    timed_out = threading.Event()
+    source = FactsSource(ibis.duckdb.from_connection(con), cancelled=timed_out)
+
+    def _interrupt() -> None:
+        timed_out.set()
+        con.interrupt()
+
+    watchdog = threading.Timer(timeout_seconds, _interrupt)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return compute(source, tenant, resolved)
+    except duckdb.Error as exc:
+        if timed_out.is_set():
+            raise MetricsTimeout(
+                f"metrics cancelled after {timeout_seconds:g} s; ask for a shorter window, a coarser "
+                "granularity, fewer metrics or no comparisons (compare=false)",
+                {"timeout_seconds": timeout_seconds},
+            ) from exc
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def compute_for_warehouse(warehouse: Warehouse, tenant: TenantInfo, query: MetricsQuery) -> dict[str, Any]:
+    """Metrics from a warehouse this process has open (the server's, or a test's), on a private cursor."""
+    resolved = resolve(query, tenant)  # validate before touching the warehouse
+    cursor = warehouse.cursor()
+    try:
+        return compute_on_connection(cursor, tenant, resolved)
+    finally:
+        cursor.close()
+
+
+def compute_for_file(path: Path, tenant: TenantInfo, query: MetricsQuery) -> dict[str, Any]:
+    """Metrics from a warehouse file no server owns, opened read-only."""
+    resolved = resolve(query, tenant)
+    con = connect(path, read_only=True)
+    try:
+        return compute_on_connection(con, tenant, resolved)
+    finally:
+        con.close()

@@ -1,0 +1,337 @@
+"""Where base measures come from: Ibis expressions over a tenant warehouse's fact tables.
+
+The engine only talks to a :class:`MeasureSource`: "give me these base measures for these buckets
+and this breakdown". :class:`FactsSource` answers from the raw facts (orders, order_items, refunds,
+events, ad_spend, products) with Ibis, so the same expressions can run on another Ibis backend. A
+rollup-backed source (pre-aggregated at ingest time, for dashboards) can implement the same protocol
+later and the engine, API and CLI will not change.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from ecomops.analytics.catalogue import (
+    ADD_TO_CART_EVENT,
+    BASE_MEASURES,
+    EXCLUDED_ORDER_STATUSES,
+    NONE_LABEL,
+    VISIT_EVENT_TYPES,
+    Breakdown,
+    Family,
+)
+from ecomops.analytics.periods import Bucket, Granularity
+
+#: (bucket label, breakdown value or None) → base measure id → value.
+Cells = dict[tuple[str, str | None], dict[str, Decimal | int]]
+
+_SEP = "\x1f"
+
+
+class MeasureSource(Protocol):
+    def unavailable(
+        self, measure: str, breakdown: Breakdown | None, granularity: Granularity, currency: str
+    ) -> str | None:
+        """Why ``measure`` cannot be computed for this tenant and request, or None if it can."""
+
+    def compute(
+        self, family: Family, buckets: Sequence[Bucket], breakdown: Breakdown | None, currency: str
+    ) -> Cells:
+        """The family's base measures for every bucket and breakdown value that has facts."""
+
+    def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
+        """Counted orders in ``window`` in currencies other than ``currency`` (left out of metrics)."""
+
+
+def _buckets_table(buckets: Sequence[Bucket]) -> ir.Table:
+    return ibis.memtable(
+        pa.table(
+            {
+                "b_label": pa.array([b.label for b in buckets], pa.string()),
+                "b_start": pa.array([b.start for b in buckets], pa.timestamp("us", tz="UTC")),
+                "b_end": pa.array([b.end for b in buckets], pa.timestamp("us", tz="UTC")),
+                "b_first_day": pa.array([b.first_day for b in buckets], pa.date32()),
+                "b_end_day": pa.array([b.end_day for b in buckets], pa.date32()),
+            }
+        )
+    )
+
+
+def _dim(column: ir.Value) -> ir.StringValue:
+    """A breakdown value; missing and empty values become ``(none)``."""
+    text = column.cast("string")
+    return ibis.ifelse(text.isnull() | (text.strip() == ""), ibis.literal(NONE_LABEL), text)
+
+
+@dataclass
+class FactsSource:
+    """Base measures straight from the fact tables of one warehouse connection (Ibis backend)."""
+
+    backend: Any
+    #: Set by the engine's watchdog: no further query starts once it is (a running one is interrupted).
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    _checks: dict[str, bool] = field(default_factory=dict)
+    _span: tuple[Any, Any, Any, Any] = (None, None, None, None)
+
+    def _run(self, expr: ir.Table) -> pa.Table:
+        if self.cancelled.is_set():
+            raise duckdb.InterruptException("metrics request cancelled by its watchdog")
+        return expr.to_pyarrow()
+
+    def _t(self, name: str) -> ir.Table:
+        return self.backend.table(name)
+
+    def _exists(self, key: str, expr: ir.Table) -> bool:
+        if key not in self._checks:
+            self._checks[key] = self._run(expr.limit(1)).num_rows > 0
+        return self._checks[key]
+
+    # --- availability ---------------------------------------------------------------------------
+
+    def unavailable(
+        self, measure: str, breakdown: Breakdown | None, granularity: Granularity, currency: str
+    ) -> str | None:
+        family = BASE_MEASURES[measure].family
+        if family is Family.traffic:
+            if breakdown is not None and breakdown.events is None:
+                return f"visitors are not recorded per {breakdown.id}"
+            e = self._t("events")
+            if not self._exists("visits", e.filter(e.type.isin(VISIT_EVENT_TYPES))):
+                return (
+                    "this tenant has no page or screen events: visitors are counted from the event API "
+                    "(/v1/page, /v1/screen), not from imported orders"
+                )
+            if measure == "cart_visitor_count" and not self._exists(
+                "carts", e.filter((e.type == "track") & (e.event == ADD_TO_CART_EVENT))
+            ):
+                return f"this tenant has no '{ADD_TO_CART_EVENT}' events"
+        elif family is Family.spend:
+            if granularity is Granularity.hour:
+                return "ad spend is recorded per day; use day, week or month"
+            if breakdown is not None and breakdown.ad_spend is None:
+                return f"ad spend is not recorded per {breakdown.id}"
+            a = self._t("ad_spend")
+            if not self._exists(f"spend:{currency}", a.filter(a.currency == currency)):
+                return f"this tenant has no ad spend in {currency}"
+        elif family is Family.lines or measure.startswith("attributed_"):
+            if family is Family.lines:
+                p = self._t("products")
+                if not self._exists("costs", p.filter(p.cost.notnull())):
+                    return "no product has a cost (products.cost): margins cannot be computed"
+            if measure.startswith("attributed_"):
+                a = self._t("ad_spend")
+                if not self._exists("spend:any", a):
+                    return "this tenant has no ad spend: no campaign to attribute orders to"
+        return None
+
+    def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
+        o = self._t("orders")
+        f = o.filter(
+            ~o.status.lower().isin(EXCLUDED_ORDER_STATUSES),
+            o.ordered_at >= window.start,
+            o.ordered_at < window.end,
+            o.currency != currency,
+        )
+        expr = f.group_by("currency").aggregate(n=f.count())
+        return {str(row["currency"]): int(row["n"]) for row in self._run(expr).to_pylist()}
+
+    # --- computation ----------------------------------------------------------------------------
+
+    def compute(
+        self, family: Family, buckets: Sequence[Bucket], breakdown: Breakdown | None, currency: str
+    ) -> Cells:
+        b = _buckets_table(buckets)
+        self._span = (
+            min(x.start for x in buckets),
+            max(x.end for x in buckets),
+            min(x.first_day for x in buckets),
+            max(x.end_day for x in buckets),
+        )
+        if family is Family.sales:
+            return self._sales(b, breakdown, currency)
+        if family is Family.lines:
+            return self._lines(b, breakdown, currency)
+        if family is Family.refunds:
+            return self._refunds(b, breakdown, currency)
+        if family is Family.traffic:
+            return self._traffic(b, breakdown)
+        return self._spend(b, breakdown, currency)
+
+    def _bucketed(self, rows: ir.Table, b: ir.Table) -> ir.Table:
+        """Rows joined to every bucket containing their ``ts`` (buckets may overlap: totals, last year).
+
+        Rows outside the buckets' overall span are filtered first, so the range join only sees the
+        facts of the requested periods.
+        """
+        lo, hi = self._span[0], self._span[1]
+        rows = rows.filter(rows.ts >= lo, rows.ts < hi)
+        return rows.join(b, [rows.ts >= b.b_start, rows.ts < b.b_end])
+
+    def _campaign_keys(self) -> ir.Column:
+        a = self._t("ad_spend")
+        key = a.utm_source.concat(_SEP, a.utm_medium, _SEP, a.utm_campaign)
+        return a.select(key=key).distinct().key
+
+    def _orders(self, breakdown: Breakdown | None, currency: str) -> ir.Table:
+        """Counted orders in ``currency`` with buyer, first-order flag, attribution flag and dimension."""
+        all_orders = self._t("orders")
+        counted = all_orders.filter(~all_orders.status.lower().isin(EXCLUDED_ORDER_STATUSES))
+        counted = counted.mutate(
+            buyer=ibis.coalesce(counted.customer_id, ibis.literal("anon:").concat(counted.anonymous_id))
+        )
+        firsts = (
+            counted.filter(counted.buyer.notnull())
+            .group_by(f_buyer=counted.buyer)
+            .aggregate(first_at=counted.ordered_at.min())
+        )
+        o = counted.filter(counted.currency == currency)
+        o = o.left_join(firsts, o.buyer == firsts.f_buyer)
+        utm = o.utm_source.concat(_SEP, o.utm_medium, _SEP, o.utm_campaign)
+        dim_column = breakdown.orders if breakdown is not None and breakdown.orders else None
+        return o.select(
+            o_id=o.order_id,
+            ts=o.ordered_at,
+            buyer=o.buyer,
+            is_first=(o.ordered_at == o.first_at).fill_null(False),
+            amount=o.total,
+            merch=o.subtotal - o.discount,
+            attributed=utm.isin(self._campaign_keys()).fill_null(False),
+            dim=_dim(o[dim_column]) if dim_column else ibis.literal(NONE_LABEL),
+        )
+
+    def _sales(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
+        o = self._orders(breakdown, currency)
+        if breakdown is not None and breakdown.items is not None:
+            i = self._t("order_items")
+            rows = i.join(o, i.order_id == o.o_id).select(
+                o_id=o.o_id,
+                ts=o.ts,
+                buyer=o.buyer,
+                is_first=o.is_first,
+                amount=i.line_total,
+                merch=i.line_total,
+                attributed=o.attributed,
+                dim=_dim(i[breakdown.items]),
+            )
+        else:
+            rows = o
+        j = self._bucketed(rows, b)
+        totals = j.group_by(["b_label", "dim"]).aggregate(
+            ordered_value=j.amount.sum(),
+            merchandise_value=j.merch.sum(),
+            order_count=j.o_id.nunique(),
+            attributed_value=j.amount.sum(where=j.attributed),
+        )
+        per_buyer = (
+            j.filter(j.buyer.notnull())
+            .group_by(["b_label", "dim", "buyer"])
+            .aggregate(n=j.o_id.nunique(), first=j.is_first.any())
+        )
+        buyers = per_buyer.group_by(["b_label", "dim"]).aggregate(
+            buyer_count=per_buyer.count(),
+            repeat_buyer_count=per_buyer.count(where=per_buyer.n >= 2),
+            new_buyer_count=per_buyer.count(where=per_buyer.first),
+        )
+        cells = self._cells(totals, breakdown)
+        for key, values in self._cells(buyers, breakdown).items():
+            cells.setdefault(key, {}).update(values)
+        return cells
+
+    def _lines(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
+        o = self._orders(breakdown, currency)
+        i = self._t("order_items")
+        p = self._t("products")
+        p = p.select(p_id=p.product_id, p_cost=p.cost)
+        j0 = i.join(o, i.order_id == o.o_id).left_join(p, i.product_id == p.p_id)
+        dim = _dim(j0[breakdown.items]) if breakdown is not None and breakdown.items else j0.dim
+        rows = j0.select(
+            ts=j0.ts,
+            attributed=j0.attributed,
+            value=j0.line_total,
+            cost=j0.quantity.cast("decimal(18, 4)") * j0.p_cost,
+            dim=dim,
+        )
+        j = self._bucketed(rows, b)
+        zero = ibis.literal(Decimal(0), type="decimal(38, 4)")
+        agg = j.group_by(["b_label", "dim"]).aggregate(
+            line_value=j.value.sum(),
+            line_cost=j.cost.sum().fill_null(zero),
+            lines_without_cost=j.count(where=j.cost.isnull()),
+            attributed_line_value=j.value.sum(where=j.attributed).fill_null(zero),
+            attributed_line_cost=j.cost.sum(where=j.attributed).fill_null(zero),
+            attributed_lines_without_cost=j.count(where=j.attributed & j.cost.isnull()),
+        )
+        return self._cells(agg, breakdown)
+
+    def _refunds(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
+        r = self._t("refunds")
+        r = r.filter(r.currency == currency)
+        if breakdown is None:
+            rows = r.select(ts=r.refunded_at, amount=r.amount, dim=ibis.literal(NONE_LABEL))
+        elif breakdown.id == "product":
+            rows = r.select(ts=r.refunded_at, amount=r.amount, dim=_dim(r.product_id))
+        elif breakdown.id == "category":
+            p = self._t("products")
+            p = p.select(p_id=p.product_id, p_category=p.category)
+            jr = r.left_join(p, r.product_id == p.p_id)
+            rows = jr.select(ts=jr.refunded_at, amount=jr.amount, dim=_dim(jr.p_category))
+        else:
+            orders = self._t("orders")
+            assert breakdown.orders is not None
+            oo = orders.select(o_id=orders.order_id, o_dim=orders[breakdown.orders])
+            jr = r.left_join(oo, r.order_id == oo.o_id)
+            rows = jr.select(ts=jr.refunded_at, amount=jr.amount, dim=_dim(jr.o_dim))
+        j = self._bucketed(rows, b)
+        zero = ibis.literal(Decimal(0), type="decimal(38, 4)")
+        agg = j.group_by(["b_label", "dim"]).aggregate(refund_value=j.amount.sum().fill_null(zero))
+        return self._cells(agg, breakdown)
+
+    def _traffic(self, b: ir.Table, breakdown: Breakdown | None) -> Cells:
+        e = self._t("events")
+        is_visit = e.type.isin(VISIT_EVENT_TYPES)
+        is_cart = (e.type == "track") & (e.event == ADD_TO_CART_EVENT)
+        e = e.filter(is_visit | is_cart)
+        column = breakdown.events if breakdown is not None else None
+        rows = e.select(
+            ts=e.ts,
+            visitor=ibis.coalesce(e.anonymous_id, e.user_id),
+            is_visit=e.type.isin(VISIT_EVENT_TYPES),
+            is_cart=(e.type == "track") & (e.event == ADD_TO_CART_EVENT),
+            dim=_dim(e[column]) if column else ibis.literal(NONE_LABEL),
+        )
+        j = self._bucketed(rows, b)
+        agg = j.group_by(["b_label", "dim"]).aggregate(
+            visitor_count=j.visitor.nunique(where=j.is_visit),
+            cart_visitor_count=j.visitor.nunique(where=j.is_cart),
+        )
+        return self._cells(agg, breakdown)
+
+    def _spend(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
+        a = self._t("ad_spend")
+        a = a.filter(a.currency == currency)
+        column = breakdown.ad_spend if breakdown is not None else None
+        rows = a.select(
+            day=a.date, spend=a.spend, dim=_dim(a[column]) if column else ibis.literal(NONE_LABEL)
+        )
+        rows = rows.filter(rows.day >= self._span[2], rows.day < self._span[3])
+        j = rows.join(b, [rows.day >= b.b_first_day, rows.day < b.b_end_day])
+        agg = j.group_by(["b_label", "dim"]).aggregate(spend_value=j.spend.sum())
+        return self._cells(agg, breakdown)
+
+    def _cells(self, expr: ir.Table, breakdown: Breakdown | None) -> Cells:
+        cells: Cells = {}
+        for row in self._run(expr).to_pylist():
+            label = row.pop("b_label")
+            dim = row.pop("dim")
+            key = (label, dim if breakdown is not None else None)
+            cells[key] = {k: (v if v is not None else 0) for k, v in row.items()}
+        return cells
