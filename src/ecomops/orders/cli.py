@@ -1,0 +1,205 @@
+"""``ecomops orders list|show``: the orders explorer from the command line.
+
+Through the running server's API when one runs (it owns the warehouse file), otherwise on the file
+opened read-only here; both paths use ``orders.service`` so the answers are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from ecomops.cliutil import cli_errors, console, engine, err_console, print_json, settings
+from ecomops.kernel.errors import NotFound
+from ecomops.orders import service
+from ecomops.orders.api import money_strings
+from ecomops.runtime import call_server, running_server
+from ecomops.tenancy import service as tenancy
+from ecomops.warehouse.connection import connect, warehouse_path
+
+orders_app = typer.Typer(help="Orders explorer: filtered lists and order details.", no_args_is_help=True)
+T = TypeVar("T")
+
+
+@contextmanager
+def local_cursor(tenant_id: str, slug: str) -> Iterator[Any]:
+    """No server: the tenant's warehouse file opened read-only in this process."""
+    path = warehouse_path(settings().warehouse_dir(), tenant_id)
+    if not path.exists():
+        raise NotFound(f"tenant {slug!r} has no warehouse file yet", {"path": str(path)})
+    con = connect(path, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def on_warehouse(tenant: str, fn: Callable[[Any, tenancy.TenantInfo], T]) -> T:
+    info = tenancy.get_tenant(engine(), tenant)
+    with local_cursor(info.id, info.slug) as cur:
+        return fn(cur, info)
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def fetch_orders(
+    tenant: str, filters: service.OrderFilters, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    server = running_server(settings())
+    if server is not None:
+        params: dict[str, Any] = {**filters.active(), "limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        result: dict[str, Any] = call_server(
+            server, "GET", f"/api/v1/t/{quote(tenant)}/orders?{urlencode(params)}"
+        )
+        return result
+
+    def run(cur: Any, info: tenancy.TenantInfo) -> dict[str, Any]:
+        page = service.list_orders(cur, info.timezone, filters, limit=limit, cursor=cursor)
+        items = [{k: _iso(v) for k, v in money_strings(i).items()} for i in page.items]
+        return {
+            "items": items,
+            "total": page.total,
+            "next_cursor": page.next_cursor,
+            "limit": page.limit,
+            "filters": page.filters,
+        }
+
+    return on_warehouse(tenant, run)
+
+
+def fetch_order(tenant: str, order_id: str) -> dict[str, Any]:
+    server = running_server(settings())
+    if server is not None:
+        result: dict[str, Any] = call_server(
+            server, "GET", f"/api/v1/t/{quote(tenant)}/orders/{quote(order_id, safe='')}"
+        )
+        return result
+    return on_warehouse(tenant, lambda cur, _: money_strings(service.get_order(cur, order_id)))
+
+
+def _local_time(value: Any, tz: str) -> str:
+    if value is None:
+        return ""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return str(at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"))
+
+
+@orders_app.command("list")
+def list_command(
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First day YYYY-MM-DD (tenant time zone)")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day YYYY-MM-DD, inclusive")] = None,
+    channel: Annotated[str | None, typer.Option(help="Channel, e.g. web, douyin, tmall")] = None,
+    status: Annotated[str | None, typer.Option(help="Status, e.g. paid, refunded, cancelled")] = None,
+    min_total: Annotated[str | None, typer.Option(help="Smallest order total")] = None,
+    max_total: Annotated[str | None, typer.Option(help="Largest order total")] = None,
+    customer: Annotated[str | None, typer.Option(help="Customer id (pseudonymous)")] = None,
+    coupon: Annotated[str | None, typer.Option(help="Coupon code")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=service.MAX_PAGE, help="Orders per page")] = 20,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor printed by the previous page")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List orders, newest first; filters combine with AND."""
+    with cli_errors():
+        filters = service.OrderFilters(
+            parse_day(date_from, "--from"),
+            parse_day(date_to, "--to"),
+            channel,
+            status,
+            _money(min_total, "--min-total"),
+            _money(max_total, "--max-total"),
+            customer,
+            coupon,
+        )
+        filters.validate()
+        page = fetch_orders(tenant, filters, limit=limit, cursor=cursor)
+        tz = tenancy.get_tenant(engine(), tenant).timezone
+    if as_json:
+        print_json(page)
+        return
+    table = Table("order", "ordered at", "status", "channel", "customer", "total", "coupon", "items")
+    for o in page["items"]:
+        table.add_row(
+            o["order_id"],
+            _local_time(o["ordered_at"], tz),
+            o["status"],
+            o["channel"] or "",
+            o["customer_id"] or "",
+            f"{o['total']} {o['currency']}",
+            o["coupon"] or "",
+            str(o["items_count"]),
+        )
+    console.print(table)
+    err_console.print(f"[dim]{len(page['items'])} of {page['total']} order(s); times in {tz}[/dim]")
+    if page["next_cursor"]:
+        err_console.print(f"[dim]next page: --cursor {page['next_cursor']}[/dim]")
+
+
+@orders_app.command("show")
+def show_command(
+    order_id: Annotated[str, typer.Argument(help="Order id")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """One order with its lines, refunds and payments."""
+    with cli_errors():
+        order = fetch_order(tenant, order_id)
+        tz = tenancy.get_tenant(engine(), tenant).timezone
+    if as_json:
+        print_json(order)
+        return
+    console.print(
+        f"[bold]{order['order_id']}[/bold] {order['status']} · {order['channel'] or '-'} · "
+        f"{_local_time(order['ordered_at'], tz)} ({tz})"
+    )
+    console.print(
+        f"customer {order['customer_id'] or '-'} · coupon {order['coupon'] or '-'} · "
+        f"total {order['total']} {order['currency']} "
+        f"(discount {order['discount']}, shipping {order['shipping']})"
+    )
+    items = Table("sku", "name", "qty", "unit price", "line total", title="items")
+    for i in order["items"]:
+        items.add_row(i["sku"] or "", i["name"] or "", str(i["quantity"]), i["unit_price"], i["line_total"])
+    console.print(items)
+    if order["refunds"]:
+        refunds = Table("refund", "at", "amount", "reason", title="refunds")
+        for r in order["refunds"]:
+            refunds.add_row(
+                r["refund_id"], _local_time(r["refunded_at"], tz), r["amount"] or "", r["reason"] or ""
+            )
+        console.print(refunds)
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint=option) from None
+
+
+def _money(value: str | None, option: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except ArithmeticError:
+        raise typer.BadParameter(f"{value!r} is not a number", param_hint=option) from None
+    if not amount.is_finite() or amount < 0:
+        raise typer.BadParameter(f"{value!r} must be a non-negative amount", param_hint=option)
+    return amount

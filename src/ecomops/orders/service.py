@@ -1,0 +1,261 @@
+"""Orders explorer over one tenant's warehouse: a filtered list with keyset pagination, and order details.
+
+Read-only and parameterised: every value a caller gives travels as a DuckDB parameter, and the only SQL
+text assembled here is a fixed set of ``WHERE`` fragments chosen by which filters are present. The
+caller passes a DuckDB connection: the server a cursor on the file it owns, the CLI without a server
+the file opened read-only (``warehouse.connection.connect(path, read_only=True)``).
+
+Date filters are calendar days in the tenant's time zone (an operator in Shanghai asking for
+"2026-11-11" means 00:00–24:00 Shanghai time, not UTC); they become a half-open UTC interval here, so
+the ``ordered_at`` column keeps its index-friendly form.
+
+Pagination is keyset on ``(ordered_at DESC, order_id DESC)``: the next page starts after the last row
+of this one, so deep pages cost the same as the first and rows inserted meanwhile do not shift them.
+The cursor is opaque to clients (URL-safe base64 of the last row's key).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from ecomops.kernel.errors import NotFound, ValidationFailed
+
+Cursor = duckdb.DuckDBPyConnection
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+#: Longest filter value accepted (ids, channels, statuses, coupon codes are all short).
+MAX_TEXT = 200
+
+_LIST_COLUMNS = (
+    "order_id",
+    "external_id",
+    "ordered_at",
+    "status",
+    "channel",
+    "source",
+    "customer_id",
+    "currency",
+    "total",
+    "discount",
+    "coupon",
+    "items_count",
+    "country",
+    "region",
+    "city",
+)
+_DETAIL_COLUMNS = (
+    *_LIST_COLUMNS,
+    "anonymous_id",
+    "paid_at",
+    "subtotal",
+    "shipping",
+    "tax",
+    "device",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "live_session_id",
+    "loaded_at",
+)
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """What an operator narrows the list by; ``None`` means "any"."""
+
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive, like a date picker
+    channel: str | None = None
+    status: str | None = None
+    min_total: Decimal | None = None
+    max_total: Decimal | None = None
+    customer_id: str | None = None
+    coupon: str | None = None
+
+    def validate(self) -> None:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValidationFailed(
+                f"date_from {self.date_from} is after date_to {self.date_to}",
+                {"field": "date_from", "date_from": str(self.date_from), "date_to": str(self.date_to)},
+            )
+        if self.min_total is not None and self.max_total is not None and self.min_total > self.max_total:
+            raise ValidationFailed(
+                f"min_total {self.min_total} is greater than max_total {self.max_total}",
+                {"field": "min_total"},
+            )
+        for name in ("channel", "status", "customer_id", "coupon"):
+            value = getattr(self, name)
+            if value is not None and not 0 < len(value) <= MAX_TEXT:
+                raise ValidationFailed(f"{name} must be 1..{MAX_TEXT} characters", {"field": name})
+
+    def active(self) -> dict[str, str]:
+        """The filters that are set, as strings (for links, CLI echo and the API's ``filters``)."""
+        out: dict[str, str] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = str(value)
+        return out
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    items: list[dict[str, Any]]
+    #: Orders matching the filters (all pages).
+    total: int
+    #: Pass back as ``cursor`` for the next page; None on the last page.
+    next_cursor: str | None
+    limit: int
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+def day_bounds(day: date, timezone: str) -> datetime:
+    """The UTC instant at which ``day`` starts in ``timezone``."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def encode_cursor(ordered_at: datetime, order_id: str) -> str:
+    raw = json.dumps([ordered_at.astimezone(UTC).isoformat(), order_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, order_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None or not isinstance(order_id, str):
+            raise ValueError("naive time or bad id")
+        return parsed, order_id
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            "invalid pagination cursor: pass back the next_cursor of the previous page unchanged",
+            {"field": "cursor"},
+        ) from exc
+
+
+def _where(filters: OrderFilters, timezone: str) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.date_from is not None:
+        clauses.append("ordered_at >= ?")
+        params.append(day_bounds(filters.date_from, timezone))
+    if filters.date_to is not None:
+        clauses.append("ordered_at < ?")
+        params.append(day_bounds(filters.date_to + timedelta(days=1), timezone))
+    for column in ("channel", "status", "customer_id", "coupon"):
+        value = getattr(filters, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if filters.min_total is not None:
+        clauses.append("total >= ?")
+        params.append(filters.min_total)
+    if filters.max_total is not None:
+        clauses.append("total <= ?")
+        params.append(filters.max_total)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _rows(cur: Cursor, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    rel = cur.execute(sql, params)
+    names = [d[0] for d in rel.description]
+    return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+
+
+def list_orders(
+    cur: Cursor,
+    timezone: str,
+    filters: OrderFilters | None = None,
+    *,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> OrderPage:
+    """One page of orders, newest first, matching ``filters``; ``cursor`` continues a previous page."""
+    filters = filters or OrderFilters()
+    filters.validate()
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be 1..{MAX_PAGE}, got {limit}", {"field": "limit"})
+    where, params = _where(filters, timezone)
+    total_row = cur.execute(f"SELECT count(*) FROM orders{where}", params).fetchone()  # noqa: S608
+    total = int(total_row[0]) if total_row else 0
+    page_where, page_params = where, list(params)
+    if cursor:
+        at, order_id = decode_cursor(cursor)
+        joiner = " AND " if where else " WHERE "
+        page_where += joiner + "(ordered_at < ? OR (ordered_at = ? AND order_id < ?))"
+        page_params += [at, at, order_id]
+    columns = ", ".join(_LIST_COLUMNS)
+    items = _rows(
+        cur,
+        # Only fixed column names and fixed WHERE fragments are interpolated; values are parameters.
+        f"SELECT {columns} FROM orders{page_where} "  # noqa: S608
+        "ORDER BY ordered_at DESC, order_id DESC LIMIT ?",
+        [*page_params, limit + 1],
+    )
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        next_cursor = encode_cursor(last["ordered_at"], last["order_id"])
+    return OrderPage(items, total, next_cursor, limit, filters.active())
+
+
+def get_order(cur: Cursor, order_id: str) -> dict[str, Any]:
+    """An order with its lines, refunds, payments and (for live-commerce orders) the live session."""
+    if not 0 < len(order_id) <= MAX_TEXT:
+        raise ValidationFailed(f"order id must be 1..{MAX_TEXT} characters", {"field": "order_id"})
+    found = _rows(cur, f"SELECT {', '.join(_DETAIL_COLUMNS)} FROM orders WHERE order_id = ?", [order_id])  # noqa: S608
+    if not found:
+        raise NotFound(f"order {order_id!r} not found in this tenant's warehouse", {"order_id": order_id})
+    order = found[0]
+    order["items"] = _rows(
+        cur,
+        "SELECT item_id, product_id, sku, name, category, quantity, unit_price, discount, line_total, "
+        "currency FROM order_items WHERE order_id = ? ORDER BY item_id",
+        [order_id],
+    )
+    order["refunds"] = _rows(
+        cur,
+        "SELECT refund_id, product_id, sku, quantity, amount, currency, reason, source, refunded_at "
+        "FROM refunds WHERE order_id = ? ORDER BY refunded_at, refund_id",
+        [order_id],
+    )
+    order["payments"] = _rows(
+        cur,
+        "SELECT payment_id, sequential, payment_type, installments, amount, currency FROM order_payments "
+        "WHERE order_id = ? ORDER BY sequential NULLS LAST, payment_id",
+        [order_id],
+    )
+    order["refunded_total"] = sum((r["amount"] or Decimal(0) for r in order["refunds"]), Decimal(0))
+    order["live_session"] = None
+    if order["live_session_id"]:
+        sessions = _rows(
+            cur,
+            "SELECT live_session_id, channel, host, title, started_at, ended_at, peak_viewers "
+            "FROM live_sessions WHERE live_session_id = ?",
+            [order["live_session_id"]],
+        )
+        order["live_session"] = sessions[0] if sessions else None
+    return order
+
+
+def facets(cur: Cursor) -> dict[str, list[str]]:
+    """Channels and statuses present, for the explorer's filter menus (small: a few dozen values)."""
+    out: dict[str, list[str]] = {}
+    for column in ("channel", "status"):
+        rows = cur.execute(
+            f"SELECT DISTINCT {column} FROM orders WHERE {column} IS NOT NULL ORDER BY 1 LIMIT 100"  # noqa: S608
+        ).fetchall()
+        out[column] = [str(r[0]) for r in rows]
+    return out

@@ -1,0 +1,242 @@
+"""Product analytics over one tenant's warehouse: units sold, revenue, stock on hand, margin, reviews.
+
+Read-only and parameterised like ``orders.service``; the caller passes a DuckDB connection.
+
+Definitions (the page, API and CLI all show these):
+
+- **units sold / revenue**: ``order_items`` quantity and ``line_total`` of orders that are not cancelled,
+  ordered inside the window (calendar days in the tenant's time zone; no window = all time).
+- **refunded**: refund amounts recorded against the product in the window (whole-order refunds carry
+  no product and are not attributed here).
+- **gross margin**: revenue − units × unit cost, only when the catalogue knows the cost; the rate is
+  margin / revenue. Unknown cost gives no margin rather than a flattering 100 %.
+- **stock on hand**: the latest ``inventory_snapshots`` row per product and warehouse, summed. The
+  warehouse snapshot is the analytics copy; the operational ``stock_levels`` are the editable system
+  of record and the demo keeps them equal to the last snapshot.
+- **reviews**: count and average rating of ``reviews`` (all time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.orders.service import day_bounds
+
+Cursor = duckdb.DuckDBPyConnection
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+#: Offset pagination is bounded: a catalogue is thousands of products, not millions of orders.
+MAX_OFFSET = 100_000
+MAX_TEXT = 200
+SORTS = {
+    "revenue": "revenue DESC NULLS LAST, p.product_id",
+    "units": "units_sold DESC NULLS LAST, p.product_id",
+    "stock": "stock_on_hand ASC NULLS LAST, p.product_id",
+    "rating": "avg_rating DESC NULLS LAST, review_count DESC, p.product_id",
+    "margin": "gross_margin DESC NULLS LAST, p.product_id",
+    "name": "p.name NULLS LAST, p.product_id",
+}
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    category: str | None = None
+    search: str | None = None  # part of the name or SKU, any case
+
+    def validate(self) -> None:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValidationFailed(
+                f"date_from {self.date_from} is after date_to {self.date_to}", {"field": "date_from"}
+            )
+        for name in ("category", "search"):
+            value = getattr(self, name)
+            if value is not None and not 0 < len(value) <= MAX_TEXT:
+                raise ValidationFailed(f"{name} must be 1..{MAX_TEXT} characters", {"field": name})
+
+    def active(self) -> dict[str, str]:
+        return {k: str(v) for k in self.__dataclass_fields__ if (v := getattr(self, k)) is not None}
+
+
+def _window(filters: ProductFilters, timezone: str, column: str) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if filters.date_from is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(day_bounds(filters.date_from, timezone))
+    if filters.date_to is not None:
+        clauses.append(f"{column} < ?")
+        params.append(day_bounds(filters.date_to + timedelta(days=1), timezone))
+    return "".join(" AND " + c for c in clauses), params
+
+
+def _stats_sql(filters: ProductFilters, timezone: str) -> tuple[str, list[Any]]:
+    """CTEs with per-product sales, refunds, stock and reviews (the fragments are fixed text)."""
+    sales_window, sales_params = _window(filters, timezone, "i.ordered_at")
+    refund_window, refund_params = _window(filters, timezone, "r.refunded_at")
+    sql = f"""
+WITH sales AS (
+    SELECT i.product_id, sum(i.quantity) AS units_sold, sum(i.line_total) AS revenue,
+           count(DISTINCT i.order_id) AS orders
+    FROM order_items i JOIN orders o ON o.order_id = i.order_id
+    WHERE o.status <> 'cancelled'{sales_window}
+    GROUP BY i.product_id
+), refunded AS (
+    SELECT r.product_id, sum(r.amount) AS refunded, count(*) AS refunds
+    FROM refunds r WHERE r.product_id IS NOT NULL{refund_window}
+    GROUP BY r.product_id
+), latest_stock AS (
+    SELECT product_id, warehouse_code, arg_max(on_hand, snapshot_at) AS on_hand,
+           arg_max(reserved, snapshot_at) AS reserved, max(snapshot_at) AS snapshot_at
+    FROM inventory_snapshots GROUP BY product_id, warehouse_code
+), stock AS (
+    SELECT product_id, sum(on_hand) AS stock_on_hand, sum(reserved) AS stock_reserved,
+           max(snapshot_at) AS stock_at
+    FROM latest_stock GROUP BY product_id
+), rated AS (
+    SELECT product_id, count(*) AS review_count, avg(rating) AS avg_rating
+    FROM reviews WHERE product_id IS NOT NULL GROUP BY product_id
+)"""  # noqa: S608 - only the fixed window fragments above are interpolated
+    return sql, [*sales_params, *refund_params]
+
+
+_SELECT = """
+SELECT p.product_id, p.sku, p.name, p.category, p.brand, p.price, p.cost, p.currency, p.status,
+       coalesce(s.units_sold, 0) AS units_sold, coalesce(s.revenue, 0) AS revenue,
+       coalesce(s.orders, 0) AS orders, coalesce(f.refunded, 0) AS refunded,
+       coalesce(f.refunds, 0) AS refunds,
+       CASE WHEN p.cost IS NULL THEN NULL
+            ELSE coalesce(s.revenue, 0) - coalesce(s.units_sold, 0) * p.cost END AS gross_margin,
+       st.stock_on_hand, st.stock_reserved, st.stock_at,
+       coalesce(rv.review_count, 0) AS review_count, rv.avg_rating
+FROM products p
+LEFT JOIN sales s ON s.product_id = p.product_id
+LEFT JOIN refunded f ON f.product_id = p.product_id
+LEFT JOIN stock st ON st.product_id = p.product_id
+LEFT JOIN rated rv ON rv.product_id = p.product_id
+"""
+
+
+def _rows(cur: Cursor, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    rel = cur.execute(sql, params)
+    names = [d[0] for d in rel.description]
+    return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+
+
+def _finish(row: dict[str, Any]) -> dict[str, Any]:
+    """Add the margin rate and round the average rating (presentation-neutral numbers)."""
+    revenue, margin = row["revenue"], row["gross_margin"]
+    row["margin_rate"] = (
+        (Decimal(margin) / Decimal(revenue)).quantize(Decimal("0.0001"))
+        if margin is not None and revenue
+        else None
+    )
+    if row["avg_rating"] is not None:
+        row["avg_rating"] = round(float(row["avg_rating"]), 2)
+    return row
+
+
+def list_products(
+    cur: Cursor,
+    timezone: str,
+    filters: ProductFilters | None = None,
+    *,
+    sort: str = "revenue",
+    limit: int = DEFAULT_PAGE,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """One page of products with their sales, stock, margin and review figures."""
+    filters = filters or ProductFilters()
+    filters.validate()
+    if sort not in SORTS:
+        raise ValidationFailed(f"sort must be one of {', '.join(SORTS)}; got {sort!r}", {"field": "sort"})
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be 1..{MAX_PAGE}, got {limit}", {"field": "limit"})
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValidationFailed(f"offset must be 0..{MAX_OFFSET}, got {offset}", {"field": "offset"})
+    where, where_params = [], []
+    if filters.category is not None:
+        where.append("p.category = ?")
+        where_params.append(filters.category)
+    if filters.search is not None:
+        where.append("(contains(lower(p.name), lower(?)) OR contains(lower(p.sku), lower(?)))")
+        where_params += [filters.search, filters.search]
+    where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+    ctes, cte_params = _stats_sql(filters, timezone)
+    total_row = cur.execute(f"SELECT count(*) FROM products p{where_sql}", where_params).fetchone()  # noqa: S608
+    items = _rows(
+        cur,
+        f"{ctes}{_SELECT}{where_sql} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+        [*cte_params, *where_params, limit, offset],
+    )
+    return {
+        "items": [_finish(r) for r in items],
+        "total": int(total_row[0]) if total_row else 0,
+        "limit": limit,
+        "offset": offset,
+        "sort": sort,
+        "filters": filters.active(),
+    }
+
+
+def get_product(
+    cur: Cursor, timezone: str, product_id: str, filters: ProductFilters | None = None
+) -> dict[str, Any]:
+    """One product: the list figures plus sales by channel, stock by warehouse and recent reviews."""
+    filters = filters or ProductFilters()
+    filters.validate()
+    if not 0 < len(product_id) <= MAX_TEXT:
+        raise ValidationFailed(f"product id must be 1..{MAX_TEXT} characters", {"field": "product_id"})
+    ctes, cte_params = _stats_sql(filters, timezone)
+    found = _rows(cur, f"{ctes}{_SELECT} WHERE p.product_id = ?", [*cte_params, product_id])
+    if not found:
+        raise NotFound(
+            f"product {product_id!r} not found in this tenant's catalogue", {"product_id": product_id}
+        )
+    product = _finish(found[0])
+    window, window_params = _window(filters, timezone, "i.ordered_at")
+    # Only the fixed window fragment is interpolated; values are parameters.
+    by_channel_sql = (
+        "SELECT coalesce(o.channel, 'unknown') AS channel, sum(i.quantity) AS units_sold, "  # noqa: S608
+        "sum(i.line_total) AS revenue, count(DISTINCT i.order_id) AS orders "
+        "FROM order_items i JOIN orders o ON o.order_id = i.order_id "
+        f"WHERE i.product_id = ? AND o.status <> 'cancelled'{window} "
+        "GROUP BY 1 ORDER BY revenue DESC"
+    )
+    product["by_channel"] = _rows(cur, by_channel_sql, [product_id, *window_params])
+    product["stock"] = _rows(
+        cur,
+        "SELECT warehouse_code, arg_max(on_hand, snapshot_at) AS on_hand, "
+        "arg_max(reserved, snapshot_at) AS reserved, max(snapshot_at) AS snapshot_at "
+        "FROM inventory_snapshots WHERE product_id = ? GROUP BY warehouse_code ORDER BY warehouse_code",
+        [product_id],
+    )
+    product["rating_histogram"] = {
+        int(r[0]): int(r[1])
+        for r in cur.execute(
+            "SELECT rating, count(*) FROM reviews WHERE product_id = ? GROUP BY rating ORDER BY rating",
+            [product_id],
+        ).fetchall()
+    }
+    product["recent_reviews"] = _rows(
+        cur,
+        "SELECT review_id, rating, title, body, channel, language, created_at FROM reviews "
+        "WHERE product_id = ? ORDER BY created_at DESC, review_id LIMIT 10",
+        [product_id],
+    )
+    product["window"] = filters.active()
+    return product
+
+
+def categories(cur: Cursor) -> list[str]:
+    rows = cur.execute(
+        "SELECT DISTINCT category FROM products WHERE category IS NOT NULL ORDER BY 1 LIMIT 500"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
