@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_TENANT ?= demo
 DEMO_DAYS ?= 400
 DEMO_CUSTOMERS ?= 50000
+DEMO_OWNER ?= owner@demo.ecomops.test
 export ECOMOPS_DATA_DIR ?= $(CURDIR)/.ecomops
 
 .PHONY: install demo serve test lint format typecheck bench clean
@@ -22,6 +23,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ecomops tenant create $(DEMO_TENANT) --name "Demo Shop 演示店铺" --timezone Asia/Shanghai --currency CNY --if-not-exists
 	$(BIN)/ecomops demo seed --tenant $(DEMO_TENANT) --days $(DEMO_DAYS) --customers $(DEMO_CUSTOMERS) --seed 42
+	@# A fresh password on every run, so the login printed here always works.
+	$(BIN)/ecomops user bootstrap --tenant $(DEMO_TENANT) --email $(DEMO_OWNER) --reset-password
 	$(BIN)/ecomops serve
 
 serve: $(STAMP)
@@ -41,6 +44,7 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint
 	bash scripts/services.sh
+	bash scripts/browser.sh
 	@$(BIN)/pytest -n 2 --dist loadgroup; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 

@@ -13,25 +13,34 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecomops import __version__
+from ecomops.analytics import api as analytics_api
 from ecomops.audit import api as audit_api
+from ecomops.customers import api as customers_api
 from ecomops.imports import api as imports_api
 from ecomops.imports import runner as imports_runner
 from ecomops.ingest import api as ingest_api
 from ecomops.ingest import pipeline as ingest_pipeline
 from ecomops.kernel.errors import EcomopsError, Overloaded
+from ecomops.orders import api as orders_api
+from ecomops.privacy import api as privacy_api
+from ecomops.privacy import runner as privacy_runner
+from ecomops.products import api as products_api
 from ecomops.runtime import new_control_token
+from ecomops.security import admin_api, auth_api
 from ecomops.settings import Settings, get_settings
 from ecomops.simulate import api as simulate_api
 from ecomops.store.db import engine_for
 from ecomops.store.migrate import current_revision, head_revision, upgrade
 from ecomops.warehouse import api as warehouse_api
 from ecomops.warehouse.connection import WarehouseRegistry
-from ecomops.web import apidocs, health, pages
-from ecomops.web.headers import SecurityHeaders
+from ecomops.web import account_pages, apidocs, health, pages, ratelimit
+from ecomops.web.deps import REQUEST_ID_SCOPE_KEY
+from ecomops.web.headers import RequestId, SecurityHeaders
 from ecomops.web.state import AppState
 
 #: Domain modules with ``async startup(state)`` / ``async shutdown(state)``, started in this order.
-LIFECYCLE: list[Any] = [ingest_pipeline, imports_runner]
+#: privacy_runner comes first: it rewrites erased tenants' warehouse files before anything opens them.
+LIFECYCLE: list[Any] = [privacy_runner, ingest_pipeline, imports_runner, ratelimit]
 
 #: Domain routers, mounted in this order.
 ROUTERS: list[Any] = [
@@ -42,6 +51,14 @@ ROUTERS: list[Any] = [
     imports_api.router,
     simulate_api.router,
     audit_api.router,
+    analytics_api.router,
+    customers_api.router,
+    orders_api.router,
+    products_api.router,
+    privacy_api.router,
+    auth_api.router,
+    admin_api.router,
+    account_pages.router,
     pages.router,
 ]
 
@@ -51,7 +68,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown tenant or resource"},
     413: {"description": "Request body too large"},
     422: {"description": "Validation failed; details say where"},
-    429: {"description": "Overloaded; retry after the Retry-After seconds"},
+    429: {"description": "Rate-limited or overloaded; retry after the Retry-After seconds"},
 }
 
 
@@ -84,8 +101,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return _error(500, "internal_error", "internal server error", {"type": type(exc).__name__})
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Answered by Starlette's outermost middleware, outside RequestId: echo the id it assigned here.
+        rid = request.scope.get(REQUEST_ID_SCOPE_KEY)
+        headers = {"X-Request-ID": rid} if isinstance(rid, str) else None
+        return _error(500, "internal_error", "internal server error", {"type": type(exc).__name__}, headers)
 
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -161,5 +181,9 @@ def create_app(settings: Settings | None = None, control_token: str | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=apidocs.STATIC_DIR), name="static")
+    # Added innermost first: SecurityHeaders wraps RequestId wraps RateLimit, so a 429 carries both.
+    limiter = state.services["ratelimit"] = ratelimit.RateLimiter(settings)
+    app.add_middleware(ratelimit.RateLimit, limiter=limiter)
+    app.add_middleware(RequestId)
     app.add_middleware(SecurityHeaders)
     return app

@@ -7,11 +7,17 @@ from typing import Annotated
 
 import typer
 
+from ecomops.analytics.cli import metrics_command
 from ecomops.audit.cli import audit_app
 from ecomops.cliutil import console, settings
+from ecomops.customers.cli import customers_app
 from ecomops.imports.cli import import_cmd
 from ecomops.ingest.cli import ingest_app
 from ecomops.ops.cli import doctor_command
+from ecomops.orders.cli import orders_app
+from ecomops.privacy.cli import privacy_app
+from ecomops.privacy.keys_cli import keys_app
+from ecomops.products.cli import products_app
 from ecomops.security.cli import member_app, user_app
 from ecomops.simulate.cli import demo_app
 from ecomops.tenancy.cli import apikey_app, source_app, tenant_app
@@ -31,12 +37,25 @@ app.command("query")(query_command)
 app.command("doctor")(doctor_command)
 app.add_typer(demo_app, name="demo")
 app.add_typer(audit_app, name="audit")
+app.command("metrics")(metrics_command)
+app.add_typer(customers_app, name="customers")
+app.add_typer(orders_app, name="orders")
+app.add_typer(products_app, name="products")
+app.add_typer(keys_app, name="keys")
+app.add_typer(privacy_app, name="privacy")
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default ECOMOPS_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default ECOMOPS_PORT)")] = None,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated proxy addresses (or *) whose X-Forwarded-For/-Proto are believed: "
+            "client IP for rate limits and audit, https for HSTS. Others' forwarded headers are ignored."
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Serve the API and console; this process owns the tenant warehouses while it runs."""
     import uvicorn
@@ -57,7 +76,13 @@ def serve(
     console.print(f"ecomops serving at [bold]{url}[/bold] (data dir {cfg.resolved_data_dir})")
     try:
         uvicorn.run(
-            create_app(cfg, control_token=token), host=host, port=port, log_level="warning", access_log=False
+            create_app(cfg, control_token=token),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
         )
     finally:
         remove_lock(cfg, os.getpid())

@@ -28,16 +28,48 @@ class Settings(BaseSettings):
     )
     master_key: SecretStr | None = Field(
         default=None,
-        description="Secret the audit-log HMAC key is derived from; without it a random key file "
-        "<data_dir>/keys/audit.key is created. Set it when several hosts share one PostgreSQL store.",
+        description="Secret the audit-log HMAC key and the PII master key (security.keyring) are derived "
+        "from; without it random key files <data_dir>/keys/audit.key and master.key are created. Set it "
+        "when several hosts share one PostgreSQL store.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    # Console sign-in: idle and absolute session lifetimes, and the account lockout rule.
+    session_idle_minutes: int = Field(default=30, ge=1, description="Sign out after this much inactivity.")
+    session_absolute_hours: int = Field(default=12, ge=1, description="Sign out this long after sign-in.")
+    login_max_failures: int = Field(default=5, ge=1, description="Failed sign-ins in a row before lockout.")
+    login_lockout_minutes: int = Field(default=15, ge=1, description="Lockout duration.")
     # Ingest tuning: bounded queue so overload turns into 429 instead of unbounded memory.
     ingest_queue_max_events: int = 200_000
     ingest_flush_interval_ms: int = 200
     ingest_dedupe_window_hours: int = 24
     ingest_fsync: bool = True
+    # Privacy: how often the server applies every tenant's retention policy (privacy.runner).
+    retention_interval_seconds: int = Field(
+        default=3600, ge=1, description="Seconds between retention passes over every tenant with a policy."
+    )
+    # Rate limits (token buckets, web/ratelimit.py): `rate` tokens per second refill up to `burst`; one
+    # request takes one token. In process memory, or shared through Redis when redis_url is set.
+    ratelimit_enabled: bool = Field(default=True, description="Answer 429 when a bucket is empty.")
+    ratelimit_ip_rate: float = Field(default=1000.0, gt=0, description="Requests/s per client IP, any path.")
+    ratelimit_ip_burst: int = Field(default=2000, ge=1)
+    ratelimit_api_key_rate: float = Field(default=50.0, gt=0, description="Requests/s per management key.")
+    ratelimit_api_key_burst: int = Field(default=100, ge=1)
+    ratelimit_write_key_rate: float = Field(default=1000.0, gt=0, description="Requests/s per write key.")
+    ratelimit_write_key_burst: int = Field(default=2000, ge=1)
+    ratelimit_auth_rate: float = Field(
+        default=10 / 60, gt=0, description="POST /auth/login|mfa|step-up per client IP, per second (10/min)."
+    )
+    ratelimit_auth_burst: int = Field(default=10, ge=1)
+    ratelimit_max_buckets: int = Field(
+        default=100_000, ge=100, description="In-memory buckets kept at most; idle ones are evicted first."
+    )
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a server reuses a resolved API key; revocation by another process takes "
+        "effect within this time (at once when revoked through the same server). 0 disables the cache.",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:

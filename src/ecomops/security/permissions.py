@@ -38,6 +38,11 @@ MATRIX: dict[str, tuple[frozenset[str], str]] = {
     "keys:manage": (_MANAGERS, "create, list and revoke API keys and write keys"),
     "members:manage": (_MANAGERS, "add and remove members and change their roles"),
     "privacy:erase": (_MANAGERS, "erase a customer's personal data"),
+    "consents:write": (
+        _MANAGERS | {"operator"},
+        "record customers' consent grants and withdrawals (customer service)",
+    ),
+    "privacy:retention": (_MANAGERS, "set, view and run the retention policy (deletes old raw data)"),
     "audit:read": (_MANAGERS, "read and verify the audit log"),
 }
 PERMISSIONS = tuple(MATRIX)

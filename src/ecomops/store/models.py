@@ -8,14 +8,17 @@ from decimal import Decimal
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -65,6 +68,8 @@ class Tenant(Base):
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    #: Owners and admins must sign in with a second factor (the default; an owner may relax it).
+    require_mfa: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
 
 
 class Source(Base):
@@ -213,6 +218,50 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    #: TOTP secret sealed under the system data key (``security.keyring``); set at enrolment start.
+    mfa_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: When enrolment was confirmed with a valid code; MFA is on only once this is set.
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Last accepted TOTP time step: a code is never accepted twice (replay within its 30 s window).
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: Consecutive failed sign-ins; reaching the limit sets ``locked_until``.
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored here.
+
+    ``stage`` is ``mfa`` (password accepted, code pending), ``enroll`` (policy requires MFA the user
+    has not set up yet) or ``active``. ``mfa_at`` is the last TOTP verification, for step-up.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    stage: Mapped[str] = mapped_column(String(10), nullable=False)
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    mfa_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    mfa_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class RecoveryCode(Base):
+    """One-time MFA recovery code, stored as SHA-256 (80 random bits: not guessable offline)."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("rc_"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Membership(Base):
@@ -229,3 +278,155 @@ class Membership(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class TenantKey(Base):
+    """A tenant's secret key, wrapped (AES-GCM) under the key-encryption key derived from the master key.
+
+    ``purpose`` is ``data`` (versioned: encrypts PII; the newest unretired version takes new writes),
+    ``index`` (blind indexes) or ``pseudonym`` (warehouse pseudonyms). ``kek_id`` fingerprints the
+    master key the row is wrapped under, so a process holding another master fails with a clear message.
+    """
+
+    __tablename__ = "tenant_keys"
+    __table_args__ = (UniqueConstraint("tenant_id", "purpose", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("tkey_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(20), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    kek_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SystemKey(Base):
+    """A key that belongs to no tenant (e.g. the one sealing users' TOTP secrets); wrapped like TenantKey."""
+
+    __tablename__ = "system_keys"
+    __table_args__ = (UniqueConstraint("purpose", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("skey_"))
+    purpose: Mapped[str] = mapped_column(String(20), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    kek_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CustomerPII(Base):
+    """A customer's personal data, one AES-GCM ciphertext per field (``privacy.vault``).
+
+    ``customer_id`` is the warehouse's pseudonymous id; the warehouse never holds these fields. The
+    blind indexes (keyed HMACs of the normalised email / phone) allow exact-match lookup without
+    decrypting every row.
+    """
+
+    __tablename__ = "customer_pii"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id"),
+        Index("ix_customer_pii_email_bidx", "tenant_id", "email_bidx"),
+        Index("ix_customer_pii_phone_bidx", "tenant_id", "phone_bidx"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pii_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    customer_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    first_name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    birthday_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email_bidx: Mapped[str | None] = mapped_column(String(64))
+    phone_bidx: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class Consent(Base):
+    """One consent decision (``privacy.consents``): rows are only appended, the latest per purpose wins.
+
+    Keeping every decision (not just the current state) is what lets a shop show when and how a
+    customer agreed or withdrew, which GDPR art. 7(1) and PIPL art. 14 ask the shop to prove.
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        Index("ix_consents_tenant_customer", "tenant_id", "customer_id", "purpose", "recorded_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("cns_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    customer_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(40), nullable=False)
+    granted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    source: Mapped[str] = mapped_column(String(40), nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class PrivacyRequest(Base):
+    """A data-subject request (export or erasure) and its outcome (``privacy.requests``).
+
+    ``summary`` holds counts only, never personal data. ``bundle`` is the export's JSON sealed with the
+    tenant's data key (it contains PII), kept until ``bundle_expires_at`` and removed by retention.
+    """
+
+    __tablename__ = "privacy_requests"
+    __table_args__ = (Index("ix_privacy_requests_tenant_created", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("prq_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False)
+    lookup: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    summary: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    bundle: Mapped[bytes | None] = mapped_column(LargeBinary)
+    bundle_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MarketingSuppression(Base):
+    """An erased person's email or phone, as the vault's blind index only, barred from marketing.
+
+    A re-import or re-identify of the same address creates a new customer id; this record is what
+    keeps that new id out of marketing without keeping the address itself.
+    """
+
+    __tablename__ = "marketing_suppressions"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "blind_index"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("sup_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    blind_index: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str] = mapped_column(String(40), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class RetentionPolicy(Base):
+    """How long a tenant keeps raw events, dead letters and import reject files (``privacy.retention``).
+
+    A NULL number of days keeps that kind of data forever (the default: deleting is opt-in).
+    """
+
+    __tablename__ = "retention_policies"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    events_days: Mapped[int | None] = mapped_column(Integer)
+    events_action: Mapped[str] = mapped_column(String(12), nullable=False, default="anonymise")
+    dead_letters_days: Mapped[int | None] = mapped_column(Integer)
+    reject_files_days: Mapped[int | None] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_run_summary: Mapped[dict[str, object] | None] = mapped_column(JSON)
