@@ -10,7 +10,7 @@ DEMO_CUSTOMERS ?= 50000
 DEMO_OWNER ?= owner@demo.ecomops.test
 export ECOMOPS_DATA_DIR ?= $(CURDIR)/.ecomops
 
-.PHONY: install demo serve test lint format typecheck bench clean
+.PHONY: install demo serve test lint format typecheck bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,11 @@ test: $(STAMP) lint
 	bash scripts/browser.sh
 	@$(BIN)/pytest -n 2 --dist loadgroup; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
+
+# Refresh docs/screenshots/ from the browser tests (a normal test run writes them to a temp folder).
+screenshots: $(STAMP)
+	bash scripts/browser.sh
+	ECOMOPS_SCREENSHOTS=docs $(BIN)/pytest tests/console/test_browser.py -q
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
