@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
-from ecomops.kernel.errors import Conflict, Forbidden, NotFound, Overloaded, Unauthorized
+from ecomops.kernel.errors import Conflict, Forbidden, NotFound, Overloaded, Unauthorized, ValidationFailed
 from ecomops.security import accounts, mfa
 from ecomops.settings import Settings
 from ecomops.store.db import session_scope
@@ -147,10 +147,11 @@ def login(
     Unknown and disabled accounts get the same answer as a wrong password (and cost the same time).
     """
     now = utcnow()
+    normalized: str | None
     try:
         normalized = accounts.normalize_email(email)
-    except Exception:
-        normalized = None
+    except ValidationFailed:
+        normalized = None  # not an address: cannot be an account, answered like a wrong password
     if normalized is not None:
         with session_scope(engine) as s:
             user = s.scalar(select(User).where(User.email == normalized))
