@@ -7,15 +7,16 @@ event loop. Reading metrics is reading order analytics, so it is gated by ``orde
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.analytics import engine
+from ecomops.analytics import engine, rollups
 from ecomops.analytics.catalogue import BREAKDOWNS, catalogue_payload
 from ecomops.analytics.periods import Granularity
+from ecomops.audit.service import record_action
 from ecomops.security.permissions import require
 from ecomops.web.deps import StateDep, TenantDep
 
@@ -93,6 +94,9 @@ class MetricsOut(BaseModel):
     )
     series: list[SeriesRowOut]
     totals: list[TotalRowOut]
+    source: str = Field(
+        default="facts", description="Where the base measures came from: rollups or facts (raw tables)"
+    )
 
 
 class CatalogueMetricOut(BaseModel):
@@ -151,6 +155,10 @@ async def get_metrics(
     timezone: Annotated[
         str | None, Query(max_length=64, description="IANA zone for buckets (default: tenant's)")
     ] = None,
+    source: Annotated[
+        Literal["auto", "rollups", "facts"],
+        Query(description="auto: rollups when they can answer, else the raw facts; or force one"),
+    ] = "auto",
 ) -> dict[str, Any]:
     require(ctx, "orders:read")
     query = engine.MetricsQuery(
@@ -163,6 +171,7 @@ async def get_metrics(
         limit=limit,
         currency=currency,
         timezone=timezone,
+        source=source,
     )
     warehouse = state.warehouses.get(ctx.tenant.id)
     return await run_in_threadpool(engine.compute_for_warehouse, warehouse, ctx.tenant, query)
@@ -172,3 +181,58 @@ async def get_metrics(
 async def get_catalogue(ctx: TenantDep) -> dict[str, Any]:
     require(ctx, "orders:read")
     return catalogue_payload()
+
+
+class RollupStatusOut(BaseModel):
+    ready: bool = Field(description="False until the rollups are built; metrics then read the raw facts")
+    current: bool = Field(
+        description="Ready and in step with the fact tables' row counts (False: a writer skipped the refresh)"
+    )
+    rebuilt_at: str | None
+    refreshed_at: str | None
+    hours_refreshed: int = Field(description="UTC hours recomputed incrementally since the last rebuild")
+    rows: dict[str, int]
+
+
+def _rollup_status(warehouse: Any) -> dict[str, Any]:
+    cur = warehouse.cursor()
+    try:
+        return rollups.status(cur)
+    finally:
+        cur.close()
+
+
+def _rebuild(warehouse: Any) -> dict[str, Any]:
+    with warehouse.write() as cur:
+        rollups.rebuild(cur)
+        return rollups.status(cur)
+
+
+@router.get("/rollups", response_model=RollupStatusOut, summary="State of the tenant's metric rollups")
+async def get_rollups(ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require(ctx, "orders:read")
+    return await run_in_threadpool(_rollup_status, state.warehouses.get(ctx.tenant.id))
+
+
+@router.post(
+    "/rollups/rebuild",
+    response_model=RollupStatusOut,
+    summary="Recompute every rollup from the facts (after facts were changed outside ingest/imports)",
+    responses={403: {"description": "Role may not rebuild rollups"}},
+)
+async def rebuild_rollups(ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require(ctx, "rollups:rebuild")
+    warehouse = state.warehouses.get(ctx.tenant.id)
+    before = await run_in_threadpool(_rollup_status, warehouse)
+    after = await run_in_threadpool(_rebuild, warehouse)
+    await run_in_threadpool(
+        record_action,
+        state.engine,
+        ctx.tenant.id,
+        "metrics.rollups_rebuilt",
+        "warehouse",
+        ctx.tenant.id,
+        before=before,
+        after=after,
+    )
+    return after

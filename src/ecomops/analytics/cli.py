@@ -60,6 +60,7 @@ def metrics_via_server(query: engine.MetricsQuery, tenant: str) -> dict[str, Any
         ("breakdown", query.breakdown),
         ("currency", query.currency),
         ("timezone", query.timezone),
+        ("source", query.source),
     ):
         if value is not None:
             params[key] = value.isoformat() if isinstance(value, date) else str(value)
@@ -189,6 +190,9 @@ def metrics_command(
     timezone: Annotated[str | None, typer.Option(help="IANA zone for buckets (default: tenant's)")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format")] = OutputFormat.table,
     list_: Annotated[bool, typer.Option("--list", help="Print the metric catalogue and exit")] = False,
+    source: Annotated[
+        str, typer.Option(help="auto (rollups when they can answer, else raw facts), rollups or facts")
+    ] = "auto",
 ) -> None:
     """Compute catalogue metrics (GMV, AOV, conversion, ROAS…) per day/week/month/hour, by a breakdown."""
     if list_:
@@ -211,6 +215,7 @@ def metrics_command(
             limit=limit,
             currency=currency,
             timezone=timezone,
+            source=source,
         )
         parse_ids(ids)  # a typo fails before any server round trip
         payload = metrics_via_server(query, tenant) or metrics_local(query, tenant)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import ibis
 
+from ecomops.analytics import rollups
 from ecomops.analytics.catalogue import (
     BASE_MEASURES,
     METRICS_BY_ID,
@@ -76,6 +77,8 @@ class MetricsQuery:
     limit: int = DEFAULT_LIMIT
     currency: str | None = None
     timezone: str | None = None
+    #: "auto" (rollups when they can answer), "rollups" or "facts" (see compute_on_connection).
+    source: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -293,16 +296,37 @@ class MetricsTimeout(EcomopsError):
     code = "metrics_timeout"
 
 
+#: Where base measures come from: rollups when they can answer (else the facts), or forced.
+SOURCES = ("auto", "rollups", "facts")
+
+
 def compute_on_connection(
-    con: Any, tenant: TenantInfo, resolved: Resolved, timeout_seconds: float = TIMEOUT_SECONDS
+    con: Any,
+    tenant: TenantInfo,
+    resolved: Resolved,
+    timeout_seconds: float = TIMEOUT_SECONDS,
+    source_kind: str = "auto",
 ) -> dict[str, Any]:
-    """Metrics over one DuckDB connection or cursor, through an Ibis backend on it.
+    """Metrics over one DuckDB connection or cursor: from the rollups when the request's buckets are
+    whole UTC hours and the rollups are ready (plain SQL, no Ibis compile cost), else from the facts
+    through an Ibis backend. ``source_kind`` "facts" forces the raw path (benchmarks, checks);
+    "rollups" fails with 422 when the rollups cannot answer. The answer's ``source`` says which ran.
 
     A watchdog interrupts the connection after ``timeout_seconds`` so one oversized request (years of
     hours by product on a big shop) cannot hold a server thread and the warehouse indefinitely.
     """
     timed_out = threading.Event()
-    source = FactsSource(ibis.duckdb.from_connection(con), cancelled=timed_out)
+    source: MeasureSource | None = None
+    if source_kind != "facts":
+        source = rollups.source_for(con, _plan(resolved).all(resolved.compare), cancelled=timed_out)
+        if source is None and source_kind == "rollups":
+            raise ValidationFailed(
+                "source: the rollups cannot answer this request (buckets not on whole UTC hours in "
+                f"{resolved.timezone}, or rollups not built yet); use source=auto or source=facts",
+                {"field": "source", "timezone": resolved.timezone},
+            )
+    if source is None:
+        source = FactsSource(ibis.duckdb.from_connection(con), cancelled=timed_out)
 
     def _interrupt() -> None:
         timed_out.set()
@@ -312,7 +336,9 @@ def compute_on_connection(
     watchdog.daemon = True
     watchdog.start()
     try:
-        return compute(source, tenant, resolved)
+        answer = compute(source, tenant, resolved)
+        answer["source"] = "rollups" if isinstance(source, rollups.RollupSource) else "facts"
+        return answer
     except duckdb.Error as exc:
         if timed_out.is_set():
             raise MetricsTimeout(
@@ -325,12 +351,21 @@ def compute_on_connection(
         watchdog.cancel()
 
 
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ValidationFailed(
+            f"source: unknown source {source!r}; known: {', '.join(SOURCES)}",
+            {"field": "source", "unknown": source},
+        )
+
+
 def compute_for_warehouse(warehouse: Warehouse, tenant: TenantInfo, query: MetricsQuery) -> dict[str, Any]:
     """Metrics from a warehouse this process has open (the server's, or a test's), on a private cursor."""
     resolved = resolve(query, tenant)  # validate before touching the warehouse
+    _check_source(query.source)
     cursor = warehouse.cursor()
     try:
-        return compute_on_connection(cursor, tenant, resolved)
+        return compute_on_connection(cursor, tenant, resolved, source_kind=query.source)
     finally:
         cursor.close()
 
@@ -338,8 +373,9 @@ def compute_for_warehouse(warehouse: Warehouse, tenant: TenantInfo, query: Metri
 def compute_for_file(path: Path, tenant: TenantInfo, query: MetricsQuery) -> dict[str, Any]:
     """Metrics from a warehouse file no server owns, opened read-only."""
     resolved = resolve(query, tenant)
+    _check_source(query.source)
     con = connect(path, read_only=True)
     try:
-        return compute_on_connection(con, tenant, resolved)
+        return compute_on_connection(con, tenant, resolved, source_kind=query.source)
     finally:
         con.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from ecomops.analytics import rollups
 from ecomops.imports.staging import Staging, arrow_table
 from ecomops.kernel.clock import utcnow
 from ecomops.warehouse.connection import Warehouse
@@ -155,6 +156,13 @@ WHERE customers.customer_id = s.customer_id
        OR (customers.first_seen_at IS NULL AND s.first_seen_at IS NOT NULL))
 """
 
+#: Orders whose rollups this import changes: new orders, orders that gained lines or refunds.
+TOUCHED_ORDERS = """
+SELECT order_id FROM st_orders WHERE is_new
+UNION SELECT order_id FROM st_items WHERE is_new
+UNION SELECT order_id FROM st_refunds WHERE is_new
+"""
+
 #: Rows of each input file whose record was newly inserted (derived records have no file).
 LOADED_BY_FILE = """
 SELECT _file, count(*) FROM (
@@ -271,6 +279,8 @@ def apply_staged(
                 cur, staging, "added_lines", ADDED_LINES, ADD_LINES_TO_EXISTING_ORDERS
             )
         result.updated["customers"] = _update_from(cur, staging, "seen_again", SEEN_AGAIN, WIDEN_CUSTOMERS)
+        # Rollups of the hours these orders, lines and refunds fall in, in this same transaction.
+        rollups.refresh(cur, order_ids=staging.arrow(TOUCHED_ORDERS))
         result.loaded_by_file = {int(f): int(n) for f, n in staging.run(LOADED_BY_FILE).fetchall()}
         now = utcnow()
         cur.executemany(

@@ -16,6 +16,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from ecomops.analytics import rollups
 from ecomops.ingest.ecommerce import ORDER_EVENTS, Derived, OrderEvent, derive
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.ids import new_id
@@ -278,8 +279,14 @@ def load_events(cur: duckdb.DuckDBPyConnection, events: pa.Table, default_curren
         cur.execute("INSERT INTO events BY NAME SELECT * FROM loaded_events")
         _upsert_customers(cur)
         order_events = _order_events(cur)
+        touched: list[str] = []
         if order_events:
-            _apply_orders(cur, derive(order_events, default_currency))
+            derived = derive(order_events, default_currency)
+            _apply_orders(cur, derived)
+            touched = [o["order_id"] for o in derived.orders] + [r["order_id"] for r in derived.refunds]
+            touched += list(derived.cancelled)
+        # Same transaction as the facts: dashboards never see facts without their rollups.
+        rollups.refresh(cur, order_ids=touched, event_hours_from="loaded_events")
         # Only on success: after an error the transaction is aborted and its rollback drops it.
         cur.execute("DROP TABLE loaded_events")
     finally:

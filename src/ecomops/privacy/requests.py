@@ -48,6 +48,7 @@ from typing import Any
 import duckdb
 from sqlalchemy import Engine, select, update
 
+from ecomops.analytics import rollups
 from ecomops.audit.context import current
 from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
@@ -481,6 +482,8 @@ def erase_warehouse(
             where, params = _dead_letter_filter(needles)
             cur.execute(f"DELETE FROM {DEAD_LETTERS} WHERE {where}", params)  # noqa: S608
             counts["dead_letters_deleted"] = _changed(cur)
+        # Buyer and visitor ids are in the rollups' grain: recompute their hours in this transaction.
+        rollups.refresh_subject(cur, [customer_id, *anon_ids], order_ids)
     return counts
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from ecomops.analytics import rollups
 from ecomops.audit.context import current
 from ecomops.audit.service import record_action
 from ecomops.imports.execution import job_dir
@@ -227,7 +228,10 @@ def anonymise_events(warehouse: Warehouse, cutoff: datetime) -> int:
                     WHERE ts < ? AND {pending}""",  # noqa: S608 (constants only)
                 [CONTEXT_PATCH, DEVICE_PATCH, PAGE_PATCH, cutoff],
             )
-            return _count(cur)
+            changed = _count(cur)
+            if changed:  # visitor ids changed: visitor rollups of those hours, same transaction
+                rollups.refresh_events_before(cur, cutoff)
+            return changed
         finally:
             cur.execute("DROP TABLE _retention_keys")
 
@@ -235,7 +239,10 @@ def anonymise_events(warehouse: Warehouse, cutoff: datetime) -> int:
 def drop_events(warehouse: Warehouse, cutoff: datetime) -> int:
     with warehouse.write() as cur:
         cur.execute("DELETE FROM events WHERE ts < ?", [cutoff])
-        return _count(cur)
+        dropped = _count(cur)
+        if dropped:
+            rollups.refresh_events_before(cur, cutoff)
+        return dropped
 
 
 def delete_dead_letters(warehouse: Warehouse, cutoff: datetime) -> int:

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from ecomops import __version__
+from ecomops.analytics import rollups
 from ecomops.simulate.marketing import CAMPAIGNS
 from ecomops.simulate.params import ID_PREFIX
 
@@ -97,3 +98,5 @@ def write_tables(
     for name in tables:
         if name != "sim_events":
             cur.unregister(name)
+    # A seed replaces most of the shop: rebuilding every rollup is cheaper than tracking hours.
+    rollups.rebuild(cur)

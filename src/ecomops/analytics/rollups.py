@@ -1,0 +1,616 @@
+# ruff: noqa: S608 -- SQL here is assembled only from module constants and catalogue column names;
+# every value (hours, ids, currency, buckets) is a bound parameter or a registered Arrow table.
+"""Rollups: hourly aggregates of a tenant's facts, maintained with the facts, read by dashboards.
+
+Why: the metric engine's raw path (:class:`~ecomops.analytics.sources.FactsSource`) builds and
+compiles Ibis expressions and scans every event of the window on each request; a dashboard asks for a
+dozen metrics every few seconds. The rollup tables (warehouse migration ``0003_rollups.sql``) hold the
+same base measures per UTC hour × dimensions, and :class:`RollupSource` answers the engine from them
+with plain parameterized DuckDB SQL (no Ibis on this path).
+
+Exactness: every rollup is either additive (sums and counts of facts that belong to exactly one row)
+or keeps the id of what is counted distinctly (buyer, visitor) in its grain, so a distinct count over
+any set of hours is a ``count(DISTINCT id)`` over those hours' rows: never an approximation. Values
+that can change after the fact (a product's cost, whether a campaign has ad spend) are joined at
+query time, exactly as the raw computation does.
+
+Maintenance: :func:`refresh` recomputes exactly the affected UTC hours from the facts, inside the
+writer's transaction (ingest load, import apply; the simulator rebuilds everything). The affected
+hours are those of the new events, of the touched orders before and after the change (the hour an
+order *used* to count in comes from ``rollup_order_index``), of the touched orders' refunds, and of
+the first orders of their buyers before and after (new-buyer flags move when an earlier order
+arrives). Requests whose buckets do not start on UTC hours (zones with 30/45-minute offsets) are
+answered from the raw facts: :func:`source_for` returns None for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ecomops.analytics.catalogue import (
+    ADD_TO_CART_EVENT,
+    BASE_MEASURES,
+    EXCLUDED_ORDER_STATUSES,
+    NONE_LABEL,
+    VISIT_EVENT_TYPES,
+    Breakdown,
+    Family,
+)
+from ecomops.analytics.periods import Bucket, Granularity
+from ecomops.analytics.sources import Cells
+
+log = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+#: Above this many touched orders (a bulk import) one rebuild beats tracking their hours.
+BULK_ORDERS = 50_000
+
+# --- SQL fragments (module constants only; every value is a parameter) -------------------------------
+
+_EXCLUDED = ", ".join(f"'{s}'" for s in EXCLUDED_ORDER_STATUSES)
+_VISITS = ", ".join(f"'{t}'" for t in VISIT_EVENT_TYPES)
+COUNTED = f"lower(status) NOT IN ({_EXCLUDED})"
+BUYER = "coalesce(customer_id, 'anon:' || anonymous_id)"
+#: Python's str.strip() whitespace, as Ibis compiles ``strip()`` for the raw path.
+_WS = "' ' || chr(9) || chr(10) || chr(13) || chr(11) || chr(12)"
+
+
+def dim(column: str) -> str:
+    """The breakdown label of ``column``: missing or blank values become ``(none)`` (as FactsSource)."""
+    text = f"CAST({column} AS VARCHAR)"
+    return f"CASE WHEN {text} IS NULL OR trim({text}, {_WS}) = '' THEN '{NONE_LABEL}' ELSE {text} END"
+
+
+def _scope(column: str, full: bool) -> str:
+    """Rows to (re)compute: all, or those whose UTC hour is in ``_ro_hours`` (bounded by $lo/$hi)."""
+    if full:
+        return "TRUE"
+    hours = "(SELECT hour FROM _ro_hours)"
+    return f"({column} >= $lo AND {column} < $hi AND date_trunc('hour', {column}) IN {hours})"
+
+
+def _orders(full: bool) -> str:
+    return f"(SELECT *, {BUYER} AS buyer FROM orders WHERE {COUNTED} AND {_scope('ordered_at', full)})"
+
+
+def _inserts(full: bool) -> list[str]:
+    o = _orders(full)
+    first = "coalesce(o.ordered_at = f.first_at, false)"
+    item_sales = [
+        f"""INSERT INTO rollup_item_sales
+            SELECT date_trunc('hour', o.ordered_at), o.currency, '{kind}', {dim(f"i.{column}")},
+                   o.utm_source, o.utm_medium, o.utm_campaign, o.buyer, {first},
+                   sum(i.line_total), count(DISTINCT o.order_id)
+            FROM {o} o JOIN order_items i ON i.order_id = o.order_id
+            LEFT JOIN rollup_buyer_first f ON f.buyer = o.buyer
+            GROUP BY ALL"""
+        for kind, column in (("product", "product_id"), ("category", "category"))
+    ]
+    return [
+        f"""INSERT INTO rollup_order_index
+            SELECT order_id, date_trunc('hour', ordered_at), buyer FROM {o}""",
+        f"""INSERT INTO rollup_sales
+            SELECT date_trunc('hour', o.ordered_at), o.currency, o.channel, o.utm_source, o.utm_medium,
+                   o.utm_campaign, o.region, o.country, o.device, o.buyer, {first},
+                   sum(o.total), sum(o.subtotal - o.discount), count(*)
+            FROM {o} o LEFT JOIN rollup_buyer_first f ON f.buyer = o.buyer
+            GROUP BY ALL""",
+        *item_sales,
+        f"""INSERT INTO rollup_lines
+            SELECT date_trunc('hour', o.ordered_at), o.currency, i.product_id, i.category, o.channel,
+                   o.utm_source, o.utm_medium, o.utm_campaign, o.region, o.country, o.device,
+                   sum(i.line_total), sum(i.quantity), count(*)
+            FROM {o} o JOIN order_items i ON i.order_id = o.order_id
+            GROUP BY ALL""",
+        f"""INSERT INTO rollup_refunds
+            SELECT date_trunc('hour', r.refunded_at), r.currency, r.product_id, o.channel, o.utm_source,
+                   o.utm_campaign, o.region, o.country, o.device, sum(r.amount)
+            FROM refunds r LEFT JOIN orders o ON o.order_id = r.order_id
+            WHERE {_scope("r.refunded_at", full)}
+            GROUP BY ALL""",
+        _visitors_insert(_scope("ts", full)),
+    ]
+
+
+def _visitors_insert(scope: str) -> str:
+    return f"""INSERT INTO rollup_visitors
+            SELECT date_trunc('hour', ts), channel, utm_source, utm_campaign, region, country, device,
+                   coalesce(anonymous_id, user_id),
+                   coalesce(bool_or(type IN ({_VISITS})), false),
+                   coalesce(bool_or(type = 'track' AND event = '{ADD_TO_CART_EVENT}'), false)
+            FROM events
+            WHERE (type IN ({_VISITS}) OR (type = 'track' AND event = '{ADD_TO_CART_EVENT}'))
+              AND {scope}
+            GROUP BY ALL"""
+
+
+_HOURLY_TABLES = (
+    "rollup_order_index",
+    "rollup_sales",
+    "rollup_item_sales",
+    "rollup_lines",
+    "rollup_refunds",
+    "rollup_visitors",
+)
+_FULL_INSERTS = _inserts(True)
+_SCOPED_INSERTS = _inserts(False)
+_BUYER_FIRSTS = f"""SELECT buyer, min(ordered_at) AS first_at
+    FROM (SELECT {BUYER} AS buyer, ordered_at FROM orders WHERE {COUNTED})
+    WHERE buyer IS NOT NULL {{and_buyers}} GROUP BY buyer"""
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    """What one maintenance step did (logged by the bench; ``full`` = everything rebuilt)."""
+
+    hours: int
+    full: bool
+
+
+def is_ready(cur: duckdb.DuckDBPyConnection) -> bool:
+    """True when the rollups reflect every fact (a migrated warehouse starts not ready until rebuilt)."""
+    try:
+        row = cur.execute("SELECT ready FROM rollup_state WHERE id = 1").fetchone()
+    except duckdb.CatalogException:  # a read-only warehouse file not migrated to 0003 yet
+        return False
+    return bool(row and row[0])
+
+
+_FINGERPRINT = """SELECT (SELECT count(*) FROM orders) || ':' || (SELECT count(*) FROM order_items) || ':'
+    || (SELECT count(*) FROM refunds) || ':' || (SELECT count(*) FROM events)"""
+
+
+def fingerprint(cur: duckdb.DuckDBPyConnection) -> str:
+    """Row counts of the fact tables: cheap, and changed by any insert or delete that skipped refresh."""
+    row = cur.execute(_FINGERPRINT).fetchone()
+    return str(row[0]) if row else ""
+
+
+def _stamp(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(f"UPDATE rollup_state SET fingerprint = ({_FINGERPRINT}) WHERE id = 1")
+
+
+def is_current(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Ready, and no fact row was added or removed since the last refresh (else read the facts)."""
+    try:
+        row = cur.execute(
+            f"SELECT ready AND fingerprint IS NOT DISTINCT FROM ({_FINGERPRINT}) "
+            "FROM rollup_state WHERE id = 1"
+        ).fetchone()
+    except duckdb.CatalogException:  # a read-only warehouse file not migrated to 0003 yet
+        return False
+    current = bool(row and row[0])
+    if not current and is_ready(cur):
+        log.warning(
+            "rollups are out of step with the facts (a writer skipped rollups.refresh): metrics read the "
+            "raw facts until `ecomops rollups rebuild`"
+        )
+    return current
+
+
+def rebuild(cur: duckdb.DuckDBPyConnection) -> RefreshStats:
+    """Recompute every rollup from the facts (inside the caller's transaction)."""
+    cur.execute("DELETE FROM rollup_buyer_first")
+    cur.execute("INSERT INTO rollup_buyer_first " + _BUYER_FIRSTS.format(and_buyers=""))
+    for table in _HOURLY_TABLES:
+        cur.execute(f"DELETE FROM {table}")
+    for sql in _FULL_INSERTS:
+        cur.execute(sql)
+    row = cur.execute("SELECT count(DISTINCT hour) FROM rollup_order_index").fetchone()
+    cur.execute("UPDATE rollup_state SET ready = true, rebuilt_at = now(), refreshed_at = now() WHERE id = 1")
+    _stamp(cur)
+    return RefreshStats(hours=int(row[0]) if row else 0, full=True)
+
+
+def refresh(
+    cur: duckdb.DuckDBPyConnection,
+    *,
+    order_ids: Iterable[str] | pa.Table = (),
+    hours: Iterable[datetime] = (),
+    event_hours_from: str | None = None,
+) -> RefreshStats:
+    """Bring the rollups up to date after a write of the given orders/refunds and events.
+
+    ``order_ids``: orders that were inserted, changed, cancelled or refunded (a pyarrow table with an
+    ``order_id`` column for large imports). ``hours``: UTC hours with new events.
+    ``event_hours_from``: a (module-constant) table name whose ``ts`` column holds new events' times.
+    Runs in the caller's transaction, so readers see facts and rollups change together.
+    """
+    if not is_ready(cur):
+        return rebuild(cur)
+    if isinstance(order_ids, pa.Table):
+        ids = order_ids.select(["order_id"])
+    else:
+        ids = pa.table({"order_id": pa.array(list(order_ids), pa.string())})
+    if ids.num_rows > BULK_ORDERS:
+        return rebuild(cur)
+    explicit = pa.table({"hour": pa.array(list(hours), pa.timestamp("us", tz="UTC"))})
+    cur.register("_ro_ids_in", ids)
+    cur.register("_ro_hours_in", explicit)
+    try:
+        cur.execute("CREATE OR REPLACE TEMP TABLE _ro_ids AS SELECT DISTINCT order_id FROM _ro_ids_in")
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _ro_touched AS
+                SELECT hour, buyer FROM rollup_order_index WHERE order_id IN (SELECT order_id FROM _ro_ids)
+                UNION ALL
+                SELECT date_trunc('hour', ordered_at), {BUYER} FROM orders
+                WHERE {COUNTED} AND order_id IN (SELECT order_id FROM _ro_ids)"""
+        )
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE _ro_buyers AS "
+            "SELECT DISTINCT buyer FROM _ro_touched WHERE buyer IS NOT NULL"
+        )
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE _ro_first AS "
+            + _BUYER_FIRSTS.format(and_buyers="AND buyer IN (SELECT buyer FROM _ro_buyers)")
+        )
+        event_hours = (
+            f"UNION SELECT DISTINCT date_trunc('hour', ts) FROM {event_hours_from} "
+            f"WHERE type IN ({_VISITS}) OR (type = 'track' AND event = '{ADD_TO_CART_EVENT}')"
+            if event_hours_from
+            else ""
+        )
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _ro_hours AS
+                SELECT date_trunc('hour', hour) AS hour FROM _ro_hours_in
+                UNION SELECT hour FROM _ro_touched
+                UNION SELECT date_trunc('hour', refunded_at) FROM refunds
+                      WHERE order_id IN (SELECT order_id FROM _ro_ids)
+                UNION SELECT date_trunc('hour', first_at) FROM rollup_buyer_first
+                      WHERE buyer IN (SELECT buyer FROM _ro_buyers)
+                UNION SELECT date_trunc('hour', first_at) FROM _ro_first
+                {event_hours}"""
+        )
+        cur.execute("DELETE FROM rollup_buyer_first WHERE buyer IN (SELECT buyer FROM _ro_buyers)")
+        cur.execute("INSERT INTO rollup_buyer_first SELECT buyer, first_at FROM _ro_first")
+        row = cur.execute(
+            "SELECT count(*), min(hour), max(hour) FROM _ro_hours WHERE hour IS NOT NULL"
+        ).fetchone()
+        n = int(row[0]) if row else 0
+        if n:
+            assert row is not None
+            bounds = {"lo": row[1], "hi": row[2] + HOUR}
+            cur.execute("DELETE FROM rollup_order_index WHERE order_id IN (SELECT order_id FROM _ro_ids)")
+            for table in _HOURLY_TABLES:
+                # The range lets DuckDB skip row groups by their min/max hour before the IN test.
+                cur.execute(
+                    f"DELETE FROM {table} WHERE hour >= $lo AND hour < $hi "
+                    "AND hour IN (SELECT hour FROM _ro_hours)",
+                    bounds,
+                )
+            for sql in _SCOPED_INSERTS:
+                cur.execute(sql, bounds)
+        cur.execute(
+            "UPDATE rollup_state SET refreshed_at = now(), hours_refreshed = hours_refreshed + ? "
+            "WHERE id = 1",
+            [n],
+        )
+        _stamp(cur)
+        for temp in ("_ro_ids", "_ro_touched", "_ro_buyers", "_ro_first", "_ro_hours"):
+            cur.execute(f"DROP TABLE {temp}")
+        return RefreshStats(hours=n, full=False)
+    finally:
+        cur.unregister("_ro_ids_in")
+        cur.unregister("_ro_hours_in")
+
+
+def refresh_subject(cur: duckdb.DuckDBPyConnection, ids: Sequence[str], order_ids: Sequence[str]) -> None:
+    """After a data subject's ids were re-keyed (privacy erasure): recompute every hour the old ids
+    appear in, so no rollup keeps them (buyer and visitor ids are in the rollups' grain)."""
+    if not is_ready(cur):
+        rebuild(cur)
+        return
+    buyers = [*ids, *(f"anon:{i}" for i in ids)]
+    seen = cur.execute(
+        "SELECT DISTINCT hour FROM rollup_visitors WHERE list_contains(?::VARCHAR[], visitor)", [list(ids)]
+    ).fetchall()
+    hours = [r[0] for r in seen]
+    more = cur.execute(
+        "SELECT order_id FROM rollup_order_index WHERE list_contains(?::VARCHAR[], buyer)", [buyers]
+    ).fetchall()
+    refresh(cur, order_ids=[*order_ids, *(r[0] for r in more)], hours=hours)
+
+
+def refresh_events_before(cur: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
+    """After events older than ``cutoff`` were re-keyed or deleted (retention): recompute the visitor
+    rollups of every hour up to the one holding ``cutoff`` (orders, lines and refunds are not events)."""
+    if not is_ready(cur):
+        rebuild(cur)
+        return
+    row = cur.execute("SELECT date_trunc('hour', ?::TIMESTAMPTZ) + INTERVAL 1 HOUR", [cutoff]).fetchone()
+    assert row is not None
+    cur.execute("DELETE FROM rollup_visitors WHERE hour < ?", [row[0]])
+    cur.execute(_visitors_insert("ts < $hi"), {"hi": row[0]})
+    _stamp(cur)
+
+
+def mark_stale(cur: duckdb.DuckDBPyConnection) -> None:
+    """For writers that change facts wholesale (erasure re-keying, retention): the next refresh rebuilds."""
+    cur.execute("UPDATE rollup_state SET ready = false WHERE id = 1")
+
+
+def status(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Rollup state and row counts, for ``ecomops metrics rollups status`` and the API."""
+    row = cur.execute(
+        "SELECT ready, rebuilt_at, refreshed_at, hours_refreshed FROM rollup_state WHERE id = 1"
+    ).fetchone()
+    assert row is not None, "rollup_state has no row: warehouse migration 0003 did not run"
+    counts = {}
+    for table in (*_HOURLY_TABLES, "rollup_buyer_first"):
+        c = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
+        counts[table] = int(c[0]) if c else 0
+    return {
+        "ready": bool(row[0]),
+        "current": is_current(cur),
+        "rebuilt_at": row[1].isoformat() if row[1] else None,
+        "refreshed_at": row[2].isoformat() if row[2] else None,
+        "hours_refreshed": int(row[3]),
+        "rows": counts,
+    }
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def hour_aligned(buckets: Sequence[Bucket]) -> bool:
+    """True when every bucket starts and ends on a UTC hour (so it is a union of rollup hours)."""
+    return all(b.start.timestamp() % 3600 == 0 and b.end.timestamp() % 3600 == 0 for b in buckets)
+
+
+def source_for(
+    con: duckdb.DuckDBPyConnection, buckets: Sequence[Bucket], cancelled: threading.Event | None = None
+) -> RollupSource | None:
+    """A RollupSource when the rollups are ready and the request's buckets are whole UTC hours."""
+    if not hour_aligned(buckets) or not is_current(con):
+        return None
+    return RollupSource(con, cancelled=cancelled or threading.Event())
+
+
+#: Buckets as (label, hour) rows: a bucket is the union of its UTC hours, so facts join by equality.
+_HB = """b AS (SELECT unnest($labels::VARCHAR[]) AS b_label, unnest($starts::TIMESTAMPTZ[]) AS b_start,
+                      unnest($ends::TIMESTAMPTZ[]) AS b_end),
+hb AS (SELECT b_label, unnest(generate_series(b_start, b_end - INTERVAL 1 HOUR, INTERVAL 1 HOUR)) AS hour
+       FROM b),
+campaigns AS (SELECT DISTINCT utm_source AS c_source, utm_medium AS c_medium, utm_campaign AS c_campaign
+              FROM ad_spend)"""
+_ATTRIBUTED_JOIN = (
+    "LEFT JOIN campaigns c ON r.utm_source = c.c_source AND r.utm_medium = c.c_medium "
+    "AND r.utm_campaign = c.c_campaign"
+)
+_SPAN = "r.hour >= $lo AND r.hour < $hi"
+
+_BUYER_MEASURES = frozenset({"buyer_count", "repeat_buyer_count", "new_buyer_count"})
+_BUYER_AGG = """,
+per_buyer AS (SELECT b_label, d, buyer, sum(order_count) AS n, bool_or(is_first) AS f
+              FROM j WHERE buyer IS NOT NULL GROUP BY ALL),
+buyers AS (SELECT b_label, d, count(*) AS buyer_count, count(*) FILTER (WHERE n >= 2) AS repeat_buyer_count,
+                  count(*) FILTER (WHERE f) AS new_buyer_count
+           FROM per_buyer GROUP BY ALL),
+totals AS (SELECT b_label, d, sum(ordered_value) AS ordered_value,
+                  sum(merchandise_value) AS merchandise_value,
+                  sum(order_count) AS order_count,
+                  sum(ordered_value) FILTER (WHERE attributed) AS attributed_value
+           FROM j GROUP BY ALL)
+SELECT t.b_label, t.d, t.ordered_value, t.merchandise_value, t.order_count, t.attributed_value,
+       b.buyer_count, b.repeat_buyer_count, b.new_buyer_count
+FROM totals t LEFT JOIN buyers b ON b.b_label = t.b_label AND b.d = t.d"""
+
+
+def _sales_sql(breakdown: Breakdown | None) -> str:
+    if breakdown is not None and breakdown.items is not None:
+        return f"""WITH {_HB},
+j AS (
+    SELECT hb.b_label, r.dim AS d, r.buyer, r.is_first, r.line_value AS ordered_value,
+           r.line_value AS merchandise_value, r.order_count, c.c_source IS NOT NULL AS attributed
+    FROM rollup_item_sales r JOIN hb ON r.hour = hb.hour {_ATTRIBUTED_JOIN}
+    WHERE r.currency = $currency AND r.dim_kind = $kind AND {_SPAN}){_BUYER_AGG}"""
+    d = dim(f"r.{breakdown.orders}") if breakdown is not None and breakdown.orders else f"'{NONE_LABEL}'"
+    return f"""WITH {_HB},
+j AS (
+    SELECT hb.b_label, {d} AS d, r.buyer, r.is_first, r.ordered_value, r.merchandise_value, r.order_count,
+           c.c_source IS NOT NULL AS attributed
+    FROM rollup_sales r JOIN hb ON r.hour = hb.hour {_ATTRIBUTED_JOIN}
+    WHERE r.currency = $currency AND {_SPAN}){_BUYER_AGG}"""
+
+
+def _lines_sql(breakdown: Breakdown | None) -> str:
+    if breakdown is not None and breakdown.items is not None:
+        d = dim(f"r.{breakdown.items}")
+    elif breakdown is not None and breakdown.orders is not None:
+        d = dim(f"r.{breakdown.orders}")
+    else:
+        d = f"'{NONE_LABEL}'"
+    # Σ quantity × cost per product equals cost × Σ quantity: both exact decimals.
+    return f"""WITH {_HB},
+j AS (
+    SELECT hb.b_label, {d} AS d, r.line_value, r.lines,
+           CAST(r.quantity AS DECIMAL(18, 0)) * p.cost AS cost, p.cost IS NULL AS no_cost,
+           c.c_source IS NOT NULL AS attributed
+    FROM rollup_lines r JOIN hb ON r.hour = hb.hour {_ATTRIBUTED_JOIN}
+    LEFT JOIN products p ON p.product_id = r.product_id
+    WHERE r.currency = $currency AND {_SPAN})
+SELECT b_label, d, sum(line_value) AS line_value, coalesce(sum(cost), 0) AS line_cost,
+       coalesce(sum(lines) FILTER (WHERE no_cost), 0) AS lines_without_cost,
+       coalesce(sum(line_value) FILTER (WHERE attributed), 0) AS attributed_line_value,
+       coalesce(sum(cost) FILTER (WHERE attributed), 0) AS attributed_line_cost,
+       coalesce(sum(lines) FILTER (WHERE attributed AND no_cost), 0) AS attributed_lines_without_cost
+FROM j GROUP BY ALL"""
+
+
+def _refunds_sql(breakdown: Breakdown | None) -> str:
+    join = ""
+    if breakdown is None:
+        d = f"'{NONE_LABEL}'"
+    elif breakdown.id == "product":
+        d = dim("r.product_id")
+    elif breakdown.id == "category":
+        d = dim("p.category")
+        join = "LEFT JOIN products p ON p.product_id = r.product_id"
+    else:
+        assert breakdown.orders is not None
+        d = dim(f"r.{breakdown.orders}")
+    return f"""WITH {_HB}
+SELECT hb.b_label, {d} AS d, coalesce(sum(r.refund_value), 0) AS refund_value
+FROM rollup_refunds r JOIN hb ON r.hour = hb.hour {join}
+WHERE r.currency = $currency AND {_SPAN}
+GROUP BY ALL"""
+
+
+def _traffic_sql(breakdown: Breakdown | None) -> str:
+    d = dim(f"r.{breakdown.events}") if breakdown is not None and breakdown.events else f"'{NONE_LABEL}'"
+    return f"""WITH {_HB}
+SELECT hb.b_label, {d} AS d,
+       count(DISTINCT r.visitor) FILTER (WHERE r.visited) AS visitor_count,
+       count(DISTINCT r.visitor) FILTER (WHERE r.carted) AS cart_visitor_count
+FROM rollup_visitors r JOIN hb ON r.hour = hb.hour
+WHERE {_SPAN}
+GROUP BY ALL"""
+
+
+def _spend_sql(breakdown: Breakdown | None) -> str:
+    d = dim(f"a.{breakdown.ad_spend}") if breakdown is not None and breakdown.ad_spend else f"'{NONE_LABEL}'"
+    # ad_spend is one row per day × campaign: small enough to read as it is.
+    return f"""WITH b AS (SELECT unnest($labels::VARCHAR[]) AS b_label,
+                      unnest($first_days::DATE[]) AS b_first, unnest($end_days::DATE[]) AS b_end)
+SELECT b.b_label, {d} AS d, sum(a.spend) AS spend_value
+FROM ad_spend a JOIN b ON a.date >= b.b_first AND a.date < b.b_end
+WHERE a.currency = $currency AND a.date >= $first_day AND a.date < $end_day
+GROUP BY ALL"""
+
+
+@dataclass
+class RollupSource:
+    """Base measures from the rollup tables, with the same answers as FactsSource (tested)."""
+
+    con: duckdb.DuckDBPyConnection
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    _checks: dict[str, bool] = field(default_factory=dict)
+
+    def _run(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[tuple[Any, ...]]:
+        if self.cancelled.is_set():
+            raise duckdb.InterruptException("metrics request cancelled by its watchdog")
+        return self.con.execute(sql, params or []).fetchall()
+
+    def _exists(self, key: str, sql: str, params: list[Any] | None = None) -> bool:
+        if key not in self._checks:
+            self._checks[key] = bool(self._run(sql, params))
+        return self._checks[key]
+
+    def unavailable(
+        self, measure: str, breakdown: Breakdown | None, granularity: Granularity, currency: str
+    ) -> str | None:
+        """Same reasons, in the same order, as FactsSource.unavailable (visits come from rollups)."""
+        family = BASE_MEASURES[measure].family
+        if family is Family.traffic:
+            if breakdown is not None and breakdown.events is None:
+                return f"visitors are not recorded per {breakdown.id}"
+            if not self._exists("visits", "SELECT 1 FROM rollup_visitors WHERE visited LIMIT 1"):
+                return (
+                    "this tenant has no page or screen events: visitors are counted from the event API "
+                    "(/v1/page, /v1/screen), not from imported orders"
+                )
+            if measure == "cart_visitor_count" and not self._exists(
+                "carts", "SELECT 1 FROM rollup_visitors WHERE carted LIMIT 1"
+            ):
+                return f"this tenant has no '{ADD_TO_CART_EVENT}' events"
+        elif family is Family.spend:
+            if granularity is Granularity.hour:
+                return "ad spend is recorded per day; use day, week or month"
+            if breakdown is not None and breakdown.ad_spend is None:
+                return f"ad spend is not recorded per {breakdown.id}"
+            if not self._exists(
+                f"spend:{currency}", "SELECT 1 FROM ad_spend WHERE currency = ? LIMIT 1", [currency]
+            ):
+                return f"this tenant has no ad spend in {currency}"
+        elif family is Family.lines or measure.startswith("attributed_"):
+            if family is Family.lines and not self._exists(
+                "costs", "SELECT 1 FROM products WHERE cost IS NOT NULL LIMIT 1"
+            ):
+                return "no product has a cost (products.cost): margins cannot be computed"
+            if measure.startswith("attributed_") and not self._exists(
+                "spend:any", "SELECT 1 FROM ad_spend LIMIT 1"
+            ):
+                return "this tenant has no ad spend: no campaign to attribute orders to"
+        return None
+
+    def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
+        rows = self._run(
+            "SELECT currency, sum(order_count) FROM rollup_sales "
+            "WHERE hour >= ? AND hour < ? AND currency <> ? GROUP BY currency",
+            [window.start, window.end, currency],
+        )
+        return {str(c): int(n) for c, n in rows}
+
+    def compute(
+        self, family: Family, buckets: Sequence[Bucket], breakdown: Breakdown | None, currency: str
+    ) -> Cells:
+        params: dict[str, Any] = {
+            "labels": [b.label for b in buckets],
+            "currency": currency,
+        }
+        if family is Family.spend:
+            params |= {
+                "first_days": [b.first_day for b in buckets],
+                "end_days": [b.end_day for b in buckets],
+                "first_day": min(b.first_day for b in buckets),
+                "end_day": max(b.end_day for b in buckets),
+            }
+            return self._cells(_spend_sql(breakdown), params, breakdown, ["spend_value"])
+        params |= {
+            "starts": [b.start for b in buckets],
+            "ends": [b.end for b in buckets],
+            "lo": min(b.start for b in buckets),
+            "hi": max(b.end for b in buckets),
+        }
+        if family is Family.sales:
+            names = [
+                "ordered_value",
+                "merchandise_value",
+                "order_count",
+                "attributed_value",
+                "buyer_count",
+                "repeat_buyer_count",
+                "new_buyer_count",
+            ]
+            if breakdown is not None and breakdown.items is not None:
+                params["kind"] = breakdown.id
+            return self._cells(_sales_sql(breakdown), params, breakdown, names)
+        if family is Family.lines:
+            names = [
+                "line_value",
+                "line_cost",
+                "lines_without_cost",
+                "attributed_line_value",
+                "attributed_line_cost",
+                "attributed_lines_without_cost",
+            ]
+            return self._cells(_lines_sql(breakdown), params, breakdown, names)
+        if family is Family.refunds:
+            return self._cells(_refunds_sql(breakdown), params, breakdown, ["refund_value"])
+        del params["currency"]
+        return self._cells(
+            _traffic_sql(breakdown), params, breakdown, ["visitor_count", "cart_visitor_count"]
+        )
+
+    def _cells(
+        self, sql: str, params: dict[str, Any], breakdown: Breakdown | None, names: list[str]
+    ) -> Cells:
+        cells: Cells = {}
+        for row in self._run(sql, params):
+            key = (row[0], row[1] if breakdown is not None else None)
+            values: dict[str, Decimal | int] = {}
+            for name, value in zip(names, row[2:], strict=True):
+                if value is None and name in _BUYER_MEASURES:
+                    continue  # no buyer in this cell: absent, as in FactsSource (the engine reads 0)
+                values[name] = value if value is not None else 0
+            cells[key] = values
+        return cells
