@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.console import i18n
+from ecomops.console import i18n, overview
 from ecomops.console.shell import Page, error_page, open_page, render
 from ecomops.console.templating import templates
 from ecomops.kernel.errors import EcomopsError
@@ -41,9 +41,12 @@ async def entry(request: Request) -> Response:
 @router.get("/t/{slug}", response_class=HTMLResponse)
 @router.get("/t/{slug}/", response_class=HTMLResponse)
 async def tenant_home(request: Request, slug: str) -> Response:
+    """The overview dashboard for roles that may read order analytics, else what data the shop holds."""
     page = await open_page(request, slug, None, "home")
     if not isinstance(page, Page):
         return page
+    if page.can("orders:read"):
+        return await overview.overview_page(page)
     counts = await run_in_threadpool(table_counts, page.state.warehouses.get(page.tenant.id))
     return render(page, "console/home.html", {"counts": counts})
 

@@ -1,0 +1,108 @@
+/* Overview dashboard charts (ECharts, vendored). The server renders every number; this file only
+   draws the GMV/orders trend and the channel mix from the JSON in each chart's data-chart attribute
+   (no inline script: the CSP forbids it) and makes chart points drill down like the tables' links. */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#0f766e", "#2563eb", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#dc2626",
+    "#4b5563", "#9333ea", "#0d9488", "#ca8a04"];
+
+  function read(el) {
+    try { return JSON.parse(el.getAttribute("data-chart") || "null"); } catch (e) { return null; }
+  }
+
+  function moneyFormat(locale, currency) {
+    var full = new Intl.NumberFormat(locale, { style: "currency", currency: currency });
+    var compact = new Intl.NumberFormat(locale, { style: "currency", currency: currency, notation: "compact",
+      maximumFractionDigits: 1 });
+    return { full: function (v) { return full.format(v); }, compact: function (v) { return compact.format(v); } };
+  }
+
+  function trend(el) {
+    var d = read(el);
+    if (!d) { return; }
+    var money = moneyFormat(d.locale, d.currency);
+    var count = new Intl.NumberFormat(d.locale);
+    var chart = window.echarts.init(el, null, { renderer: "canvas" });
+    var series = [
+      { name: d.names.gmv, type: "line", smooth: true, smoothMonotone: "x", symbolSize: 5, data: d.gmv, yAxisIndex: 0,
+        areaStyle: { opacity: 0.08 }, lineStyle: { width: 2 } },
+      { name: d.names.orders, type: "bar", data: d.orders, yAxisIndex: 1, barMaxWidth: 14,
+        itemStyle: { opacity: 0.35 } }
+    ];
+    if (d.gmv_last_year) {
+      series.push({ name: d.names.gmv_last_year, type: "line", smooth: true, smoothMonotone: "x", symbol: "none", data: d.gmv_last_year,
+        yAxisIndex: 0, lineStyle: { type: "dashed", width: 1.5 } });
+    }
+    chart.setOption({
+      animation: false,
+      color: ["#0f766e", "#2563eb", "#9ca3af"],
+      grid: { left: 64, right: 48, top: 36, bottom: 28 },
+      legend: { top: 0, left: 0, itemWidth: 14, itemHeight: 8, textStyle: { fontSize: 12 } },
+      tooltip: {
+        trigger: "axis",
+        valueFormatter: null,
+        formatter: function (items) {
+          var lines = [items.length ? items[0].axisValueLabel : ""];
+          items.forEach(function (it) {
+            var value = it.seriesIndex === 1 ? count.format(it.value) : money.full(it.value);
+            lines.push(it.marker + " " + it.seriesName + ": " + value);
+          });
+          return lines.join("<br>");
+        }
+      },
+      xAxis: { type: "category", data: d.labels, axisTick: { alignWithLabel: true } },
+      yAxis: [
+        { type: "value", axisLabel: { formatter: function (v) { return money.compact(v); } },
+          splitLine: { lineStyle: { color: "#eef0f4" } } },
+        { type: "value", splitLine: { show: false }, axisLabel: { formatter: function (v) { return count.format(v); } } }
+      ],
+      series: series
+    });
+    chart.on("click", function (params) {
+      var href = d.links[params.dataIndex];
+      if (href) { window.location.assign(href); }
+    });
+    return chart;
+  }
+
+  function channels(el) {
+    var d = read(el);
+    if (!d || !d.items.length) { el.hidden = true; return; }
+    var money = moneyFormat(d.locale, d.currency);
+    var chart = window.echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption({
+      animation: false,
+      color: PALETTE,
+      tooltip: { trigger: "item", formatter: function (p) {
+        return p.marker + " " + p.name + ": " + money.full(p.value) + " (" + p.percent + "%)";
+      } },
+      legend: { orient: "vertical", right: 8, top: "middle", itemWidth: 10, itemHeight: 10, textStyle: { fontSize: 12 } },
+      series: [{ type: "pie", radius: ["45%", "72%"], center: ["35%", "50%"], avoidLabelOverlap: true,
+        label: { show: false }, data: d.items.map(function (i) { return { name: i.name, value: i.value }; }) }]
+    });
+    chart.on("click", function (params) {
+      var item = d.items[params.dataIndex];
+      if (item && item.href) { window.location.assign(item.href); }
+    });
+    return chart;
+  }
+
+  function start() {
+    if (!window.echarts) { return; }
+    var charts = [];
+    var t = document.getElementById("ov-trend");
+    var c = document.getElementById("ov-channels");
+    if (t) { charts.push(trend(t)); }
+    if (c) { charts.push(channels(c)); }
+    window.addEventListener("resize", function () {
+      charts.forEach(function (ch) { if (ch) { ch.resize(); } });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
