@@ -1,0 +1,1 @@
+"""Live dashboard (实时直播): per-second snapshots of today's trading, shared by every open screen."""
