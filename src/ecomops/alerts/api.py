@@ -1,0 +1,252 @@
+"""``/api/v1/t/{tenant}/alerts``: alert rules (CRUD), their firings, a test delivery and a run now.
+
+Reading is ``alerts:read`` (every role); changing, test-firing and running is ``alerts:write``.
+A rule with a webhook gets a signing secret that is returned once, on create (or on a rotate).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from ecomops.alerts import scheduler, service
+from ecomops.security.permissions import require
+from ecomops.web.deps import StateDep, TenantDep
+
+router = APIRouter(prefix="/api/v1/t/{tenant}/alerts", tags=["alerts"])
+RuleId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+def _blank_to_none(value: Any) -> Any:
+    """HTML forms send "" for an empty field; an absent optional value is None here."""
+    return None if isinstance(value, str) and value.strip() == "" else value
+
+
+class RuleFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["metric", "stock"] = "metric"
+    metric: str | None = Field(default=None, max_length=40, description="Catalogue metric id (metric rules)")
+    breakdown: str | None = Field(
+        default=None, max_length=40, description="Filter dimension: a metrics breakdown, or category/product"
+    )
+    breakdown_value: str | None = Field(default=None, max_length=200, description="e.g. tmall")
+    window: Literal["hour", "day"] = Field(default="day", description="Last complete hour or local day")
+    condition: Literal["above", "below", "drop", "rise"] = "below"
+    compare_to: Literal["previous", "last_week", "last_year"] | None = Field(
+        default=None, description="For drop/rise: the period compared with"
+    )
+    threshold: Decimal = Field(
+        description="Absolute value (above/below), percent (drop/rise) or days of cover (stock)"
+    )
+    volume_metric: str | None = Field(default=None, max_length=40, description="Count metric for min_volume")
+    min_volume: int = Field(
+        default=0, ge=0, le=service.MAX_VOLUME, description="Skip when the volume is below this"
+    )
+    cooldown_minutes: int = Field(default=60, ge=0, le=service.MAX_COOLDOWN_MINUTES)
+    enabled: bool = True
+    webhook_url: str | None = Field(default=None, max_length=2000)
+
+    @field_validator(
+        "metric", "breakdown", "breakdown_value", "compare_to", "volume_metric", "webhook_url", mode="before"
+    )
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+
+class RuleIn(RuleFields):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class RulePatch(BaseModel):
+    """Only the fields present change; ``rotate_secret`` issues a new webhook signing secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: Literal["metric", "stock"] | None = None
+    metric: str | None = Field(default=None, max_length=40)
+    breakdown: str | None = Field(default=None, max_length=40)
+    breakdown_value: str | None = Field(default=None, max_length=200)
+    window: Literal["hour", "day"] | None = None
+    condition: Literal["above", "below", "drop", "rise"] | None = None
+    compare_to: Literal["previous", "last_week", "last_year"] | None = None
+    threshold: Decimal | None = None
+    volume_metric: str | None = Field(default=None, max_length=40)
+    min_volume: int | None = Field(default=None, ge=0, le=service.MAX_VOLUME)
+    cooldown_minutes: int | None = Field(default=None, ge=0, le=service.MAX_COOLDOWN_MINUTES)
+    enabled: bool | None = None
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    rotate_secret: bool = False
+
+    @field_validator(
+        "metric", "breakdown", "breakdown_value", "compare_to", "volume_metric", "webhook_url", mode="before"
+    )
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+
+class RuleOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    metric: str | None
+    breakdown: str | None
+    breakdown_value: str | None
+    window: str
+    condition: str
+    compare_to: str | None
+    threshold: str
+    volume_metric: str | None
+    min_volume: int
+    cooldown_minutes: int
+    enabled: bool
+    webhook_url: str | None
+    has_webhook_secret: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    last_evaluated_at: datetime | None
+    last_status: str | None
+    last_fired_at: datetime | None
+    description: str
+
+
+class RuleWithSecretOut(RuleOut):
+    webhook_secret: str | None = Field(
+        description="HMAC-SHA256 signing secret, shown only in this answer (null without a webhook)"
+    )
+
+
+class EventOut(BaseModel):
+    id: str
+    rule_id: str
+    kind: str = Field(description="firing or test")
+    fired_at: datetime
+    period: str
+    value: str | None
+    baseline: str | None
+    message: str
+    status: str = Field(description="no_webhook, pending, delivered or failed")
+    attempts: int
+    delivered_at: datetime | None
+    response_status: int | None
+    last_error: str | None
+    payload: dict[str, Any]
+
+
+class EvaluationOut(BaseModel):
+    rule_id: str
+    status: str
+    period: str
+    value: str | None
+    baseline: str | None
+    change_pct: str | None
+    message: str
+    event_id: str | None
+    delivery: str | None
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rule_ids: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        default=None, max_length=200, description="Only these rules (enabled or not); default: all enabled"
+    )
+
+
+def _out(rule: dict[str, Any]) -> dict[str, Any]:
+    return {**rule, "description": service.describe(rule)}
+
+
+def _spec_fields(body: BaseModel) -> dict[str, Any]:
+    return {k: v for k, v in body.model_dump().items() if k in service.RuleSpec.__dataclass_fields__}
+
+
+@router.get("", response_model=list[RuleOut], summary="Alert rules")
+async def list_rules(ctx: TenantDep, state: StateDep) -> list[dict[str, Any]]:
+    require(ctx, "alerts:read")
+    rules = await run_in_threadpool(service.list_rules, state.engine, ctx.tenant.id)
+    return [_out(r) for r in rules]
+
+
+@router.post(
+    "",
+    response_model=RuleWithSecretOut,
+    status_code=201,
+    summary="Create an alert rule (its webhook secret is shown once)",
+    responses={409: {"description": "A rule with this name exists"}},
+)
+async def create_rule(body: RuleIn, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require(ctx, "alerts:write")
+    spec = service.RuleSpec(**_spec_fields(body))
+    rule, secret = await run_in_threadpool(
+        service.create_rule, state.engine, state.settings, ctx.tenant.id, spec
+    )
+    return {**_out(rule), "webhook_secret": secret}
+
+
+@router.get("/events", response_model=list[EventOut], summary="Firings and test deliveries, newest first")
+async def list_events(
+    ctx: TenantDep,
+    state: StateDep,
+    rule_id: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_EVENTS)] = 50,
+) -> list[dict[str, Any]]:
+    require(ctx, "alerts:read")
+    return await run_in_threadpool(service.list_events, state.engine, ctx.tenant.id, rule_id, limit)
+
+
+@router.post("/run", response_model=list[EvaluationOut], summary="Evaluate rules now (fires and delivers)")
+async def run_rules(ctx: TenantDep, state: StateDep, body: RunIn | None = None) -> list[dict[str, Any]]:
+    require(ctx, "alerts:write")
+    rule_ids = body.rule_ids if body is not None else None
+    if rule_ids:
+        for rule_id in rule_ids:  # unknown ids are a 404, not silently nothing
+            await run_in_threadpool(service.get_rule, state.engine, ctx.tenant.id, rule_id)
+    results = await run_in_threadpool(scheduler.run_for_tenant, state, ctx.tenant, None, rule_ids)
+    return [r.as_dict() for r in results]
+
+
+@router.get("/{rule_id}", response_model=RuleOut, summary="One alert rule")
+async def get_rule(rule_id: RuleId, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require(ctx, "alerts:read")
+    return _out(await run_in_threadpool(service.get_rule, state.engine, ctx.tenant.id, rule_id))
+
+
+@router.patch("/{rule_id}", response_model=RuleWithSecretOut, summary="Change an alert rule")
+async def update_rule(rule_id: RuleId, body: RulePatch, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require(ctx, "alerts:write")
+    changes = {k: v for k, v in _spec_fields(body).items() if k in body.model_fields_set}
+    rule, secret = await run_in_threadpool(
+        lambda: service.update_rule(
+            state.engine, state.settings, ctx.tenant.id, rule_id, changes, rotate_secret=body.rotate_secret
+        )
+    )
+    return {**_out(rule), "webhook_secret": secret}
+
+
+@router.delete("/{rule_id}", status_code=204, summary="Delete an alert rule and its firings")
+async def delete_rule(rule_id: RuleId, ctx: TenantDep, state: StateDep) -> Response:
+    require(ctx, "alerts:write")
+    await run_in_threadpool(service.delete_rule, state.engine, ctx.tenant.id, rule_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{rule_id}/test",
+    response_model=EvaluationOut,
+    summary="Send a test delivery to the rule's webhook",
+    responses={422: {"description": "The rule has no webhook"}},
+)
+async def test_rule(rule_id: RuleId, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require(ctx, "alerts:write")
+    result = await run_in_threadpool(service.test_fire, state.engine, state.settings, ctx.tenant, rule_id)
+    return result.as_dict()
