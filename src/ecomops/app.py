@@ -13,7 +13,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecomops import __version__
+from ecomops.alerts import api as alerts_api
+from ecomops.alerts import scheduler as alerts_scheduler
 from ecomops.analytics import api as analytics_api
+from ecomops.analytics import funnel_api
 from ecomops.audit import api as audit_api
 from ecomops.customers import api as customers_api
 from ecomops.imports import api as imports_api
@@ -21,6 +24,8 @@ from ecomops.imports import runner as imports_runner
 from ecomops.ingest import api as ingest_api
 from ecomops.ingest import pipeline as ingest_pipeline
 from ecomops.kernel.errors import EcomopsError, Overloaded
+from ecomops.live import api as live_api
+from ecomops.live import hub as live_hub
 from ecomops.orders import api as orders_api
 from ecomops.privacy import api as privacy_api
 from ecomops.privacy import runner as privacy_runner
@@ -40,7 +45,14 @@ from ecomops.web.state import AppState
 
 #: Domain modules with ``async startup(state)`` / ``async shutdown(state)``, started in this order.
 #: privacy_runner comes first: it rewrites erased tenants' warehouse files before anything opens them.
-LIFECYCLE: list[Any] = [privacy_runner, ingest_pipeline, imports_runner, ratelimit]
+LIFECYCLE: list[Any] = [
+    privacy_runner,
+    ingest_pipeline,
+    imports_runner,
+    ratelimit,
+    live_hub,
+    alerts_scheduler,
+]
 
 #: Domain routers, mounted in this order.
 ROUTERS: list[Any] = [
@@ -52,9 +64,12 @@ ROUTERS: list[Any] = [
     simulate_api.router,
     audit_api.router,
     analytics_api.router,
+    funnel_api.router,
     customers_api.router,
     orders_api.router,
+    live_api.router,
     products_api.router,
+    alerts_api.router,
     privacy_api.router,
     auth_api.router,
     admin_api.router,

@@ -7,12 +7,16 @@ from typing import Annotated
 
 import typer
 
+from ecomops.alerts.cli import alerts_app
 from ecomops.analytics.cli import metrics_command
+from ecomops.analytics.funnel_cli import funnel_command
+from ecomops.analytics.rollups_cli import rollups_app
 from ecomops.audit.cli import audit_app
 from ecomops.cliutil import console, settings
 from ecomops.customers.cli import customers_app
 from ecomops.imports.cli import import_cmd
 from ecomops.ingest.cli import ingest_app
+from ecomops.live.cli import live_app
 from ecomops.ops.cli import doctor_command
 from ecomops.orders.cli import orders_app
 from ecomops.privacy.cli import privacy_app
@@ -22,6 +26,9 @@ from ecomops.security.cli import member_app, user_app
 from ecomops.simulate.cli import demo_app
 from ecomops.tenancy.cli import apikey_app, source_app, tenant_app
 from ecomops.warehouse.cli import query_command
+
+#: Seconds ``ecomops serve`` lets running requests finish on Ctrl-C before cancelling them.
+SHUTDOWN_GRACE_SECONDS = 5
 
 app = typer.Typer(
     help="ecomops: e-commerce operations platform.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -38,11 +45,15 @@ app.command("doctor")(doctor_command)
 app.add_typer(demo_app, name="demo")
 app.add_typer(audit_app, name="audit")
 app.command("metrics")(metrics_command)
+app.add_typer(rollups_app, name="rollups")
+app.command("funnel")(funnel_command)
 app.add_typer(customers_app, name="customers")
 app.add_typer(orders_app, name="orders")
+app.add_typer(live_app, name="live")
 app.add_typer(products_app, name="products")
 app.add_typer(keys_app, name="keys")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.command()
@@ -83,6 +94,9 @@ def serve(
             access_log=False,
             proxy_headers=True,
             forwarded_allow_ips=forwarded_allow_ips,
+            # Live dashboards keep SSE streams open (docs/live.md): on Ctrl-C, requests still running
+            # after this many seconds are cancelled instead of holding the shutdown for minutes.
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     finally:
         remove_lock(cfg, os.getpid())

@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     retention_interval_seconds: int = Field(
         default=3600, ge=1, description="Seconds between retention passes over every tenant with a policy."
     )
+    # Alerts (alerts.scheduler, alerts.webhook): evaluation interval and webhook delivery.
+    alerts_interval_seconds: int = Field(
+        default=300, ge=1, description="Seconds between evaluations of every tenant's enabled alert rules."
+    )
+    alerts_allow_private_webhooks: bool = Field(
+        default=False,
+        description="Allow webhook URLs that resolve to private, loopback or link-local addresses (SSRF).",
+    )
+    alerts_webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Per attempt.")
+    alerts_webhook_max_attempts: int = Field(default=4, ge=1, le=10, description="Attempts per firing.")
+    alerts_webhook_backoff_seconds: float = Field(
+        default=2.0, ge=0, le=60, description="Wait before retry n is this × 2^(n-1) seconds."
+    )
     # Rate limits (token buckets, web/ratelimit.py): `rate` tokens per second refill up to `burst`; one
     # request takes one token. In process memory, or shared through Redis when redis_url is set.
     ratelimit_enabled: bool = Field(default=True, description="Answer 429 when a bucket is empty.")

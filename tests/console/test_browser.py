@@ -443,3 +443,82 @@ def test_sensitive_actions_step_up_and_come_back(console: Console, owner: Browse
     expect(page.locator("#keys-list")).to_contain_text("revoked")
     page.close()
     assert console.errors == []
+
+
+def test_overview_numbers_equal_the_api_and_drill_down(console: Console, owner: BrowserContext) -> None:
+    """Sign in with a TOTP code straight to the overview (Double 11 preset), pick a custom range, compare
+    each KPI card with the metrics API for it, then click the GMV card into the orders list for that range."""
+    from decimal import Decimal
+
+    from ecomops.console import i18n
+    from ecomops.console.overview import CARDS
+
+    ctx = console.context()
+    page = console.watch(ctx.new_page())
+    page.goto("/t/demo/?range=d11")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Email").fill(OWNER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Authentication code").fill(console.code())
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(re.compile(r"/t/demo/\?range=d11$"))
+    expect(page.get_by_role("heading", level=1, name="Overview")).to_be_visible()
+    expect(page.locator('a[data-range="d11"]')).to_have_attribute("aria-current", "true")
+    expect(page.locator("#ov-kpi-heading")).to_have_count(1)
+    # A custom range through the picker (two weeks with a previous period in the seeded data).
+    page.get_by_label("From", exact=True).fill("2026-11-16")
+    page.get_by_label("To", exact=True).fill("2026-11-29")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"range=custom&from=2026-11-16&to=2026-11-29$"))
+    expect(page.locator("#ov-trend canvas")).to_have_count(1)  # ECharts drew the trend
+    answer = page.request.get(
+        "/api/v1/t/demo/metrics",
+        params={"ids": ",".join(c.metric for c in CARDS), "from": "2026-11-16", "to": "2026-11-29"},
+    )
+    assert answer.ok, answer.text()
+    body = answer.json()
+    units = {m["id"]: m["unit"] for m in body["metrics"]}
+    values = body["totals"][0]["values"]
+    assert Decimal(values["gmv"]) > 0 and values["visitors"] > 0
+    for card in CARDS:
+        value = values[card.metric]
+        unit = units[card.metric]
+        if value is None:
+            want = "–"
+        elif unit == "money":
+            want = i18n.money(Decimal(value), "CNY", "en")
+        elif unit == "count":
+            want = i18n.number(int(value), "en")
+        elif card.metric == "roas":
+            want = i18n.number(Decimal(str(value)), "en", 2)
+        else:
+            want = i18n.percent(value, "en")
+        shown = page.locator(f'a.ov-kpi[data-metric="{card.metric}"] .ov-kpi-value').inner_text()
+        assert shown == want, (card.metric, shown, want)
+    funnel_orders = page.locator('li[data-step="orders"]').get_attribute("data-value")
+    assert funnel_orders is not None and int(funnel_orders) > 0
+    shot(page, "16-overview")
+    page.locator('a.ov-kpi[data-metric="gmv"]').click()
+    expect(page).to_have_url(re.compile(r"/t/demo/orders\?date_from=2026-11-16&date_to=2026-11-29$"))
+    expect(page.locator("#f-from")).to_have_value("2026-11-16")
+    expect(page.locator("#f-to")).to_have_value("2026-11-29")
+    expect(page.locator("#orders-results tbody tr").first).to_be_visible()
+    # A channel slice leads to the orders of that channel in the same range.
+    page.go_back()
+    channel = page.locator("tr[data-channel]").first.get_attribute("data-channel")
+    page.locator("tr[data-channel]").first.get_by_role("link", name=channel or "").first.click()
+    expect(page).to_have_url(re.compile(rf"channel={re.escape(channel or '')}$"))
+    # In Chinese: translated labels, yuan amounts in the shop currency.
+    page.goto("/t/demo/?range=d11")
+    page.get_by_role("button", name="简体中文").click()
+    expect(page.get_by_role("heading", level=1, name="概览")).to_be_visible()
+    expect(page.locator('a.ov-kpi[data-metric="gmv"] .ov-kpi-label')).to_have_text("成交总额")
+    expect(page.locator('a.ov-kpi[data-metric="gmv"] .ov-kpi-value')).to_have_text(
+        re.compile(r"^¥[\d,]+\.\d\d$")
+    )
+    expect(page.locator('a[data-range="d11"]')).to_have_text("双十一")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    ctx.close()
+    assert console.errors == []

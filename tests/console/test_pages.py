@@ -50,9 +50,10 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
     add_member(engine, "ana@acme.test", "analyst")
     add_member(engine, "olga@acme.test", "owner")
     expected = {
-        "ana@acme.test": {"home", "orders", "products", "customers", "imports"},
+        "ana@acme.test": {"home", "live", "orders", "products", "customers", "imports", "alerts"},
         "olga@acme.test": {
             "home",
+            "live",
             "orders",
             "products",
             "customers",
@@ -61,6 +62,7 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
             "members",
             "keys",
             "audit",
+            "alerts",
         },
     }
     for email, entries in expected.items():

@@ -107,10 +107,15 @@ def _fill(path: str, tenant: str, value: str) -> str:
     return re.sub(r"\{[^}]+\}", value, path)
 
 
+#: Streaming routes are asked to end quickly (the default stream stays open for minutes).
+_STREAM_PARAMS = {"/live/stream": {"max_seconds": "1"}}
+
+
 def _call(client: httpx.Client, method: str, path: str) -> httpx.Response:
+    params = next((p for suffix, p in _STREAM_PARAMS.items() if path.endswith(suffix)), None)
     if method in ("POST", "PUT", "PATCH"):
-        return client.request(method, path, json={})
-    return client.request(method, path)
+        return client.request(method, path, json={}, params=params)
+    return client.request(method, path, params=params)
 
 
 def _check(response: httpx.Response, where: str, sent: str = "") -> None:

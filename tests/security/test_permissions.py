@@ -131,11 +131,17 @@ GATED = [
         "GET", "/metrics", "orders:read", {"params": {"ids": "gmv", "from": "2026-11-01", "to": "2026-11-02"}}
     ),
     Gated("GET", "/metrics/catalogue", "orders:read"),
+    Gated("GET", "/metrics/rollups", "orders:read"),
+    Gated("POST", "/metrics/rollups/rebuild", "rollups:rebuild"),
+    Gated("GET", "/funnel", "orders:read", {"params": {"from": "2026-11-01", "to": "2026-11-02"}}),
     Gated("GET", "/audit/anchor", "audit:read"),
     Gated("GET", "/orders", "orders:read"),
     Gated("GET", "/orders/ord_missing", "orders:read"),
     Gated("GET", "/products", "orders:read"),
     Gated("GET", "/products/prd_missing", "orders:read"),
+    Gated("GET", "/live", "orders:read"),
+    # max_seconds=1: an allowed role reads a one-second stream to its end instead of the default 300 s.
+    Gated("GET", "/live/stream", "orders:read", {"params": {"max_seconds": 1}}),
     Gated("GET", "/customers", "customers:read"),
     Gated("GET", "/customers", "customers:read_pii", {"params": {"reveal": "true"}}),
     Gated("GET", "/customers/cus_missing", "customers:read"),
@@ -165,6 +171,14 @@ GATED = [
     Gated("GET", "/privacy/retention", "privacy:retention"),
     Gated("PUT", "/privacy/retention", "privacy:retention", {"json": {}}),
     Gated("POST", "/privacy/retention/run", "privacy:retention"),
+    Gated("GET", "/alerts", "alerts:read"),
+    Gated("POST", "/alerts", "alerts:write", {"json": {"name": "m", "metric": "no_such", "threshold": 1}}),
+    Gated("GET", "/alerts/events", "alerts:read"),
+    Gated("POST", "/alerts/run", "alerts:write", {"json": {"rule_ids": ["alr_missing"]}}),
+    Gated("GET", "/alerts/alr_missing", "alerts:read"),
+    Gated("PATCH", "/alerts/alr_missing", "alerts:write", {"json": {"enabled": False}}),
+    Gated("DELETE", "/alerts/alr_missing", "alerts:write"),
+    Gated("POST", "/alerts/alr_missing/test", "alerts:write"),
 ]
 #: Tenant routes with no permission gate; anything else under /api/v1/t/ must be in GATED.
 UNGATED: set[tuple[str, str]] = set()
@@ -178,7 +192,7 @@ def _route_key(method: str, path: str) -> tuple[str, str]:
 def test_every_tenant_route_is_in_the_gated_list(server: InProcServer) -> None:
     """A new route under /api/v1/t/ fails here until it is listed (and so tested cell by cell)."""
     known = {_route_key(g.method, TENANT_PREFIX + g.path.replace("imp_missing", "{id}")) for g in GATED}
-    known = {(m, re.sub(r"(dl|cus|key|usr|prq|ord|prd)_missing", "{}", p)) for m, p in known} | UNGATED
+    known = {(m, re.sub(r"(dl|cus|key|usr|prq|ord|prd|alr)_missing", "{}", p)) for m, p in known} | UNGATED
     routes = tenant_routes(server.app)
     assert len(routes) >= len(known) - len(UNGATED)  # the walk finds routes (it once found none)
     for method, path in routes:

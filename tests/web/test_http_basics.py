@@ -59,7 +59,7 @@ def test_home_needs_sign_in_and_lists_only_the_users_tenants(server: InProcServe
         assert c.get("/t/rival/").status_code == 404  # not a member: indistinguishable from no shop
     assert "Acme Shop" in page and "Asia/Shanghai" in page and "analyst" in page
     assert "Rival Shop" not in page  # the tenant switcher lists only the user's shops
-    assert '<tr><td>events</td><td class="num">1</td></tr>' in page
+    assert "<div><dt>events</dt><dd>1</dd></div>" in page  # the overview's "data in this shop" panel
 
 
 def test_errors_share_one_shape(server: InProcServer) -> None:

@@ -29,7 +29,16 @@ class NavItem:
 SECTIONS = (("analyse", N_("Analyse")), ("data", N_("Data")), ("settings", N_("Settings")))
 
 NAV: tuple[NavItem, ...] = (
-    NavItem("home", N_("Home"), "", None, "analyse", "home"),
+    NavItem("home", N_("Overview"), "", None, "analyse", "home"),
+    NavItem(
+        "live",
+        N_("Live"),
+        "/live",
+        "orders:read",
+        "analyse",
+        "activity",
+        N_("Today's GMV, orders, visitors and live streams, second by second; big-screen mode."),
+    ),
     NavItem(
         "orders",
         N_("Orders"),
@@ -56,6 +65,15 @@ NAV: tuple[NavItem, ...] = (
         "analyse",
         "users",
         N_("Customers with their orders; personal data stays masked."),
+    ),
+    NavItem(
+        "alerts",
+        N_("Alerts"),
+        "/alerts",
+        "alerts:read",
+        "analyse",
+        "bell",
+        N_("Rules on metrics and stock that fire webhooks, and their recent firings."),
     ),
     NavItem(
         "sources",

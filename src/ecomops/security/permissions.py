@@ -44,6 +44,15 @@ MATRIX: dict[str, tuple[frozenset[str], str]] = {
     ),
     "privacy:retention": (_MANAGERS, "set, view and run the retention policy (deletes old raw data)"),
     "audit:read": (_MANAGERS, "read and verify the audit log"),
+    "alerts:read": (_ALL, "list alert rules and their firings"),
+    "alerts:write": (
+        _MANAGERS | {"marketer", "operator"},
+        "create, change, delete and test-fire alert rules and their webhooks",
+    ),
+    "rollups:rebuild": (
+        _MANAGERS | {"operator"},
+        "recompute the tenant's metric rollups from the raw facts (heavy; changes no fact)",
+    ),
 }
 PERMISSIONS = tuple(MATRIX)
 
