@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from ecomops import cliutil
 from ecomops.alerts import service, webhook
 from ecomops.audit import service as audit
 from ecomops.cli import app
@@ -103,6 +104,9 @@ def test_api_crud_test_delivery_events_and_run(server: InProcServer, receiver: R
 
 
 def _cli(*args: str) -> Any:
+    # The shared rich Console fixed its width at import (80 without a terminal, as in CI): widen it
+    # so table cells are not wrapped across lines.
+    cliutil.console.width = 300
     result = CliRunner().invoke(app, list(args), env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     return result
