@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecomops.analytics import funnel
+from ecomops.analytics.catalogue import EXCLUDED_ORDER_STATUSES
 from ecomops.cli import app as cli_app
 from ecomops.console import i18n
 from ecomops.console.overview import CARDS, DateRange, change, resolve_range
@@ -287,6 +289,105 @@ def test_numbers_equal_the_api_for_every_role(server: InProcServer, engine: Engi
             assert {st["id"]: st["visitors"] for st in api_funnel.json()["steps"]} == steps
             backwards = client.get("/api/v1/t/acme/funnel", params={"from": TO, "to": FROM})
             assert backwards.status_code == 422 and f"from ({TO}) is after to ({FROM})" in backwards.text
+
+
+CAMPAIGN_ROW = re.compile(
+    r'<tr data-campaign="([^"]+)">\s*<td class="wrap"><a href="([^"]+)">.*?'
+    r'<td class="num"><a href="([^"]+)" data-value="([^"]+)">',
+    re.S,
+)
+
+
+def _all_orders(client: Any, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every order the orders API lists for ``params``, through its keyset pages."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = client.get(
+            "/api/v1/t/acme/orders", params={**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def test_campaign_rows_drill_down_to_their_orders(
+    server: InProcServer, engine: Engine, data_dir: Path
+) -> None:
+    """Each campaign row links to the orders list filtered to its utm_campaign and the page's range: the
+    list holds exactly the range's orders of that campaign (an independent SQL count), of every status;
+    those the engine counts are the campaign's `orders` and sum to the row's attributed revenue."""
+    tenant = server.tenant
+    seed_demo(engine, server.state.warehouses.get(tenant.id), tenant, SEED, data_dir / "manifest.json")
+    add_member(engine, "ana@acme.test", "analyst")
+    with signed_in(server, "ana@acme.test", **{"accept-language": "en"}) as (client, _):
+        page = client.get("/t/acme/", params={"range": "custom", "from": FROM, "to": TO})
+        assert page.status_code == 200
+        rows = CAMPAIGN_ROW.findall(page.text)
+        assert len(rows) >= 3, page.text[page.text.find('id="campaigns"') :][:2000]
+        assert "of every status" in page.text
+        per_campaign = _api(
+            client,
+            "acme",
+            ids="orders",
+            breakdown="campaign",
+            limit=100,
+            compare="false",
+            **{"from": FROM, "to": TO},
+        )
+        engine_orders = {t["breakdown_value"]: t["values"]["orders"] for t in per_campaign["totals"]}
+        cur = server.state.warehouses.get(tenant.id).cursor()
+        try:
+            keys = set(
+                cur.execute("SELECT DISTINCT utm_source, utm_medium, utm_campaign FROM ad_spend").fetchall()
+            )
+        finally:
+            cur.close()
+        seen: set[str] = set()
+        for name, href, revenue_href, revenue in rows:
+            name = html.unescape(name)
+            assert href == revenue_href
+            url = html.unescape(href)
+            parts = urlsplit(url)
+            assert parts.path == "/t/acme/orders"
+            assert parse_qs(parts.query) == {"date_from": [FROM], "date_to": [TO], "utm_campaign": [name]}
+            listed = client.get(url)
+            assert listed.status_code == 200
+            assert 'id="orders-utm-note"' in listed.text and f'value="{html.escape(name)}"' in listed.text
+            shown = re.search(r'<h2 id="orders-heading">([\d,]+) orders</h2>', listed.text)
+            cur = server.state.warehouses.get(tenant.id).cursor()
+            try:
+                # Independent count: local calendar days in the shop's zone, the engine's "(none)" rule.
+                (want,) = cur.execute(
+                    "SELECT count(*) FROM orders WHERE (timezone(?, ordered_at))::DATE BETWEEN ? AND ? "
+                    "AND coalesce(nullif(trim(utm_campaign), ''), '(none)') = ?",
+                    [tenant.timezone, date.fromisoformat(FROM), date.fromisoformat(TO), name],
+                ).fetchone()
+            finally:
+                cur.close()
+            assert shown is not None and int(shown.group(1).replace(",", "")) == want, name
+            items = _all_orders(client, {"date_from": FROM, "date_to": TO, "utm_campaign": name})
+            assert len(items) == want and all((o["utm_campaign"] or "(none)") == name for o in items)
+            counted = [
+                o
+                for o in items
+                if o["status"].lower() not in EXCLUDED_ORDER_STATUSES and o["currency"] == "CNY"
+            ]
+            assert len(counted) == engine_orders.get(name, 0), name
+            attributed = sum(
+                (
+                    Decimal(o["total"])
+                    for o in counted
+                    if (o["utm_source"], o["utm_medium"], o["utm_campaign"]) in keys
+                ),
+                Decimal(0),
+            )
+            assert attributed == Decimal(revenue), name
+            if attributed > 0:
+                seen.add(name)
+        assert len(seen) >= 2  # not only empty campaigns: real orders were followed and summed
 
 
 def test_presets_single_day_and_chinese(server: InProcServer, engine: Engine, data_dir: Path) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 from tests.console.conftest import add_member, signed_in
-from tests.orders.test_orders import seed_orders
+from tests.orders.test_orders import seed_orders, seed_utm
 from tests.products.test_products import ROWS as PRODUCT_ROWS
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -108,6 +108,35 @@ def test_explorers_render_and_filter_with_htmx_fragments(server: InProcServer, e
         assert customers.status_code == 200
         assert client.get("/t/acme/orders/nope").status_code == 404
         assert client.get("/t/acme/products/nope").status_code == 404
+
+
+def test_orders_filter_by_utm_fields(server: InProcServer, engine: Engine) -> None:
+    """Labelled UTM fields (with the values present as suggestions), filtering, the every-status note,
+    a 422 naming the field for a value that is too long, and the fields in Chinese."""
+    _seed(server)
+    seed_utm(server.state.warehouses.get(server.tenant.id))
+    add_member(engine, "ana@acme.test", "analyst")
+    with signed_in(server, "ana@acme.test", **{"accept-language": "en"}) as (client, _):
+        plain = client.get("/t/acme/orders")
+        for name, label in (
+            ("utm_source", "UTM source"),
+            ("utm_medium", "UTM medium"),
+            ("utm_campaign", "UTM campaign"),
+        ):
+            assert f'<label for="f-{name}">{label}</label>' in plain.text
+            assert re.search(rf'<input id="f-{name}" type="text" name="{name}"', plain.text)
+        assert '<option value="D11_search">' in plain.text and 'id="orders-utm-note"' not in plain.text
+        page = client.get("/t/acme/orders", params={"utm_campaign": "d11_search", "date_from": "2026-11-11"})
+        assert page.status_code == 200
+        assert re.findall(r'data-order="(o\d)"', page.text) == ["o5", "o3", "o2"]
+        assert 'value="d11_search"' in page.text and 'id="orders-utm-note"' in page.text
+        none = client.get("/t/acme/orders", params={"utm_source": "(none)"}, headers={"HX-Request": "true"})
+        assert re.findall(r'data-order="(o\d)"', none.text) == ["o7", "o6"]
+        long = client.get("/t/acme/orders", params={"utm_medium": "m" * 201})
+        assert long.status_code == 422 and "utm_medium is longer than 200 characters" in long.text
+    with signed_in(server, "ana@acme.test", **{"accept-language": "zh-CN"}) as (client, _):
+        zh = client.get("/t/acme/orders", params={"utm_campaign": "d11_search"}).text
+        assert ">UTM 来源</label>" in zh and ">UTM 推广活动</label>" in zh and "此处列出所有状态" in zh
 
 
 def test_chinese_labels_and_yuan_formatting(server: InProcServer, engine: Engine) -> None:

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from ecomops.analytics import engine as metrics_engine
+from ecomops.analytics.catalogue import EXCLUDED_ORDER_STATUSES, NONE_LABEL
 from ecomops.cli import app
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.orders import service
@@ -185,6 +187,8 @@ def test_bad_input_is_refused_with_the_field_named(warehouse: Warehouse) -> None
         ({"filters": service.OrderFilters(min_total=Decimal(10), max_total=Decimal(5))}, "min_total"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"limit": 0}, "limit"),
+        ({"filters": service.OrderFilters(utm_campaign="x" * (service.MAX_TEXT + 1))}, "utm_campaign"),
+        ({"filters": service.OrderFilters(utm_source="")}, "utm_source"),
     ]
     for kwargs, field in cases:
         with pytest.raises(ValidationFailed) as info:
@@ -279,5 +283,145 @@ def test_cli_lists_and_shows_without_and_with_a_server(
             ("p2", 2, "500.0000"),
             ("p1", 1, "18.5000"),
         ]
+    finally:
+        live.stop()
+
+
+# --- UTM filters: the metric engine's breakdown labels -------------------------------------------------
+
+#: order → (utm_source, utm_medium, utm_campaign). Missing and blank values are the engine's "(none)".
+UTM: dict[str, tuple[str | None, str | None, str | None]] = {
+    "o1": ("baidu", "cpc", "d11_search"),
+    "o2": ("baidu", "cpc", "d11_search"),
+    "o3": ("douyin", "feed", "d11_search"),  # the same campaign name from another source
+    "o4": ("baidu", "cpc", "D11_search"),  # case matters: another campaign
+    "o5": ("baidu", "cpc", "d11_search"),  # cancelled: listed, not counted by the engine
+    "o6": ("", " \t", None),
+    "o7": (None, None, "(none)"),  # literally "(none)": the engine puts it in the missing row too
+}
+
+
+def seed_utm(wh: Warehouse) -> None:
+    with wh.write() as cur:
+        for oid, (source, medium, campaign) in UTM.items():
+            cur.execute(
+                "UPDATE orders SET utm_source = ?, utm_medium = ?, utm_campaign = ? WHERE order_id = ?",
+                [source, medium, campaign, oid],
+            )
+
+
+def utm_label(value: str | None) -> str:
+    return NONE_LABEL if value is None or value.strip() == "" else value
+
+
+def utm_reference(index: int, label: str, filters: service.OrderFilters | None = None) -> list[str]:
+    return [
+        oid for oid in reference(filters or service.OrderFilters()) if utm_label(UTM[oid][index]) == label
+    ]
+
+
+def test_utm_filters_select_the_engine_labels(warehouse: Warehouse, tenant: tenancy.TenantInfo) -> None:
+    seed_utm(warehouse)
+    cur = warehouse.cursor()
+    for index, name in enumerate(service.UTM_FILTERS):
+        for label in {utm_label(v[index]) for v in UTM.values()} | {"nope", "D11_SEARCH"}:
+            page = service.list_orders(cur, "Asia/Shanghai", service.OrderFilters(**{name: label}), limit=100)
+            assert [o["order_id"] for o in page.items] == utm_reference(index, label), (name, label)
+            assert page.total == len(page.items) and page.filters == {name: label}
+    assert {
+        o["order_id"]
+        for o in service.list_orders(cur, "UTC", service.OrderFilters(utm_campaign=NONE_LABEL)).items
+    } == {"o6", "o7"}
+    both = service.OrderFilters(
+        date_from=date(2026, 11, 11),
+        date_to=date(2026, 11, 11),
+        utm_source="baidu",
+        utm_campaign="d11_search",
+    )
+    assert [o["order_id"] for o in service.list_orders(cur, "Asia/Shanghai", both).items] == ["o5", "o2"]
+    listed = service.list_orders(cur, "Asia/Shanghai", service.OrderFilters(utm_campaign="D11_search")).items
+    assert [(o["utm_source"], o["utm_medium"], o["utm_campaign"]) for o in listed] == [UTM["o4"]]
+    facets = service.facets(cur)
+    assert facets["utm_campaign"] == ["(none)", "D11_search", "d11_search"]
+
+    # The engine's own rows: each campaign/source row's `orders` are the listed orders of its label
+    # minus the statuses the engine leaves out (the list shows every status).
+    for breakdown, name in (("campaign", "utm_campaign"), ("source", "utm_source")):
+        query = metrics_engine.MetricsQuery(
+            ids=["orders"],
+            first=date(2026, 11, 10),
+            last=date(2026, 11, 12),
+            breakdown=breakdown,
+            compare=False,
+            source="facts",
+        )
+        answer = metrics_engine.compute_for_warehouse(warehouse, tenant, query)
+        rows = {row["breakdown_value"]: row["values"]["orders"] for row in answer["totals"]}
+        index = service.UTM_FILTERS.index(name)
+        assert set(rows) == {utm_label(v[index]) for v in UTM.values()}, breakdown
+        for label, counted in rows.items():
+            filters = service.OrderFilters(date_from=query.first, date_to=query.last, **{name: label})
+            items = service.list_orders(cur, tenant.timezone, filters, limit=100).items
+            assert counted == sum(o["status"] not in EXCLUDED_ORDER_STATUSES for o in items), (
+                breakdown,
+                label,
+            )
+
+
+def test_api_and_cli_filter_by_utm(settings: Settings, engine: Engine, tenant: tenancy.TenantInfo) -> None:
+    """The API's query parameters (422 naming the field), the CLI options without and with a server."""
+    wh = open_warehouse(settings.warehouse_dir(), tenant.id)
+    seed_orders(wh)
+    seed_utm(wh)
+    wh.close()
+    runner = CliRunner()
+    local = runner.invoke(
+        app,
+        [
+            "orders",
+            "list",
+            "--tenant",
+            "acme",
+            "--utm-source",
+            "baidu",
+            "--utm-campaign",
+            "d11_search",
+            "--json",
+        ],
+    )
+    assert local.exit_code == 0, local.output
+    body = json.loads(local.stdout)
+    assert [o["order_id"] for o in body["items"]] == ["o5", "o2", "o1"]
+    assert body["filters"] == {"utm_source": "baidu", "utm_campaign": "d11_search"}
+    table = runner.invoke(app, ["orders", "list", "--tenant", "acme", "--utm-medium", "(none)"])
+    assert table.exit_code == 0 and "o7" in table.stdout and "o6" in table.stdout and "o1" not in table.stdout
+    too_long = runner.invoke(app, ["orders", "list", "--tenant", "acme", "--utm-campaign", "x" * 201])
+    assert too_long.exit_code == 1 and "utm_campaign must be 1..200 characters" in too_long.output
+    live = start_server(settings.resolved_data_dir)
+    try:
+        through = runner.invoke(
+            app, ["orders", "list", "--tenant", "acme", "--utm-campaign", "(none)", "--json"]
+        )
+        assert through.exit_code == 0, through.output
+        assert [o["order_id"] for o in json.loads(through.stdout)["items"]] == ["o7", "o6"]
+        _, key = tenancy.create_api_key(engine, "acme", "viewer", "utm")
+        with httpx.Client(
+            base_url=live.url + "/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as c:
+            d11 = c.get(
+                "/orders",
+                params={"date_from": "2026-11-11", "date_to": "2026-11-11", "utm_campaign": "d11_search"},
+            )
+            assert d11.status_code == 200, d11.text
+            assert [o["order_id"] for o in d11.json()["items"]] == ["o5", "o3", "o2"]
+            assert d11.json()["items"][1]["utm_source"] == "douyin"
+            assert d11.json()["filters"]["utm_campaign"] == "d11_search"
+            medium = c.get("/orders", params={"utm_medium": "feed"}).json()
+            assert [o["order_id"] for o in medium["items"]] == ["o3"]
+            for name in service.UTM_FILTERS:
+                for bad in ("x" * (service.MAX_TEXT + 1), ""):
+                    refused = c.get("/orders", params={name: bad})
+                    assert refused.status_code == 422, (name, bad)
+                    assert refused.json()["error"]["details"][0]["loc"] == ["query", name]
     finally:
         live.stop()

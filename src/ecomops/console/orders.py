@@ -99,6 +99,9 @@ async def orders_page(request: Request, slug: str) -> Response:
             query_amount(request, "max_total"),
             query_text(request, "customer_id"),
             query_text(request, "coupon"),
+            utm_source=query_text(request, "utm_source"),
+            utm_medium=query_text(request, "utm_medium"),
+            utm_campaign=query_text(request, "utm_campaign"),
         )
         cursor = query_text(request, "cursor")
         limit = query_int(request, "limit", orders.DEFAULT_PAGE, 1, orders.MAX_PAGE)
@@ -125,6 +128,8 @@ async def orders_page(request: Request, slug: str) -> Response:
         "next_url": next_url,
         "first_url": f"{page.base}/orders?" + urlencode(result.filters) if result else None,
         "paged": bool(request.query_params.get("cursor")),
+        # Reached from a campaign or source row of the overview (or filtered by UTM by hand).
+        "utm_filtered": result is not None and any(k in result.filters for k in orders.UTM_FILTERS),
     }
     template = "console/_orders_results.html" if is_htmx(request) else "console/orders.html"
     return render(page, template, context, status=422 if error else 200)

@@ -9,8 +9,13 @@ Every figure comes from the KPI engine (``analytics.engine``) — the same code 
 ``GET /api/v1/t/{tenant}/metrics`` — in as few calls as the page allows: one for every card with its
 comparisons (its day or hour series is also the trend), one per breakdown (channel, product,
 campaign), run concurrently on separate cursors; the funnel comes from ``analytics.funnel``. Each
-number links to the page that explains it (orders filtered to the range or channel, a product page,
-the funnel or campaign panel).
+number links to the page that explains it (orders filtered to the range, channel or UTM campaign, a
+product page, the funnel or campaign panel).
+
+Drill-down links list the orders of the range that carry the row's label (the engine's label:
+``utm_campaign`` as is, "(none)" when missing — ``orders.service`` filters on the same label) in every
+status, like the GMV card's link: the orders list cannot leave out cancelled orders, so it shows them
+and the pages say so instead of pretending the counts match.
 """
 
 from __future__ import annotations
@@ -380,6 +385,8 @@ def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
         campaigns.append(
             {
                 "name": row["breakdown_value"],
+                # Orders carrying this utm_campaign label in the range ("(none)" = without a campaign).
+                "href": f"{base}/orders?" + urlencode({**window, "utm_campaign": row["breakdown_value"]}),
                 "spend": v["ad_spend"],
                 "spend_text": display(v["ad_spend"], "money", "ad_spend", currency, locale),
                 "revenue": v["attributed_revenue"],

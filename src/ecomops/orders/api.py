@@ -22,6 +22,14 @@ from ecomops.web.state import AppState
 router = APIRouter(prefix="/api/v1/t/{tenant}/orders", tags=["orders"])
 
 Text = Annotated[str | None, Query(min_length=1, max_length=service.MAX_TEXT)]
+Utm = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=service.MAX_TEXT,
+        description='Exact value; "(none)" = orders without one (the metric breakdowns\' label)',
+    ),
+]
 MoneyQuery = Annotated[Decimal | None, Query(ge=0, le=Decimal("1e14"), max_digits=18, decimal_places=4)]
 
 
@@ -41,6 +49,9 @@ class OrderOut(BaseModel):
     country: str | None
     region: str | None
     city: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
 
 
 class OrderPageOut(BaseModel):
@@ -102,9 +113,6 @@ class OrderDetailOut(OrderOut):
     shipping: str
     tax: str
     device: str | None
-    utm_source: str | None
-    utm_medium: str | None
-    utm_campaign: str | None
     live_session_id: str | None
     loaded_at: datetime | None
     items: list[ItemOut]
@@ -149,6 +157,9 @@ async def list_orders(
     max_total: MoneyQuery = None,
     customer_id: Text = None,
     coupon: Text = None,
+    utm_source: Utm = None,
+    utm_medium: Utm = None,
+    utm_campaign: Utm = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
     cursor: Annotated[
         str | None, Query(max_length=600, description="next_cursor of the previous page")
@@ -156,7 +167,17 @@ async def list_orders(
 ) -> dict[str, Any]:
     require(ctx, "orders:read")
     filters = service.OrderFilters(
-        date_from, date_to, channel, status, min_total, max_total, customer_id, coupon
+        date_from,
+        date_to,
+        channel,
+        status,
+        min_total,
+        max_total,
+        customer_id,
+        coupon,
+        utm_source=utm_source,
+        utm_medium=utm_medium,
+        utm_campaign=utm_campaign,
     )
     page: service.OrderPage = await run_in_threadpool(
         _on_cursor,

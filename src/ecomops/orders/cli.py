@@ -109,6 +109,18 @@ def list_command(
     max_total: Annotated[str | None, typer.Option(help="Largest order total")] = None,
     customer: Annotated[str | None, typer.Option(help="Customer id (pseudonymous)")] = None,
     coupon: Annotated[str | None, typer.Option(help="Coupon code")] = None,
+    utm_source: Annotated[
+        str | None, typer.Option(help='UTM source, exact; "(none)" = orders without one')
+    ] = None,
+    utm_medium: Annotated[
+        str | None, typer.Option(help='UTM medium, exact; "(none)" = orders without one')
+    ] = None,
+    utm_campaign: Annotated[
+        str | None,
+        typer.Option(
+            help='UTM campaign, exact (as in `metrics --breakdown campaign`); "(none)" = without one'
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=service.MAX_PAGE, help="Orders per page")] = 20,
     cursor: Annotated[str | None, typer.Option(help="next_cursor printed by the previous page")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
@@ -124,6 +136,9 @@ def list_command(
             _money(max_total, "--max-total"),
             customer,
             coupon,
+            utm_source=utm_source,
+            utm_medium=utm_medium,
+            utm_campaign=utm_campaign,
         )
         filters.validate()
         page = fetch_orders(tenant, filters, limit=limit, cursor=cursor)

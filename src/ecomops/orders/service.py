@@ -9,6 +9,14 @@ Date filters are calendar days in the tenant's time zone (an operator in Shangha
 "2026-11-11" means 00:00–24:00 Shanghai time, not UTC); they become a half-open UTC interval here, so
 the ``ordered_at`` column keeps its index-friendly form.
 
+The UTM filters (``utm_source``, ``utm_medium``, ``utm_campaign``) match the label the metric engine
+gives an order in its ``source``/``campaign`` breakdowns (``analytics.catalogue.BREAKDOWNS``): the
+column's own value, exactly; a missing or blank value is labelled ``NONE_LABEL`` ("(none)"), so the
+filter value "(none)" finds the orders without one (and any literally named "(none)", which the engine
+puts in the same row). A campaign row of the overview therefore links to exactly the orders carrying
+that label; which of them the row's figures count (statuses, currency, attribution) is the engine's
+business and is not repeated here.
+
 Pagination is keyset on ``(ordered_at DESC, order_id DESC)``: the next page starts after the last row
 of this one, so deep pages cost the same as the first and rows inserted meanwhile do not shift them.
 The cursor is opaque to clients (URL-safe base64 of the last row's key).
@@ -27,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from ecomops.analytics.catalogue import NONE_LABEL
 from ecomops.kernel.errors import NotFound, ValidationFailed
 
 Cursor = duckdb.DuckDBPyConnection
@@ -35,6 +44,12 @@ DEFAULT_PAGE = 50
 MAX_PAGE = 500
 #: Longest filter value accepted (ids, channels, statuses, coupon codes are all short).
 MAX_TEXT = 200
+#: Filters on the order's UTM columns, matched like the engine's breakdown labels (see the module doc).
+UTM_FILTERS = ("utm_source", "utm_medium", "utm_campaign")
+#: Exact-match text filters: column name = filter name.
+TEXT_FILTERS = ("channel", "status", "customer_id", "coupon", *UTM_FILTERS)
+#: What the engine's breakdown label strips to decide that a value is blank (Python's ``str.strip``).
+_BLANK_CHARS = " \t\n\r\x0b\x0c"
 
 _LIST_COLUMNS = (
     "order_id",
@@ -52,6 +67,9 @@ _LIST_COLUMNS = (
     "country",
     "region",
     "city",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
 )
 _DETAIL_COLUMNS = (
     *_LIST_COLUMNS,
@@ -61,9 +79,6 @@ _DETAIL_COLUMNS = (
     "shipping",
     "tax",
     "device",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
     "live_session_id",
     "loaded_at",
 )
@@ -81,6 +96,10 @@ class OrderFilters:
     max_total: Decimal | None = None
     customer_id: str | None = None
     coupon: str | None = None
+    #: Exact UTM values; "(none)" = missing or blank (the engine's label), see the module doc.
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
 
     def validate(self) -> None:
         if self.date_from and self.date_to and self.date_from > self.date_to:
@@ -93,7 +112,7 @@ class OrderFilters:
                 f"min_total {self.min_total} is greater than max_total {self.max_total}",
                 {"field": "min_total"},
             )
-        for name in ("channel", "status", "customer_id", "coupon"):
+        for name in TEXT_FILTERS:
             value = getattr(self, name)
             if value is not None and not 0 < len(value) <= MAX_TEXT:
                 raise ValidationFailed(f"{name} must be 1..{MAX_TEXT} characters", {"field": name})
@@ -153,9 +172,15 @@ def _where(filters: OrderFilters, timezone: str) -> tuple[str, list[Any]]:
     if filters.date_to is not None:
         clauses.append("ordered_at < ?")
         params.append(day_bounds(filters.date_to + timedelta(days=1), timezone))
-    for column in ("channel", "status", "customer_id", "coupon"):
+    for column in TEXT_FILTERS:
         value = getattr(filters, column)
-        if value is not None:
+        if value is None:
+            continue
+        if column in UTM_FILTERS and value == NONE_LABEL:
+            # The engine's label: NULL, blank (after stripping whitespace) or literally "(none)".
+            clauses.append(f"({column} IS NULL OR trim({column}, ?) = '' OR {column} = ?)")
+            params += [_BLANK_CHARS, NONE_LABEL]
+        else:
             clauses.append(f"{column} = ?")
             params.append(value)
     if filters.min_total is not None:
@@ -251,9 +276,10 @@ def get_order(cur: Cursor, order_id: str) -> dict[str, Any]:
 
 
 def facets(cur: Cursor) -> dict[str, list[str]]:
-    """Channels and statuses present, for the explorer's filter menus (small: a few dozen values)."""
+    """Channels, statuses and UTM values present, for the explorer's filter menus and suggestions
+    (small: a few dozen values each, at most 100)."""
     out: dict[str, list[str]] = {}
-    for column in ("channel", "status"):
+    for column in ("channel", "status", *UTM_FILTERS):
         rows = cur.execute(
             f"SELECT DISTINCT {column} FROM orders WHERE {column} IS NOT NULL ORDER BY 1 LIMIT 100"  # noqa: S608
         ).fetchall()
