@@ -22,11 +22,13 @@ Usage: ``.venv/bin/python bench/dashboard.py [--days 400] [--customers 125000] [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import tempfile
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,8 @@ from ecomops.tenancy.service import TenantInfo
 from ecomops.warehouse.connection import Warehouse, open_warehouse
 
 END = date(2026, 11, 30)
+#: Tells one run's maintenance events from another's when a kept shop (--shop) is reused.
+RUN = uuid.uuid4().hex[:8]
 TENANT = TenantInfo("bench", "bench", "Bench", "Asia/Shanghai", "CNY", datetime(2026, 1, 1, tzinfo=UTC))
 
 
@@ -120,7 +124,7 @@ def event_lines(n: int, start: datetime, seq: int) -> bytes:
         visitor = f"bench_a{(seq * n + i) % 50_000}"
         kind = i % 100
         base = {
-            "message_id": f"bench_{seq}_{i}",
+            "message_id": f"bench_{RUN}_{seq}_{i}",
             "anonymous_id": visitor,
             "user_id": None,
             "ts": us,
@@ -133,7 +137,7 @@ def event_lines(n: int, start: datetime, seq: int) -> bytes:
             ),
         }
         if kind == 0:
-            props = {"order_id": f"bench_o{seq}_{i}", "products": [{"product_id": "p1", "price": 9.9}]}
+            props = {"order_id": f"bench_o{RUN}_{seq}_{i}", "products": [{"product_id": "p1", "price": 9.9}]}
             base |= {"type": "track", "event": "Order Completed", "properties": json.dumps(props)}
         elif kind < 10:
             base |= {
@@ -182,6 +186,35 @@ def maintenance(warehouse: Warehouse, batches: int) -> dict[str, float]:
     }
 
 
+def build_shop(warehouse: Warehouse, args: argparse.Namespace) -> dict[str, Any]:
+    """Simulate the shop, write it, add the order copies and time a full rollup rebuild."""
+    result: dict[str, Any] = {}
+    t = time.perf_counter()
+    sim = simulate(
+        SeedParams(days=args.days, customers=args.customers, seed=42, end_date=END),
+        Shop(TENANT.timezone, TENANT.currency),
+    )
+    tables = all_tables(sim)
+    as_of_us = sim.as_of_us
+    del sim
+    result["generate_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    with warehouse.write() as cur:
+        delete_simulated(cur)
+        write_tables(cur, tables, TENANT.currency, as_of_us)
+    result["write_with_rollups_s"] = time.perf_counter() - t
+    del tables
+    t = time.perf_counter()
+    if args.order_copies:
+        copy_orders(warehouse, args.order_copies)
+    result["order_copies_and_rebuild_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    with warehouse.write() as cur:
+        rollups.rebuild(cur)
+    result["rollup_rebuild_s"] = time.perf_counter() - t
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=400)
@@ -191,83 +224,81 @@ def main() -> None:
     parser.add_argument("--raw-rounds", type=int, default=3)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--shop",
+        type=Path,
+        default=None,
+        help="keep the built shop in this directory and reuse it on later runs (skips the build)",
+    )
+    parser.add_argument("--skip-maintenance", action="store_true", help="leave the shop unchanged")
     args = parser.parse_args()
     result: dict[str, Any] = {"load_average_start": os.getloadavg()}
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        warehouse = open_warehouse(Path(tmp), "bench")
-        try:
-            t = time.perf_counter()
-            sim = simulate(
-                SeedParams(days=args.days, customers=args.customers, seed=42, end_date=END),
-                Shop(TENANT.timezone, TENANT.currency),
-            )
-            tables = all_tables(sim)
-            as_of_us = sim.as_of_us
-            del sim
-            result["generate_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            with warehouse.write() as cur:
-                delete_simulated(cur)
-                write_tables(cur, tables, TENANT.currency, as_of_us)
-            result["write_with_rollups_s"] = time.perf_counter() - t
-            del tables
-            t = time.perf_counter()
-            if args.order_copies:
-                copy_orders(warehouse, args.order_copies)
-            result["order_copies_and_rebuild_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            with warehouse.write() as cur:
-                rollups.rebuild(cur)
-            result["rollup_rebuild_s"] = time.perf_counter() - t
-            counts = {
-                table: warehouse.query(f"SELECT count(*) FROM {table}")[0][0]
-                for table in ("events", "orders", "order_items", "refunds")
-            }
-            counts["simulated_orders"] = warehouse.query(
-                "SELECT count(*) FROM orders WHERE NOT contains(order_id, ':c')"
-            )[0][0]
-            cur = warehouse.cursor()
-            result["rollup_rows"] = rollups.status(cur)["rows"]
-            cur.close()
-            result["counts"] = counts
-            qs = queries(END - timedelta(days=29), END)
-            time_page(warehouse, qs, "auto")  # warm-up (DuckDB caches, imports)
-            per_call: list[list[float]] = [[] for _ in qs]
-            pages: list[float] = []
-            rolled_answers: list[Any] = []
-            for _ in range(args.rounds):
-                times, rolled_answers = time_page(warehouse, qs, "auto")
-                for i, x in enumerate(times):
-                    per_call[i].append(x)
-                pages.append(sum(times))
-            raw_calls: list[list[float]] = [[] for _ in qs]
-            raw_pages: list[float] = []
-            raw_answers: list[Any] = []
-            for _ in range(args.raw_rounds):
-                times, raw_answers = time_page(warehouse, qs, "facts")
-                for i, x in enumerate(times):
-                    raw_calls[i].append(x)
-                raw_pages.append(sum(times))
-            result["answers_identical"] = rolled_answers == raw_answers
-            names = ["cards", "channels", "products", "campaigns"]
-            all_calls = [x for calls in per_call for x in calls]
-            result["rollups_call_ms"] = {
-                "p50": pct(all_calls, 0.5) * 1000,
-                "p95": pct(all_calls, 0.95) * 1000,
-            }
-            result["rollups_per_call_ms"] = {
-                n: {"p50": pct(c, 0.5) * 1000, "p95": pct(c, 0.95) * 1000}
-                for n, c in zip(names, per_call, strict=True)
-            }
-            result["rollups_page_ms"] = {"p50": pct(pages, 0.5) * 1000, "p95": pct(pages, 0.95) * 1000}
-            result["facts_per_call_ms_p50"] = {
-                n: statistics.median(c) * 1000 for n, c in zip(names, raw_calls, strict=True)
-            }
-            result["facts_page_ms_p50"] = statistics.median(raw_pages) * 1000
-            result["page_ratio_facts_over_rollups_p50"] = statistics.median(raw_pages) / pct(pages, 0.5)
+    with contextlib.ExitStack() as stack:
+        if args.shop is not None:
+            args.shop.mkdir(parents=True, exist_ok=True)
+            shop_dir = args.shop
+        else:
+            shop_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=args.workdir)))
+        marker = shop_dir / "built.json"
+        warehouse = open_warehouse(shop_dir, "bench")
+        stack.callback(warehouse.close)
+        if marker.exists():
+            result["shop_reused"] = json.loads(marker.read_text())
+        else:
+            result |= build_shop(warehouse, args)
+            marker.write_text(json.dumps({k: result[k] for k in ("generate_s", "write_with_rollups_s")}))
+        t = time.perf_counter()
+        with warehouse.write() as cur:
+            if rollups.keep_days_in(cur, TENANT.timezone):
+                result["day_rollups_build_s"] = time.perf_counter() - t
+        counts = {
+            table: warehouse.query(f"SELECT count(*) FROM {table}")[0][0]
+            for table in ("events", "orders", "order_items", "refunds")
+        }
+        counts["simulated_orders"] = warehouse.query(
+            "SELECT count(*) FROM orders WHERE NOT contains(order_id, ':c')"
+        )[0][0]
+        cur = warehouse.cursor()
+        result["rollup_rows"] = rollups.status(cur)["rows"]
+        cur.close()
+        result["counts"] = counts
+        qs = queries(END - timedelta(days=29), END)
+        time_page(warehouse, qs, "auto")  # warm-up (DuckDB caches, imports)
+        per_call: list[list[float]] = [[] for _ in qs]
+        pages: list[float] = []
+        rolled_answers: list[Any] = []
+        for _ in range(args.rounds):
+            times, rolled_answers = time_page(warehouse, qs, "auto")
+            for i, x in enumerate(times):
+                per_call[i].append(x)
+            pages.append(sum(times))
+        raw_calls: list[list[float]] = [[] for _ in qs]
+        raw_pages: list[float] = []
+        raw_answers: list[Any] = []
+        for _ in range(args.raw_rounds):
+            times, raw_answers = time_page(warehouse, qs, "facts")
+            for i, x in enumerate(times):
+                raw_calls[i].append(x)
+            raw_pages.append(sum(times))
+        result["answers_identical"] = rolled_answers == raw_answers
+        names = ["cards", "channels", "products", "campaigns"]
+        all_calls = [x for calls in per_call for x in calls]
+        result["rollups_call_ms"] = {
+            "p50": pct(all_calls, 0.5) * 1000,
+            "p95": pct(all_calls, 0.95) * 1000,
+        }
+        result["rollups_per_call_ms"] = {
+            n: {"p50": pct(c, 0.5) * 1000, "p95": pct(c, 0.95) * 1000}
+            for n, c in zip(names, per_call, strict=True)
+        }
+        result["rollups_page_ms"] = {"p50": pct(pages, 0.5) * 1000, "p95": pct(pages, 0.95) * 1000}
+        result["facts_per_call_ms_p50"] = {
+            n: statistics.median(c) * 1000 for n, c in zip(names, raw_calls, strict=True)
+        }
+        result["facts_page_ms_p50"] = statistics.median(raw_pages) * 1000
+        result["page_ratio_facts_over_rollups_p50"] = statistics.median(raw_pages) / pct(pages, 0.5)
+        if not args.skip_maintenance:
             result["maintenance_per_10k_events"] = maintenance(warehouse, args.batches)
-        finally:
-            warehouse.close()
     result["load_average_end"] = os.getloadavg()
     print(json.dumps(result, indent=2, default=str))
 

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecomops.analytics import engine as metrics_engine
-from ecomops.analytics import rollups
+from ecomops.analytics import rollup_days, rollups
 from ecomops.analytics.catalogue import BASE_MEASURES, BREAKDOWNS, METRICS, Family
 from ecomops.analytics.periods import Granularity, buckets
 from ecomops.analytics.sources import FactsSource
@@ -266,7 +266,7 @@ def assert_sources_agree(con: Any, timezone: str, granularity: Granularity, brea
     bucket_list = [*plan, whole]
     assert rollups.hour_aligned(bucket_list)
     raw = FactsSource(ibis.duckdb.from_connection(con))
-    rolled = rollups.RollupSource(con)
+    rolled = rollups.RollupSource(con, timezone=timezone)
     for currency in ("CNY", "USD"):
         for measure in BASE_MEASURES:
             assert rolled.unavailable(measure, bd, granularity, currency) == raw.unavailable(
@@ -294,6 +294,7 @@ def assert_incremental_equals_rebuild(warehouse: Warehouse) -> None:
         "rollup_lines",
         "rollup_refunds",
         "rollup_visitors",
+        *rollup_days.TABLES,
     )
 
     def snapshot(cur: Any) -> dict[str, list[tuple[Any, ...]]]:
@@ -330,15 +331,26 @@ def ctx(settings: Settings, engine: Engine, tenant: TenantInfo, tmp_path: Path) 
 @given(
     ops=st.lists(operations, min_size=1, max_size=7),
     timezone=st.sampled_from(("UTC", "Asia/Shanghai")),
+    day_zone=st.sampled_from((None, "UTC", "Asia/Shanghai")),
     granularity=st.sampled_from((Granularity.day, Granularity.hour)),
     breakdown=st.sampled_from((None, *BREAKDOWNS)),
 )
 def test_rollups_equal_raw_after_random_interleavings(
-    ctx: Context, ops: list[tuple[str, Any]], timezone: str, granularity: Granularity, breakdown: str | None
+    ctx: Context,
+    ops: list[tuple[str, Any]],
+    timezone: str,
+    day_zone: str | None,
+    granularity: Granularity,
+    breakdown: str | None,
 ) -> None:
+    """``day_zone``: the zone the day rollups are kept in (maintained through every operation); when
+    it is the request's, day buckets and the window's sums come from them, else from the hourly ones."""
     path = ctx.tmp / f"w{next(_seq)}.duckdb"
     warehouse = Warehouse(ctx.tenant.id, path, connect(path))
     try:
+        if day_zone is not None:
+            with warehouse.write() as cur:
+                assert rollups.keep_days_in(cur, day_zone)
         for op in ops:
             apply(ctx, warehouse, op)
         cur = warehouse.cursor()
@@ -419,6 +431,7 @@ def sim_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehous
     with warehouse.write() as cur:
         delete_simulated(cur)
         write_tables(cur, all_tables(sim), "CNY", sim.as_of_us)
+        rollups.keep_days_in(cur, "Asia/Shanghai")
     yield warehouse
     warehouse.close()
 
@@ -445,6 +458,50 @@ def test_engine_answers_identical_on_simulated_shop(
     assert (rolled.pop("source"), raw.pop("source")) == ("rollups", "facts")
     assert rolled["totals"][0]["values"]["orders"], "the simulated window has orders"
     assert rolled == raw
+
+
+def test_day_buckets_come_from_the_day_rollups(
+    sim_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the day tables' zone, single days never reach the hourly tables (only multi-day distinct
+    counts do); in another zone everything comes from the hourly tables; answers stay identical."""
+    tenant = TenantInfo("t_sim", "sim", "Sim", "Asia/Shanghai", "CNY", datetime.now(UTC))
+    query = metrics_engine.MetricsQuery(
+        ids=["gmv", "buyers", "visitors", "roas"], first=date(2026, 11, 1), last=date(2026, 11, 29)
+    )
+    hourly: list[tuple[str, list[str]]] = []
+    original = rollups.RollupSource._hourly
+
+    def spy(self: rollups.RollupSource, sql: str, buckets: Any, *args: Any) -> Any:
+        if buckets:
+            hourly.append((sql, [b.label for b in buckets]))
+        return original(self, sql, buckets, *args)
+
+    monkeypatch.setattr(rollups.RollupSource, "_hourly", spy)
+    cur = sim_warehouse.cursor()
+    try:
+        assert rollup_days.zone_of(cur) == "Asia/Shanghai"
+        assert all(n > 0 for n in rollup_days.counts(cur).values())
+        for zone, day_path in (("Asia/Shanghai", True), ("UTC", False)):
+            hourly.clear()
+            t = TenantInfo("t_sim", "sim", "Sim", zone, "CNY", datetime.now(UTC))
+            resolved = metrics_engine.resolve(query, t)
+            rolled = metrics_engine.compute_on_connection(cur, t, resolved, source_kind="rollups")
+            raw = metrics_engine.compute_on_connection(cur, t, resolved, source_kind="facts")
+            rolled.pop("source"), raw.pop("source")
+            assert rolled == raw
+            labels = {label for _, found in hourly for label in found}
+            if day_path:
+                # Only the three window totals (buyers, visitors) are read from the hourly tables.
+                assert labels == {metrics_engine.CURRENT, metrics_engine.PREVIOUS, metrics_engine.LAST_YEAR}
+                assert not any(
+                    "rollup_sales r" in sql and "sum(" in sql and "per_buyer" not in sql for sql, _ in hourly
+                )
+            else:
+                assert "2026-11-05" in labels
+    finally:
+        cur.close()
+    assert tenant.timezone == "Asia/Shanghai"
 
 
 # --- API, CLI, fallbacks --------------------------------------------------------------------------

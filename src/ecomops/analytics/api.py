@@ -202,9 +202,10 @@ def _rollup_status(warehouse: Any) -> dict[str, Any]:
         cur.close()
 
 
-def _rebuild(warehouse: Any) -> dict[str, Any]:
+def _rebuild(warehouse: Any, timezone: str) -> dict[str, Any]:
     with warehouse.write() as cur:
         rollups.rebuild(cur)
+        rollups.keep_days_in(cur, timezone)
         return rollups.status(cur)
 
 
@@ -224,7 +225,7 @@ async def rebuild_rollups(ctx: TenantDep, state: StateDep) -> dict[str, Any]:
     require(ctx, "rollups:rebuild")
     warehouse = state.warehouses.get(ctx.tenant.id)
     before = await run_in_threadpool(_rollup_status, warehouse)
-    after = await run_in_threadpool(_rebuild, warehouse)
+    after = await run_in_threadpool(_rebuild, warehouse, ctx.tenant.timezone)
     await run_in_threadpool(
         record_action,
         state.engine,

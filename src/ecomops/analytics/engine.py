@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import ibis
 
-from ecomops.analytics import rollups
+from ecomops.analytics import rollup_days, rollups
 from ecomops.analytics.catalogue import (
     BASE_MEASURES,
     METRICS_BY_ID,
@@ -192,7 +192,8 @@ def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> dict[str,
     families = list(dict.fromkeys(BASE_MEASURES[m].family for m in needed if reasons[m] is None))
     cells: Cells = {}
     for family in families:
-        for key, values in source.compute(family, bucket_list, r.breakdown, r.currency).items():
+        wanted = [m for m in needed if BASE_MEASURES[m].family is family]
+        for key, values in source.compute(family, bucket_list, r.breakdown, r.currency, wanted).items():
             cells.setdefault(key, {}).update(values)
 
     def values_of(label: str, dim: str | None) -> dict[str, Decimal | int | None]:
@@ -318,7 +319,9 @@ def compute_on_connection(
     timed_out = threading.Event()
     source: MeasureSource | None = None
     if source_kind != "facts":
-        source = rollups.source_for(con, _plan(resolved).all(resolved.compare), cancelled=timed_out)
+        source = rollups.source_for(
+            con, _plan(resolved).all(resolved.compare), cancelled=timed_out, timezone=resolved.timezone
+        )
         if source is None and source_kind == "rollups":
             raise ValidationFailed(
                 "source: the rollups cannot answer this request (buckets not on whole UTC hours in "
@@ -359,10 +362,25 @@ def _check_source(source: str) -> None:
         )
 
 
+def ensure_day_rollups(warehouse: Warehouse, tenant: TenantInfo) -> None:
+    """Build the day rollups in the tenant's zone the first time they are missing (a warehouse from
+    before migration 0004, or a new one): seconds once on a large shop, then refreshes keep them."""
+    cursor = warehouse.cursor()
+    try:
+        if rollup_days.zone_of(cursor) == tenant.timezone or not rollups.days_supported(tenant.timezone):
+            return
+    finally:
+        cursor.close()
+    with warehouse.write() as cur:
+        rollups.keep_days_in(cur, tenant.timezone)
+
+
 def compute_for_warehouse(warehouse: Warehouse, tenant: TenantInfo, query: MetricsQuery) -> dict[str, Any]:
     """Metrics from a warehouse this process has open (the server's, or a test's), on a private cursor."""
     resolved = resolve(query, tenant)  # validate before touching the warehouse
     _check_source(query.source)
+    if query.source != "facts":
+        ensure_day_rollups(warehouse, tenant)
     cursor = warehouse.cursor()
     try:
         return compute_on_connection(cursor, tenant, resolved, source_kind=query.source)

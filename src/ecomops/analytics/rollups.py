@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
 
+from ecomops.analytics import rollup_days
 from ecomops.analytics.catalogue import (
     ADD_TO_CART_EVENT,
     BASE_MEASURES,
@@ -46,6 +48,7 @@ from ecomops.analytics.catalogue import (
     Family,
 )
 from ecomops.analytics.periods import Bucket, Granularity
+from ecomops.analytics.rollup_days import dim
 from ecomops.analytics.sources import Cells
 
 log = logging.getLogger(__name__)
@@ -60,14 +63,6 @@ _EXCLUDED = ", ".join(f"'{s}'" for s in EXCLUDED_ORDER_STATUSES)
 _VISITS = ", ".join(f"'{t}'" for t in VISIT_EVENT_TYPES)
 COUNTED = f"lower(status) NOT IN ({_EXCLUDED})"
 BUYER = "coalesce(customer_id, 'anon:' || anonymous_id)"
-#: Python's str.strip() whitespace, as Ibis compiles ``strip()`` for the raw path.
-_WS = "' ' || chr(9) || chr(10) || chr(13) || chr(11) || chr(12)"
-
-
-def dim(column: str) -> str:
-    """The breakdown label of ``column``: missing or blank values become ``(none)`` (as FactsSource)."""
-    text = f"CAST({column} AS VARCHAR)"
-    return f"CASE WHEN {text} IS NULL OR trim({text}, {_WS}) = '' THEN '{NONE_LABEL}' ELSE {text} END"
 
 
 def _scope(column: str, full: bool) -> str:
@@ -205,6 +200,7 @@ def rebuild(cur: duckdb.DuckDBPyConnection) -> RefreshStats:
         cur.execute(f"DELETE FROM {table}")
     for sql in _FULL_INSERTS:
         cur.execute(sql)
+    rollup_days.build(cur, full=True)
     row = cur.execute("SELECT count(DISTINCT hour) FROM rollup_order_index").fetchone()
     cur.execute("UPDATE rollup_state SET ready = true, rebuilt_at = now(), refreshed_at = now() WHERE id = 1")
     _stamp(cur)
@@ -289,6 +285,7 @@ def refresh(
                 )
             for sql in _SCOPED_INSERTS:
                 cur.execute(sql, bounds)
+            rollup_days.build(cur, full=False)
         cur.execute(
             "UPDATE rollup_state SET refreshed_at = now(), hours_refreshed = hours_refreshed + ? "
             "WHERE id = 1",
@@ -330,7 +327,20 @@ def refresh_events_before(cur: duckdb.DuckDBPyConnection, cutoff: datetime) -> N
     assert row is not None
     cur.execute("DELETE FROM rollup_visitors WHERE hour < ?", [row[0]])
     cur.execute(_visitors_insert("ts < $hi"), {"hi": row[0]})
+    rollup_days.build(cur, full=True)  # visitors of every day before the cutoff may have changed
     _stamp(cur)
+
+
+def days_supported(zone: str) -> bool:
+    """Whether local days of ``zone`` start on UTC hours today (not e.g. Asia/Kolkata, UTC+5:30)."""
+    midnight = datetime.now(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.timestamp() % 3600 == 0
+
+
+def keep_days_in(cur: duckdb.DuckDBPyConnection, zone: str) -> bool:
+    """Keep the day rollups in the tenant's ``zone`` (building them if they were not); True if built.
+    Zones whose days do not start on UTC hours get none: their requests read the raw facts anyway."""
+    return rollup_days.set_zone(cur, zone if days_supported(zone) else None)
 
 
 def mark_stale(cur: duckdb.DuckDBPyConnection) -> None:
@@ -341,7 +351,7 @@ def mark_stale(cur: duckdb.DuckDBPyConnection) -> None:
 def status(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Rollup state and row counts, for ``ecomops metrics rollups status`` and the API."""
     row = cur.execute(
-        "SELECT ready, rebuilt_at, refreshed_at, hours_refreshed FROM rollup_state WHERE id = 1"
+        "SELECT ready, rebuilt_at, refreshed_at, hours_refreshed, day_zone FROM rollup_state WHERE id = 1"
     ).fetchone()
     assert row is not None, "rollup_state has no row: warehouse migration 0003 did not run"
     counts = {}
@@ -354,7 +364,8 @@ def status(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "rebuilt_at": row[1].isoformat() if row[1] else None,
         "refreshed_at": row[2].isoformat() if row[2] else None,
         "hours_refreshed": int(row[3]),
-        "rows": counts,
+        "day_zone": row[4],
+        "rows": counts | rollup_days.counts(cur),
     }
 
 
@@ -367,12 +378,16 @@ def hour_aligned(buckets: Sequence[Bucket]) -> bool:
 
 
 def source_for(
-    con: duckdb.DuckDBPyConnection, buckets: Sequence[Bucket], cancelled: threading.Event | None = None
+    con: duckdb.DuckDBPyConnection,
+    buckets: Sequence[Bucket],
+    cancelled: threading.Event | None = None,
+    timezone: str | None = None,
 ) -> RollupSource | None:
-    """A RollupSource when the rollups are ready and the request's buckets are whole UTC hours."""
+    """A RollupSource when the rollups are ready and the request's buckets (local periods of
+    ``timezone``) are whole UTC hours."""
     if not hour_aligned(buckets) or not is_current(con):
         return None
-    return RollupSource(con, cancelled=cancelled or threading.Event())
+    return RollupSource(con, cancelled=cancelled or threading.Event(), timezone=timezone)
 
 
 #: Buckets as (label, hour) rows: a bucket is the union of its UTC hours, so facts join by equality.
@@ -389,37 +404,43 @@ _ATTRIBUTED_JOIN = (
 _SPAN = "r.hour >= $lo AND r.hour < $hi"
 
 _BUYER_MEASURES = frozenset({"buyer_count", "repeat_buyer_count", "new_buyer_count"})
-_BUYER_AGG = """,
-per_buyer AS (SELECT b_label, d, buyer, sum(order_count) AS n, bool_or(is_first) AS f
-              FROM j WHERE buyer IS NOT NULL GROUP BY ALL),
-buyers AS (SELECT b_label, d, count(*) AS buyer_count, count(*) FILTER (WHERE n >= 2) AS repeat_buyer_count,
-                  count(*) FILTER (WHERE f) AS new_buyer_count
-           FROM per_buyer GROUP BY ALL),
-totals AS (SELECT b_label, d, sum(ordered_value) AS ordered_value,
-                  sum(merchandise_value) AS merchandise_value,
-                  sum(order_count) AS order_count,
-                  sum(ordered_value) FILTER (WHERE attributed) AS attributed_value
-           FROM j GROUP BY ALL)
-SELECT t.b_label, t.d, t.ordered_value, t.merchandise_value, t.order_count, t.attributed_value,
-       b.buyer_count, b.repeat_buyer_count, b.new_buyer_count
-FROM totals t LEFT JOIN buyers b ON b.b_label = t.b_label AND b.d = t.d"""
+_SUM_MEASURES = ["ordered_value", "merchandise_value", "order_count", "attributed_value"]
+_BUYER_NAMES = ["buyer_count", "repeat_buyer_count", "new_buyer_count"]
 
 
-def _sales_sql(breakdown: Breakdown | None) -> str:
+def _sales_rows(breakdown: Breakdown | None, columns: str) -> str:
+    """The hourly sales rows of the requested hours with their bucket label ``b_label`` and label ``d``."""
     if breakdown is not None and breakdown.items is not None:
-        return f"""WITH {_HB},
-j AS (
-    SELECT hb.b_label, r.dim AS d, r.buyer, r.is_first, r.line_value AS ordered_value,
-           r.line_value AS merchandise_value, r.order_count, c.c_source IS NOT NULL AS attributed
-    FROM rollup_item_sales r JOIN hb ON r.hour = hb.hour {_ATTRIBUTED_JOIN}
-    WHERE r.currency = $currency AND r.dim_kind = $kind AND {_SPAN}){_BUYER_AGG}"""
+        return f"""SELECT hb.b_label, r.dim AS d, {columns}
+    FROM rollup_item_sales r JOIN hb ON r.hour = hb.hour
+    WHERE r.currency = $currency AND r.dim_kind = $kind AND {_SPAN}"""
     d = dim(f"r.{breakdown.orders}") if breakdown is not None and breakdown.orders else f"'{NONE_LABEL}'"
-    return f"""WITH {_HB},
-j AS (
-    SELECT hb.b_label, {d} AS d, r.buyer, r.is_first, r.ordered_value, r.merchandise_value, r.order_count,
-           c.c_source IS NOT NULL AS attributed
-    FROM rollup_sales r JOIN hb ON r.hour = hb.hour {_ATTRIBUTED_JOIN}
-    WHERE r.currency = $currency AND {_SPAN}){_BUYER_AGG}"""
+    return f"""SELECT hb.b_label, {d} AS d, {columns}
+    FROM rollup_sales r JOIN hb ON r.hour = hb.hour
+    WHERE r.currency = $currency AND {_SPAN}"""
+
+
+def _sales_sums_sql(breakdown: Breakdown | None, attributed: bool) -> str:
+    """Additive sales measures per bucket; the campaign join runs on rows already summed per hour."""
+    line = breakdown is not None and breakdown.items is not None
+    value = "r.line_value" if line else "r.ordered_value"
+    merch = "r.line_value" if line else "r.merchandise_value"
+    utm = ", r.utm_source, r.utm_medium, r.utm_campaign" if attributed else ""
+    rows = _sales_rows(breakdown, f"sum({value}) AS ov, sum({merch}) AS mv, sum(r.order_count) AS oc{utm}")
+    if not attributed:
+        return f"""WITH {_HB}, s AS ({rows} GROUP BY ALL)
+SELECT b_label, d, sum(ov), sum(mv), sum(oc), NULL FROM s GROUP BY ALL"""
+    join = _ATTRIBUTED_JOIN.replace("r.utm", "s.utm")
+    return f"""WITH {_HB}, s AS ({rows} GROUP BY ALL)
+SELECT s.b_label, s.d, sum(s.ov), sum(s.mv), sum(s.oc), sum(s.ov) FILTER (WHERE c.c_source IS NOT NULL)
+FROM s {join} GROUP BY ALL"""
+
+
+def _sales_buyers_sql(breakdown: Breakdown | None) -> str:
+    rows = _sales_rows(breakdown, "r.buyer, sum(r.order_count) AS n, bool_or(r.is_first) AS f")
+    return f"""WITH {_HB}, per_buyer AS ({rows} AND r.buyer IS NOT NULL GROUP BY ALL)
+SELECT b_label, d, count(*), count(*) FILTER (WHERE n >= 2), count(*) FILTER (WHERE f)
+FROM per_buyer GROUP BY ALL"""
 
 
 def _lines_sql(breakdown: Breakdown | None) -> str:
@@ -493,7 +514,14 @@ class RollupSource:
 
     con: duckdb.DuckDBPyConnection
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: The request's zone: day buckets in it are read from the day tables when they are kept in it.
+    timezone: str | None = None
+    day_zone: str | None = None
     _checks: dict[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.timezone is not None and self.day_zone is None:
+            self.day_zone = rollup_days.zone_of(self.con)
 
     def _run(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[tuple[Any, ...]]:
         if self.cancelled.is_set():
@@ -551,39 +579,35 @@ class RollupSource:
         return {str(c): int(n) for c, n in rows}
 
     def compute(
-        self, family: Family, buckets: Sequence[Bucket], breakdown: Breakdown | None, currency: str
+        self,
+        family: Family,
+        buckets: Sequence[Bucket],
+        breakdown: Breakdown | None,
+        currency: str,
+        measures: Collection[str] | None = None,
     ) -> Cells:
-        params: dict[str, Any] = {
-            "labels": [b.label for b in buckets],
-            "currency": currency,
-        }
+        """``measures``: the family's base measures the caller needs (None: all); others may be left out."""
         if family is Family.spend:
-            params |= {
-                "first_days": [b.first_day for b in buckets],
-                "end_days": [b.end_day for b in buckets],
-                "first_day": min(b.first_day for b in buckets),
-                "end_day": max(b.end_day for b in buckets),
-            }
-            return self._cells(_spend_sql(breakdown), params, breakdown, ["spend_value"])
-        params |= {
-            "starts": [b.start for b in buckets],
-            "ends": [b.end for b in buckets],
-            "lo": min(b.start for b in buckets),
-            "hi": max(b.end for b in buckets),
-        }
+            days = rollup_days.day_params(
+                [b.label for b in buckets], [b.first_day for b in buckets], [b.end_day for b in buckets]
+            )
+            return self._cells(
+                _spend_sql(breakdown), days | {"currency": currency}, breakdown, ["spend_value"]
+            )
+        wanted = set(measures) if measures is not None else None
+        whole, single = self._day_buckets(buckets)
         if family is Family.sales:
-            names = [
-                "ordered_value",
-                "merchandise_value",
-                "order_count",
-                "attributed_value",
-                "buyer_count",
-                "repeat_buyer_count",
-                "new_buyer_count",
-            ]
-            if breakdown is not None and breakdown.items is not None:
-                params["kind"] = breakdown.id
-            return self._cells(_sales_sql(breakdown), params, breakdown, names)
+            return self._sales(buckets, whole, single, breakdown, currency, wanted)
+        if family is Family.traffic:
+            kind = breakdown.id if breakdown is not None else rollup_days.ALL
+            cells = self._day_cells(rollup_days.VISITORS_SQL, single, {"kind": kind}, breakdown)
+            rest = [b for b in buckets if b.label not in single]
+            return self._merge(
+                cells,
+                self._hourly(
+                    _traffic_sql(breakdown), rest, {}, breakdown, ["visitor_count", "cart_visitor_count"]
+                ),
+            )
         if family is Family.lines:
             names = [
                 "line_value",
@@ -593,13 +617,99 @@ class RollupSource:
                 "attributed_line_cost",
                 "attributed_lines_without_cost",
             ]
-            return self._cells(_lines_sql(breakdown), params, breakdown, names)
-        if family is Family.refunds:
-            return self._cells(_refunds_sql(breakdown), params, breakdown, ["refund_value"])
-        del params["currency"]
-        return self._cells(
-            _traffic_sql(breakdown), params, breakdown, ["visitor_count", "cart_visitor_count"]
+            return self._hourly(_lines_sql(breakdown), buckets, {"currency": currency}, breakdown, names)
+        return self._hourly(
+            _refunds_sql(breakdown), buckets, {"currency": currency}, breakdown, ["refund_value"]
         )
+
+    def _sales(
+        self,
+        buckets: Sequence[Bucket],
+        whole: dict[str, Bucket],
+        single: dict[str, Bucket],
+        breakdown: Breakdown | None,
+        currency: str,
+        wanted: set[str] | None,
+    ) -> Cells:
+        kind = breakdown.id if breakdown is not None else rollup_days.ALL
+        attributed = wanted is None or "attributed_value" in wanted
+        extra = {"currency": currency, "kind": kind}
+        cells = self._day_cells(
+            rollup_days.sales_sums_sql(attributed), whole, extra, breakdown, _SUM_MEASURES
+        )
+        hourly_extra = {"currency": currency} | (
+            {"kind": kind} if breakdown is not None and breakdown.items is not None else {}
+        )
+        rest = [b for b in buckets if b.label not in whole]
+        self._merge(
+            cells,
+            self._hourly(
+                _sales_sums_sql(breakdown, attributed), rest, hourly_extra, breakdown, _SUM_MEASURES
+            ),
+        )
+        if wanted is None or wanted & _BUYER_MEASURES:
+            self._merge(
+                cells, self._day_cells(rollup_days.BUYERS_SQL, single, extra, breakdown, _BUYER_NAMES)
+            )
+            rest = [b for b in buckets if b.label not in single]
+            self._merge(
+                cells, self._hourly(_sales_buyers_sql(breakdown), rest, hourly_extra, breakdown, _BUYER_NAMES)
+            )
+        return cells
+
+    def _day_buckets(self, buckets: Sequence[Bucket]) -> tuple[dict[str, Bucket], dict[str, Bucket]]:
+        """Buckets made of whole local days of the day tables' zone (all, and those of one day)."""
+        if self.timezone is None or self.timezone != self.day_zone:
+            return {}, {}
+        zone = ZoneInfo(self.timezone)
+        whole = {
+            b.label: b
+            for b in buckets
+            if rollup_days.whole_days(b.start, b.end, b.first_day, b.end_day, zone)
+        }
+        single = {label: b for label, b in whole.items() if b.end_day - b.first_day == timedelta(days=1)}
+        return whole, single
+
+    def _day_cells(
+        self,
+        sql: str,
+        buckets: dict[str, Bucket],
+        extra: dict[str, Any],
+        breakdown: Breakdown | None,
+        names: list[str] | None = None,
+    ) -> Cells:
+        if not buckets:
+            return {}
+        values = list(buckets.values())
+        params = rollup_days.day_params(
+            [b.label for b in values], [b.first_day for b in values], [b.end_day for b in values]
+        )
+        return self._cells(sql, params | extra, breakdown, names or ["visitor_count", "cart_visitor_count"])
+
+    def _hourly(
+        self,
+        sql: str,
+        buckets: Sequence[Bucket],
+        extra: dict[str, Any],
+        breakdown: Breakdown | None,
+        names: list[str],
+    ) -> Cells:
+        if not buckets:
+            return {}
+        params = {
+            "labels": [b.label for b in buckets],
+            "starts": [b.start for b in buckets],
+            "ends": [b.end for b in buckets],
+            "lo": min(b.start for b in buckets),
+            "hi": max(b.end for b in buckets),
+        }
+        return self._cells(sql, params | extra, breakdown, names)
+
+    @staticmethod
+    def _merge(cells: Cells, more: Cells) -> Cells:
+        for key, values in more.items():
+            cells.setdefault(key, {}).update(values)
+        return cells
 
     def _cells(
         self, sql: str, params: dict[str, Any], breakdown: Breakdown | None, names: list[str]
@@ -609,8 +719,6 @@ class RollupSource:
             key = (row[0], row[1] if breakdown is not None else None)
             values: dict[str, Decimal | int] = {}
             for name, value in zip(names, row[2:], strict=True):
-                if value is None and name in _BUYER_MEASURES:
-                    continue  # no buyer in this cell: absent, as in FactsSource (the engine reads 0)
                 values[name] = value if value is not None else 0
             cells[key] = values
         return cells

@@ -88,6 +88,7 @@ def rebuild_command(
                 with warehouse.write() as cur:
                     before = rollups.status(cur)
                     rollups.rebuild(cur)
+                    rollups.keep_days_in(cur, info.timezone)
                     payload = rollups.status(cur)
             finally:
                 warehouse.close()

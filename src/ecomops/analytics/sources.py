@@ -2,15 +2,15 @@
 
 The engine only talks to a :class:`MeasureSource`: "give me these base measures for these buckets
 and this breakdown". :class:`FactsSource` answers from the raw facts (orders, order_items, refunds,
-events, ad_spend, products) with Ibis, so the same expressions can run on another Ibis backend. A
-rollup-backed source (pre-aggregated at ingest time, for dashboards) can implement the same protocol
-later and the engine, API and CLI will not change.
+events, ad_spend, products) with Ibis, so the same expressions can run on another Ibis backend. The
+rollup-backed source for dashboards (:class:`~ecomops.analytics.rollups.RollupSource`, pre-aggregated
+at ingest time) implements the same protocol.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -44,9 +44,15 @@ class MeasureSource(Protocol):
         """Why ``measure`` cannot be computed for this tenant and request, or None if it can."""
 
     def compute(
-        self, family: Family, buckets: Sequence[Bucket], breakdown: Breakdown | None, currency: str
+        self,
+        family: Family,
+        buckets: Sequence[Bucket],
+        breakdown: Breakdown | None,
+        currency: str,
+        measures: Collection[str] | None = None,
     ) -> Cells:
-        """The family's base measures for every bucket and breakdown value that has facts."""
+        """The family's base measures for every bucket and breakdown value that has facts.
+        ``measures`` names the ones the caller needs (None: all); a source may leave the others out."""
 
     def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
         """Counted orders in ``window`` in currencies other than ``currency`` (left out of metrics)."""
@@ -147,7 +153,12 @@ class FactsSource:
     # --- computation ----------------------------------------------------------------------------
 
     def compute(
-        self, family: Family, buckets: Sequence[Bucket], breakdown: Breakdown | None, currency: str
+        self,
+        family: Family,
+        buckets: Sequence[Bucket],
+        breakdown: Breakdown | None,
+        currency: str,
+        measures: Collection[str] | None = None,
     ) -> Cells:
         b = _buckets_table(buckets)
         self._span = (

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ecomops.analytics import rollups
 from ecomops.audit.service import record_action
 from ecomops.settings import Settings
 from ecomops.simulate.generate import simulate
@@ -85,6 +86,7 @@ def seed_demo(
     with warehouse.write() as cur:
         delete_simulated(cur)
         write_tables(cur, tables, shop.currency, as_of_us)
+        rollups.keep_days_in(cur, tenant.timezone)
     written = perf_counter()
     store_counts = sync_store(engine, tenant.id, store_plan)
     synced = perf_counter()

@@ -1,0 +1,221 @@
+# ruff: noqa: S608 -- SQL here is assembled only from module constants and catalogue column names;
+# every value (zone, days, labels, currency) is a bound parameter.
+"""Day rollups: the hourly rollups folded into local days of the tenant's time zone.
+
+Why: a dashboard asks for days in the tenant's zone (30 days, the 30 before, the same days last
+year). From the hourly tables every distinct count (buyers, visitors) re-reads one row per buyer or
+visitor and hour; the day tables store, per local day, the sums (per breakdown value and campaign,
+so attribution is still decided at query time) and the distinct counts of that single day. A day
+bucket is then a handful of rows. Distinct counts over several days (window totals, weeks, months)
+cannot be added up from days and still come from the hourly tables.
+
+Exactness: a bucket whose start and end are whole UTC hours and local midnights of ``day_zone`` is
+exactly the union of the hours whose local date falls in it, so a day row computed from those hours
+equals the hourly computation (tested against the raw facts with the hourly ones).
+
+Maintenance: :func:`build` recomputes all days or the days of ``_ro_hours`` (the hours a rollup
+refresh recomputed) from the hourly tables, in the writer's transaction, when ``day_zone`` is set.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from ecomops.analytics.catalogue import BREAKDOWNS, NONE_LABEL
+
+#: Python's str.strip() whitespace, as Ibis compiles ``strip()`` for the raw path.
+_WS = "' ' || chr(9) || chr(10) || chr(13) || chr(11) || chr(12)"
+#: dim_kind of the rows without a breakdown.
+ALL = "all"
+TABLES = ("rollup_day_sales", "rollup_day_buyers", "rollup_day_visitors")
+_DAY = "CAST(timezone($zone, hour) AS DATE)"
+
+
+def dim(column: str) -> str:
+    """The breakdown label of ``column``: missing or blank values become ``(none)`` (as FactsSource)."""
+    text = f"CAST({column} AS VARCHAR)"
+    return f"CASE WHEN {text} IS NULL OR trim({text}, {_WS}) = '' THEN '{NONE_LABEL}' ELSE {text} END"
+
+
+def _order_kinds() -> list[tuple[str, str]]:
+    """(dim_kind, label expression over rollup_sales) for every order-level breakdown and 'all'."""
+    kinds = [(ALL, f"'{NONE_LABEL}'")]
+    kinds += [(b.id, dim(b.orders)) for b in BREAKDOWNS.values() if b.items is None and b.orders]
+    return kinds
+
+
+def _item_kinds() -> list[str]:
+    return [b.id for b in BREAKDOWNS.values() if b.items is not None]
+
+
+def _event_kinds() -> list[tuple[str, str]]:
+    return [(ALL, f"'{NONE_LABEL}'")] + [(b.id, dim(b.events)) for b in BREAKDOWNS.values() if b.events]
+
+
+def _inserts(scope: str) -> list[str]:
+    """Statements filling the day tables from the hourly ones for the rows matching ``scope``."""
+    out = []
+    for kind, label in _order_kinds():
+        out.append(
+            f"""INSERT INTO rollup_day_sales
+                SELECT {_DAY}, currency, '{kind}', {label}, utm_source, utm_medium, utm_campaign,
+                       sum(ordered_value), sum(merchandise_value), sum(order_count)
+                FROM rollup_sales WHERE {scope} GROUP BY ALL"""
+        )
+        out.append(_buyers_insert(kind, label, "rollup_sales", scope))
+    for kind in _item_kinds():
+        scoped = f"dim_kind = '{kind}' AND {scope}"
+        out.append(
+            f"""INSERT INTO rollup_day_sales
+                SELECT {_DAY}, currency, '{kind}', dim, utm_source, utm_medium, utm_campaign,
+                       sum(line_value), sum(line_value), sum(order_count)
+                FROM rollup_item_sales WHERE {scoped} GROUP BY ALL"""
+        )
+        out.append(_buyers_insert(kind, "dim", "rollup_item_sales", scoped))
+    for kind, label in _event_kinds():
+        out.append(
+            f"""INSERT INTO rollup_day_visitors
+                SELECT day, '{kind}', d, count(DISTINCT visitor) FILTER (WHERE visited),
+                       count(DISTINCT visitor) FILTER (WHERE carted)
+                FROM (SELECT {_DAY} AS day, {label} AS d, visitor, visited, carted
+                      FROM rollup_visitors WHERE {scope})
+                GROUP BY ALL"""
+        )
+    return out
+
+
+def _buyers_insert(kind: str, label: str, table: str, scope: str) -> str:
+    return f"""INSERT INTO rollup_day_buyers
+        SELECT day, currency, '{kind}', d, count(*), count(*) FILTER (WHERE n >= 2),
+               count(*) FILTER (WHERE f)
+        FROM (SELECT {_DAY} AS day, currency, {label} AS d, buyer, sum(order_count) AS n,
+                     bool_or(is_first) AS f
+              FROM {table} WHERE buyer IS NOT NULL AND {scope} GROUP BY ALL)
+        GROUP BY ALL"""
+
+
+_FULL = _inserts("TRUE")
+#: Hours of the refreshed days (``_ro_days``), bounded by $lo/$hi so DuckDB can skip row groups.
+_SCOPED = _inserts(f"hour >= $lo AND hour < $hi AND {_DAY} IN (SELECT day FROM _ro_days)")
+
+
+def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
+    """The zone the day tables are kept in (None: not kept)."""
+    row = cur.execute("SELECT day_zone FROM rollup_state WHERE id = 1").fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
+    """Recompute every day, or the local days of the hours in the temp table ``_ro_hours``; returns
+    the number of days recomputed (0 when no day zone is set)."""
+    zone = zone_of(cur)
+    if zone is None:
+        return 0
+    if full:
+        for table in TABLES:
+            cur.execute(f"DELETE FROM {table}")
+        for sql in _FULL:
+            cur.execute(sql, {"zone": zone})
+        row = cur.execute("SELECT count(DISTINCT day) FROM rollup_day_sales").fetchone()
+        return int(row[0]) if row else 0
+    cur.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _ro_days AS
+            SELECT DISTINCT {_DAY} AS day FROM _ro_hours WHERE hour IS NOT NULL""",
+        {"zone": zone},
+    )
+    row = cur.execute("SELECT count(*), min(day), max(day) FROM _ro_days").fetchone()
+    days = int(row[0]) if row else 0
+    if days:
+        assert row is not None
+        # A local day lies within a day and a half of its UTC date, whatever the zone.
+        bounds = {
+            "zone": zone,
+            "lo": datetime.combine(row[1] - timedelta(days=2), datetime.min.time(), ZoneInfo("UTC")),
+            "hi": datetime.combine(row[2] + timedelta(days=3), datetime.min.time(), ZoneInfo("UTC")),
+        }
+        for table in TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE day IN (SELECT day FROM _ro_days)")
+        for sql in _SCOPED:
+            cur.execute(sql, bounds)
+    cur.execute("DROP TABLE _ro_days")
+    return days
+
+
+def set_zone(cur: duckdb.DuckDBPyConnection, zone: str | None) -> bool:
+    """Keep the day tables in ``zone`` (the tenant's), rebuilding them when it changes; True if it did."""
+    if zone_of(cur) == zone:
+        return False
+    cur.execute("UPDATE rollup_state SET day_zone = ? WHERE id = 1", [zone])
+    if zone is None:
+        for table in TABLES:
+            cur.execute(f"DELETE FROM {table}")
+    else:
+        build(cur, full=True)
+    return True
+
+
+def counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    out = {}
+    for table in TABLES:
+        row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
+        out[table] = int(row[0]) if row else 0
+    return out
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def whole_days(start: datetime, end: datetime, first_day: date, end_day: date, zone: ZoneInfo) -> bool:
+    """True when [start, end) is exactly the local days [first_day, end_day) of ``zone``."""
+    return start == _midnight(first_day, zone) and end == _midnight(end_day, zone)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, datetime.min.time(), zone)
+
+
+_DAY_BUCKETS = """b AS (SELECT unnest($labels::VARCHAR[]) AS b_label, unnest($first_days::DATE[]) AS b_first,
+                      unnest($end_days::DATE[]) AS b_end)"""
+_CAMPAIGNS = """campaigns AS (SELECT DISTINCT utm_source AS c_source, utm_medium AS c_medium,
+                                     utm_campaign AS c_campaign FROM ad_spend)"""
+
+
+def sales_sums_sql(attributed: bool) -> str:
+    """Additive sales measures of buckets made of whole local days (any number of days)."""
+    join = (
+        "LEFT JOIN campaigns c ON r.utm_source = c.c_source AND r.utm_medium = c.c_medium "
+        "AND r.utm_campaign = c.c_campaign"
+        if attributed
+        else ""
+    )
+    value = "sum(r.ordered_value) FILTER (WHERE c.c_source IS NOT NULL)" if attributed else "NULL"
+    return f"""WITH {_DAY_BUCKETS}{", " + _CAMPAIGNS if attributed else ""}
+SELECT b.b_label, r.dim, sum(r.ordered_value), sum(r.merchandise_value), sum(r.order_count), {value}
+FROM rollup_day_sales r JOIN b ON r.day >= b.b_first AND r.day < b.b_end {join}
+WHERE r.currency = $currency AND r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day
+GROUP BY ALL"""
+
+
+BUYERS_SQL = f"""WITH {_DAY_BUCKETS}
+SELECT b.b_label, r.dim, r.buyer_count, r.repeat_buyer_count, r.new_buyer_count
+FROM rollup_day_buyers r JOIN b ON r.day = b.b_first
+WHERE r.currency = $currency AND r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day"""
+
+VISITORS_SQL = f"""WITH {_DAY_BUCKETS}
+SELECT b.b_label, r.dim, r.visitor_count, r.cart_visitor_count
+FROM rollup_day_visitors r JOIN b ON r.day = b.b_first
+WHERE r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day"""
+
+
+def day_params(labels: list[str], first_days: list[date], end_days: list[date]) -> dict[str, Any]:
+    return {
+        "labels": labels,
+        "first_days": first_days,
+        "end_days": end_days,
+        "first_day": min(first_days),
+        "end_day": max(end_days),
+    }
