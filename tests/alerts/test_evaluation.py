@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from ecomops.alerts import service
 from ecomops.alerts.service import RuleSpec
+from ecomops.analytics import rollups
 from ecomops.audit import service as audit
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.settings import Settings
@@ -36,9 +37,29 @@ def run(
     return {names[r.rule_id]: r for r in results}
 
 
+@pytest.mark.parametrize("rolled", [False, True], ids=["facts", "rollups"])
 def test_a_drop_fires_a_steady_metric_does_not(
-    engine: Engine, shop_settings: Settings, shop: Warehouse, tenant: TenantInfo
+    engine: Engine,
+    shop_settings: Settings,
+    shop: Warehouse,
+    tenant: TenantInfo,
+    rolled: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The seed writes facts behind the rollups' back (raw path); rebuilt, with the day rollups in
+    the tenant's zone, the rules read the rollups and must reach the same numbers."""
+    read: list[str] = []
+    original = rollups.RollupSource.compute
+
+    def spy(self: rollups.RollupSource, family: Any, *args: Any, **kwargs: Any) -> Any:
+        read.append(family.value)
+        return original(self, family, *args, **kwargs)
+
+    monkeypatch.setattr(rollups.RollupSource, "compute", spy)
+    if rolled:
+        with shop.write() as cur:
+            rollups.rebuild(cur)
+            assert rollups.keep_days_in(cur, tenant.timezone)
     make(
         engine,
         shop_settings,
@@ -96,6 +117,7 @@ def test_a_drop_fires_a_steady_metric_does_not(
     got = run(engine, shop_settings, shop, tenant)
 
     assert "off" not in got  # disabled rules are not evaluated
+    assert bool(read) is rolled, read
     drop = got["conversion drop"]
     assert drop.status == "fired", drop.message
     assert (drop.period, drop.value, drop.baseline, drop.change_pct) == (

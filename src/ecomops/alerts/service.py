@@ -7,8 +7,9 @@ Two kinds of rule:
     (``channel = tmall``), over the last *complete* hour or local day of the tenant's time zone.
     Conditions: ``above``/``below`` an absolute threshold, or ``drop``/``rise`` by at least
     ``threshold`` percent against the previous period, the same period last week or last year.
-    The values come from the same ``FactsSource`` the metrics API uses, asked for exactly two
-    buckets, so an alert and the dashboard never disagree about a number.
+    The values come from the same measure sources the metrics API uses (the rollups when they can
+    answer, else the raw facts), asked for exactly two buckets, so an alert and the dashboard never
+    disagree about a number and an hourly evaluation does not rescan the raw events.
 ``stock``
     Products whose stock on hand (latest inventory snapshot per warehouse, summed: as
     ``products.service`` reads it) covers fewer than ``threshold`` days of sales, where days of
@@ -34,6 +35,7 @@ import ibis
 from sqlalchemy import Engine, select
 
 from ecomops.alerts import webhook
+from ecomops.analytics import rollups
 from ecomops.analytics.catalogue import (
     BASE_MEASURES,
     EXCLUDED_ORDER_STATUSES,
@@ -42,7 +44,7 @@ from ecomops.analytics.catalogue import (
     parse_breakdown,
 )
 from ecomops.analytics.periods import Bucket, Granularity, bucket_at, last_year_bucket, local_midnight
-from ecomops.analytics.sources import Cells, FactsSource
+from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
 from ecomops.audit.context import current
 from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
@@ -501,20 +503,23 @@ def evaluate_metric(con: Any, tenant: TenantInfo, rule: dict[str, Any], now: dat
     volume = METRICS_BY_ID[rule["volume_metric"]] if rule["volume_metric"] else None
     breakdown = parse_breakdown(rule["breakdown"])
     granularity = Granularity(rule["window"])
-    source = FactsSource(ibis.duckdb.from_connection(con))
     needed = list(dict.fromkeys([*metric.measures, *(volume.measures if volume else ())]))
     result = Evaluation(rule["id"], "ok", current.label)
+    labelled = [Bucket("current", current.start, current.end, current.first_day, current.end_day)]
+    if base is not None:
+        labelled.append(Bucket("baseline", base.start, base.end, base.first_day, base.end_day))
+    source: MeasureSource | None = rollups.source_for(con, labelled, timezone=tenant.timezone)
+    if source is None:
+        source = FactsSource(ibis.duckdb.from_connection(con))
     for m in needed:
         reason = source.unavailable(m, breakdown, granularity, tenant.currency)
         if reason is not None:
             result.status, result.message = "unavailable", f"{metric.id} cannot be computed: {reason}"
             return result
-    labelled = [Bucket("current", current.start, current.end, current.first_day, current.end_day)]
-    if base is not None:
-        labelled.append(Bucket("baseline", base.start, base.end, base.first_day, base.end_day))
     cells: Cells = {}
     for family in dict.fromkeys(BASE_MEASURES[m].family for m in needed):
-        for key, found in source.compute(family, labelled, breakdown, tenant.currency).items():
+        wanted = [m for m in needed if BASE_MEASURES[m].family is family]
+        for key, found in source.compute(family, labelled, breakdown, tenant.currency, wanted).items():
             cells.setdefault(key, {}).update(found)
     dim = rule["breakdown_value"] if breakdown is not None else None
 

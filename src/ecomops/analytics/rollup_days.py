@@ -15,6 +15,7 @@ equals the hourly computation (tested against the raw facts with the hourly ones
 
 Maintenance: :func:`build` recomputes all days or the days of ``_ro_hours`` (the hours a rollup
 refresh recomputed) from the hourly tables, in the writer's transaction, when ``day_zone`` is set.
+Days are recomputed whole, so a refresh of one hour costs about one day of hourly rows.
 """
 
 from __future__ import annotations
@@ -56,34 +57,36 @@ def _event_kinds() -> list[tuple[str, str]]:
     return [(ALL, f"'{NONE_LABEL}'")] + [(b.id, dim(b.events)) for b in BREAKDOWNS.values() if b.events]
 
 
-def _inserts(scope: str) -> list[str]:
-    """Statements filling the day tables from the hourly ones for the rows matching ``scope``."""
+#: The hourly rows being folded, each with its local ``day`` (temp tables, see :func:`build`).
+_STAGES = {"_rd_sales": "rollup_sales", "_rd_items": "rollup_item_sales", "_rd_visitors": "rollup_visitors"}
+
+
+def _inserts() -> list[str]:
+    """Statements filling the day tables from the staged hourly rows."""
     out = []
     for kind, label in _order_kinds():
         out.append(
             f"""INSERT INTO rollup_day_sales
-                SELECT {_DAY}, currency, '{kind}', {label}, utm_source, utm_medium, utm_campaign,
+                SELECT day, currency, '{kind}', {label}, utm_source, utm_medium, utm_campaign,
                        sum(ordered_value), sum(merchandise_value), sum(order_count)
-                FROM rollup_sales WHERE {scope} GROUP BY ALL"""
+                FROM _rd_sales GROUP BY ALL"""
         )
-        out.append(_buyers_insert(kind, label, "rollup_sales", scope))
+        out.append(_buyers_insert(kind, label, "_rd_sales", "TRUE"))
     for kind in _item_kinds():
-        scoped = f"dim_kind = '{kind}' AND {scope}"
+        scoped = f"dim_kind = '{kind}'"
         out.append(
             f"""INSERT INTO rollup_day_sales
-                SELECT {_DAY}, currency, '{kind}', dim, utm_source, utm_medium, utm_campaign,
+                SELECT day, currency, '{kind}', dim, utm_source, utm_medium, utm_campaign,
                        sum(line_value), sum(line_value), sum(order_count)
-                FROM rollup_item_sales WHERE {scoped} GROUP BY ALL"""
+                FROM _rd_items WHERE {scoped} GROUP BY ALL"""
         )
-        out.append(_buyers_insert(kind, "dim", "rollup_item_sales", scoped))
+        out.append(_buyers_insert(kind, "dim", "_rd_items", scoped))
     for kind, label in _event_kinds():
         out.append(
             f"""INSERT INTO rollup_day_visitors
-                SELECT day, '{kind}', d, count(DISTINCT visitor) FILTER (WHERE visited),
+                SELECT day, '{kind}', {label}, count(DISTINCT visitor) FILTER (WHERE visited),
                        count(DISTINCT visitor) FILTER (WHERE carted)
-                FROM (SELECT {_DAY} AS day, {label} AS d, visitor, visited, carted
-                      FROM rollup_visitors WHERE {scope})
-                GROUP BY ALL"""
+                FROM _rd_visitors GROUP BY ALL"""
         )
     return out
 
@@ -92,15 +95,12 @@ def _buyers_insert(kind: str, label: str, table: str, scope: str) -> str:
     return f"""INSERT INTO rollup_day_buyers
         SELECT day, currency, '{kind}', d, count(*), count(*) FILTER (WHERE n >= 2),
                count(*) FILTER (WHERE f)
-        FROM (SELECT {_DAY} AS day, currency, {label} AS d, buyer, sum(order_count) AS n,
-                     bool_or(is_first) AS f
+        FROM (SELECT day, currency, {label} AS d, buyer, sum(order_count) AS n, bool_or(is_first) AS f
               FROM {table} WHERE buyer IS NOT NULL AND {scope} GROUP BY ALL)
         GROUP BY ALL"""
 
 
-_FULL = _inserts("TRUE")
-#: Hours of the refreshed days (``_ro_days``), bounded by $lo/$hi so DuckDB can skip row groups.
-_SCOPED = _inserts(f"hour >= $lo AND hour < $hi AND {_DAY} IN (SELECT day FROM _ro_days)")
+_INSERTS = _inserts()
 
 
 def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
@@ -111,38 +111,45 @@ def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
 
 def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
     """Recompute every day, or the local days of the hours in the temp table ``_ro_hours``; returns
-    the number of days recomputed (0 when no day zone is set)."""
+    the number of days recomputed (0 when no day zone is set).
+
+    The hourly rows of those days are copied once, with their local day, into small temp tables that
+    every breakdown's insert then reads (instead of each insert scanning the hourly tables again)."""
     zone = zone_of(cur)
     if zone is None:
         return 0
+    params: dict[str, Any] = {"zone": zone}
     if full:
+        scope = "TRUE"
         for table in TABLES:
             cur.execute(f"DELETE FROM {table}")
-        for sql in _FULL:
-            cur.execute(sql, {"zone": zone})
-        row = cur.execute("SELECT count(DISTINCT day) FROM rollup_day_sales").fetchone()
-        return int(row[0]) if row else 0
-    cur.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ro_days AS
-            SELECT DISTINCT {_DAY} AS day FROM _ro_hours WHERE hour IS NOT NULL""",
-        {"zone": zone},
-    )
-    row = cur.execute("SELECT count(*), min(day), max(day) FROM _ro_days").fetchone()
-    days = int(row[0]) if row else 0
-    if days:
-        assert row is not None
-        # A local day lies within a day and a half of its UTC date, whatever the zone.
-        bounds = {
-            "zone": zone,
-            "lo": datetime.combine(row[1] - timedelta(days=2), datetime.min.time(), ZoneInfo("UTC")),
-            "hi": datetime.combine(row[2] + timedelta(days=3), datetime.min.time(), ZoneInfo("UTC")),
-        }
+    else:
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _ro_days AS
+                SELECT DISTINCT {_DAY} AS day FROM _ro_hours WHERE hour IS NOT NULL""",
+            {"zone": zone},
+        )
+        row = cur.execute("SELECT min(day), max(day) FROM _ro_days").fetchone()
+        if row is None or row[0] is None:
+            cur.execute("DROP TABLE _ro_days")
+            return 0
+        tz = ZoneInfo(zone)
+        # The exact UTC span of those days lets DuckDB skip row groups before the day test.
+        scope = f"hour >= $lo AND hour < $hi AND {_DAY} IN (SELECT day FROM _ro_days)"
+        params |= {"lo": _midnight(row[0], tz), "hi": _midnight(row[1] + timedelta(days=1), tz)}
         for table in TABLES:
             cur.execute(f"DELETE FROM {table} WHERE day IN (SELECT day FROM _ro_days)")
-        for sql in _SCOPED:
-            cur.execute(sql, bounds)
-    cur.execute("DROP TABLE _ro_days")
-    return days
+    for stage, source in _STAGES.items():
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {_DAY} AS day, * FROM {source} WHERE {scope}",
+            params,
+        )
+    for sql in _INSERTS:
+        cur.execute(sql)
+    row = cur.execute("SELECT count(DISTINCT day) FROM _rd_sales").fetchone()
+    for stage in (*_STAGES, *(() if full else ("_ro_days",))):
+        cur.execute(f"DROP TABLE {stage}")
+    return int(row[0]) if row else 0
 
 
 def set_zone(cur: duckdb.DuckDBPyConnection, zone: str | None) -> bool:
