@@ -116,15 +116,19 @@ otherwise it reads the warehouse file read-only.
   breakdowns (the column that carries each one in orders, order lines, events and ad spend).
 - `engine.py` validates the request, plans the buckets (the window's, the bucket before the first one, the
   buckets a year earlier and three window totals) and asks a `MeasureSource` for the base measures of every
-  bucket in one pass per fact family; buckets may overlap because facts are assigned by a range join.
-- `sources.FactsSource` computes base measures with Ibis from the raw facts. It is the only place that knows
-  the warehouse tables: a source reading rollups maintained at ingest time (for dashboards) can implement the
-  same protocol (`unavailable`, `compute`, `other_currencies`) without touching the engine, API or CLI.
-- Cost (measured 2026-11 on 2 vCPUs shared with other work, load average ~6): a request spends about a second
-  building and compiling Ibis expressions, then DuckDB work grows with the events in the window. On a 400-day,
-  20 000-customer demo shop (1.7 M events) every metric for 30 days with comparisons took 1–3 s, for 11 months
-  8–11 s (events' distinct visitors dominate). A request is cancelled after {TIMEOUT_SECONDS:g} s with a 400
-  `metrics_timeout`. Dashboards that refresh often should read rollups instead (next step).
+  bucket in one pass per fact family (telling it which of the family's measures are needed); buckets may
+  overlap because facts are assigned by a range join.
+- Two sources implement the same protocol (`unavailable`, `compute`, `other_currencies`):
+  `sources.FactsSource` computes base measures with Ibis from the raw facts; `rollups.RollupSource` reads the
+  hourly and day rollups maintained at ingest time with plain SQL
+  ([architecture.md](architecture.md#rollups)). `source=auto` (the default) picks the rollups whenever they
+  can answer; both give identical answers (tested).
+- Cost: from the raw facts a request spends about a second building and compiling Ibis expressions, then DuckDB
+  work grows with the events in the window (a 400-day, 20 000-customer demo shop, 1.7 M events: every metric
+  for 30 days with comparisons 1–3 s, for 11 months 8–11 s on a loaded machine). From the rollups, the
+  overview's calls on a 10 M-event, 1 M-order shop take 16–146 ms
+  ([benchmarks.md](benchmarks.md#dashboard)). A request is cancelled after {TIMEOUT_SECONDS:g} s with a 400
+  `metrics_timeout`.
 - Adding a metric: declare it in `METRICS` (and a base measure if none fits), regenerate this page with
   `python -m ecomops.analytics.docs`, and extend the pandas reference in `tests/analytics/reference.py`.
 """
