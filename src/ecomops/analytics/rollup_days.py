@@ -49,10 +49,6 @@ def _order_kinds() -> list[tuple[str, str]]:
     return kinds
 
 
-def _item_kinds() -> list[str]:
-    return [b.id for b in BREAKDOWNS.values() if b.items is not None]
-
-
 def _event_kinds() -> list[tuple[str, str]]:
     return [(ALL, f"'{NONE_LABEL}'")] + [(b.id, dim(b.events)) for b in BREAKDOWNS.values() if b.events]
 
@@ -61,42 +57,46 @@ def _event_kinds() -> list[tuple[str, str]]:
 _STAGES = {"_rd_sales": "rollup_sales", "_rd_items": "rollup_item_sales", "_rd_visitors": "rollup_visitors"}
 
 
+def _fanned(table: str, kinds: list[tuple[str, str]]) -> str:
+    """``table``'s rows once per breakdown kind, with that kind's label as ``d`` (one statement per
+    day table instead of one per breakdown: each statement has a fixed cost of several ms)."""
+    names = ", ".join(f"'{kind}'" for kind, _ in kinds)
+    cases = " ".join(f"WHEN '{kind}' THEN {label}" for kind, label in kinds)
+    return f"""(SELECT t.*, k.kind, CASE k.kind {cases} END AS d
+              FROM {table} t, (SELECT unnest([{names}]) AS kind) k)"""
+
+
 def _inserts() -> list[str]:
     """Statements filling the day tables from the staged hourly rows."""
-    out = []
-    for kind, label in _order_kinds():
-        out.append(
-            f"""INSERT INTO rollup_day_sales
-                SELECT day, currency, '{kind}', {label}, utm_source, utm_medium, utm_campaign,
-                       sum(ordered_value), sum(merchandise_value), sum(order_count)
-                FROM _rd_sales GROUP BY ALL"""
-        )
-        out.append(_buyers_insert(kind, label, "_rd_sales", "TRUE"))
-    for kind in _item_kinds():
-        scoped = f"dim_kind = '{kind}'"
-        out.append(
-            f"""INSERT INTO rollup_day_sales
-                SELECT day, currency, '{kind}', dim, utm_source, utm_medium, utm_campaign,
-                       sum(line_value), sum(line_value), sum(order_count)
-                FROM _rd_items WHERE {scoped} GROUP BY ALL"""
-        )
-        out.append(_buyers_insert(kind, "dim", "_rd_items", scoped))
-    for kind, label in _event_kinds():
-        out.append(
-            f"""INSERT INTO rollup_day_visitors
-                SELECT day, '{kind}', {label}, count(DISTINCT visitor) FILTER (WHERE visited),
-                       count(DISTINCT visitor) FILTER (WHERE carted)
-                FROM _rd_visitors GROUP BY ALL"""
-        )
-    return out
+    sales = _fanned("_rd_sales", _order_kinds())
+    return [
+        f"""INSERT INTO rollup_day_sales
+            SELECT day, currency, kind, d, utm_source, utm_medium, utm_campaign,
+                   sum(ordered_value), sum(merchandise_value), sum(order_count)
+            FROM {sales} GROUP BY ALL""",
+        # rollup_item_sales already holds a product row and a category row per line (dim_kind, dim).
+        """INSERT INTO rollup_day_sales
+            SELECT day, currency, dim_kind, dim, utm_source, utm_medium, utm_campaign,
+                   sum(line_value), sum(line_value), sum(order_count)
+            FROM _rd_items GROUP BY ALL""",
+        _buyers_insert(sales, "kind", "d"),
+        _buyers_insert("_rd_items", "dim_kind", "dim"),
+        # One row per visitor first (a visitor seen in several hours), then plain counts; a NULL
+        # visitor keeps its group (with zero visitors), as count(DISTINCT visitor) does on the hourly path.
+        f"""INSERT INTO rollup_day_visitors
+            SELECT day, kind, d, count(visitor) FILTER (WHERE v), count(visitor) FILTER (WHERE c)
+            FROM (SELECT day, kind, d, visitor, bool_or(visited) AS v, bool_or(carted) AS c
+                  FROM {_fanned("_rd_visitors", _event_kinds())} GROUP BY ALL)
+            GROUP BY ALL""",
+    ]
 
 
-def _buyers_insert(kind: str, label: str, table: str, scope: str) -> str:
+def _buyers_insert(rows: str, kind: str, label: str) -> str:
     return f"""INSERT INTO rollup_day_buyers
-        SELECT day, currency, '{kind}', d, count(*), count(*) FILTER (WHERE n >= 2),
-               count(*) FILTER (WHERE f)
-        FROM (SELECT day, currency, {label} AS d, buyer, sum(order_count) AS n, bool_or(is_first) AS f
-              FROM {table} WHERE buyer IS NOT NULL AND {scope} GROUP BY ALL)
+        SELECT day, currency, kind, d, count(*), count(*) FILTER (WHERE n >= 2), count(*) FILTER (WHERE f)
+        FROM (SELECT day, currency, {kind} AS kind, {label} AS d, buyer, sum(order_count) AS n,
+                     bool_or(is_first) AS f
+              FROM {rows} WHERE buyer IS NOT NULL GROUP BY ALL)
         GROUP BY ALL"""
 
 
