@@ -351,8 +351,15 @@ def test_rollups_equal_raw_after_random_interleavings(
         if day_zone is not None:
             with warehouse.write() as cur:
                 assert rollups.keep_days_in(cur, day_zone)
-        for op in ops:
+        for i, op in enumerate(ops):
             apply(ctx, warehouse, op)
+            if i == len(ops) // 2 and len(ops) > 1:
+                # Results kept from here (rollup_cache) must be dropped where later ops touch them.
+                cur = warehouse.cursor()
+                try:
+                    assert_sources_agree(cur, timezone, granularity, breakdown)
+                finally:
+                    cur.close()
         cur = warehouse.cursor()
         try:
             assert rollups.is_ready(cur)
@@ -484,6 +491,7 @@ def test_day_buckets_come_from_the_day_rollups(
         assert all(n > 0 for n in rollup_days.counts(cur).values())
         for zone, day_path in (("Asia/Shanghai", True), ("UTC", False)):
             hourly.clear()
+            rollups.rollup_cache.CACHE.clear()  # earlier tests' kept results would skip the hourly reads
             t = TenantInfo("t_sim", "sim", "Sim", zone, "CNY", datetime.now(UTC))
             resolved = metrics_engine.resolve(query, t)
             rolled = metrics_engine.compute_on_connection(cur, t, resolved, source_kind="rollups")
@@ -502,6 +510,52 @@ def test_day_buckets_come_from_the_day_rollups(
     finally:
         cur.close()
     assert tenant.timezone == "Asia/Shanghai"
+
+
+def test_kept_period_results_survive_changes_elsewhere_and_not_in_their_hours(ctx: Context) -> None:
+    """Distinct counts of a period are kept until a rollup change touches its hours: a load of other
+    hours serves them again (no query), a load inside recomputes them; both equal the raw facts."""
+    path = ctx.tmp / "kept.duckdb"
+    warehouse = Warehouse(ctx.tenant.id, path, connect(path))
+    zone = ZoneInfo("UTC")
+    page = {"type": "page", "event": None, "user_id": None, "channel": "web", "context": {}, "properties": {}}
+    day1 = metrics_engine.span("d1", *buckets(DAYS[0], DAYS[0] + timedelta(days=1), Granularity.day, zone))
+    day3 = metrics_engine.span("d3", *buckets(DAYS[0] + timedelta(days=2), DAYS[1], Granularity.day, zone))
+
+    def visitors() -> dict[Any, Any]:
+        cur = warehouse.cursor()
+        try:
+            got = _normal(rollups.RollupSource(cur).compute(Family.traffic, [day1, day3], None, "CNY"))
+            raw = FactsSource(ibis.duckdb.from_connection(cur)).compute(
+                Family.traffic, [day1, day3], None, "CNY"
+            )
+            assert got == _normal(raw)
+            return got
+        finally:
+            cur.close()
+
+    try:
+        day1_start = datetime(2026, 11, 9, 1, tzinfo=UTC)
+        _ingest(warehouse, [page | {"anonymous_id": v, "ts": day1_start} for v in ("a1", "a2")])
+        _ingest(warehouse, [page | {"anonymous_id": "a3", "ts": datetime(2026, 11, 11, 5, tzinfo=UTC)}])
+        assert visitors()[("d1", None)]["visitor_count"] == 2
+        hits = rollups.rollup_cache.CACHE.hits
+        # A load in day 3 only: day 1's result is served from the kept results, day 3's recomputed.
+        _ingest(warehouse, [page | {"anonymous_id": "a4", "ts": datetime(2026, 11, 12, 5, tzinfo=UTC)}])
+        got = visitors()
+        assert rollups.rollup_cache.CACHE.hits == hits + 1
+        assert got[("d3", None)]["visitor_count"] == 2
+        # A load inside day 1 invalidates it.
+        _ingest(warehouse, [page | {"anonymous_id": "a5", "ts": day1_start + timedelta(hours=3)}])
+        assert visitors()[("d1", None)]["visitor_count"] == 3
+        assert rollups.rollup_cache.CACHE.hits == hits + 2  # day 3 again, day 1 recomputed
+        # A rebuild invalidates everything.
+        with warehouse.write() as cur:
+            cur.execute("DELETE FROM events WHERE anonymous_id = 'a1'")
+            rollups.rebuild(cur)
+        assert visitors()[("d1", None)]["visitor_count"] == 2
+    finally:
+        warehouse.close()
 
 
 # --- API, CLI, fallbacks --------------------------------------------------------------------------

@@ -58,37 +58,57 @@ _STAGES = {"_rd_sales": "rollup_sales", "_rd_items": "rollup_item_sales", "_rd_v
 
 
 def _fanned(table: str, kinds: list[tuple[str, str]]) -> str:
-    """``table``'s rows once per breakdown kind, with that kind's label as ``d`` (one statement per
-    day table instead of one per breakdown: each statement has a fixed cost of several ms)."""
+    """``table``'s rows once per breakdown kind, with that kind's label as ``d``."""
     names = ", ".join(f"'{kind}'" for kind, _ in kinds)
     cases = " ".join(f"WHEN '{kind}' THEN {label}" for kind, label in kinds)
     return f"""(SELECT t.*, k.kind, CASE k.kind {cases} END AS d
               FROM {table} t, (SELECT unnest([{names}]) AS kind) k)"""
 
 
-def _inserts() -> list[str]:
-    """Statements filling the day tables from the staged hourly rows."""
-    sales = _fanned("_rd_sales", _order_kinds())
-    return [
-        f"""INSERT INTO rollup_day_sales
-            SELECT day, currency, kind, d, utm_source, utm_medium, utm_campaign,
-                   sum(ordered_value), sum(merchandise_value), sum(order_count)
-            FROM {sales} GROUP BY ALL""",
-        # rollup_item_sales already holds a product row and a category row per line (dim_kind, dim).
+def _one_kind(table: str, kind: str, label: str) -> str:
+    return f"(SELECT t.*, '{kind}' AS kind, {label} AS d FROM {table} t)"
+
+
+def _inserts(fanned: bool) -> list[str]:
+    """Statements filling the day tables from the staged hourly rows. A refresh stages a day or two:
+    one statement per day table, all breakdowns fanned out in SQL (each statement has a fixed cost of
+    several ms). A full build stages everything: one statement per breakdown, as one fanned-out
+    aggregation over millions of rows × breakdowns runs 2-3× longer."""
+    order_kinds, event_kinds = _order_kinds(), _event_kinds()
+    if fanned:
+        sales_sets = [_fanned("_rd_sales", order_kinds)]
+        visitor_sets = [_fanned("_rd_visitors", event_kinds)]
+    else:
+        sales_sets = [_one_kind("_rd_sales", kind, label) for kind, label in order_kinds]
+        visitor_sets = [_one_kind("_rd_visitors", kind, label) for kind, label in event_kinds]
+    out = []
+    for rows in sales_sets:
+        out.append(
+            f"""INSERT INTO rollup_day_sales
+                SELECT day, currency, kind, d, utm_source, utm_medium, utm_campaign,
+                       sum(ordered_value), sum(merchandise_value), sum(order_count)
+                FROM {rows} GROUP BY ALL"""
+        )
+        out.append(_buyers_insert(rows, "kind", "d"))
+    # rollup_item_sales already holds a product row and a category row per line (dim_kind, dim).
+    out.append(
         """INSERT INTO rollup_day_sales
             SELECT day, currency, dim_kind, dim, utm_source, utm_medium, utm_campaign,
                    sum(line_value), sum(line_value), sum(order_count)
-            FROM _rd_items GROUP BY ALL""",
-        _buyers_insert(sales, "kind", "d"),
-        _buyers_insert("_rd_items", "dim_kind", "dim"),
-        # One row per visitor first (a visitor seen in several hours), then plain counts; a NULL
-        # visitor keeps its group (with zero visitors), as count(DISTINCT visitor) does on the hourly path.
-        f"""INSERT INTO rollup_day_visitors
-            SELECT day, kind, d, count(visitor) FILTER (WHERE v), count(visitor) FILTER (WHERE c)
-            FROM (SELECT day, kind, d, visitor, bool_or(visited) AS v, bool_or(carted) AS c
-                  FROM {_fanned("_rd_visitors", _event_kinds())} GROUP BY ALL)
-            GROUP BY ALL""",
-    ]
+            FROM _rd_items GROUP BY ALL"""
+    )
+    out.append(_buyers_insert("_rd_items", "dim_kind", "dim"))
+    for rows in visitor_sets:
+        # One row per visitor first (a visitor seen in several hours), then plain counts; a NULL visitor
+        # keeps its group (with zero visitors), as count(DISTINCT visitor) does on the hourly path.
+        out.append(
+            f"""INSERT INTO rollup_day_visitors
+                SELECT day, kind, d, count(visitor) FILTER (WHERE v), count(visitor) FILTER (WHERE c)
+                FROM (SELECT day, kind, d, visitor, bool_or(visited) AS v, bool_or(carted) AS c
+                      FROM {rows} GROUP BY ALL)
+                GROUP BY ALL"""
+        )
+    return out
 
 
 def _buyers_insert(rows: str, kind: str, label: str) -> str:
@@ -100,7 +120,8 @@ def _buyers_insert(rows: str, kind: str, label: str) -> str:
         GROUP BY ALL"""
 
 
-_INSERTS = _inserts()
+_FULL_INSERTS = _inserts(fanned=False)
+_REFRESH_INSERTS = _inserts(fanned=True)
 
 
 def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
@@ -144,7 +165,7 @@ def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
             f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {_DAY} AS day, * FROM {source} WHERE {scope}",
             params,
         )
-    for sql in _INSERTS:
+    for sql in _FULL_INSERTS if full else _REFRESH_INSERTS:
         cur.execute(sql)
     row = cur.execute("SELECT count(DISTINCT day) FROM _rd_sales").fetchone()
     for stage in (*_STAGES, *(() if full else ("_ro_days",))):

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from ecomops.analytics import rollup_days
+from ecomops.analytics import rollup_cache, rollup_days
 from ecomops.analytics.catalogue import (
     ADD_TO_CART_EVENT,
     BASE_MEASURES,
@@ -201,6 +201,7 @@ def rebuild(cur: duckdb.DuckDBPyConnection) -> RefreshStats:
     for sql in _FULL_INSERTS:
         cur.execute(sql)
     rollup_days.build(cur, full=True)
+    rollup_cache.record_change(cur, None, None)
     row = cur.execute("SELECT count(DISTINCT hour) FROM rollup_order_index").fetchone()
     cur.execute("UPDATE rollup_state SET ready = true, rebuilt_at = now(), refreshed_at = now() WHERE id = 1")
     _stamp(cur)
@@ -286,6 +287,7 @@ def refresh(
             for sql in _SCOPED_INSERTS:
                 cur.execute(sql, bounds)
             rollup_days.build(cur, full=False)
+            rollup_cache.record_change(cur, bounds["lo"], bounds["hi"])
         cur.execute(
             "UPDATE rollup_state SET refreshed_at = now(), hours_refreshed = hours_refreshed + ? "
             "WHERE id = 1",
@@ -328,6 +330,7 @@ def refresh_events_before(cur: duckdb.DuckDBPyConnection, cutoff: datetime) -> N
     cur.execute("DELETE FROM rollup_visitors WHERE hour < ?", [row[0]])
     cur.execute(_visitors_insert("ts < $hi"), {"hi": row[0]})
     rollup_days.build(cur, full=True)  # visitors of every day before the cutoff may have changed
+    rollup_cache.record_change(cur, None, row[0])
     _stamp(cur)
 
 
@@ -518,6 +521,8 @@ class RollupSource:
     timezone: str | None = None
     day_zone: str | None = None
     _checks: dict[str, bool] = field(default_factory=dict)
+    #: (epoch, version) of the rollups, read once per request for the kept results.
+    _state: tuple[str, int] | None = None
 
     def __post_init__(self) -> None:
         if self.timezone is not None and self.day_zone is None:
@@ -604,7 +609,7 @@ class RollupSource:
             rest = [b for b in buckets if b.label not in single]
             return self._merge(
                 cells,
-                self._hourly(
+                self._kept(
                     _traffic_sql(breakdown), rest, {}, breakdown, ["visitor_count", "cart_visitor_count"]
                 ),
             )
@@ -653,7 +658,7 @@ class RollupSource:
             )
             rest = [b for b in buckets if b.label not in single]
             self._merge(
-                cells, self._hourly(_sales_buyers_sql(breakdown), rest, hourly_extra, breakdown, _BUYER_NAMES)
+                cells, self._kept(_sales_buyers_sql(breakdown), rest, hourly_extra, breakdown, _BUYER_NAMES)
             )
         return cells
 
@@ -704,6 +709,36 @@ class RollupSource:
             "hi": max(b.end for b in buckets),
         }
         return self._cells(sql, params | extra, breakdown, names)
+
+    def _kept(
+        self,
+        sql: str,
+        buckets: Sequence[Bucket],
+        extra: dict[str, Any],
+        breakdown: Breakdown | None,
+        names: list[str],
+    ) -> Cells:
+        """Like :meth:`_hourly` for queries over the hourly rollup tables alone (distinct buyers and
+        visitors): each bucket's result is kept (``rollup_cache``) until a change touches its hours."""
+        if not buckets:
+            return {}
+        if self._state is None:
+            self._state = rollup_cache.state(self.con)
+        epoch, now = self._state
+        fixed = (epoch, sql, tuple(sorted(extra.items())), breakdown is not None)
+        cells: Cells = {}
+        missing = []
+        for b in buckets:
+            found = rollup_cache.CACHE.get(self.con, (fixed, b.start, b.end), now)
+            if found is None:
+                missing.append(b)
+            else:
+                cells |= {(b.label, dim): dict(values) for dim, values in found.items()}
+        computed = self._hourly(sql, missing, extra, breakdown, names)
+        for b in missing:
+            mine = {dim: dict(values) for (label, dim), values in computed.items() if label == b.label}
+            rollup_cache.CACHE.put((fixed, b.start, b.end), now, b.start, b.end, mine)
+        return cells | computed
 
     @staticmethod
     def _merge(cells: Cells, more: Cells) -> Cells:
