@@ -131,9 +131,10 @@ class Console:
         return page
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, full_page: bool = False) -> None:
+    """The viewport, or the whole scrolled page for long dashboards (``full_page``)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +241,7 @@ def test_sign_in_with_a_totp_code(console: Console, owner: BrowserContext) -> No
 def test_navigate_the_shell(console: Console, owner: BrowserContext) -> None:
     page = console.watch(owner.new_page())
     page.goto("/t/demo/")
-    shot(page, "03-home")
+    shot(page, "03-home", full_page=True)
     nav = page.get_by_role("navigation", name="Main navigation")
     for label, path, heading, name in [
         ("Orders", "/t/demo/orders", "Orders", "04-orders"),
@@ -498,7 +499,7 @@ def test_overview_numbers_equal_the_api_and_drill_down(console: Console, owner: 
         assert shown == want, (card.metric, shown, want)
     funnel_orders = page.locator('li[data-step="orders"]').get_attribute("data-value")
     assert funnel_orders is not None and int(funnel_orders) > 0
-    shot(page, "16-overview")
+    shot(page, "16-overview", full_page=True)
     page.locator('a.ov-kpi[data-metric="gmv"]').click()
     expect(page).to_have_url(re.compile(r"/t/demo/orders\?date_from=2026-11-16&date_to=2026-11-29$"))
     expect(page.locator("#f-from")).to_have_value("2026-11-16")
