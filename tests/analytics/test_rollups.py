@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecomops.analytics import engine as metrics_engine
-from ecomops.analytics import rollup_days, rollups
+from ecomops.analytics import funnel, rollup_days, rollups
 from ecomops.analytics.catalogue import BASE_MEASURES, BREAKDOWNS, METRICS, Family
 from ecomops.analytics.periods import Granularity, buckets
 from ecomops.analytics.sources import FactsSource
@@ -283,6 +283,10 @@ def assert_sources_agree(con: Any, timezone: str, granularity: Granularity, brea
             expected = _normal(raw.compute(family, bucket_list, bd, currency))
             got = _normal(rolled.compute(family, bucket_list, bd, currency))
             assert got == expected, (family, currency, timezone, granularity, breakdown)
+    if rollups.is_current(con):
+        assert funnel.counts(con, DAYS[0], DAYS[1], timezone) == funnel.counts(
+            con, DAYS[0], DAYS[1], timezone, source="facts"
+        ), timezone
 
 
 def assert_incremental_equals_rebuild(warehouse: Warehouse) -> None:
@@ -294,6 +298,7 @@ def assert_incremental_equals_rebuild(warehouse: Warehouse) -> None:
         "rollup_lines",
         "rollup_refunds",
         "rollup_visitors",
+        "rollup_funnel",
         *rollup_days.TABLES,
     )
 
@@ -558,6 +563,32 @@ def test_kept_period_results_survive_changes_elsewhere_and_not_in_their_hours(ct
         warehouse.close()
 
 
+def test_first_metrics_request_rebuilds_rollups_that_are_not_ready(ctx: Context) -> None:
+    """After a migration adds a rollup table (0006 marks the rollups not ready) or a writer marks them
+    stale, the next metrics request rebuilds them and keeps the day tables in the tenant's zone."""
+    path = ctx.tmp / "stale.duckdb"
+    warehouse = Warehouse(ctx.tenant.id, path, connect(path))
+    try:
+        page = {"type": "page", "event": None, "user_id": None, "channel": "web", "context": {}}
+        _ingest(warehouse, [page | {"anonymous_id": "a1", "ts": BASE, "properties": {}}])
+        with warehouse.write() as cur:
+            rollups.mark_stale(cur)
+            cur.execute("DELETE FROM rollup_funnel")
+        tenant = TenantInfo(ctx.tenant.id, "s", "S", "Asia/Shanghai", "CNY", datetime.now(UTC))
+        query = metrics_engine.MetricsQuery(ids="visitors", first=DAYS[0], last=DAYS[1])
+        answer = metrics_engine.compute_for_warehouse(warehouse, tenant, query)
+        assert answer["source"] == "rollups" and answer["totals"][0]["values"]["visitors"] == 1
+        cur = warehouse.cursor()
+        try:
+            assert rollups.is_current(cur) and rollup_days.zone_of(cur) == "Asia/Shanghai"
+            assert funnel.counts(cur, DAYS[0], DAYS[1], "UTC")["visitors"] == 1
+            assert cur.execute("SELECT count(*) FROM rollup_funnel").fetchone() == (1,)
+        finally:
+            cur.close()
+    finally:
+        warehouse.close()
+
+
 # --- API, CLI, fallbacks --------------------------------------------------------------------------
 
 
@@ -669,10 +700,12 @@ def test_erasure_and_retention_leave_no_stale_ids_in_rollups(ctx: Context) -> No
         assert warehouse.query("SELECT buyer FROM rollup_sales") == [("tomb1",)]
         assert warehouse.query("SELECT buyer FROM rollup_buyer_first") == [("tomb1",)]
         assert warehouse.query("SELECT DISTINCT visitor FROM rollup_visitors") == [("tomb2",)]
+        assert warehouse.query("SELECT DISTINCT visitor FROM rollup_funnel") == [("tomb2",)]
         with warehouse.write() as cur:
             cur.execute("DELETE FROM events WHERE ts < ?", [BASE + timedelta(minutes=1)])
             rollups.refresh_events_before(cur, BASE + timedelta(minutes=1))
         assert warehouse.query("SELECT count(*) FROM rollup_visitors") == [(0,)]
+        assert warehouse.query("SELECT count(*) FROM rollup_funnel WHERE visited") == [(0,)]
         assert_incremental_equals_rebuild(warehouse)
         cur = warehouse.cursor()
         try:

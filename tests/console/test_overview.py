@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from ecomops.analytics import funnel
+from ecomops.analytics import funnel, rollups
 from ecomops.analytics.catalogue import EXCLUDED_ORDER_STATUSES
 from ecomops.cli import app as cli_app
 from ecomops.console import i18n
@@ -130,17 +130,20 @@ def pandas_funnel(events: pd.DataFrame, first: date, last: date, timezone: str) 
     return out
 
 
+@pytest.mark.parametrize("source", ["auto", "facts"])
 @pytest.mark.parametrize("timezone", ["Asia/Shanghai", "UTC"])
-def test_funnel_equals_pandas_on_the_simulator(shop: Warehouse, timezone: str) -> None:
+def test_funnel_equals_pandas_on_the_simulator(shop: Warehouse, timezone: str, source: str) -> None:
+    """From the funnel rollup ("auto": the seeded shop's rollups are current) and from the raw events."""
     cur = shop.cursor()
     try:
+        assert rollups.is_current(cur)
         events = cur.execute("SELECT ts, type, event, anonymous_id, user_id FROM events").df()
         events["ts"] = pd.to_datetime(events["ts"], utc=True)
         for first, last in [
             (date(2026, 11, 5), date(2026, 11, 18)),
             (date(2026, 11, 11), date(2026, 11, 11)),
         ]:
-            got = funnel.counts(cur, first, last, timezone)
+            got = funnel.counts(cur, first, last, timezone, source=source)
             want = pandas_funnel(events, first, last, timezone)
             assert got == want, (first, last)
             assert want["visitors"] > want["product_views"] > want["add_to_cart"] > want["orders"] > 0

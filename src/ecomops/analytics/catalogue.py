@@ -27,6 +27,10 @@ EXCLUDED_ORDER_STATUSES: tuple[str, ...] = ("cancelled", "canceled", "voided")
 #: Event types that make someone a visitor, and the event that marks an add-to-cart.
 VISIT_EVENT_TYPES: tuple[str, ...] = ("page", "screen")
 ADD_TO_CART_EVENT = "Product Added"
+#: Track events of the conversion funnel's other steps (``analytics.funnel``).
+PRODUCT_VIEWED_EVENT = "Product Viewed"
+CHECKOUT_EVENT = "Checkout Started"
+ORDER_EVENT = "Order Completed"
 
 #: Label of a breakdown value that is missing in the data.
 NONE_LABEL = "(none)"

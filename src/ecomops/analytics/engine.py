@@ -362,16 +362,23 @@ def _check_source(source: str) -> None:
         )
 
 
-def ensure_day_rollups(warehouse: Warehouse, tenant: TenantInfo) -> None:
-    """Build the day rollups in the tenant's zone the first time they are missing (a warehouse from
-    before migration 0004, or a new one): seconds once on a large shop, then refreshes keep them."""
+def ensure_rollups(warehouse: Warehouse, tenant: TenantInfo) -> None:
+    """Bring the rollups to where dashboards need them on first use: rebuilt when not ready (a
+    migration added a rollup table, or a writer marked them stale and nothing was written since), and
+    the day rollups kept in the tenant's zone. Seconds once on a large shop; refreshes keep them after."""
     cursor = warehouse.cursor()
     try:
-        if rollup_days.zone_of(cursor) == tenant.timezone or not rollups.days_supported(tenant.timezone):
-            return
+        ready = rollups.is_ready(cursor)
+        days_ok = rollup_days.zone_of(cursor) == tenant.timezone or not rollups.days_supported(
+            tenant.timezone
+        )
     finally:
         cursor.close()
+    if ready and days_ok:
+        return
     with warehouse.write() as cur:
+        if not rollups.is_ready(cur):
+            rollups.rebuild(cur)
         rollups.keep_days_in(cur, tenant.timezone)
 
 
@@ -380,7 +387,7 @@ def compute_for_warehouse(warehouse: Warehouse, tenant: TenantInfo, query: Metri
     resolved = resolve(query, tenant)  # validate before touching the warehouse
     _check_source(query.source)
     if query.source != "facts":
-        ensure_day_rollups(warehouse, tenant)
+        ensure_rollups(warehouse, tenant)
     cursor = warehouse.cursor()
     try:
         return compute_on_connection(cursor, tenant, resolved, source_kind=query.source)

@@ -15,8 +15,9 @@ server-side ``Order Completed`` without a visit in the window is not a converted
 way 生意参谋 and Shopify count a session funnel. Step counts therefore differ from the ``buyers``
 metric (which counts orders, not events) on purpose; the page says which is which.
 
-One Ibis query: filter the window's events, one row per visitor with a flag per step, then sums of the
-running AND of the flags.
+From the funnel rollup (``rollup_funnel``: one row per visitor and UTC hour with the steps reached) when
+it can answer, else one Ibis query over the raw events: one row per visitor with a flag per step, then
+sums of the running AND of the flags. Both are checked against pandas on the simulator.
 """
 
 from __future__ import annotations
@@ -28,16 +29,23 @@ from zoneinfo import ZoneInfo
 
 import ibis
 
-from ecomops.analytics.catalogue import ADD_TO_CART_EVENT, VISIT_EVENT_TYPES
-from ecomops.analytics.periods import Granularity, check_day, local_midnight, validate_window
+from ecomops.analytics import rollups
+from ecomops.analytics.catalogue import (
+    ADD_TO_CART_EVENT,
+    CHECKOUT_EVENT,
+    ORDER_EVENT,
+    PRODUCT_VIEWED_EVENT,
+    VISIT_EVENT_TYPES,
+)
+from ecomops.analytics.periods import Bucket, Granularity, check_day, local_midnight, validate_window
 
 #: (step id, track event name or None for a page/screen visit), in funnel order.
 STEPS: tuple[tuple[str, str | None], ...] = (
     ("visitors", None),
-    ("product_views", "Product Viewed"),
+    ("product_views", PRODUCT_VIEWED_EVENT),
     ("add_to_cart", ADD_TO_CART_EVENT),
-    ("checkout", "Checkout Started"),
-    ("orders", "Order Completed"),
+    ("checkout", CHECKOUT_EVENT),
+    ("orders", ORDER_EVENT),
 )
 
 
@@ -70,26 +78,33 @@ class Funnel:
         }
 
 
-def counts(con: Any, first: date, last: date, timezone: str) -> dict[str, int]:
-    """Visitors reaching each step (nested) over local days [first, last] in ``timezone``."""
+def counts(con: Any, first: date, last: date, timezone: str, source: str = "auto") -> dict[str, int]:
+    """Visitors reaching each step (nested) over local days [first, last] in ``timezone``.
+
+    ``source`` "auto" reads the funnel rollup (one row per visitor and hour) when the rollups are
+    current and the window is whole UTC hours, else the raw events; "facts" forces the raw events."""
     check_day(first, "from")
     check_day(last, "to")
     validate_window(first, last, Granularity.day)
     zone = ZoneInfo(timezone)
     start, end = local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone)
+    window = Bucket("window", start, end, first, last + timedelta(days=1))
+    if source != "facts" and rollups.hour_aligned([window]) and rollups.is_current(con):
+        row = con.execute(rollups.FUNNEL_SQL, {"lo": start, "hi": end}).fetchone()
+        return {step: int(row[i] or 0) if row else 0 for i, (step, _) in enumerate(STEPS)}
     backend = ibis.duckdb.from_connection(con)
     e = backend.table("events")
-    window = e.filter(e.ts >= start, e.ts < end).mutate(visitor=ibis.coalesce(e.anonymous_id, e.user_id))
-    window = window.filter(window.visitor.notnull())
+    events = e.filter(e.ts >= start, e.ts < end).mutate(visitor=ibis.coalesce(e.anonymous_id, e.user_id))
+    events = events.filter(events.visitor.notnull())
     flags = {}
     for step, name in STEPS:
         cond = (
-            window.type.isin(VISIT_EVENT_TYPES)
+            events.type.isin(VISIT_EVENT_TYPES)
             if name is None
-            else ((window.type == "track") & (window.event == name))
+            else ((events.type == "track") & (events.event == name))
         )
         flags[step] = ibis.ifelse(cond, 1, 0).max()
-    per_visitor = window.group_by("visitor").aggregate(**flags)
+    per_visitor = events.group_by("visitor").aggregate(**flags)
     reached = {}
     running = None
     for step, _ in STEPS:

@@ -41,8 +41,11 @@ from ecomops.analytics import rollup_cache, rollup_days
 from ecomops.analytics.catalogue import (
     ADD_TO_CART_EVENT,
     BASE_MEASURES,
+    CHECKOUT_EVENT,
     EXCLUDED_ORDER_STATUSES,
     NONE_LABEL,
+    ORDER_EVENT,
+    PRODUCT_VIEWED_EVENT,
     VISIT_EVENT_TYPES,
     Breakdown,
     Family,
@@ -113,6 +116,7 @@ def _inserts(full: bool) -> list[str]:
             WHERE {_scope("r.refunded_at", full)}
             GROUP BY ALL""",
         _visitors_insert(_scope("ts", full)),
+        _funnel_insert(_scope("ts", full)),
     ]
 
 
@@ -128,6 +132,33 @@ def _visitors_insert(scope: str) -> str:
             GROUP BY ALL"""
 
 
+#: Track events the visitor and funnel rollups read (with page/screen visits).
+_TRACKED = ", ".join(f"'{e}'" for e in (ADD_TO_CART_EVENT, PRODUCT_VIEWED_EVENT, CHECKOUT_EVENT, ORDER_EVENT))
+_ROLLED_EVENTS = f"(type IN ({_VISITS}) OR (type = 'track' AND event IN ({_TRACKED})))"
+
+
+def _funnel_insert(scope: str) -> str:
+    def step(event: str) -> str:
+        return f"coalesce(bool_or(type = 'track' AND event = '{event}'), false)"
+
+    return f"""INSERT INTO rollup_funnel
+            SELECT date_trunc('hour', ts), coalesce(anonymous_id, user_id),
+                   coalesce(bool_or(type IN ({_VISITS})), false), {step(PRODUCT_VIEWED_EVENT)},
+                   {step(ADD_TO_CART_EVENT)}, {step(CHECKOUT_EVENT)}, {step(ORDER_EVENT)}
+            FROM events
+            WHERE {_ROLLED_EVENTS} AND coalesce(anonymous_id, user_id) IS NOT NULL AND {scope}
+            GROUP BY 1, 2"""
+
+
+#: The nested funnel over UTC hours [$lo, $hi): visitors reaching each step and every earlier one.
+FUNNEL_SQL = """SELECT count(*) FILTER (WHERE a), count(*) FILTER (WHERE a AND b),
+       count(*) FILTER (WHERE a AND b AND c), count(*) FILTER (WHERE a AND b AND c AND d),
+       count(*) FILTER (WHERE a AND b AND c AND d AND e)
+FROM (SELECT bool_or(visited) AS a, bool_or(viewed) AS b, bool_or(carted) AS c, bool_or(checkout) AS d,
+             bool_or(ordered) AS e
+      FROM rollup_funnel WHERE hour >= $lo AND hour < $hi GROUP BY visitor)"""
+
+
 _HOURLY_TABLES = (
     "rollup_order_index",
     "rollup_sales",
@@ -135,6 +166,7 @@ _HOURLY_TABLES = (
     "rollup_lines",
     "rollup_refunds",
     "rollup_visitors",
+    "rollup_funnel",
 )
 _FULL_INSERTS = _inserts(True)
 _SCOPED_INSERTS = _inserts(False)
@@ -251,8 +283,7 @@ def refresh(
             + _BUYER_FIRSTS.format(and_buyers="AND buyer IN (SELECT buyer FROM _ro_buyers)")
         )
         event_hours = (
-            f"UNION SELECT DISTINCT date_trunc('hour', ts) FROM {event_hours_from} "
-            f"WHERE type IN ({_VISITS}) OR (type = 'track' AND event = '{ADD_TO_CART_EVENT}')"
+            f"UNION SELECT DISTINCT date_trunc('hour', ts) FROM {event_hours_from} WHERE {_ROLLED_EVENTS}"
             if event_hours_from
             else ""
         )
@@ -310,7 +341,9 @@ def refresh_subject(cur: duckdb.DuckDBPyConnection, ids: Sequence[str], order_id
         return
     buyers = [*ids, *(f"anon:{i}" for i in ids)]
     seen = cur.execute(
-        "SELECT DISTINCT hour FROM rollup_visitors WHERE list_contains(?::VARCHAR[], visitor)", [list(ids)]
+        "SELECT DISTINCT hour FROM rollup_visitors WHERE list_contains($ids::VARCHAR[], visitor) "
+        "UNION SELECT DISTINCT hour FROM rollup_funnel WHERE list_contains($ids::VARCHAR[], visitor)",
+        {"ids": list(ids)},
     ).fetchall()
     hours = [r[0] for r in seen]
     more = cur.execute(
@@ -329,6 +362,8 @@ def refresh_events_before(cur: duckdb.DuckDBPyConnection, cutoff: datetime) -> N
     assert row is not None
     cur.execute("DELETE FROM rollup_visitors WHERE hour < ?", [row[0]])
     cur.execute(_visitors_insert("ts < $hi"), {"hi": row[0]})
+    cur.execute("DELETE FROM rollup_funnel WHERE hour < ?", [row[0]])
+    cur.execute(_funnel_insert("ts < $hi"), {"hi": row[0]})
     rollup_days.build(cur, full=True)  # visitors of every day before the cutoff may have changed
     rollup_cache.record_change(cur, None, row[0])
     _stamp(cur)
