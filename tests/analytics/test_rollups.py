@@ -554,6 +554,15 @@ def test_kept_period_results_survive_changes_elsewhere_and_not_in_their_hours(ct
         _ingest(warehouse, [page | {"anonymous_id": "a5", "ts": day1_start + timedelta(hours=3)}])
         assert visitors()[("d1", None)]["visitor_count"] == 3
         assert rollups.rollup_cache.CACHE.hits == hits + 2  # day 3 again, day 1 recomputed
+        # Results with more breakdown values than MAX_VALUES_KEPT are not kept (memory bound).
+        rollups.rollup_cache.MAX_VALUES_KEPT, limit = 0, rollups.rollup_cache.MAX_VALUES_KEPT
+        try:
+            rollups.rollup_cache.CACHE.clear()
+            visitors()
+            visitors()
+            assert rollups.rollup_cache.CACHE.hits == hits + 2
+        finally:
+            rollups.rollup_cache.MAX_VALUES_KEPT = limit
         # A rebuild invalidates everything.
         with warehouse.write() as cur:
             cur.execute("DELETE FROM events WHERE anonymous_id = 'a1'")

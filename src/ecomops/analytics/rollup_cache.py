@@ -25,6 +25,8 @@ import duckdb
 
 #: Results kept per process (one per period × query × breakdown), least recently used dropped first.
 MAX_ENTRIES = 2048
+#: Breakdown values one kept result may hold: bounds memory (MAX_ENTRIES × this many small dicts).
+MAX_VALUES_KEPT = 200
 #: Change log rows kept; a result older than the log's first version is recomputed.
 KEEP_CHANGES = 10_000
 

@@ -772,7 +772,8 @@ class RollupSource:
         computed = self._hourly(sql, missing, extra, breakdown, names)
         for b in missing:
             mine = {dim: dict(values) for (label, dim), values in computed.items() if label == b.label}
-            rollup_cache.CACHE.put((fixed, b.start, b.end), now, b.start, b.end, mine)
+            if len(mine) <= rollup_cache.MAX_VALUES_KEPT:  # not e.g. buyers of every product
+                rollup_cache.CACHE.put((fixed, b.start, b.end), now, b.start, b.end, mine)
         return cells | computed
 
     @staticmethod
