@@ -623,6 +623,9 @@ def test_api_source_status_and_rebuild(server: InProcServer) -> None:
         rebuilt = api.post("/metrics/rollups/rebuild")
         assert rebuilt.status_code == 200, rebuilt.text
         assert rebuilt.json()["current"] is True and rebuilt.json()["rows"]["rollup_sales"] == 5
+        # The rebuild keeps the day rollups in the tenant's zone and counts as a maintenance step.
+        assert rebuilt.json()["day_zone"] == server.tenant.timezone
+        assert rebuilt.json()["version"] > stale["version"]
         from_rollups = api.get("/metrics", params={"ids": IDS, **WINDOW}).json()
         assert from_rollups.pop("source") == "rollups"
         check_hand_worked(from_rollups)

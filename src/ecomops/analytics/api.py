@@ -191,6 +191,10 @@ class RollupStatusOut(BaseModel):
     rebuilt_at: str | None
     refreshed_at: str | None
     hours_refreshed: int = Field(description="UTC hours recomputed incrementally since the last rebuild")
+    day_zone: str | None = Field(
+        description="Time zone the day rollups are kept in (the tenant's); None until the first metrics call"
+    )
+    version: int = Field(description="Rollup maintenance steps so far (invalidates kept period results)")
     rows: dict[str, int]
 
 

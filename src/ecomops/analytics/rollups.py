@@ -403,6 +403,7 @@ def status(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "refreshed_at": row[2].isoformat() if row[2] else None,
         "hours_refreshed": int(row[3]),
         "day_zone": row[4],
+        "version": rollup_cache.state(cur)[1],
         "rows": counts | rollup_days.counts(cur),
     }
 

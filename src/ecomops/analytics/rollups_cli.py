@@ -45,6 +45,10 @@ def _print(payload: dict[str, Any], json_out: bool) -> None:
         f"ready: {payload['ready']}  rebuilt: {payload['rebuilt_at']}  refreshed: {payload['refreshed_at']}  "
         f"hours refreshed since rebuild: {payload['hours_refreshed']}"
     )
+    console.print(
+        f"day rollups in: {payload['day_zone'] or '– (built at the first metrics request)'}  "
+        f"maintenance version: {payload['version']}"
+    )
     for table, n in payload["rows"].items():
         console.print(f"  {table}: {n:,} rows")
 
