@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 
 from ecomops.analytics.catalogue import BREAKDOWNS, NONE_LABEL
 
@@ -33,7 +34,7 @@ _WS = "' ' || chr(9) || chr(10) || chr(13) || chr(11) || chr(12)"
 #: dim_kind of the rows without a breakdown.
 ALL = "all"
 TABLES = ("rollup_day_sales", "rollup_day_buyers", "rollup_day_visitors")
-_DAY = "CAST(timezone($zone, hour) AS DATE)"
+HOUR = timedelta(hours=1)
 
 
 def dim(column: str) -> str:
@@ -130,6 +131,21 @@ def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
+def _hour_days(lo: datetime, hi: datetime, zone: ZoneInfo) -> pa.Table:
+    """Every UTC hour in [lo, hi) with its local date in ``zone``, computed with Python's zoneinfo:
+    the same time-zone data the engine's buckets come from (DuckDB's ICU data can differ, e.g. for
+    America/Vancouver's rules from 2026), so a day row and a day bucket always hold the same hours."""
+    hours, days = [], []
+    at = lo
+    while at < hi:
+        hours.append(at)
+        days.append(at.astimezone(zone).date())
+        at += HOUR
+    return pa.table(
+        {"hour": pa.array(hours, pa.timestamp("us", tz="UTC")), "day": pa.array(days, pa.date32())}
+    )
+
+
 def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
     """Recompute every day, or the local days of the hours in the temp table ``_ro_hours``; returns
     the number of days recomputed (0 when no day zone is set).
@@ -139,36 +155,50 @@ def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
     zone = zone_of(cur)
     if zone is None:
         return 0
-    params: dict[str, Any] = {"zone": zone}
+    tz = ZoneInfo(zone)
     if full:
-        scope = "TRUE"
+        span = cur.execute(
+            "SELECT min(lo), max(hi) FROM (SELECT min(hour) AS lo, max(hour) AS hi FROM rollup_sales "
+            "UNION ALL SELECT min(hour), max(hour) FROM rollup_item_sales "
+            "UNION ALL SELECT min(hour), max(hour) FROM rollup_visitors)"
+        ).fetchone()
         for table in TABLES:
             cur.execute(f"DELETE FROM {table}")
-    else:
-        cur.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _ro_days AS
-                SELECT DISTINCT {_DAY} AS day FROM _ro_hours WHERE hour IS NOT NULL""",
-            {"zone": zone},
-        )
-        row = cur.execute("SELECT min(day), max(day) FROM _ro_days").fetchone()
-        if row is None or row[0] is None:
-            cur.execute("DROP TABLE _ro_days")
+        if span is None or span[0] is None:
             return 0
-        tz = ZoneInfo(zone)
-        # The exact UTC span of those days lets DuckDB skip row groups before the day test.
-        scope = f"hour >= $lo AND hour < $hi AND {_DAY} IN (SELECT day FROM _ro_days)"
-        params |= {"lo": _midnight(row[0], tz), "hi": _midnight(row[1] + timedelta(days=1), tz)}
-        for table in TABLES:
-            cur.execute(f"DELETE FROM {table} WHERE day IN (SELECT day FROM _ro_days)")
-    for stage, source in _STAGES.items():
+        lo, hi = span[0], span[1] + HOUR
+    else:
+        span = cur.execute("SELECT min(hour), max(hour) FROM _ro_hours").fetchone()
+        if span is None or span[0] is None:
+            return 0
+        # Whole local days around the refreshed hours: a local day lies within ±2 days of its UTC date.
+        lo, hi = span[0] - timedelta(days=2), span[1] + timedelta(days=3)
+    cur.register("_rd_map_in", _hour_days(lo, hi, tz))
+    try:
+        cur.execute("CREATE OR REPLACE TEMP TABLE _rd_map AS SELECT * FROM _rd_map_in")
+    finally:
+        cur.unregister("_rd_map_in")
+    if not full:
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {_DAY} AS day, * FROM {source} WHERE {scope}",
-            params,
+            """DELETE FROM _rd_map WHERE day NOT IN
+                   (SELECT m.day FROM _ro_hours h JOIN _rd_map m ON m.hour = date_trunc('hour', h.hour))"""
+        )
+        for table in TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE day IN (SELECT DISTINCT day FROM _rd_map)")
+    bounds = cur.execute("SELECT min(hour), max(hour) + INTERVAL 1 HOUR FROM _rd_map").fetchone()
+    assert bounds is not None
+    for stage, source in _STAGES.items():
+        # The range lets DuckDB skip row groups before the join.
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {stage} AS
+                SELECT m.day, t.* FROM {source} t JOIN _rd_map m ON m.hour = t.hour
+                WHERE t.hour >= $lo AND t.hour < $hi""",
+            {"lo": bounds[0], "hi": bounds[1]},
         )
     for sql in _FULL_INSERTS if full else _REFRESH_INSERTS:
         cur.execute(sql)
     row = cur.execute("SELECT count(DISTINCT day) FROM _rd_sales").fetchone()
-    for stage in (*_STAGES, *(() if full else ("_ro_days",))):
+    for stage in (*_STAGES, "_rd_map"):
         cur.execute(f"DROP TABLE {stage}")
     return int(row[0]) if row else 0
 
