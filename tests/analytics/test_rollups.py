@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -45,6 +46,7 @@ from ecomops.simulate.params import SeedParams, Shop
 from ecomops.simulate.tables import all_tables
 from ecomops.simulate.writer import delete_simulated, write_tables
 from ecomops.tenancy.service import TenantInfo
+from ecomops.warehouse import schema
 from ecomops.warehouse.connection import Warehouse, connect, open_warehouse
 from tests.conftest import InProcServer
 
@@ -495,7 +497,8 @@ def test_day_buckets_come_from_the_day_rollups(
     cur = sim_warehouse.cursor()
     try:
         assert rollup_days.zone_of(cur) == "Asia/Shanghai"
-        assert all(n > 0 for n in rollup_days.counts(cur).values())
+        rows = rollups.status(cur)["rows"]
+        assert all(rows[table] > 0 for table in rollup_days.TABLES)
         for zone, day_path in (("Asia/Shanghai", True), ("UTC", False)):
             hourly.clear()
             rollups.rollup_cache.CACHE.clear()  # earlier tests' kept results would skip the hourly reads
@@ -639,6 +642,28 @@ def test_day_rollups_use_the_same_zone_data_as_buckets(ctx: Context) -> None:
                 rollups.rebuild(cur)
     finally:
         warehouse.close()
+
+
+@pytest.mark.parametrize("upto", [3, 4, 5])
+def test_read_only_files_before_later_rollup_migrations_still_answer(tmp_path: Path, upto: int) -> None:
+    """A warehouse file opened read-only (CLI without a server) is not migrated: before 0004/0005/0006
+    it has no day tables, no change log or no funnel rollup, and must still answer (hourly rollups or
+    raw facts) with its status readable."""
+    path = tmp_path / f"old{upto}.duckdb"
+    every = schema.migrations()
+    with mock.patch.object(schema, "migrations", lambda: [m for m in every if m.version <= upto]):
+        connect(path).close()
+    tenant = TenantInfo("t", "t", "T", "Asia/Shanghai", "CNY", datetime(2026, 1, 1, tzinfo=UTC))
+    query = metrics_engine.MetricsQuery(ids=["gmv", "buyers", "visitors"], first=DAYS[0], last=DAYS[1])
+    answer = metrics_engine.compute_for_file(path, tenant, query)
+    assert answer["source"] == "rollups" and answer["totals"][0]["values"]["gmv"] == "0.0000"
+    con = connect(path, read_only=True)
+    try:
+        assert funnel.counts(con, DAYS[0], DAYS[1], "Asia/Shanghai")["visitors"] == 0
+        state = rollups.status(con)
+        assert state["ready"] and state["day_zone"] is None and "rollup_sales" in state["rows"]
+    finally:
+        con.close()
 
 
 # --- API, CLI, fallbacks --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
 import ibis
 
 from ecomops.analytics import rollups
@@ -90,8 +91,11 @@ def counts(con: Any, first: date, last: date, timezone: str, source: str = "auto
     start, end = local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone)
     window = Bucket("window", start, end, first, last + timedelta(days=1))
     if source != "facts" and rollups.hour_aligned([window]) and rollups.is_current(con):
-        row = con.execute(rollups.FUNNEL_SQL, {"lo": start, "hi": end}).fetchone()
-        return {step: int(row[i] or 0) if row else 0 for i, (step, _) in enumerate(STEPS)}
+        try:
+            row = con.execute(rollups.FUNNEL_SQL, {"lo": start, "hi": end}).fetchone()
+            return {step: int(row[i] or 0) if row else 0 for i, (step, _) in enumerate(STEPS)}
+        except duckdb.CatalogException:  # a file opened read-only before migration 0006: raw events
+            pass
     backend = ibis.duckdb.from_connection(con)
     e = backend.table("events")
     events = e.filter(e.ts >= start, e.ts < end).mutate(visitor=ibis.coalesce(e.anonymous_id, e.user_id))

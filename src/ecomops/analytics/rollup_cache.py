@@ -43,10 +43,14 @@ def record_change(cur: duckdb.DuckDBPyConnection, lo: datetime | None, hi: datet
     )
 
 
-def state(cur: duckdb.DuckDBPyConnection) -> tuple[str, int]:
-    """(epoch, version): which warehouse file ``cur`` reads (tenants never mix) and its rollup version."""
-    row = cur.execute("SELECT epoch, coalesce(version, 0) FROM rollup_state WHERE id = 1").fetchone()
-    return (str(row[0]), int(row[1])) if row else ("", 0)
+def state(cur: duckdb.DuckDBPyConnection) -> tuple[str, int] | None:
+    """(epoch, version): which warehouse file ``cur`` reads (tenants never mix) and its rollup version;
+    None for a file opened read-only before migration 0005 (nothing is kept for it)."""
+    try:
+        row = cur.execute("SELECT epoch, coalesce(version, 0) FROM rollup_state WHERE id = 1").fetchone()
+    except (duckdb.BinderException, duckdb.CatalogException):
+        return None
+    return (str(row[0]), int(row[1])) if row and row[0] else None
 
 
 class PeriodCache:
@@ -59,23 +63,25 @@ class PeriodCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, cur: duckdb.DuckDBPyConnection, key: Hashable, now_version: int) -> Any | None:
+    def get_many(self, cur: duckdb.DuckDBPyConnection, keys: list[Hashable], now: int) -> dict[Hashable, Any]:
+        """The kept values of ``keys`` still valid at version ``now`` (one change-log query for all)."""
         with self._lock:
-            entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        stored, lo, hi, value = entry
-        if stored != now_version and not _untouched(cur, stored, now_version, lo, hi):
-            with self._lock:
-                self._entries.pop(key, None)
-            self.misses += 1
-            return None
+            entries = {k: self._entries[k] for k in keys if k in self._entries}
+        valid: dict[Hashable, Any] = {}
+        versions = [e[0] for e in entries.values() if e[0] != now]
+        changes = _changes(cur, min([now, *versions]), max([now, *versions])) if versions else []
+        for key, (stored, lo, hi, value) in entries.items():
+            if stored == now or (changes is not None and not _overlaps(changes, stored, now, lo, hi)):
+                valid[key] = value
         with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-        self.hits += 1
-        return value
+            for key in keys:
+                if key in valid and key in self._entries:
+                    self._entries.move_to_end(key)
+                elif key in entries:
+                    self._entries.pop(key, None)
+            self.hits += len(valid)
+            self.misses += len(keys) - len(valid)
+        return valid
 
     def put(self, key: Hashable, stored: int, lo: datetime, hi: datetime, value: Any) -> None:
         with self._lock:
@@ -89,16 +95,27 @@ class PeriodCache:
             self._entries.clear()
 
 
-def _untouched(cur: duckdb.DuckDBPyConnection, a: int, b: int, lo: datetime, hi: datetime) -> bool:
-    """No logged change between versions a and b overlaps [lo, hi), and the log reaches back to a."""
+Change = tuple[int, datetime | None, datetime | None]
+
+
+def _changes(cur: duckdb.DuckDBPyConnection, first: int, last: int) -> list[Change] | None:
+    """Logged changes with versions in (first, last]; None when the log no longer reaches back to first."""
+    row = cur.execute("SELECT min(version) FROM rollup_changes").fetchone()
+    if first < last and (row is None or row[0] is None or row[0] > first + 1):
+        return None
+    rows = cur.execute(
+        "SELECT version, lo, hi FROM rollup_changes WHERE version > ? AND version <= ?", [first, last]
+    ).fetchall()
+    return [(int(v), lo, hi) for v, lo, hi in rows]
+
+
+def _overlaps(changes: list[Change], a: int, b: int, lo: datetime, hi: datetime) -> bool:
+    """Whether a change between versions a and b touched hours in [lo, hi) (None bounds: unbounded)."""
     first, last = min(a, b), max(a, b)
-    row = cur.execute(
-        """SELECT (SELECT coalesce(min(version), 9223372036854775807) FROM rollup_changes) <= $first + 1,
-                  EXISTS (SELECT 1 FROM rollup_changes WHERE version > $first AND version <= $last
-                          AND (lo IS NULL OR lo < $hi) AND (hi IS NULL OR hi > $lo))""",
-        {"first": first, "last": last, "lo": lo, "hi": hi},
-    ).fetchone()
-    return bool(row and row[0] and not row[1])
+    return any(
+        first < v <= last and (c_lo is None or c_lo < hi) and (c_hi is None or c_hi > lo)
+        for v, c_lo, c_hi in changes
+    )
 
 
 CACHE = PeriodCache()

@@ -126,8 +126,12 @@ _REFRESH_INSERTS = _inserts(fanned=True)
 
 
 def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
-    """The zone the day tables are kept in (None: not kept)."""
-    row = cur.execute("SELECT day_zone FROM rollup_state WHERE id = 1").fetchone()
+    """The zone the day tables are kept in (None: not kept, or a warehouse file opened read-only
+    before migration 0004 added them)."""
+    try:
+        row = cur.execute("SELECT day_zone FROM rollup_state WHERE id = 1").fetchone()
+    except (duckdb.BinderException, duckdb.CatalogException):
+        return None
     return str(row[0]) if row and row[0] else None
 
 
@@ -216,14 +220,6 @@ def set_zone(cur: duckdb.DuckDBPyConnection, zone: str | None) -> bool:
     return True
 
 
-def counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    out = {}
-    for table in TABLES:
-        row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
-        out[table] = int(row[0]) if row else 0
-    return out
-
-
 # --- reading ---------------------------------------------------------------------------------------
 
 
@@ -236,6 +232,8 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, datetime.min.time(), zone)
 
 
+#: In the query's own snapshot, the day tables are still kept in the zone the reader planned for.
+_SAME_ZONE = "(SELECT day_zone FROM rollup_state WHERE id = 1) = $zone"
 _DAY_BUCKETS = """b AS (SELECT unnest($labels::VARCHAR[]) AS b_label, unnest($first_days::DATE[]) AS b_first,
                       unnest($end_days::DATE[]) AS b_end)"""
 _CAMPAIGNS = """campaigns AS (SELECT DISTINCT utm_source AS c_source, utm_medium AS c_medium,
@@ -255,18 +253,20 @@ def sales_sums_sql(attributed: bool) -> str:
 SELECT b.b_label, r.dim, sum(r.ordered_value), sum(r.merchandise_value), sum(r.order_count), {value}
 FROM rollup_day_sales r JOIN b ON r.day >= b.b_first AND r.day < b.b_end {join}
 WHERE r.currency = $currency AND r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day
+  AND {_SAME_ZONE}
 GROUP BY ALL"""
 
 
 BUYERS_SQL = f"""WITH {_DAY_BUCKETS}
 SELECT b.b_label, r.dim, r.buyer_count, r.repeat_buyer_count, r.new_buyer_count
 FROM rollup_day_buyers r JOIN b ON r.day = b.b_first
-WHERE r.currency = $currency AND r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day"""
+WHERE r.currency = $currency AND r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day
+  AND {_SAME_ZONE}"""
 
 VISITORS_SQL = f"""WITH {_DAY_BUCKETS}
 SELECT b.b_label, r.dim, r.visitor_count, r.cart_visitor_count
 FROM rollup_day_visitors r JOIN b ON r.day = b.b_first
-WHERE r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day"""
+WHERE r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day AND {_SAME_ZONE}"""
 
 
 def day_params(labels: list[str], first_days: list[date], end_days: list[date]) -> dict[str, Any]:

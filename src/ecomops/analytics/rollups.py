@@ -57,6 +57,8 @@ from ecomops.analytics.sources import Cells
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
+#: Shortest bucket whose distinct counts are kept between requests (rollup_cache): 23 h covers DST days.
+_KEEP_FROM = timedelta(hours=23)
 #: Above this many touched orders (a bulk import) one rebuild beats tracking their hours.
 BULK_ORDERS = 50_000
 
@@ -387,24 +389,29 @@ def mark_stale(cur: duckdb.DuckDBPyConnection) -> None:
 
 
 def status(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Rollup state and row counts, for ``ecomops metrics rollups status`` and the API."""
+    """Rollup state and row counts, for ``ecomops metrics rollups status`` and the API. A file opened
+    read-only before later rollup migrations shows only the tables it has."""
     row = cur.execute(
-        "SELECT ready, rebuilt_at, refreshed_at, hours_refreshed, day_zone FROM rollup_state WHERE id = 1"
+        "SELECT ready, rebuilt_at, refreshed_at, hours_refreshed FROM rollup_state WHERE id = 1"
     ).fetchone()
     assert row is not None, "rollup_state has no row: warehouse migration 0003 did not run"
     counts = {}
-    for table in (*_HOURLY_TABLES, "rollup_buyer_first"):
-        c = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
+    for table in (*_HOURLY_TABLES, "rollup_buyer_first", *rollup_days.TABLES):
+        try:
+            c = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
+        except duckdb.CatalogException:
+            continue
         counts[table] = int(c[0]) if c else 0
+    kept = rollup_cache.state(cur)
     return {
         "ready": bool(row[0]),
         "current": is_current(cur),
         "rebuilt_at": row[1].isoformat() if row[1] else None,
         "refreshed_at": row[2].isoformat() if row[2] else None,
         "hours_refreshed": int(row[3]),
-        "day_zone": row[4],
-        "version": rollup_cache.state(cur)[1],
-        "rows": counts | rollup_days.counts(cur),
+        "day_zone": rollup_days.zone_of(cur),
+        "version": kept[1] if kept else 0,
+        "rows": counts,
     }
 
 
@@ -725,6 +732,7 @@ class RollupSource:
         params = rollup_days.day_params(
             [b.label for b in values], [b.first_day for b in values], [b.end_day for b in values]
         )
+        params["zone"] = self.day_zone
         return self._cells(sql, params | extra, breakdown, names or ["visitor_count", "cart_visitor_count"])
 
     def _hourly(
@@ -760,21 +768,28 @@ class RollupSource:
             return {}
         if self._state is None:
             self._state = rollup_cache.state(self.con)
+        if self._state is None:  # a file opened read-only before migration 0005
+            return self._hourly(sql, buckets, extra, breakdown, names)
         epoch, now = self._state
         fixed = (epoch, sql, tuple(sorted(extra.items())), breakdown is not None)
+        # Only periods of a day or more: hour buckets are cheap to recompute and would crowd them out.
+        keep = {b.label: (fixed, b.start, b.end) for b in buckets if b.end - b.start >= _KEEP_FROM}
+        found = rollup_cache.CACHE.get_many(self.con, list(keep.values()), now)
         cells: Cells = {}
         missing = []
         for b in buckets:
-            found = rollup_cache.CACHE.get(self.con, (fixed, b.start, b.end), now)
-            if found is None:
+            value = found.get(keep[b.label]) if b.label in keep else None
+            if value is None:
                 missing.append(b)
             else:
-                cells |= {(b.label, dim): dict(values) for dim, values in found.items()}
+                cells |= {(b.label, dim): dict(values) for dim, values in value.items()}
         computed = self._hourly(sql, missing, extra, breakdown, names)
         for b in missing:
+            if b.label not in keep:
+                continue
             mine = {dim: dict(values) for (label, dim), values in computed.items() if label == b.label}
             if len(mine) <= rollup_cache.MAX_VALUES_KEPT:  # not e.g. buyers of every product
-                rollup_cache.CACHE.put((fixed, b.start, b.end), now, b.start, b.end, mine)
+                rollup_cache.CACHE.put(keep[b.label], now, b.start, b.end, mine)
         return cells | computed
 
     @staticmethod
