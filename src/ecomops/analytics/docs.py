@@ -126,8 +126,8 @@ otherwise it reads the warehouse file read-only.
 - Cost: from the raw facts a request spends about a second building and compiling Ibis expressions,
   then DuckDB work grows with the events in the window (a 400-day, 20 000-customer demo shop, 1.7 M
   events: every metric for 30 days with comparisons 1–3 s, for 11 months 8–11 s on a loaded machine).
-  From the rollups, the overview's calls on a 10 M-event, 1 M-order shop take 22–89 ms (p95) while it takes
-  orders, 23–176 ms with nothing kept ([benchmarks.md](benchmarks.md#dashboard)). A request is cancelled
+  From the rollups, the overview's calls on a 10 M-event, 1 M-order shop take 23–94 ms (p95) while it takes
+  orders, 23–181 ms with nothing kept ([benchmarks.md](benchmarks.md#dashboard)). A request is cancelled
   after {TIMEOUT_SECONDS:g} s with a 400 `metrics_timeout`.
 - Adding a metric: declare it in `METRICS` (and a base measure if none fits), regenerate this page with
   `python -m ecomops.analytics.docs`, and extend the pandas reference in `tests/analytics/reference.py`.
