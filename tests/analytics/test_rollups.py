@@ -666,6 +666,32 @@ def test_read_only_files_before_later_rollup_migrations_still_answer(tmp_path: P
         con.close()
 
 
+def test_day_rollups_skip_hours_no_request_can_reach(ctx: Context) -> None:
+    """Events in year 1 and year 8999 (a bad clock, a fuzzer) next to real ones: building the day tables
+    maps only hours that hold rows (not every hour in between) and never converts dates no bucket can
+    reach; the real day is still exact."""
+    path = ctx.tmp / "far.duckdb"
+    warehouse = Warehouse(ctx.tenant.id, path, connect(path))
+    page = {"type": "page", "event": None, "user_id": None, "channel": "web", "context": {}, "properties": {}}
+    try:
+        with warehouse.write() as cur:
+            assert rollups.keep_days_in(cur, "Asia/Shanghai")
+        _ingest(
+            warehouse,
+            [
+                page | {"anonymous_id": "a1", "ts": datetime(1, 1, 1, 5, tzinfo=UTC)},
+                page | {"anonymous_id": "a2", "ts": datetime(8999, 12, 31, 5, tzinfo=UTC)},
+                page | {"anonymous_id": "a3", "ts": BASE},
+            ],
+        )
+        with warehouse.write() as cur:
+            rollups.rebuild(cur)
+        rows = warehouse.query("SELECT day, visitor_count FROM rollup_day_visitors WHERE dim_kind = 'all'")
+        assert sorted(rows) == [(date(2026, 11, 9), 1), (date(8999, 12, 31), 1)]
+    finally:
+        warehouse.close()
+
+
 # --- API, CLI, fallbacks --------------------------------------------------------------------------
 
 

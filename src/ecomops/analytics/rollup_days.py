@@ -20,7 +20,7 @@ Days are recomputed whole, so a refresh of one hour costs about one day of hourl
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,6 @@ _WS = "' ' || chr(9) || chr(10) || chr(13) || chr(11) || chr(12)"
 #: dim_kind of the rows without a breakdown.
 ALL = "all"
 TABLES = ("rollup_day_sales", "rollup_day_buyers", "rollup_day_visitors")
-HOUR = timedelta(hours=1)
 
 
 def dim(column: str) -> str:
@@ -135,18 +134,24 @@ def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
-def _hour_days(lo: datetime, hi: datetime, zone: ZoneInfo) -> pa.Table:
-    """Every UTC hour in [lo, hi) with its local date in ``zone``, computed with Python's zoneinfo:
-    the same time-zone data the engine's buckets come from (DuckDB's ICU data can differ, e.g. for
+#: Hours that can fall in a requested bucket (periods.MIN_DAY/MAX_DAY, comparisons a year back): hours
+#: outside get no day row, and their local dates are never computed (year 1 or 9999 would overflow).
+_MAPPED_FROM = datetime(1969, 12, 1, tzinfo=UTC)
+_MAPPED_TO = datetime(9001, 2, 1, tzinfo=UTC)
+_PRESENT_HOURS = """SELECT hour FROM rollup_sales WHERE hour >= $lo AND hour < $hi
+    UNION SELECT hour FROM rollup_item_sales WHERE hour >= $lo AND hour < $hi
+    UNION SELECT hour FROM rollup_visitors WHERE hour >= $lo AND hour < $hi"""
+
+
+def _hour_days(hours: list[datetime], zone: ZoneInfo) -> pa.Table:
+    """Each UTC hour with its local date in ``zone``, computed with Python's zoneinfo: the same
+    time-zone data the engine's buckets come from (DuckDB's ICU data can differ, e.g. for
     America/Vancouver's rules from 2026), so a day row and a day bucket always hold the same hours."""
-    hours, days = [], []
-    at = lo
-    while at < hi:
-        hours.append(at)
-        days.append(at.astimezone(zone).date())
-        at += HOUR
     return pa.table(
-        {"hour": pa.array(hours, pa.timestamp("us", tz="UTC")), "day": pa.array(days, pa.date32())}
+        {
+            "hour": pa.array(hours, pa.timestamp("us", tz="UTC")),
+            "day": pa.array([h.astimezone(zone).date() for h in hours], pa.date32()),
+        }
     )
 
 
@@ -161,34 +166,37 @@ def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
         return 0
     tz = ZoneInfo(zone)
     if full:
-        span = cur.execute(
-            "SELECT min(lo), max(hi) FROM (SELECT min(hour) AS lo, max(hour) AS hi FROM rollup_sales "
-            "UNION ALL SELECT min(hour), max(hour) FROM rollup_item_sales "
-            "UNION ALL SELECT min(hour), max(hour) FROM rollup_visitors)"
-        ).fetchone()
         for table in TABLES:
             cur.execute(f"DELETE FROM {table}")
-        if span is None or span[0] is None:
-            return 0
-        lo, hi = span[0], span[1] + HOUR
+        lo, hi = _MAPPED_FROM, _MAPPED_TO
+        touched: set[date] | None = None
     else:
-        span = cur.execute("SELECT min(hour), max(hour) FROM _ro_hours").fetchone()
-        if span is None or span[0] is None:
+        rows = cur.execute(
+            "SELECT DISTINCT hour FROM _ro_hours WHERE hour >= $lo AND hour < $hi",
+            {"lo": _MAPPED_FROM, "hi": _MAPPED_TO},
+        ).fetchall()
+        if not rows:
             return 0
+        touched = {r[0].astimezone(tz).date() for r in rows}
         # Whole local days around the refreshed hours: a local day lies within ±2 days of its UTC date.
-        lo, hi = span[0] - timedelta(days=2), span[1] + timedelta(days=3)
-    cur.register("_rd_map_in", _hour_days(lo, hi, tz))
+        lo = max(_MAPPED_FROM, min(r[0] for r in rows) - timedelta(days=2))
+        hi = min(_MAPPED_TO, max(r[0] for r in rows) + timedelta(days=3))
+    # Only hours that hold rows are mapped: a shop's history, not every hour of the span.
+    present = [r[0] for r in cur.execute(_PRESENT_HOURS, {"lo": lo, "hi": hi}).fetchall()]
+    mapping = _hour_days(present, tz)
+    if touched is not None:
+        mapping = mapping.filter(pa.array([d in touched for d in mapping.column("day").to_pylist()]))
+        for table in TABLES:
+            cur.execute(
+                f"DELETE FROM {table} WHERE list_contains($days::DATE[], day)", {"days": sorted(touched)}
+            )
+    if mapping.num_rows == 0:
+        return 0
+    cur.register("_rd_map_in", mapping)
     try:
         cur.execute("CREATE OR REPLACE TEMP TABLE _rd_map AS SELECT * FROM _rd_map_in")
     finally:
         cur.unregister("_rd_map_in")
-    if not full:
-        cur.execute(
-            """DELETE FROM _rd_map WHERE day NOT IN
-                   (SELECT m.day FROM _ro_hours h JOIN _rd_map m ON m.hour = date_trunc('hour', h.hour))"""
-        )
-        for table in TABLES:
-            cur.execute(f"DELETE FROM {table} WHERE day IN (SELECT DISTINCT day FROM _rd_map)")
     bounds = cur.execute("SELECT min(hour), max(hour) + INTERVAL 1 HOUR FROM _rd_map").fetchone()
     assert bounds is not None
     for stage, source in _STAGES.items():
