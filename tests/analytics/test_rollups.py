@@ -688,6 +688,10 @@ def test_day_rollups_skip_hours_no_request_can_reach(ctx: Context) -> None:
             rollups.rebuild(cur)
         rows = warehouse.query("SELECT day, visitor_count FROM rollup_day_visitors WHERE dim_kind = 'all'")
         assert sorted(rows) == [(date(2026, 11, 9), 1), (date(8999, 12, 31), 1)]
+        # A load whose hours hold no sales or visitor rows (only a funnel step): nothing to fold.
+        viewed = page | {"type": "track", "event": "Product Viewed", "anonymous_id": "a4"}
+        _ingest(warehouse, [viewed | {"ts": BASE + timedelta(days=10)}])
+        assert warehouse.query("SELECT count(DISTINCT day) FROM rollup_day_visitors") == [(2,)]
     finally:
         warehouse.close()
 

@@ -185,7 +185,8 @@ def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
     present = [r[0] for r in cur.execute(_PRESENT_HOURS, {"lo": lo, "hi": hi}).fetchall()]
     mapping = _hour_days(present, tz)
     if touched is not None:
-        mapping = mapping.filter(pa.array([d in touched for d in mapping.column("day").to_pylist()]))
+        keep = [d in touched for d in mapping.column("day").to_pylist()]
+        mapping = mapping.filter(pa.array(keep, pa.bool_()))
         for table in TABLES:
             cur.execute(
                 f"DELETE FROM {table} WHERE list_contains($days::DATE[], day)", {"days": sorted(touched)}
