@@ -34,10 +34,10 @@ from argon2 import PasswordHasher
 from starlette.requests import Request
 
 from ecomops.app import create_app
+from ecomops.platform.settings import Settings
+from ecomops.platform.web.deps import tenant_context
 from ecomops.security import accounts
-from ecomops.settings import Settings
 from ecomops.tenancy import service as tenancy
-from ecomops.web.deps import tenant_context
 
 ECOMOPS = [sys.executable, "-m", "ecomops.cli"]
 

@@ -8,7 +8,7 @@
    k minutes); the rollups are rebuilt afterwards, then the day rollups are built in the shop's zone
    (what the server does on its first metrics request). The copies are reported separately. ``--shop DIR``
    keeps the built shop and reuses it on later runs (each run's maintenance step adds 50,000 events).
-2. Dashboard: the four metric calls the overview page makes (``ecomops.console.overview``: KPI cards with
+2. Dashboard: the four metric calls the overview page makes (``ecomops.analytics.overview``: KPI cards with
    comparisons, channel mix, top products, campaigns) for the last 30 days, on day buckets in
    Asia/Shanghai, through ``engine.compute_for_warehouse`` (what ``GET /metrics`` runs, without HTTP),
    ``--rounds`` times with ``source=auto`` (rollups) and ``--raw-rounds`` times with ``source=facts`` in
@@ -41,15 +41,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ecomops.analytics import engine, funnel, rollup_cache, rollups
-from ecomops.console import overview
+from ecomops.analytics import engine, funnel, overview, rollup_cache, rollups
 from ecomops.ingest import loader
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.simulate.generate import simulate
 from ecomops.simulate.params import SeedParams, Shop
 from ecomops.simulate.tables import all_tables
 from ecomops.simulate.writer import delete_simulated, write_tables
 from ecomops.tenancy.service import TenantInfo
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 
 END = date(2026, 11, 30)
 #: Tells one run's maintenance events from another's when a kept shop (--shop) is reused.

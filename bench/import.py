@@ -19,15 +19,15 @@ from pathlib import Path
 import duckdb
 
 from ecomops.imports.models import ImportOptions, InputFile
-from ecomops.imports.pseudonym import file_keys
 from ecomops.imports.service import run_import
+from ecomops.platform.crypto.pseudonym import file_keys
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy.service import TenantInfo
-from ecomops.warehouse.connection import open_warehouse
 
 DEFAULT_FILE = (
     Path(__file__).resolve().parents[2] / "shared/data/online_retail_ii/online_retail_II_2009-2010.csv.gz"
 )
-THREADS = 2  # what ecomops.warehouse.connection.connect configures
+THREADS = 2  # what ecomops.platform.warehouse.connection.connect configures
 
 
 def duckdb_read_csv(path: Path, workdir: Path) -> tuple[float, int]:

@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.simulate.generate import simulate
 from ecomops.simulate.params import DEFAULT_CUSTOMERS, DEFAULT_DAYS, DEFAULT_SEED, SeedParams, Shop
 from ecomops.simulate.tables import all_tables
 from ecomops.simulate.writer import delete_simulated, write_tables
-from ecomops.warehouse.connection import open_warehouse
 
 TARGET_EVENTS_PER_SECOND = 200_000
 BASELINE_ROWS = 20_000

@@ -26,9 +26,9 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from ecomops.settings import Settings
-from ecomops.store.db import engine_for, make_engine
-from ecomops.store.migrate import upgrade
+from ecomops.platform.settings import Settings
+from ecomops.platform.store.db import engine_for, make_engine
+from ecomops.platform.store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("ECOMOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

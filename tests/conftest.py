@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from ecomops.app import create_app
-from ecomops.settings import Settings, get_settings
-from ecomops.store.db import make_engine
-from ecomops.store.migrate import upgrade
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.store.db import make_engine
+from ecomops.platform.store.migrate import upgrade
+from ecomops.platform.web.state import AppState
 from ecomops.tenancy import service as tenancy
-from ecomops.web.state import AppState
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -27,21 +27,21 @@ from ecomops.kernel.errors import EcomopsError, Overloaded
 from ecomops.live import api as live_api
 from ecomops.live import hub as live_hub
 from ecomops.orders import api as orders_api
+from ecomops.platform.server import new_control_token
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.store.db import engine_for
+from ecomops.platform.store.migrate import current_revision, head_revision, upgrade
+from ecomops.platform.warehouse.connection import WarehouseRegistry
+from ecomops.platform.web import apidocs, health, pages, ratelimit
+from ecomops.platform.web.deps import REQUEST_ID_SCOPE_KEY
+from ecomops.platform.web.headers import RequestId, SecurityHeaders
+from ecomops.platform.web.state import AppState
 from ecomops.privacy import api as privacy_api
 from ecomops.privacy import runner as privacy_runner
 from ecomops.products import api as products_api
-from ecomops.runtime import new_control_token
-from ecomops.security import admin_api, auth_api
-from ecomops.settings import Settings, get_settings
+from ecomops.query import api as warehouse_api
+from ecomops.security import account_pages, admin_api, auth_api
 from ecomops.simulate import api as simulate_api
-from ecomops.store.db import engine_for
-from ecomops.store.migrate import current_revision, head_revision, upgrade
-from ecomops.warehouse import api as warehouse_api
-from ecomops.warehouse.connection import WarehouseRegistry
-from ecomops.web import account_pages, apidocs, health, pages, ratelimit
-from ecomops.web.deps import REQUEST_ID_SCOPE_KEY
-from ecomops.web.headers import RequestId, SecurityHeaders
-from ecomops.web.state import AppState
 
 #: Domain modules with ``async startup(state)`` / ``async shutdown(state)``, started in this order.
 #: privacy_runner comes first: it rewrites erased tenants' warehouse files before anything opens them.

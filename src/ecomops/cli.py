@@ -12,20 +12,20 @@ from ecomops.analytics.cli import metrics_command
 from ecomops.analytics.funnel_cli import funnel_command
 from ecomops.analytics.rollups_cli import rollups_app
 from ecomops.audit.cli import audit_app
-from ecomops.cliutil import console, settings
 from ecomops.customers.cli import customers_app
 from ecomops.imports.cli import import_cmd
 from ecomops.ingest.cli import ingest_app
 from ecomops.live.cli import live_app
 from ecomops.ops.cli import doctor_command
 from ecomops.orders.cli import orders_app
+from ecomops.platform.commandline import console, settings
 from ecomops.privacy.cli import privacy_app
 from ecomops.privacy.keys_cli import keys_app
 from ecomops.products.cli import products_app
+from ecomops.query.cli import query_command
 from ecomops.security.cli import member_app, user_app
 from ecomops.simulate.cli import demo_app
 from ecomops.tenancy.cli import apikey_app, source_app, tenant_app
-from ecomops.warehouse.cli import query_command
 
 #: Seconds ``ecomops serve`` lets running requests finish on Ctrl-C before cancelling them.
 SHUTDOWN_GRACE_SECONDS = 5
@@ -72,7 +72,7 @@ def serve(
     import uvicorn
 
     from ecomops.app import create_app
-    from ecomops.runtime import ServerInfo, new_control_token, remove_lock, running_server, write_lock
+    from ecomops.platform.server import ServerInfo, new_control_token, remove_lock, running_server, write_lock
 
     cfg = settings()
     host = host or cfg.host

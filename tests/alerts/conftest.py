@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ecomops.settings import Settings, get_settings
-from ecomops.warehouse.connection import Warehouse, open_warehouse
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 20, 10, 5, tzinfo=ZONE).astimezone(UTC)

@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from ecomops import cliutil
 from ecomops.alerts import service, webhook
 from ecomops.audit import service as audit
 from ecomops.cli import app
-from ecomops.runtime import ServerInfo, remove_lock, write_lock
-from ecomops.settings import Settings, get_settings
+from ecomops.platform import commandline as cliutil
+from ecomops.platform.server import ServerInfo, remove_lock, write_lock
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy import service as tenancy
 from ecomops.tenancy.service import TenantInfo
-from ecomops.warehouse.connection import open_warehouse
 from tests.alerts.conftest import Receiver, seed
 from tests.conftest import InProcServer
 

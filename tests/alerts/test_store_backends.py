@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from ecomops.alerts import service, webhook
 from ecomops.alerts.service import RuleSpec
 from ecomops.kernel.errors import NotFound
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.alerts.conftest import Receiver
 from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url

@@ -16,13 +16,13 @@ from sqlalchemy import Engine
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.models import ImportOptions, InputFile
-from ecomops.settings import Settings, get_settings
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.store.db import make_engine
+from ecomops.platform.store.migrate import upgrade
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
-from ecomops.store.db import make_engine
-from ecomops.store.migrate import upgrade
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 from tests.analytics.reference import Frames
 from tests.conftest import SHARED_DATA
 

@@ -23,10 +23,10 @@ from ecomops.analytics.catalogue import METRICS
 from ecomops.analytics.docs import DOC_PATH, render
 from ecomops.analytics.engine import MetricsQuery, compute_for_warehouse
 from ecomops.cli import app
-from ecomops.runtime import ServerInfo, remove_lock, write_lock
-from ecomops.settings import Settings
+from ecomops.platform.server import ServerInfo, remove_lock, write_lock
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 from tests.conftest import InProcServer
 
 FACTS = [

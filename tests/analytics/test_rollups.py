@@ -40,14 +40,14 @@ from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.models import ImportOptions, InputFile
 from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse import schema
+from ecomops.platform.warehouse.connection import Warehouse, connect, open_warehouse
 from ecomops.simulate.generate import simulate
 from ecomops.simulate.params import SeedParams, Shop
 from ecomops.simulate.tables import all_tables
 from ecomops.simulate.writer import delete_simulated, write_tables
 from ecomops.tenancy.service import TenantInfo
-from ecomops.warehouse import schema
-from ecomops.warehouse.connection import Warehouse, connect, open_warehouse
 from tests.conftest import InProcServer
 
 BASE = datetime(2026, 11, 9, 12, tzinfo=UTC)

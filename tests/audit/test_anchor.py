@@ -16,9 +16,9 @@ from ecomops.audit import anchor as anchors
 from ecomops.audit import service
 from ecomops.cli import app
 from ecomops.kernel.errors import Conflict, ValidationFailed
+from ecomops.platform.settings import get_settings
+from ecomops.platform.store.scoping import tenant_connection
 from ecomops.security import accounts
-from ecomops.settings import get_settings
-from ecomops.store.scoping import tenant_connection
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 

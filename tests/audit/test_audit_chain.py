@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from ecomops.audit import service
-from ecomops.store.scoping import system_connection
+from ecomops.platform.store.scoping import system_connection
 from ecomops.tenancy import service as tenancy
 
 N = 6
@@ -99,7 +99,7 @@ def test_reordered_rows_are_found(store_engine: Engine, chain: str) -> None:
 
 
 def test_other_key_does_not_verify(store_engine: Engine, chain: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ecomops.settings import get_settings
+    from ecomops.platform.settings import get_settings
 
     monkeypatch.setenv("ECOMOPS_MASTER_KEY", "a different secret")
     get_settings.cache_clear()

@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecomops.audit import service
-from ecomops.audit.context import cli_actor
 from ecomops.cli import app
-from ecomops.settings import get_settings
-from ecomops.store.scoping import system_connection
+from ecomops.platform.context import cli_actor
+from ecomops.platform.settings import get_settings
+from ecomops.platform.store.scoping import system_connection
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 

@@ -29,15 +29,15 @@ from sqlalchemy import Engine, update
 
 from ecomops.app import create_app
 from ecomops.kernel.clock import utcnow
+from ecomops.platform.settings import get_settings
+from ecomops.platform.store.db import make_engine, session_scope
+from ecomops.platform.store.migrate import upgrade
+from ecomops.platform.store.models import UserSession
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
 from ecomops.security import accounts
-from ecomops.settings import get_settings
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
-from ecomops.store.db import make_engine, session_scope
-from ecomops.store.migrate import upgrade
-from ecomops.store.models import UserSession
-from ecomops.store.scoping import tenant_session
 from ecomops.tenancy import service as tenancy
 from tests.conftest import REPO, free_port
 
@@ -451,8 +451,8 @@ def test_overview_numbers_equal_the_api_and_drill_down(console: Console, owner: 
     each KPI card with the metrics API for it, then click the GMV card into the orders list for that range."""
     from decimal import Decimal
 
-    from ecomops.console import i18n
-    from ecomops.console.overview import CARDS
+    from ecomops.analytics.overview import CARDS
+    from ecomops.platform.console import i18n
 
     ctx = console.context()
     page = console.watch(ctx.new_page())

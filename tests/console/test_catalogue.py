@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecomops.console import i18n
+from ecomops.platform.console import i18n
 
 
 def test_every_message_has_a_zh_cn_translation() -> None:
@@ -12,7 +12,9 @@ def test_every_message_has_a_zh_cn_translation() -> None:
     missing = {
         m: where for m, where in messages.items() if not (catalogue.get(m) and catalogue.get(m).string)
     }
-    assert not missing, f"untranslated (run python -m ecomops.console.i18n, then translate): {missing}"
+    assert not missing, (
+        f"untranslated (run python -m ecomops.platform.console.i18n, then translate): {missing}"
+    )
     english = i18n.read_catalogue("en")
     assert not [m for m in messages if english.get(m) is None], "en catalogue is stale"
 

@@ -21,17 +21,17 @@ from typer.testing import CliRunner
 
 from ecomops.analytics import funnel, rollups
 from ecomops.analytics.catalogue import EXCLUDED_ORDER_STATUSES
+from ecomops.analytics.overview import CARDS, DateRange, change, resolve_range
 from ecomops.cli import app as cli_app
-from ecomops.console import i18n
-from ecomops.console.overview import CARDS, DateRange, change, resolve_range
 from ecomops.kernel.errors import ValidationFailed
-from ecomops.security.permissions import roles_with
-from ecomops.settings import Settings
+from ecomops.platform.console import i18n
+from ecomops.platform.permissions import roles_with
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
 from ecomops.tenancy import service as tenancy
 from ecomops.tenancy.service import ROLES
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 from tests.conftest import InProcServer
 from tests.console.conftest import add_member, signed_in
 

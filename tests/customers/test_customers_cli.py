@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from ecomops.audit.service import export
 from ecomops.customers.cli import customers_app
+from ecomops.platform.settings import Settings
+from ecomops.platform.store.scoping import tenant_session
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy import vault
-from ecomops.settings import Settings
-from ecomops.store.scoping import tenant_session
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import open_warehouse
 from tests.conftest import start_server
 
 runner = CliRunner()

@@ -12,13 +12,13 @@ from sqlalchemy import Engine
 from ecomops.audit.service import export
 from ecomops.ingest.loader import load_pending
 from ecomops.ingest.wal import TenantWal
+from ecomops.platform.settings import Settings
+from ecomops.platform.store.models import CustomerPII
+from ecomops.platform.store.scoping import tenant_session
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy import vault
 from ecomops.privacy.ingest import vault_sink, wal_sealer
-from ecomops.settings import Settings
-from ecomops.store.models import CustomerPII
-from ecomops.store.scoping import tenant_session
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import open_warehouse
 from tests.conftest import InProcServer
 
 EMAIL = "ann.lee.secret@example.com"

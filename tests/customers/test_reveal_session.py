@@ -12,11 +12,11 @@ from sqlalchemy import Engine, update
 
 from ecomops.audit.service import export
 from ecomops.kernel.clock import utcnow
+from ecomops.platform.store.db import session_scope
+from ecomops.platform.store.models import User, UserSession
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
 from ecomops.security import accounts
-from ecomops.store.db import session_scope
-from ecomops.store.models import User, UserSession
-from ecomops.store.scoping import tenant_session
 from tests.conftest import InProcServer
 
 PASSWORD = "correct horse battery staple"

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, uploads_dir
 from ecomops.imports.models import ImportOptions, InputFile
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer, start_server
 from tests.imports.conftest import FIXTURES

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from decimal import Decimal
 
-from ecomops.security.keyring import keyring
+from ecomops.platform.crypto.keyring import keyring
 from tests.imports.conftest import FIXTURES, Importer, read_rejects
 
 EXPORT = FIXTURES / "shopify_orders_export.csv"

@@ -9,9 +9,9 @@ import pytest
 
 from ecomops.imports.api import safe_name
 from ecomops.imports.models import ImportOptions
-from ecomops.imports.pseudonym import file_keys, pseudonymize_emails
 from ecomops.imports.reader import Column, FileKind, _row_numbers, match_header, normalize_header
 from ecomops.imports.staging import Staging, stable_ids
+from ecomops.platform.crypto.pseudonym import file_keys, pseudonymize_emails
 from tests.imports.conftest import Importer
 
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine
 
 from ecomops.ingest.wal import TenantWal
+from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import connect, warehouse_path
 from tests.conftest import start_server
 
 
@@ -154,7 +154,7 @@ def test_a_line_that_cannot_be_loaded_is_quarantined_not_retried_forever(tmp_pat
     import orjson
 
     from ecomops.ingest.loader import load_pending
-    from ecomops.warehouse.connection import open_warehouse
+    from ecomops.platform.warehouse.connection import open_warehouse
 
     def line(mid: str, revenue: str | None) -> bytes:
         row = {

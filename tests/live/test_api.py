@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import Engine
 
 from ecomops.live.hub import hub_of
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer, start_server
 

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from ecomops.cli import app
 from ecomops.kernel.clock import utcnow
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import open_warehouse
 from tests.conftest import start_server
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from ecomops.live import service
 from ecomops.live.hub import LiveHub, Subscription
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import WarehouseRegistry
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import WarehouseRegistry
 
 SCOPE = service.LiveScope("Asia/Shanghai", "CNY")
 NOW = datetime(2026, 11, 11, 12, 0, 30, tzinfo=UTC)

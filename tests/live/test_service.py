@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import Engine
 
 from ecomops.live import service
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SCOPE = service.LiveScope("Asia/Shanghai", "CNY")

@@ -19,11 +19,11 @@ from typer.testing import CliRunner, Result
 
 from ecomops.cli import app
 from ecomops.ops import doctor
-from ecomops.settings import Settings, get_settings
-from ecomops.store.db import engine_for, make_engine
-from ecomops.store.migrate import alembic_config, upgrade
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.store.db import engine_for, make_engine
+from ecomops.platform.store.migrate import alembic_config, upgrade
+from ecomops.platform.warehouse.connection import open_warehouse, warehouse_path
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import open_warehouse, warehouse_path
 from tests.conftest import LiveServer, free_port
 
 

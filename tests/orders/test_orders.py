@@ -23,9 +23,9 @@ from ecomops.analytics.catalogue import EXCLUDED_ORDER_STATUSES, NONE_LABEL
 from ecomops.cli import app
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.orders import service
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 from tests.conftest import InProcServer, start_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from ecomops.audit.service import export
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.store.models import Consent
+from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.privacy import consents, vault
 from ecomops.privacy.cli import privacy_app
-from ecomops.store.models import Consent
-from ecomops.store.scoping import system_session, tenant_session
 from ecomops.tenancy import service as tenancy
 from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url
 from tests.conftest import InProcServer
@@ -125,7 +125,7 @@ def test_suppressed_contact_data_blocks_marketing_for_any_customer_id(store_engi
     assert consents.marketing_allowed(store_engine, tenant.id, "stranger", "marketing_email").allowed
     # Only the keyed blind index is stored, never the address.
     with system_session(store_engine, "test: read suppressions") as session:
-        from ecomops.store.models import MarketingSuppression
+        from ecomops.platform.store.models import MarketingSuppression
 
         rows = session.scalars(select(MarketingSuppression)).all()
     assert [(r.kind, r.blind_index) for r in rows] == [("email", indexes["email"])]
@@ -211,10 +211,10 @@ def test_privacy_tables_are_protected_by_row_level_security(pg_schema_url: str) 
     """Raw SQL as the application role, no ecomops code in between: only the set tenant's rows show."""
     import psycopg
 
+    from ecomops.platform.store.db import make_engine
+    from ecomops.platform.store.migrate import upgrade
     from ecomops.privacy import requests as privacy_requests
     from ecomops.privacy import retention
-    from ecomops.store.db import make_engine
-    from ecomops.store.migrate import upgrade
 
     engine = make_engine(pg_schema_url)
     try:

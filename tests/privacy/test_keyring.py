@@ -12,13 +12,13 @@ from sqlalchemy import Engine, event, select, update
 from typer.testing import CliRunner
 
 from ecomops.audit.service import export
-from ecomops.imports.pseudonym import file_keys, pseudonymize_email
+from ecomops.platform.crypto import keyring as kr
+from ecomops.platform.crypto.pseudonym import file_keys, pseudonymize_email
+from ecomops.platform.settings import get_settings
+from ecomops.platform.store.models import TenantKey
+from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.privacy import vault
 from ecomops.privacy.keys_cli import keys_app
-from ecomops.security import keyring as kr
-from ecomops.settings import get_settings
-from ecomops.store.models import TenantKey
-from ecomops.store.scoping import system_session, tenant_session
 from ecomops.tenancy import service as tenancy
 
 runner = CliRunner()

@@ -25,18 +25,18 @@ from ecomops.audit.service import export as audit_export
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import NotFound, StepUpRequired, ValidationFailed
+from ecomops.platform.server import ServerInfo, remove_lock, write_lock
+from ecomops.platform.settings import Settings
+from ecomops.platform.store.scoping import tenant_session
+from ecomops.platform.warehouse.connection import open_warehouse
+from ecomops.platform.web.deps import TenantContext
 from ecomops.privacy import api as privacy_api
 from ecomops.privacy import compaction, consents, vault
 from ecomops.privacy import requests as privacy_requests
 from ecomops.privacy import runner as privacy_runner
 from ecomops.privacy.cli import privacy_app
-from ecomops.runtime import ServerInfo, remove_lock, write_lock
 from ecomops.security.stepup import require_step_up
-from ecomops.settings import Settings
-from ecomops.store.scoping import tenant_session
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import open_warehouse
-from ecomops.web.deps import TenantContext
 from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url
 from tests.conftest import InProcServer
 

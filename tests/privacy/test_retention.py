@@ -19,14 +19,14 @@ from ecomops.audit.service import export as audit_export
 from ecomops.imports.execution import job_dir
 from ecomops.imports.service import REJECT_FILE
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.store.models import ImportJob, PrivacyRequest
+from ecomops.platform.store.scoping import tenant_session
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import requests as privacy_requests
 from ecomops.privacy.cli import privacy_app
-from ecomops.settings import Settings, get_settings
-from ecomops.store.models import ImportJob, PrivacyRequest
-from ecomops.store.scoping import tenant_session
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 from tests.conftest import InProcServer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from ecomops.cli import app
 from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.products import service
-from ecomops.settings import Settings
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 from tests.conftest import InProcServer
 
 ROWS = [

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from ecomops.audit import service as audit
 from ecomops.cli import app
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
+from ecomops.platform.settings import get_settings
 from ecomops.security import accounts
-from ecomops.settings import get_settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, update
 from ecomops.audit import service as audit
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import StepUpRequired
+from ecomops.platform.store.db import session_scope
+from ecomops.platform.store.models import UserSession
+from ecomops.platform.web.deps import TenantContext
 from ecomops.security import accounts, auth
 from ecomops.security.stepup import require_step_up
-from ecomops.store.db import session_scope
-from ecomops.store.models import UserSession
-from ecomops.web.deps import TenantContext
 from tests.conftest import InProcServer
 
 PASSWORD = "correct horse battery staple"

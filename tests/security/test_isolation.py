@@ -185,4 +185,6 @@ def test_generated_ids_never_cross_tenants(world: dict[str, Any], value: str) ->
             response = _call(client, method, _fill(route, tenant, value))
             _check(response, f"owner {method} {route} tenant={tenant} id={value!r}", value)
             if tenant == "rival":
-                assert response.status_code in (403, 404, 422)
+                # 405: an id of "." or ".." is normalised away by the client and the path names another
+                # route of the same shape for every tenant, so the answer reveals nothing about the rival.
+                assert response.status_code in (403, 404, 405, 422)

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from ecomops.kernel.errors import Forbidden, ValidationFailed
-from ecomops.security.permissions import MATRIX, PERMISSIONS, allowed, markdown_table, require, roles_with
+from ecomops.platform.permissions import MATRIX, PERMISSIONS, allowed, markdown_table, require, roles_with
+from ecomops.platform.web.deps import TenantContext
 from ecomops.tenancy import service as tenancy
 from ecomops.tenancy.service import ROLES
-from ecomops.web.deps import TenantContext
 from tests.conftest import REPO, InProcServer
 from tests.security.routes import tenant_routes
 
@@ -80,7 +80,7 @@ def test_docs_security_md_holds_the_generated_table() -> None:
     doc = (REPO / "docs" / "security.md").read_text("utf-8")
     start = doc.index("<!-- permission-matrix:start -->\n") + len("<!-- permission-matrix:start -->\n")
     end = doc.index("<!-- permission-matrix:end -->")
-    assert doc[start:end] == markdown_table(), "regenerate with: python -m ecomops.security.permissions"
+    assert doc[start:end] == markdown_table(), "regenerate with: python -m ecomops.platform.permissions"
 
 
 # --- every gated route × every role -------------------------------------------------------------

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from ecomops.platform.store.db import make_engine
+from ecomops.platform.store.migrate import upgrade
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import SeedResult, seed_demo
-from ecomops.store.db import make_engine
-from ecomops.store.migrate import upgrade
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 
 #: 200 days ending 2026-11-30 cover 618 and Double 11 with weeks on both sides.
 SHOP_PARAMS = SeedParams(days=200, customers=3000, seed=7, end_date=date(2026, 11, 30))

@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecomops.cli import app
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import open_warehouse
 from tests.conftest import LiveServer
 
 SMALL = ["--days", "30", "--customers", "600", "--seed", "5", "--end-date", "2026-06-30"]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from ecomops.kernel.errors import Conflict
+from ecomops.platform.store.models import Product
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.simulate import writer
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
-from ecomops.store.models import Product
-from ecomops.store.scoping import tenant_session
 from tests.simulate.conftest import new_shop
 
 SMALL = SeedParams(days=40, customers=900, seed=3, end_date=date(2026, 6, 30))

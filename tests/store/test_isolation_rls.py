@@ -26,9 +26,9 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ecomops.audit.service import record
-from ecomops.store.db import make_engine, session_scope
-from ecomops.store.migrate import upgrade
-from ecomops.store.models import (
+from ecomops.platform.store.db import make_engine, session_scope
+from ecomops.platform.store.migrate import upgrade
+from ecomops.platform.store.models import (
     ApiKey,
     AuditRecord,
     Base,
@@ -41,8 +41,8 @@ from ecomops.store.models import (
     User,
     Warehouse,
 )
-from ecomops.store.rls import role_bypasses_rls, tables_without_rls
-from ecomops.store.scoping import (
+from ecomops.platform.store.rls import role_bypasses_rls, tables_without_rls
+from ecomops.platform.store.scoping import (
     TenantScopeError,
     system_connection,
     system_session,

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from ecomops.store.migrate import alembic_config, current_revision, head_revision, upgrade
-from ecomops.store.models import Base
+from ecomops.platform.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from ecomops.platform.store.models import Base
 
 MODEL_TABLES = set(Base.metadata.tables)
 

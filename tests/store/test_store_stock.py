@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, text
 
-from ecomops.store.db import make_engine
-from ecomops.store.models import Product, StockLevel, Tenant, Warehouse
-from ecomops.store.scoping import system_session, tenant_connection
+from ecomops.platform.store.db import make_engine
+from ecomops.platform.store.models import Product, StockLevel, Tenant, Warehouse
+from ecomops.platform.store.scoping import system_session, tenant_connection
 
 THREADS = 24
 ON_HAND = 260

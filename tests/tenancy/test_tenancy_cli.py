@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from ecomops.cli import app
-from ecomops.settings import get_settings
+from ecomops.platform.settings import get_settings
+from ecomops.platform.warehouse.connection import warehouse_path
 from ecomops.tenancy import service
-from ecomops.warehouse.connection import warehouse_path
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, select, update
 
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
-from ecomops.store.models import ApiKey, Source
-from ecomops.store.scoping import system_session
+from ecomops.platform.store.models import ApiKey, Source
+from ecomops.platform.store.scoping import system_session
 from ecomops.tenancy import service
 
 

@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from ecomops.warehouse.analytics import ibis_backend
-from ecomops.warehouse.connection import Warehouse, open_warehouse
+from ecomops.platform.warehouse.analytics import ibis_backend
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 
 
 @pytest.fixture

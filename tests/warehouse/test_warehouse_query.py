@@ -9,9 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from ecomops.warehouse import query as service
-from ecomops.warehouse.connection import Warehouse, open_warehouse
-from ecomops.warehouse.query import QueryFailed, QueryRefused, QueryTimeout, query_file, query_warehouse
+from ecomops.platform.warehouse import query as service
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
+from ecomops.platform.warehouse.query import (
+    QueryFailed,
+    QueryRefused,
+    QueryTimeout,
+    query_file,
+    query_warehouse,
+)
 
 TENANT = "tn_query"
 

@@ -14,10 +14,10 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from ecomops.cli import app
-from ecomops.runtime import running_server
-from ecomops.settings import Settings
+from ecomops.platform.server import running_server
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import open_warehouse
 from tests.conftest import LiveServer, start_server
 
 SEED = (

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ecomops.warehouse.connection import Warehouse, connect, open_warehouse
-from ecomops.warehouse.schema import current_version, latest_version, migrate, migrations
+from ecomops.platform.warehouse.connection import Warehouse, connect, open_warehouse
+from ecomops.platform.warehouse.schema import current_version, latest_version, migrate, migrations
 
 #: ARCHITECTURE.md "Data → Warehouse": every table and the columns it promises.
 DOCUMENTED: dict[str, set[str]] = {

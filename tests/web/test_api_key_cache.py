@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy import Engine, text
 
 from ecomops.kernel.clock import utcnow
-from ecomops.store.scoping import system_connection
+from ecomops.platform.store.scoping import system_connection
+from ecomops.platform.web.deps import ApiKeyCache
 from ecomops.tenancy import service as tenancy
-from ecomops.web.deps import ApiKeyCache
 from tests.conftest import InProcServer
 
 

@@ -21,9 +21,8 @@ import pytest
 from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
-from ecomops.settings import Settings, get_settings
-from ecomops.tenancy import service as tenancy
-from ecomops.web.ratelimit import (
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.web.ratelimit import (
     Buckets,
     Charge,
     Limit,
@@ -32,6 +31,7 @@ from ecomops.web.ratelimit import (
     RateLimiter,
     RedisBuckets,
 )
+from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

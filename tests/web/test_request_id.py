@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from ecomops.app import create_app
 from ecomops.audit import service as audit
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.alerts import scheduler, service
-from ecomops.security.permissions import require
-from ecomops.web.deps import StateDep, TenantDep
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/alerts", tags=["alerts"])
 RuleId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]

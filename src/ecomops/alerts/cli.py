@@ -14,11 +14,11 @@ import typer
 from rich.table import Table
 
 from ecomops.alerts import service
-from ecomops.cliutil import cli_errors, console, engine, err_console, print_json, settings
 from ecomops.kernel.errors import NotFound, ValidationFailed
-from ecomops.runtime import call_server, running_server
+from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
+from ecomops.platform.server import call_server, running_server
+from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy.service import get_tenant
-from ecomops.warehouse.connection import connect, warehouse_path
 
 alerts_app = typer.Typer(help="Alert rules on metrics and stock, with signed webhooks.", no_args_is_help=True)
 

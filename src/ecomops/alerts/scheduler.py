@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from ecomops.alerts import service
-from ecomops.audit.context import AuditContext, acting_as
+from ecomops.platform.context import AuditContext, acting_as
+from ecomops.platform.web.state import AppState
 from ecomops.tenancy import service as tenancy
 from ecomops.tenancy.service import TenantInfo
-from ecomops.web.state import AppState
 
 log = logging.getLogger(__name__)
 SERVICE = "alerts_scheduler"

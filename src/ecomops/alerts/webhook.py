@@ -32,7 +32,7 @@ import httpx
 
 from ecomops import __version__
 from ecomops.kernel.errors import ValidationFailed
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
 
 SIGNATURE_HEADER = "X-Ecomops-Signature"
 TIMESTAMP_HEADER = "X-Ecomops-Timestamp"

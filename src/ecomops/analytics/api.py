@@ -17,8 +17,8 @@ from ecomops.analytics import engine, rollups
 from ecomops.analytics.catalogue import BREAKDOWNS, catalogue_payload
 from ecomops.analytics.periods import Granularity
 from ecomops.audit.service import record_action
-from ecomops.security.permissions import require
-from ecomops.web.deps import StateDep, TenantDep
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/metrics", tags=["analytics"])
 

@@ -20,12 +20,12 @@ from rich.table import Table
 from ecomops.analytics import engine
 from ecomops.analytics.catalogue import BREAKDOWNS, METRICS, catalogue_payload, parse_ids
 from ecomops.analytics.periods import Granularity
-from ecomops.cliutil import cli_errors, console, err_console, print_json, settings
-from ecomops.cliutil import engine as store_engine
 from ecomops.kernel.errors import NotFound, ValidationFailed
-from ecomops.runtime import call_server, running_server
+from ecomops.platform.commandline import cli_errors, console, err_console, print_json, settings
+from ecomops.platform.commandline import engine as store_engine
+from ecomops.platform.server import call_server, running_server
+from ecomops.platform.warehouse.connection import warehouse_path
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import warehouse_path
 
 
 class OutputFormat(StrEnum):

@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from ecomops.analytics import funnel
 from ecomops.analytics.engine import DEFAULT_DAYS
 from ecomops.kernel.clock import utcnow, validate_timezone
-from ecomops.security.permissions import require
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.tenancy.service import TenantInfo
-from ecomops.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/funnel", tags=["analytics"])
 

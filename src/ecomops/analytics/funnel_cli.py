@@ -15,12 +15,12 @@ from rich.table import Table
 from ecomops.analytics import funnel
 from ecomops.analytics.cli import OutputFormat, _parse_day
 from ecomops.analytics.funnel_api import window
-from ecomops.cliutil import cli_errors, console, print_json, settings
-from ecomops.cliutil import engine as store_engine
 from ecomops.kernel.errors import NotFound
-from ecomops.runtime import call_server, running_server
+from ecomops.platform.commandline import cli_errors, console, print_json, settings
+from ecomops.platform.commandline import engine as store_engine
+from ecomops.platform.server import call_server, running_server
+from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import connect, warehouse_path
 
 
 def funnel_local(tenant: str, from_: str | None, to: str | None, timezone: str | None) -> dict[str, Any]:

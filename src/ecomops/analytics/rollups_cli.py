@@ -13,12 +13,12 @@ import typer
 
 from ecomops.analytics import rollups
 from ecomops.audit.service import record_action
-from ecomops.cliutil import cli_errors, console, print_json, settings
-from ecomops.cliutil import engine as store_engine
 from ecomops.kernel.errors import NotFound
-from ecomops.runtime import call_server, running_server
+from ecomops.platform.commandline import cli_errors, console, print_json, settings
+from ecomops.platform.commandline import engine as store_engine
+from ecomops.platform.server import call_server, running_server
+from ecomops.platform.warehouse.connection import connect, open_warehouse, warehouse_path
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import connect, open_warehouse, warehouse_path
 
 rollups_app = typer.Typer(
     help="Metric rollups: the hourly aggregates dashboards read (see docs/architecture.md).",

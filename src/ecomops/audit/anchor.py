@@ -29,8 +29,8 @@ from sqlalchemy import Engine, select
 from ecomops.audit import service
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, ValidationFailed
-from ecomops.store.models import AuditRecord
-from ecomops.store.scoping import tenant_connection
+from ecomops.platform.store.models import AuditRecord
+from ecomops.platform.store.scoping import tenant_connection
 
 PREFIX = "ecomops-audit-anchor/v1"
 _KEY_LABEL = b"ecomops/audit-anchor/v1"

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.audit import anchor as anchors
 from ecomops.audit import service
-from ecomops.security.permissions import require
-from ecomops.web.deps import StateDep, TenantDep
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/audit", tags=["audit"])
 #: The log names every actor, IP and target: it is for the people answerable for the tenant.

@@ -17,8 +17,8 @@ import typer
 
 from ecomops.audit import anchor as anchors
 from ecomops.audit import service
-from ecomops.cliutil import cli_errors, console, engine, err_console, print_json
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json
 from ecomops.tenancy.service import get_tenant
 
 audit_app = typer.Typer(help="Hash-chained audit log: verify, anchor and export.", no_args_is_help=True)

@@ -28,14 +28,14 @@ from sqlalchemy import Connection, Engine, Select, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ecomops.audit.context import current
-from ecomops.imports.pseudonym import FileKeys
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import NotFound
 from ecomops.kernel.ids import new_id
-from ecomops.settings import Settings, get_settings
-from ecomops.store.models import AuditRecord, Tenant
-from ecomops.store.scoping import (
+from ecomops.platform.context import current
+from ecomops.platform.crypto.pseudonym import FileKeys
+from ecomops.platform.settings import Settings, get_settings
+from ecomops.platform.store.models import AuditRecord, Tenant
+from ecomops.platform.store.scoping import (
     TenantScope,
     TenantScopeError,
     apply_scope,

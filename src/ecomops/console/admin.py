@@ -20,16 +20,16 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.audit import service as audit
-from ecomops.console.orders import BadFilter, on_cursor, query_day, query_int, query_text
-from ecomops.console.shell import Page, error_page, is_htmx, open_page, problem_title, render
-from ecomops.console.snippets import snippets
 from ecomops.customers import service as customers
 from ecomops.imports import jobs
 from ecomops.imports.presets import PRESETS
 from ecomops.kernel.errors import EcomopsError
+from ecomops.orders.pages import BadFilter, on_cursor, query_day, query_int, query_text
+from ecomops.platform.console.shell import Page, error_page, is_htmx, open_page, problem_title, render
 from ecomops.security import accounts, auth
 from ecomops.tenancy import service as tenancy
 from ecomops.tenancy.service import CHANNELS, ROLES
+from ecomops.tenancy.snippets import snippets
 
 router = APIRouter(include_in_schema=False)
 CUSTOMERS_PAGE = 50

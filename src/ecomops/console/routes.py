@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ecomops.console import admin, home, orders
-from ecomops.console import alerts as alerts_page
-from ecomops.console import live as live_page
+from ecomops.alerts import pages as alerts_page
+from ecomops.analytics import pages as home
+from ecomops.console import admin
+from ecomops.live import pages as live_page
+from ecomops.orders import pages as orders
 
 router = APIRouter(include_in_schema=False)
 for part in (home.router, orders.router, admin.router, live_page.router, alerts_page.router):

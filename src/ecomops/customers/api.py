@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.customers import service
-from ecomops.security.permissions import require
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.state import AppState
 from ecomops.security.stepup import require_step_up
-from ecomops.web.deps import StateDep, TenantDep
-from ecomops.web.state import AppState
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/customers", tags=["customers"])
 

@@ -16,12 +16,12 @@ from urllib.parse import quote, urlencode
 import typer
 from rich.table import Table
 
-from ecomops.cliutil import cli_errors, console, engine, print_json, settings
 from ecomops.customers import service
 from ecomops.kernel.errors import NotFound
-from ecomops.runtime import call_server, running_server
+from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
+from ecomops.platform.server import call_server, running_server
+from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import connect, warehouse_path
 
 customers_app = typer.Typer(
     help="Customers: list and profiles (PII masked unless --reveal).", no_args_is_help=True

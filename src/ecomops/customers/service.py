@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 
 from ecomops.audit.service import record_action
 from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
-from ecomops.store.scoping import tenant_session
 
 MAX_PAGE = 500
 RECENT_ORDERS = 10

@@ -25,8 +25,8 @@ from ecomops.imports.models import ImportOptions, InputFile
 from ecomops.imports.runner import SERVICE, ImportRunner
 from ecomops.imports.service import REJECT_FILE, plan_files, resolve_options
 from ecomops.kernel.errors import NotFound, ValidationFailed
-from ecomops.security.permissions import require
-from ecomops.web.deps import StateDep, TenantDep
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/imports", tags=["imports"])
 #: Roles that may change warehouse data through an import.

@@ -19,7 +19,7 @@ import duckdb
 from ecomops.analytics import rollups
 from ecomops.imports.staging import Staging, arrow_table
 from ecomops.kernel.clock import utcnow
-from ecomops.warehouse.connection import Warehouse
+from ecomops.platform.warehouse.connection import Warehouse
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,14 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ecomops.cliutil import cli_errors, console, engine, err_console, print_json, settings
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.models import PRESETS, ImportOptions, InputFile
 from ecomops.kernel.errors import EcomopsError
-from ecomops.runtime import ServerInfo, running_server
+from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
+from ecomops.platform.server import ServerInfo, running_server
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy.service import get_tenant
-from ecomops.warehouse.connection import open_warehouse
 
 POLL_SECONDS = 0.25
 

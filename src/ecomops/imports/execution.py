@@ -21,10 +21,10 @@ from ecomops.imports import jobs
 from ecomops.imports.models import ImportOptions, ImportSummary, InputFile, ProgressFn
 from ecomops.imports.service import run_import
 from ecomops.kernel.errors import EcomopsError
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.privacy.vault import VaultPseudonymKeys
-from ecomops.settings import Settings
 from ecomops.tenancy.service import TenantInfo
-from ecomops.warehouse.connection import Warehouse
 
 log = logging.getLogger(__name__)
 SPEC_FILE = "job.json"

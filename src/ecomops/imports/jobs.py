@@ -17,8 +17,8 @@ from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import NotFound
 from ecomops.kernel.ids import new_id
-from ecomops.store.models import ImportJob
-from ecomops.store.scoping import system_session, tenant_session
+from ecomops.platform.store.models import ImportJob
+from ecomops.platform.store.scoping import system_session, tenant_session
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)

@@ -13,12 +13,12 @@ import logging
 import queue
 import threading
 
-from ecomops.audit.context import AuditContext, set_current
 from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, remove_uploads, run_job
 from ecomops.kernel.errors import EcomopsError
+from ecomops.platform.context import AuditContext, set_current
+from ecomops.platform.web.state import AppState
 from ecomops.tenancy import service as tenancy
-from ecomops.web.state import AppState
 
 log = logging.getLogger(__name__)
 SERVICE = "imports"

@@ -25,15 +25,15 @@ from ecomops.imports.models import (
 )
 from ecomops.imports.presets import get_preset
 from ecomops.imports.presets.base import Preset, PresetContext, install_macros
-from ecomops.imports.pseudonym import EmailVault, PseudonymKeys, pseudonymize_emails
 from ecomops.imports.reader import FileStream, HeaderMatch, NotUtf8, detect_encoding, read_header, recognise
 from ecomops.imports.rejects import stage_invalid_rows, write_rejects
 from ecomops.imports.staging import Staging, arrow_table
 from ecomops.kernel.clock import validate_timezone
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
 from ecomops.kernel.money import normalize_currency
+from ecomops.platform.crypto.pseudonym import EmailVault, PseudonymKeys, pseudonymize_emails
+from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.tenancy.service import TenantInfo
-from ecomops.warehouse.connection import Warehouse
 
 REJECT_FILE = "rejects.csv"
 

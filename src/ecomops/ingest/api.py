@@ -20,13 +20,13 @@ from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import BadRequest, EcomopsError, PayloadTooLarge, Unauthorized
+from ecomops.platform.crypto.keyring import keyring
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.state import AppState
 from ecomops.privacy.fields import may_hold_pii
 from ecomops.privacy.ingest import dead_letter_opener, dead_letter_sealer, wal_sealer
-from ecomops.security.keyring import keyring
-from ecomops.security.permissions import require
 from ecomops.tenancy.service import SourceInfo, get_source
-from ecomops.web.deps import StateDep, TenantDep
-from ecomops.web.state import AppState
 
 router = APIRouter()
 #: Dead letters hold raw payloads (possibly personal data): not for viewers or marketers.

@@ -13,13 +13,13 @@ import typer
 from rich.table import Table
 
 from ecomops.audit.service import record_action
-from ecomops.cliutil import cli_errors, console, engine, print_json, settings
 from ecomops.ingest import service
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
+from ecomops.platform.server import call_server, running_server
+from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy.ingest import dead_letter_opener, vault_sink, wal_sealer
-from ecomops.runtime import call_server, running_server
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import open_warehouse
 
 ingest_app = typer.Typer(help="Event ingest: dead letters (refused events).", no_args_is_help=True)
 dead_app = typer.Typer(help="List and replay events the ingest API refused.", no_args_is_help=True)

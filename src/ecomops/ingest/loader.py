@@ -20,8 +20,8 @@ from ecomops.analytics import rollups
 from ecomops.ingest.ecommerce import ORDER_EVENTS, Derived, OrderEvent, derive
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.ids import new_id
+from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.tenancy.service import CHANNELS
-from ecomops.warehouse.connection import Warehouse
 
 if TYPE_CHECKING:
     from ecomops.privacy.ingest import WalPii

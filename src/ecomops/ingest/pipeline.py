@@ -25,10 +25,10 @@ from ecomops.ingest.loader import PiiSink, load_pending
 from ecomops.ingest.messages import Accepted
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.errors import Overloaded
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import WarehouseRegistry
+from ecomops.platform.web.state import AppState
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import WarehouseRegistry
-from ecomops.web.state import AppState
 
 log = logging.getLogger(__name__)
 MAX_LOAD_BACKLOG_BYTES = 512 * 1024 * 1024

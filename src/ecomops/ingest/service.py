@@ -20,8 +20,8 @@ from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
 from ecomops.kernel.errors import BadRequest, NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
+from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.tenancy.service import SourceInfo
-from ecomops.warehouse.connection import Warehouse
 
 
 @dataclass(frozen=True)

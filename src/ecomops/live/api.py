@@ -22,8 +22,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from ecomops.live import service
 from ecomops.live.hub import hub_of
-from ecomops.security.permissions import require
-from ecomops.web.deps import StateDep, TenantDep
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/live", tags=["live"])
 

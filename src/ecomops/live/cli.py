@@ -14,11 +14,11 @@ from urllib.parse import quote
 import typer
 from rich.table import Table
 
-from ecomops.cliutil import cli_errors, console, err_console, print_json, settings
 from ecomops.kernel.clock import utcnow
 from ecomops.live import service
 from ecomops.orders.cli import on_warehouse
-from ecomops.runtime import call_server, running_server
+from ecomops.platform.commandline import cli_errors, console, err_console, print_json, settings
+from ecomops.platform.server import call_server, running_server
 
 live_app = typer.Typer(
     help="Live figures: today so far, the last 60 minutes, hot products.", no_args_is_help=True

@@ -29,7 +29,7 @@ from typing import Any
 
 from ecomops.kernel.clock import utcnow
 from ecomops.live import service
-from ecomops.warehouse.connection import WarehouseRegistry
+from ecomops.platform.warehouse.connection import WarehouseRegistry
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ecomops.cliutil import console, print_json, settings
 from ecomops.ops.doctor import Report, Status, run_checks
+from ecomops.platform.commandline import console, print_json, settings
 
 _STYLE = {Status.ok: "green", Status.warn: "yellow", Status.fail: "bold red", Status.skip: "dim"}
 

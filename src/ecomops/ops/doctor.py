@@ -30,14 +30,14 @@ import httpx
 from sqlalchemy import Engine, make_url, text
 
 from ecomops.kernel.errors import EcomopsError
-from ecomops.runtime import ServerInfo, call_server, running_server
-from ecomops.settings import Settings
-from ecomops.store.db import engine_for
-from ecomops.store.migrate import current_revision, head_revision
-from ecomops.store.rls import role_bypasses_rls, tables_without_rls
+from ecomops.platform.server import ServerInfo, call_server, running_server
+from ecomops.platform.settings import Settings
+from ecomops.platform.store.db import engine_for
+from ecomops.platform.store.migrate import current_revision, head_revision
+from ecomops.platform.store.rls import role_bypasses_rls, tables_without_rls
+from ecomops.platform.warehouse.connection import connect, warehouse_path
+from ecomops.platform.warehouse.schema import current_version, latest_version
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import connect, warehouse_path
-from ecomops.warehouse.schema import current_version, latest_version
 
 #: Below this much free space at the data dir, ingest and imports will soon fail: an error.
 DISK_FAIL_BYTES = 512 * 1024**2

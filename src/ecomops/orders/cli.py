@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from ecomops.cliutil import cli_errors, console, engine, err_console, print_json, settings
 from ecomops.kernel.errors import NotFound
 from ecomops.orders import service
 from ecomops.orders.api import money_strings
-from ecomops.runtime import call_server, running_server
+from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
+from ecomops.platform.server import call_server, running_server
+from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import connect, warehouse_path
 
 orders_app = typer.Typer(help="Orders explorer: filtered lists and order details.", no_args_is_help=True)
 T = TypeVar("T")

@@ -22,14 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.customers import service as customer_service
 from ecomops.kernel.errors import NotFound
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantContext, TenantDep
+from ecomops.platform.web.state import AppState
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import consents as consent_service
 from ecomops.privacy import requests as privacy_requests
 from ecomops.privacy.runner import server_wal_sealer
-from ecomops.security.permissions import require
 from ecomops.security.stepup import require_step_up
-from ecomops.web.deps import StateDep, TenantContext, TenantDep
-from ecomops.web.state import AppState
 
 router = APIRouter(prefix="/api/v1/t/{tenant}", tags=["privacy"])
 

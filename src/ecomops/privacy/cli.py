@@ -16,16 +16,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ecomops.cliutil import cli_errors, console, engine, err_console, print_json, settings
 from ecomops.ingest.loader import load_pending
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
+from ecomops.platform.server import call_server, running_server
+from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import consents as consent_service
 from ecomops.privacy import requests as privacy_requests
-from ecomops.runtime import call_server, running_server
 from ecomops.tenancy import service as tenancy
-from ecomops.warehouse.connection import Warehouse, open_warehouse
 
 privacy_app = typer.Typer(
     help="Privacy: consents, data-subject export and erasure, retention.", no_args_is_help=True

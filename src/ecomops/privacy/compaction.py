@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from ecomops.warehouse.connection import warehouse_path
+from ecomops.platform.warehouse.connection import warehouse_path
 
 log = logging.getLogger(__name__)
 

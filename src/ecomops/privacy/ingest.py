@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 
 from ecomops.ingest.loader import UnloadableLine
 from ecomops.ingest.messages import PiiSealer
+from ecomops.platform.crypto.keyring import CiphertextInvalid, Keyring, keyring
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy.fields import PII_FIELDS, may_hold_pii
 from ecomops.privacy.vault import upsert_pii
-from ecomops.security.keyring import CiphertextInvalid, Keyring, keyring
-from ecomops.store.scoping import tenant_session
 
 #: Field name bound into the AAD of WAL blobs (vault ciphertexts use the vault field names).
 WAL_FIELD = "wal-pii"

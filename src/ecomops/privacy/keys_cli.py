@@ -14,11 +14,11 @@ from typing import Annotated, Any
 import typer
 
 from ecomops.audit.service import record_action
-from ecomops.cliutil import cli_errors, console, engine, print_json, settings
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
+from ecomops.platform.crypto import keyring
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
-from ecomops.security import keyring
-from ecomops.store.scoping import tenant_session
 from ecomops.tenancy.service import get_tenant, list_tenants
 
 keys_app = typer.Typer(help="Envelope-encryption keys: status and rotation.", no_args_is_help=True)

@@ -49,17 +49,17 @@ import duckdb
 from sqlalchemy import Engine, select, update
 
 from ecomops.analytics import rollups
-from ecomops.audit.context import current
 from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, EcomopsError, NotFound, ValidationFailed
+from ecomops.platform.context import current
+from ecomops.platform.crypto import keyring as keys
+from ecomops.platform.store.models import Consent, PrivacyRequest
+from ecomops.platform.store.scoping import tenant_session
+from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.privacy import consents as consent_service
 from ecomops.privacy import vault
-from ecomops.security import keyring as keys
-from ecomops.store.models import Consent, PrivacyRequest
-from ecomops.store.scoping import tenant_session
 from ecomops.tenancy.service import TenantInfo
-from ecomops.warehouse.connection import Warehouse
 
 log = logging.getLogger(__name__)
 KINDS = ("export", "erasure")
@@ -611,7 +611,7 @@ def fail_interrupted(engine: Engine, tenant_ids: list[str]) -> int:
     PostgreSQL store each own their tenants' files, and must not fail each other's live requests.
     Both kinds are safe to run again: the warehouse and store steps are each one transaction.
     """
-    from ecomops.store.scoping import system_session
+    from ecomops.platform.store.scoping import system_session
 
     if not tenant_ids:
         return 0

@@ -15,11 +15,11 @@ import logging
 import threading
 from typing import Any
 
-from ecomops.audit.context import AuditContext, acting_as
+from ecomops.platform.context import AuditContext, acting_as
+from ecomops.platform.web.state import AppState
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import requests as privacy_requests
 from ecomops.tenancy import service as tenancy
-from ecomops.web.state import AppState
 
 log = logging.getLogger(__name__)
 SERVICE = "privacy_retention"

@@ -21,10 +21,16 @@ from sqlalchemy.orm import Session
 
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.crypto.keyring import (
+    Keyring,
+    KeyringPseudonymKeys,
+    TenantKeysMissing,
+    blob_version,
+    keyring,
+)
+from ecomops.platform.store.models import CustomerPII
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy.fields import PII_FIELDS
-from ecomops.security.keyring import Keyring, KeyringPseudonymKeys, TenantKeysMissing, blob_version, keyring
-from ecomops.store.models import CustomerPII
-from ecomops.store.scoping import tenant_session
 
 __all__ = [
     "PII_FIELDS",

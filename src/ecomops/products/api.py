@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.orders.api import money_strings
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.state import AppState
 from ecomops.products import service
-from ecomops.security.permissions import require
-from ecomops.web.deps import StateDep, TenantDep
-from ecomops.web.state import AppState
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/products", tags=["products"])
 

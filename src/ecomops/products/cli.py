@@ -10,11 +10,11 @@ from urllib.parse import quote, urlencode
 import typer
 from rich.table import Table
 
-from ecomops.cliutil import cli_errors, console, err_console, print_json, settings
 from ecomops.orders.api import money_strings
 from ecomops.orders.cli import on_warehouse, parse_day
+from ecomops.platform.commandline import cli_errors, console, err_console, print_json, settings
+from ecomops.platform.server import call_server, running_server
 from ecomops.products import service
-from ecomops.runtime import call_server, running_server
 
 products_app = typer.Typer(help="Product analytics: sales, stock, margin, reviews.", no_args_is_help=True)
 

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from ecomops.audit.service import record_action
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
-from ecomops.store.db import session_scope
-from ecomops.store.models import Membership, User, UserSession
-from ecomops.store.scoping import system_session, tenant_session
+from ecomops.platform.store.db import session_scope
+from ecomops.platform.store.models import Membership, User, UserSession
+from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.tenancy.service import ROLES, get_tenant
 
 MIN_PASSWORD_LENGTH = 12

@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.kernel.errors import Forbidden, NotFound
+from ecomops.platform.permissions import require
+from ecomops.platform.web.deps import StateDep, TenantContext, TenantDep
 from ecomops.security import accounts, auth
-from ecomops.security.permissions import require
 from ecomops.security.stepup import require_step_up
 from ecomops.tenancy import service as tenancy
-from ecomops.web.deps import StateDep, TenantContext, TenantDep
 
 router = APIRouter(prefix="/api/v1/t/{tenant}", tags=["administration"])
 

@@ -15,11 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import EcomopsError, StepUpRequired, Unauthorized
-from ecomops.security import auth
+from ecomops.platform.web.deps import StateDep
+from ecomops.platform.web.state import AppState
+from ecomops.security import auth, signin
 from ecomops.security.stepup import STEP_UP_WINDOW
-from ecomops.web import signin
-from ecomops.web.deps import StateDep
-from ecomops.web.state import AppState
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

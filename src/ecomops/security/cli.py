@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ecomops.cliutil import cli_errors, console, engine, print_json
+from ecomops.platform.commandline import cli_errors, console, engine, print_json
+from ecomops.platform.settings import get_settings
 from ecomops.security import accounts, auth
-from ecomops.settings import get_settings
 from ecomops.tenancy.service import ROLES, get_tenant
 
 user_app = typer.Typer(help="User accounts (people who sign in).", no_args_is_help=True)

@@ -15,7 +15,7 @@ from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import StepUpRequired
 
 if TYPE_CHECKING:
-    from ecomops.web.deps import TenantContext
+    from ecomops.platform.web.deps import TenantContext
 
 STEP_UP_WINDOW = timedelta(minutes=10)
 

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 
 from ecomops.analytics import rollups
 from ecomops.audit.service import record_action
-from ecomops.settings import Settings
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.simulate.generate import simulate
 from ecomops.simulate.manifest import build_manifest, write_manifest
 from ecomops.simulate.params import SeedParams, Shop
@@ -22,7 +23,6 @@ from ecomops.simulate.store_sync import check_conflicts, plan_store, sync_store
 from ecomops.simulate.tables import all_tables
 from ecomops.simulate.writer import delete_simulated, write_tables
 from ecomops.tenancy.service import TenantInfo
-from ecomops.warehouse.connection import Warehouse
 
 #: Arrow table → warehouse table, for row counts.
 TABLE_NAMES = {

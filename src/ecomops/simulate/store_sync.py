@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict
 from ecomops.kernel.ids import stable_id
+from ecomops.platform.store.models import Product, StockLevel
+from ecomops.platform.store.models import Warehouse as StoreWarehouse
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.simulate.catalog import build_catalog
 from ecomops.simulate.categories import CATEGORIES
 from ecomops.simulate.generate import Simulation
 from ecomops.simulate.geo import WAREHOUSES
 from ecomops.simulate.params import ID_PREFIX, Shop, component_rng
 from ecomops.simulate.tables import product_ids
-from ecomops.store.models import Product, StockLevel
-from ecomops.store.models import Warehouse as StoreWarehouse
-from ecomops.store.scoping import tenant_session
 
 
 def store_id(tenant_id: str, kind: str, key: str) -> str:

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ecomops.cliutil import cli_errors, console, engine, print_json, settings
 from ecomops.kernel.errors import Conflict, ValidationFailed
-from ecomops.runtime import running_server
+from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
+from ecomops.platform.server import running_server
+from ecomops.platform.warehouse.connection import open_warehouse, warehouse_path
 from ecomops.tenancy import service
-from ecomops.warehouse.connection import open_warehouse, warehouse_path
 
 tenant_app = typer.Typer(help="Create and list tenants (shops).", no_args_is_help=True)
 source_app = typer.Typer(help="Event sources and their ingest write keys.", no_args_is_help=True)

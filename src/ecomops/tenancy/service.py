@@ -16,8 +16,8 @@ from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow, validate_timezone
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.kernel.money import normalize_currency
-from ecomops.store.models import ApiKey, Source, Tenant
-from ecomops.store.scoping import system_session, tenant_session
+from ecomops.platform.store.models import ApiKey, Source, Tenant
+from ecomops.platform.store.scoping import system_session, tenant_session
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 CHANNELS = ("web", "wechat_mini", "douyin", "tmall", "jd", "shopify", "app", "pos", "other")

@@ -1,0 +1,476 @@
+"""The overview dashboard: the tenant's landing page (``/t/{slug}/``).
+
+KPI cards with their period-over-period (环比) and same-period-last-year (同比) changes, the GMV/orders
+trend, channel mix, top products, ROAS by campaign and the conversion funnel, for a date range chosen
+with presets (today, yesterday, 7/30 days, this month, 618, Double 11) or a custom range, in the shop's
+time zone.
+
+Every figure comes from the KPI engine (``analytics.engine``) — the same code as
+``GET /api/v1/t/{tenant}/metrics`` — in as few calls as the page allows: one for every card with its
+comparisons (its day or hour series is also the trend), one per breakdown (channel, product,
+campaign), run concurrently on separate cursors; the funnel comes from ``analytics.funnel``. Each
+number links to the page that explains it (orders filtered to the range, channel or UTM campaign, a
+product page, the funnel or campaign panel).
+
+Drill-down links list the orders of the range that carry the row's label (the engine's label:
+``utm_campaign`` as is, "(none)" when missing — ``orders.service`` filters on the same label) in every
+status, like the GMV card's link: the orders list cannot leave out cancelled orders, so it shows them
+and the pages say so instead of pretending the counts match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from ecomops.analytics import engine, funnel
+from ecomops.analytics.catalogue import METRICS_BY_ID, Unit
+from ecomops.kernel.clock import utcnow
+from ecomops.kernel.errors import EcomopsError, ValidationFailed
+from ecomops.platform.console import i18n
+from ecomops.platform.console.i18n import N_
+from ecomops.platform.console.shell import Page, error_page, problem_title, render
+from ecomops.platform.warehouse.stats import table_counts
+
+#: (key, label) of the range presets, in the order of the picker.
+PRESETS: tuple[tuple[str, str], ...] = (
+    ("today", N_("Today")),
+    ("yesterday", N_("Yesterday")),
+    ("7d", N_("Last 7 days")),
+    ("30d", N_("Last 30 days")),
+    ("month", N_("This month")),
+    ("618", N_("618")),
+    ("d11", N_("Double 11")),
+    ("custom", N_("Custom")),
+)
+PRESET_KEYS = {key for key, _ in PRESETS}
+DEFAULT_PRESET = "30d"
+#: Longest custom range (the engine's day granularity allows more; a dashboard should stay quick).
+MAX_RANGE_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Card:
+    metric: str
+    label: str
+    #: Where the number leads: "orders" (orders list for the range), "funnel" or "campaigns" (a panel).
+    drill: str
+    #: False when a rise is bad news (refund rate): colours the change.
+    up_is_good: bool = True
+
+
+CARDS: tuple[Card, ...] = (
+    Card("gmv", N_("GMV"), "orders"),
+    Card("net_sales", N_("Net sales"), "orders"),
+    Card("orders", N_("Orders"), "orders"),
+    Card("buyers", N_("Buyers"), "orders"),
+    Card("aov", N_("Average order value"), "orders"),
+    Card("visitors", N_("Visitors"), "funnel"),
+    Card("conversion_rate", N_("Conversion rate"), "funnel"),
+    Card("refund_rate", N_("Refund rate"), "refunds", up_is_good=False),
+    Card("ad_spend", N_("Ad spend"), "campaigns", up_is_good=False),
+    Card("roas", N_("ROAS"), "campaigns"),
+)
+CHANNEL_METRICS = ("gmv", "orders", "buyers")
+PRODUCT_METRICS = ("gmv", "orders")
+CAMPAIGN_METRICS = ("ad_spend", "attributed_revenue", "roas")
+TOP_PRODUCTS = 10
+TOP_CHANNELS = 12
+TOP_CAMPAIGNS = 10
+FUNNEL_LABELS = {
+    "visitors": N_("Visitors"),
+    "product_views": N_("Viewed a product"),
+    "add_to_cart": N_("Added to cart"),
+    "checkout": N_("Started checkout"),
+    "orders": N_("Ordered"),
+}
+
+
+@dataclass(frozen=True)
+class DateRange:
+    key: str
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def granularity(self) -> str:
+        """A single day is shown by hour, anything longer by day."""
+        return "hour" if self.first == self.last else "day"
+
+
+def _festival(
+    latest: date | None, today: date, month: int, first_day: int, last_day: int
+) -> tuple[date, date]:
+    """The festival's days in the latest year with data on or after its first day (else this year's or,
+    before it starts, last year's): on a shop whose data ends in March 2026, "618" is June 2025."""
+    anchor = latest or today
+    year = anchor.year if anchor >= date(anchor.year, month, first_day) else anchor.year - 1
+    return date(year, month, first_day), date(year, month, last_day)
+
+
+def _parse_day(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(f"{name}: {value!r} is not a date (YYYY-MM-DD)", {"field": name}) from None
+
+
+def resolve_range(
+    key: str | None, from_text: str | None, to_text: str | None, today: date, latest: date | None
+) -> DateRange:
+    """The range a request asks for: a preset, or ``from``/``to`` (custom; one alone means that day)."""
+    first, last = _parse_day(from_text, "from"), _parse_day(to_text, "to")
+    if not key:
+        key = "custom" if first or last else DEFAULT_PRESET
+    if key not in PRESET_KEYS:
+        raise ValidationFailed(
+            f"range: unknown preset {key!r}; known: {', '.join(k for k, _ in PRESETS)}", {"field": "range"}
+        )
+    if key == "custom":
+        if first is None and last is None:
+            raise ValidationFailed("a custom range needs from and/or to (YYYY-MM-DD)", {"field": "from"})
+        first = first or last
+        last = last or first
+        assert first is not None and last is not None
+        if first > last:
+            raise ValidationFailed(
+                f"from ({first.isoformat()}) is after to ({last.isoformat()})", {"field": "from"}
+            )
+        if (last - first).days + 1 > MAX_RANGE_DAYS:
+            raise ValidationFailed(
+                f"the range from {first.isoformat()} to {last.isoformat()} is longer than "
+                f"{MAX_RANGE_DAYS} days",
+                {"field": "to", "max_days": MAX_RANGE_DAYS},
+            )
+        return DateRange(key, first, last)
+    if key == "today":
+        return DateRange(key, today, today)
+    if key == "yesterday":
+        day = today - timedelta(days=1)
+        return DateRange(key, day, day)
+    if key == "7d":
+        return DateRange(key, today - timedelta(days=6), today)
+    if key == "30d":
+        return DateRange(key, today - timedelta(days=29), today)
+    if key == "month":
+        return DateRange(key, today.replace(day=1), today)
+    if key == "618":
+        return DateRange(key, *_festival(latest, today, 6, 1, 18))
+    return DateRange(key, *_festival(latest, today, 11, 1, 11))
+
+
+def latest_order_day(cur: Any, timezone: str) -> date | None:
+    """The local day of the shop's latest order (anchors the 618 and Double 11 presets)."""
+    row = cur.execute("SELECT max(ordered_at) FROM orders").fetchone()
+    value = row[0] if row else None
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(ZoneInfo(timezone)).date()
+
+
+def change(current: Any, base: Any) -> float | None:
+    """Relative change of ``current`` over ``base`` (0.125 = +12.5 %); None without a base to compare."""
+    if current is None or base is None:
+        return None
+    b = Decimal(str(base))
+    if b == 0:
+        return None
+    return float((Decimal(str(current)) - b) / abs(b))
+
+
+def display(value: Any, unit: str, metric: str, currency: str, locale: str) -> str:
+    """A metric value as the page shows it: money in the shop currency, counts, percentages, ROAS as x.xx."""
+    if value is None:
+        return "–"
+    if unit == Unit.money.value:
+        return i18n.money(Decimal(str(value)), currency, locale)
+    if unit == Unit.count.value:
+        return i18n.number(int(value), locale)
+    if metric in ("roas",):
+        return i18n.number(Decimal(str(value)), locale, 2)
+    return i18n.percent(value, locale)
+
+
+def _query(ids: tuple[str, ...] | list[str], rng: DateRange, **extra: Any) -> engine.MetricsQuery:
+    return engine.MetricsQuery(
+        ids=list(ids), first=rng.first, last=rng.last, granularity=rng.granularity, **extra
+    )
+
+
+def _on_cursor(page: Page, fn: Any) -> Any:
+    cur = page.state.warehouses.get(page.tenant.id).cursor()
+    try:
+        return fn(cur)
+    finally:
+        cur.close()
+
+
+def _product_names(cur: Any, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = cur.execute(
+        f"SELECT product_id, name FROM products WHERE product_id IN ({marks})",  # noqa: S608 (placeholders)
+        ids,
+    ).fetchall()
+    return {str(pid): str(name) for pid, name in rows if name}
+
+
+def _bucket_label(label: str, granularity: str) -> str:
+    """Short axis labels: "20:00" for hours, "11-11" for days."""
+    if granularity == "hour":
+        return label[11:16]
+    return label[5:10]
+
+
+async def load(page: Page, rng: DateRange) -> dict[str, Any]:
+    """Every figure of the page: the engine calls and the funnel run concurrently, each on its own cursor."""
+    warehouse = page.state.warehouses.get(page.tenant.id)
+    tenant = page.tenant
+
+    def metrics(query: engine.MetricsQuery) -> dict[str, Any]:
+        return engine.compute_for_warehouse(warehouse, tenant, query)
+
+    cards, channels, products, campaigns, funnel_result, counts = await asyncio.gather(
+        run_in_threadpool(metrics, _query([c.metric for c in CARDS], rng)),
+        run_in_threadpool(metrics, _query(CHANNEL_METRICS, rng, breakdown="channel", limit=TOP_CHANNELS)),
+        run_in_threadpool(
+            metrics,
+            _query(PRODUCT_METRICS, rng, breakdown="product", limit=TOP_PRODUCTS, compare=False),
+        ),
+        run_in_threadpool(
+            metrics,
+            _query(CAMPAIGN_METRICS, rng, breakdown="campaign", limit=TOP_CAMPAIGNS, compare=False),
+        ),
+        run_in_threadpool(
+            _on_cursor, page, lambda cur: funnel.compute(cur, rng.first, rng.last, tenant.timezone)
+        ),
+        run_in_threadpool(table_counts, warehouse),
+    )
+    product_ids = [str(t["breakdown_value"]) for t in products["totals"]]
+    names = await run_in_threadpool(_on_cursor, page, lambda cur: _product_names(cur, product_ids))
+    return {
+        "cards": cards,
+        "channels": channels,
+        "products": products,
+        "campaigns": campaigns,
+        "funnel": funnel_result,
+        "names": names,
+        "counts": counts,
+    }
+
+
+def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
+    """Turn the engine answers into what the template shows: formatted values, changes and links."""
+    locale, currency, base = page.locale, page.tenant.currency, page.base
+    window = {"date_from": rng.first.isoformat(), "date_to": rng.last.isoformat()}
+    orders_url = f"{base}/orders?" + urlencode(window)
+    answer = data["cards"]
+    total = answer["totals"][0]
+    metric_info = {m["id"]: m for m in answer["metrics"]}
+    drill = {
+        "orders": orders_url,
+        "refunds": f"{base}/orders?" + urlencode({**window, "status": "refunded"}),
+        "funnel": "#funnel",
+        "campaigns": "#campaigns",
+    }
+    cards = []
+    for card in CARDS:
+        info = metric_info[card.metric]
+        value = total["values"][card.metric]
+        prev = total["previous_period"][card.metric]
+        ly = total["last_year"][card.metric]
+        ly_change = change(value, ly)
+        cards.append(
+            {
+                "id": card.metric,
+                "label": card.label,
+                "value": value,
+                "text": display(value, info["unit"], card.metric, currency, locale),
+                "available": info["available"],
+                "reason": info["reason"],
+                "previous": display(prev, info["unit"], card.metric, currency, locale),
+                "previous_change": change(value, prev),
+                "last_year": display(ly, info["unit"], card.metric, currency, locale),
+                "last_year_change": ly_change,
+                "up_is_good": card.up_is_good,
+                "href": drill[card.drill],
+                "description": METRICS_BY_ID[card.metric].description,
+            }
+        )
+
+    gmv_total = Decimal(str(total["values"]["gmv"] or 0))
+    trend_rows = answer["series"]
+    has_ly = any(row["last_year"]["gmv"] not in (None, "0.0000") for row in trend_rows)
+    trend = {
+        "granularity": rng.granularity,
+        "currency": currency,
+        "locale": locale.replace("_", "-"),
+        "labels": [_bucket_label(row["bucket"], rng.granularity) for row in trend_rows],
+        "gmv": [float(row["values"]["gmv"] or 0) for row in trend_rows],
+        "orders": [int(row["values"]["orders"] or 0) for row in trend_rows],
+        "gmv_last_year": [float(row["last_year"]["gmv"] or 0) for row in trend_rows] if has_ly else None,
+        "links": [
+            f"{base}/orders?" + urlencode({"date_from": row["bucket"][:10], "date_to": row["bucket"][:10]})
+            for row in trend_rows
+        ],
+        "names": {
+            "gmv": i18n.gettext(locale, "GMV"),
+            "orders": i18n.gettext(locale, "Orders"),
+            "gmv_last_year": i18n.gettext(locale, "GMV last year"),
+        },
+    }
+
+    channels = []
+    for row in data["channels"]["totals"]:
+        name = row["breakdown_value"]
+        gmv = row["values"]["gmv"]
+        channels.append(
+            {
+                "name": name,
+                "gmv": gmv,
+                "gmv_text": i18n.money(Decimal(gmv), currency, locale) if gmv is not None else "–",
+                "orders": row["values"]["orders"],
+                "buyers": row["values"]["buyers"],
+                "share": float(Decimal(gmv) / gmv_total) if gmv is not None and gmv_total else None,
+                "change": change(gmv, row["previous_period"]["gmv"]),
+                "href": f"{base}/orders?" + urlencode({**window, "channel": name})
+                if name != "(none)"
+                else orders_url,
+            }
+        )
+    channel_chart = {
+        "currency": currency,
+        "locale": locale.replace("_", "-"),
+        "items": [{"name": c["name"], "value": float(c["gmv"] or 0), "href": c["href"]} for c in channels],
+    }
+
+    products = []
+    for rank, row in enumerate(data["products"]["totals"], start=1):
+        pid = str(row["breakdown_value"])
+        gmv = row["values"]["gmv"]
+        products.append(
+            {
+                "rank": rank,
+                "id": pid,
+                "name": data["names"].get(pid, pid),
+                "gmv": gmv,
+                "gmv_text": i18n.money(Decimal(gmv), currency, locale) if gmv is not None else "–",
+                "orders": row["values"]["orders"],
+                "href": f"{base}/products/{pid}" if pid != "(none)" else f"{base}/products",
+            }
+        )
+    product_total = sum((Decimal(p["gmv"]) for p in products if p["gmv"] is not None), Decimal(0))
+
+    campaign_answer = data["campaigns"]
+    spend_info = {m["id"]: m for m in campaign_answer["metrics"]}
+    campaigns = []
+    for row in campaign_answer["totals"]:
+        v = row["values"]
+        campaigns.append(
+            {
+                "name": row["breakdown_value"],
+                # Orders carrying this utm_campaign label in the range ("(none)" = without a campaign).
+                "href": f"{base}/orders?" + urlencode({**window, "utm_campaign": row["breakdown_value"]}),
+                "spend": v["ad_spend"],
+                "spend_text": display(v["ad_spend"], "money", "ad_spend", currency, locale),
+                "revenue": v["attributed_revenue"],
+                "revenue_text": display(
+                    v["attributed_revenue"], "money", "attributed_revenue", currency, locale
+                ),
+                "roas": v["roas"],
+                "roas_text": display(v["roas"], "ratio", "roas", currency, locale),
+            }
+        )
+    max_roas = max((float(c["roas"]) for c in campaigns if c["roas"] is not None), default=0.0)
+
+    fn: funnel.Funnel = data["funnel"]
+    steps = [
+        {
+            "id": s.id,
+            "label": FUNNEL_LABELS[s.id],
+            "visitors": s.visitors,
+            "text": i18n.number(s.visitors, locale),
+            "step_rate": s.step_rate,
+            "overall_rate": s.overall_rate,
+            "width": max(2.0, 100.0 * s.overall_rate) if s.overall_rate is not None else 0.0,
+        }
+        for s in fn.steps
+    ]
+    periods = {
+        name: (date.fromisoformat(p["from"]), date.fromisoformat(p["to"]))
+        for name, p in answer["periods"].items()
+        if p is not None
+    }
+    return {
+        "range": rng,
+        "periods": periods,
+        "cards": cards,
+        "trend": trend,
+        "channels": channels,
+        "channel_chart": channel_chart,
+        "products": products,
+        "product_total": product_total,
+        "campaigns": campaigns,
+        "campaigns_reason": spend_info["ad_spend"]["reason"],
+        "max_roas": max_roas,
+        "funnel": fn,
+        "funnel_steps": steps,
+        "other_currencies": answer["other_currencies"],
+        "orders_url": orders_url,
+        "counts": data["counts"],
+    }
+
+
+def preset_links(page: Page) -> list[dict[str, str]]:
+    return [
+        {"key": key, "label": label, "href": f"{page.base}/?" + urlencode({"range": key})}
+        for key, label in PRESETS
+        if key != "custom"
+    ]
+
+
+async def overview_page(page: Page) -> HTMLResponse:
+    """Render the dashboard for the range in the query string (a bad range: the default one and a 422)."""
+    request: Request = page.request
+    zone = ZoneInfo(page.tenant.timezone)
+    today = utcnow().astimezone(zone).date()
+    latest = await run_in_threadpool(
+        _on_cursor, page, lambda cur: latest_order_day(cur, page.tenant.timezone)
+    )
+    params = request.query_params
+    error = None
+    try:
+        rng = resolve_range(params.get("range"), params.get("from"), params.get("to"), today, latest)
+    except EcomopsError as exc:
+        error = exc.message
+        rng = resolve_range(None, None, None, today, latest)
+    try:
+        data = await load(page, rng)
+    except EcomopsError as exc:  # e.g. metrics_timeout on a huge shop: say so instead of a bare 500
+        return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
+    context = build(page, rng, data)
+    context.update(
+        {
+            "error": error,
+            "presets": preset_links(page),
+            "latest_day": latest,
+            "form": {"from": rng.first.isoformat(), "to": rng.last.isoformat()},
+        }
+    )
+    return render(page, "console/overview.html", context, status=422 if error else 200)

@@ -1,0 +1,53 @@
+"""The live dashboard page: ``/t/{slug}/live`` and its big-screen mode ``/t/{slug}/live?screen=big``.
+
+The page is rendered with the current snapshot embedded as a JSON data block (``<script
+type="application/json">``, which the CSP does not execute), so the figures are on screen at the first
+paint; ``static/console/live.js`` then opens the SSE stream (``/api/v1/t/{slug}/live/stream``) and
+redraws numbers, tables and ECharts from each snapshot. Labels are translated here on the server; the
+script only formats numbers (``Intl`` with the page's language and the shop's currency).
+
+Big-screen mode is a separate full-screen template (dark, large numbers, no navigation) for a TV in the
+office or a live-stream control room; it refreshes the same way and needs the same permission.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from ecomops.live import service
+from ecomops.live.hub import hub_of
+from ecomops.platform.console.i18n import N_
+from ecomops.platform.console.shell import Page, error_page, open_page, render
+
+router = APIRouter(include_in_schema=False)
+
+SCREENS = ("normal", "big")
+
+
+@router.get("/t/{slug}/live", response_class=HTMLResponse)
+async def live_page(request: Request, slug: str) -> Response:
+    page = await open_page(request, slug, "orders:read", "live")
+    if not isinstance(page, Page):
+        return page
+    screen = request.query_params.get("screen", "normal")
+    if screen not in SCREENS:
+        return error_page(
+            request,
+            422,
+            N_("Invalid request"),
+            f"screen: {screen[:40]!r} is not one of {', '.join(SCREENS)}",
+            page.session,
+        )
+    scope = service.LiveScope(page.tenant.timezone, page.tenant.currency)
+    snap = await hub_of(page.state).snapshot(page.tenant.id, scope)
+    context = {
+        # For a <script> data block: no "<" at all, so no "</script>" or "<!--" can end it early.
+        "snapshot_json": json.dumps(snap.data, ensure_ascii=False).replace("<", "\\u003c"),
+        "stream_url": f"/api/v1/t/{page.tenant.slug}/live/stream",
+        "screen": screen,
+    }
+    template = "console/live_big.html" if screen == "big" else "console/live.html"
+    return render(page, template, context)

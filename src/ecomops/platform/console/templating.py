@@ -1,0 +1,129 @@
+"""The Jinja2 environment of every HTML page (console and sign-in), with gettext and formatting filters.
+
+Translations and formats depend on the request (the visitor's language) and on the tenant (currency,
+time zone). Both are read from the template context, which always holds ``request`` and holds
+``tenant`` on console pages, so one environment serves every request concurrently without globals
+that one request could leak into another.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+
+from ecomops.platform.console import i18n
+
+LOCALE_STATE = "ecomops_locale"
+
+
+def request_locale(request: Request) -> str:
+    """The request's language, decided once per request (cookie, then Accept-Language, then en)."""
+    cached = getattr(request.state, LOCALE_STATE, None)
+    if isinstance(cached, str):
+        return cached
+    chosen = i18n.choose_locale(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+    setattr(request.state, LOCALE_STATE, chosen)
+    return chosen
+
+
+def context_locale(ctx: Context) -> str:
+    request = ctx.get("request")
+    return request_locale(request) if isinstance(request, Request) else i18n.DEFAULT_LOCALE
+
+
+def _tenant_attr(ctx: Context, name: str, default: str) -> str:
+    tenant = ctx.get("tenant")
+    value = getattr(tenant, name, None) if tenant is not None else None
+    return str(value) if value else default
+
+
+@pass_context
+def _gettext(ctx: Context, message: str) -> str:
+    return i18n.gettext(context_locale(ctx), message)
+
+
+@pass_context
+def _ngettext(ctx: Context, singular: str, plural: str, n: int) -> str:
+    return i18n.translations(context_locale(ctx)).ngettext(singular, plural, n)
+
+
+@pass_context
+def money_filter(ctx: Context, value: Any, currency: str | None = None) -> str:
+    return i18n.money(value, currency or _tenant_attr(ctx, "currency", ""), context_locale(ctx))
+
+
+@pass_context
+def number_filter(ctx: Context, value: Any, digits: int | None = None) -> str:
+    return i18n.number(value, context_locale(ctx), digits)
+
+
+@pass_context
+def percent_filter(ctx: Context, value: Any) -> str:
+    return i18n.percent(value, context_locale(ctx))
+
+
+@pass_context
+def datetime_filter(ctx: Context, value: datetime | str | None, fmt: str = "medium") -> str:
+    return i18n.local_datetime(value, _tenant_attr(ctx, "timezone", "UTC"), context_locale(ctx), fmt)
+
+
+@pass_context
+def date_filter(ctx: Context, value: date | datetime | None, fmt: str = "medium") -> str:
+    return i18n.local_date(value, _tenant_attr(ctx, "timezone", "UTC"), context_locale(ctx), fmt)
+
+
+def _rating(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def make_templates() -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(str(i18n.TEMPLATE_DIR)),
+        extensions=["jinja2.ext.i18n"],
+        autoescape=select_autoescape(("html", "xml")),
+    )
+    templates = Jinja2Templates(env=env)
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["locale_names"] = i18n.LOCALE_NAMES
+    env.globals["locale_of"] = request_locale
+    env.filters.update(
+        money=money_filter,
+        number=number_filter,
+        percent=percent_filter,
+        datetime=datetime_filter,
+        date=date_filter,
+        rating=_rating,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    return templates
+
+
+templates = make_templates()
+
+
+#: Messages the sign-in pages pass in as variables (``web.account_pages``), marked for extraction.
+PASSED_IN_MESSAGES = (
+    i18n.N_("Confirm it's you"),
+    i18n.N_("Two-factor authentication"),
+    i18n.N_("This action needs a fresh code (valid for 10 minutes)."),
+)
+#: Order and import statuses as stored; badges show them translated.
+STATUS_MESSAGES = (
+    i18n.N_("paid"),
+    i18n.N_("completed"),
+    i18n.N_("shipped"),
+    i18n.N_("delivered"),
+    i18n.N_("refunded"),
+    i18n.N_("partially_refunded"),
+    i18n.N_("cancelled"),
+    i18n.N_("pending"),
+    i18n.N_("queued"),
+    i18n.N_("running"),
+    i18n.N_("succeeded"),
+    i18n.N_("failed"),
+)
