@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from ecomops.imports.models import ImportOptions, InputFile
+from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.imports.service import run_import
 from ecomops.platform.crypto.pseudonym import file_keys
 from ecomops.platform.warehouse.connection import open_warehouse

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from ecomops.alerts import service, webhook
+from ecomops.alerts.models import AlertRule
 from ecomops.alerts.service import RuleSpec
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.settings import Settings
-from ecomops.platform.store.models import AlertRule
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.tenancy.service import TenantInfo

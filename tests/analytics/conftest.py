@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
-from ecomops.imports.models import ImportOptions, InputFile
+from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import make_engine
 from ecomops.platform.store.migrate import upgrade

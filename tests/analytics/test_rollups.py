@@ -38,7 +38,7 @@ from ecomops.audit.service import export as audit_export
 from ecomops.cli import app
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
-from ecomops.imports.models import ImportOptions, InputFile
+from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse import schema

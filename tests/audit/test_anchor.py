@@ -16,6 +16,7 @@ from ecomops.audit import anchor as anchors
 from ecomops.audit import service
 from ecomops.cli import app
 from ecomops.kernel.errors import Conflict, ValidationFailed
+from ecomops.platform import audit as recording
 from ecomops.platform.settings import get_settings
 from ecomops.platform.store.scoping import tenant_connection
 from ecomops.security import accounts
@@ -218,26 +219,26 @@ def test_access_changes_record_before_and_after_digests(store_engine: Engine, ac
 
     accounts.set_role(store_engine, "acme", "bob@shop.example", "admin")
     role = _last(store_engine, acme, "member.role")
-    assert role["before_digest"] == service.digest({"email": "bob@shop.example", "role": "analyst"})
-    assert role["after_digest"] == service.digest({"email": "bob@shop.example", "role": "admin"})
+    assert role["before_digest"] == recording.digest({"email": "bob@shop.example", "role": "analyst"})
+    assert role["after_digest"] == recording.digest({"email": "bob@shop.example", "role": "admin"})
 
     accounts.remove_member(store_engine, "acme", "bob@shop.example")
     removed = _last(store_engine, acme, "member.remove")
     assert removed["target_id"] == bob.user_id
-    assert removed["before_digest"] == service.digest({"email": "bob@shop.example", "role": "admin"})
-    assert removed["after_digest"] == service.digest({"email": "bob@shop.example", "role": None})
+    assert removed["before_digest"] == recording.digest({"email": "bob@shop.example", "role": "admin"})
+    assert removed["after_digest"] == recording.digest({"email": "bob@shop.example", "role": None})
 
     info, _ = tenancy.create_api_key(store_engine, "acme", "viewer", "dash")
     tenancy.revoke_api_key(store_engine, "acme", info.id)
     revoked = _last(store_engine, acme, "apikey.revoke")
     listing = next(k for k in tenancy.list_api_keys(store_engine, "acme") if k.id == info.id)
     state = {"name": "dash", "role": "viewer", "key_prefix": info.key_prefix}
-    assert revoked["before_digest"] == service.digest({**state, "revoked_at": None})
-    assert revoked["after_digest"] == service.digest({**state, "revoked_at": listing.revoked_at})
+    assert revoked["before_digest"] == recording.digest({**state, "revoked_at": None})
+    assert revoked["after_digest"] == recording.digest({**state, "revoked_at": listing.revoked_at})
     assert revoked["before_digest"] != revoked["after_digest"]
 
     accounts.disable_user(store_engine, "ann@shop.example")
     disabled = _last(store_engine, acme, "user.disable")
-    assert disabled["before_digest"] == service.digest({"email": "ann@shop.example", "status": "active"})
-    assert disabled["after_digest"] == service.digest({"email": "ann@shop.example", "status": "disabled"})
+    assert disabled["before_digest"] == recording.digest({"email": "ann@shop.example", "status": "active"})
+    assert disabled["after_digest"] == recording.digest({"email": "ann@shop.example", "status": "disabled"})
     assert service.verify(store_engine, acme).ok

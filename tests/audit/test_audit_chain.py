@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from ecomops.audit import service
+from ecomops.platform import audit as recording
 from ecomops.platform.store.scoping import system_connection
 from ecomops.tenancy import service as tenancy
 
@@ -21,7 +22,7 @@ N = 6
 def chain(store_engine: Engine) -> str:
     tenant = tenancy.create_tenant(store_engine, "acme")  # seq 1: tenant.create
     for i in range(2, N + 1):
-        service.record(store_engine, tenant.id, "tester", "thing.update", "thing", f"t{i}", after={"n": i})
+        recording.record(store_engine, tenant.id, "tester", "thing.update", "thing", f"t{i}", after={"n": i})
     return tenant.id
 
 
@@ -36,10 +37,10 @@ def test_intact_chain_verifies(store_engine: Engine, chain: str) -> None:
     assert (result.ok, result.checked, result.first_broken_seq, result.last_seq) == (True, N, None, N)
     records = service.export(store_engine, chain)
     assert [r["seq"] for r in records] == list(range(1, N + 1))
-    assert records[0]["prev_hash"] == service.GENESIS
+    assert records[0]["prev_hash"] == recording.GENESIS
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(records))
     assert result.head_hash == records[-1]["hash"]
-    assert records[1]["after_digest"] == service.digest({"n": 2})
+    assert records[1]["after_digest"] == recording.digest({"n": 2})
 
 
 def test_edited_field_is_found(store_engine: Engine, chain: str) -> None:
@@ -120,7 +121,7 @@ def test_concurrent_appends_make_a_gap_free_chain(store_engine: Engine) -> None:
     def work(n: int) -> None:
         try:
             for i in range(per_thread):
-                service.record(store_engine, tenant.id, f"w{n}", "thing.update", "thing", f"{n}-{i}")
+                recording.record(store_engine, tenant.id, f"w{n}", "thing.update", "thing", f"{n}-{i}")
         except BaseException as exc:  # surfaced below; a thread's exception is otherwise lost
             errors.append(exc)
 

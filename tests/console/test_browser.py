@@ -32,10 +32,10 @@ from ecomops.kernel.clock import utcnow
 from ecomops.platform.settings import get_settings
 from ecomops.platform.store.db import make_engine, session_scope
 from ecomops.platform.store.migrate import upgrade
-from ecomops.platform.store.models import UserSession
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
 from ecomops.security import accounts
+from ecomops.security.models import UserSession
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
 from ecomops.tenancy import service as tenancy

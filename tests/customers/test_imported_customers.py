@@ -10,14 +10,14 @@ from sqlalchemy import Engine
 from ecomops.customers import service
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
-from ecomops.imports.models import ImportOptions, InputFile
+from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.crypto.pseudonym import pseudonymize_email
 from ecomops.platform.settings import Settings
-from ecomops.platform.store.models import CustomerPII
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy import vault
+from ecomops.privacy.models import CustomerPII
 from ecomops.tenancy import service as tenancy
 
 EXPORT = Path(__file__).resolve().parents[1] / "imports" / "fixtures" / "shopify_orders_export.csv"

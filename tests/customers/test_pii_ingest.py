@@ -13,11 +13,11 @@ from ecomops.audit.service import export
 from ecomops.ingest.loader import load_pending
 from ecomops.ingest.wal import TenantWal
 from ecomops.platform.settings import Settings
-from ecomops.platform.store.models import CustomerPII
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy import vault
 from ecomops.privacy.ingest import vault_sink, wal_sealer
+from ecomops.privacy.models import CustomerPII
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 

@@ -13,10 +13,10 @@ from sqlalchemy import Engine, update
 from ecomops.audit.service import export
 from ecomops.kernel.clock import utcnow
 from ecomops.platform.store.db import session_scope
-from ecomops.platform.store.models import User, UserSession
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
 from ecomops.security import accounts
+from ecomops.security.models import User, UserSession
 from tests.conftest import InProcServer
 
 PASSWORD = "correct horse battery staple"

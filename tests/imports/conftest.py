@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
-from ecomops.imports.models import ImportOptions, ImportSummary, InputFile
+from ecomops.imports.options import ImportOptions, ImportSummary, InputFile
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.tenancy.service import TenantInfo

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, uploads_dir
-from ecomops.imports.models import ImportOptions, InputFile
+from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer, start_server

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ecomops.imports.api import safe_name
-from ecomops.imports.models import ImportOptions
+from ecomops.imports.options import ImportOptions
 from ecomops.imports.reader import Column, FileKind, _row_numbers, match_header, normalize_header
 from ecomops.imports.staging import Staging, stable_ids
 from ecomops.platform.crypto.pseudonym import file_keys, pseudonymize_emails
@@ -91,7 +91,7 @@ def test_options_round_trip() -> None:
 def test_progress_reports_phases_in_order(importer: Importer, tmp_path: Path) -> None:
     from ecomops.imports import jobs
     from ecomops.imports.execution import run_job
-    from ecomops.imports.models import InputFile
+    from ecomops.imports.options import InputFile
     from tests.imports.conftest import FIXTURES
 
     path = FIXTURES / "shopify_orders_export.csv"

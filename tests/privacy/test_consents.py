@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from ecomops.audit.service import export
 from ecomops.kernel.errors import ValidationFailed
-from ecomops.platform.store.models import Consent
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.privacy import consents, vault
 from ecomops.privacy.cli import privacy_app
+from ecomops.privacy.models import Consent
 from ecomops.tenancy import service as tenancy
 from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url
 from tests.conftest import InProcServer
@@ -125,7 +125,7 @@ def test_suppressed_contact_data_blocks_marketing_for_any_customer_id(store_engi
     assert consents.marketing_allowed(store_engine, tenant.id, "stranger", "marketing_email").allowed
     # Only the keyed blind index is stored, never the address.
     with system_session(store_engine, "test: read suppressions") as session:
-        from ecomops.platform.store.models import MarketingSuppression
+        from ecomops.privacy.models import MarketingSuppression
 
         rows = session.scalars(select(MarketingSuppression)).all()
     assert [(r.kind, r.blind_index) for r in rows] == [("email", indexes["email"])]

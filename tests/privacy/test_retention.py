@@ -17,15 +17,16 @@ from typer.testing import CliRunner
 
 from ecomops.audit.service import export as audit_export
 from ecomops.imports.execution import job_dir
+from ecomops.imports.models import ImportJob
 from ecomops.imports.service import REJECT_FILE
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.settings import Settings, get_settings
-from ecomops.platform.store.models import ImportJob, PrivacyRequest
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import requests as privacy_requests
 from ecomops.privacy.cli import privacy_app
+from ecomops.privacy.models import PrivacyRequest
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 

@@ -7,9 +7,9 @@ from sqlalchemy import Engine, select, text
 
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.crypto import keyring as kr
-from ecomops.platform.store.models import CustomerPII
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.privacy import vault
+from ecomops.privacy.models import CustomerPII
 from ecomops.tenancy import service as tenancy
 from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url
 

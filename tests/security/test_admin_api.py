@@ -14,8 +14,8 @@ from sqlalchemy import Engine, update
 from ecomops.audit import service as audit
 from ecomops.kernel.clock import utcnow
 from ecomops.platform.store.db import session_scope
-from ecomops.platform.store.models import UserSession
 from ecomops.security import accounts
+from ecomops.security.models import UserSession
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 

@@ -16,9 +16,9 @@ from ecomops.audit import service as audit
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import StepUpRequired
 from ecomops.platform.store.db import session_scope
-from ecomops.platform.store.models import UserSession
 from ecomops.platform.web.deps import TenantContext
 from ecomops.security import accounts, auth
+from ecomops.security.models import UserSession
 from ecomops.security.stepup import require_step_up
 from tests.conftest import InProcServer
 

@@ -7,9 +7,9 @@ from argon2 import PasswordHasher
 from argon2.low_level import Type
 from sqlalchemy import Engine, select
 
-from ecomops.platform.store.models import User
 from ecomops.platform.store.scoping import system_session
 from ecomops.security import accounts
+from ecomops.security.models import User
 
 PASSWORD = "correct horse battery staple 42"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ecomops.kernel.errors import Conflict
-from ecomops.platform.store.models import Product
 from ecomops.platform.store.scoping import tenant_session
+from ecomops.products.models import Product
 from ecomops.simulate import writer
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo

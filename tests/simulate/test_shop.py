@@ -317,8 +317,8 @@ def test_clicks_have_coordinates_on_hot_spots(shop: SeededShop) -> None:
 def test_operational_store_has_catalogue_and_stock(shop: SeededShop) -> None:
     from sqlalchemy import func, select
 
-    from ecomops.platform.store.models import Product, StockLevel, Warehouse
     from ecomops.platform.store.scoping import tenant_session
+    from ecomops.products.models import Product, StockLevel, Warehouse
 
     with tenant_session(shop.engine, shop.tenant.id) as s:
         products = s.scalar(

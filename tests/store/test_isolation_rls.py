@@ -25,22 +25,11 @@ from psycopg import sql
 from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from ecomops.audit.service import record
+from ecomops.imports.models import ImportJob
+from ecomops.platform.audit import record
 from ecomops.platform.store.db import make_engine, session_scope
 from ecomops.platform.store.migrate import upgrade
-from ecomops.platform.store.models import (
-    ApiKey,
-    AuditRecord,
-    Base,
-    ImportJob,
-    Membership,
-    Product,
-    Source,
-    StockLevel,
-    Tenant,
-    User,
-    Warehouse,
-)
+from ecomops.platform.store.models import AuditRecord, Base, Tenant
 from ecomops.platform.store.rls import role_bypasses_rls, tables_without_rls
 from ecomops.platform.store.scoping import (
     TenantScopeError,
@@ -50,6 +39,9 @@ from ecomops.platform.store.scoping import (
     tenant_session,
     tenant_tables,
 )
+from ecomops.products.models import Product, StockLevel, Warehouse
+from ecomops.security.models import Membership, User
+from ecomops.tenancy.models import ApiKey, Source
 from tests.backends import APP_ROLE
 
 #: Tenant tables at revision 0003 (covered by migration 0004) and their tenant column; each gets

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import Engine, delete, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from ecomops.platform.store.models import Product, Source, StockLevel, Tenant, Warehouse
+from ecomops.platform.store.models import Tenant
 from ecomops.platform.store.scoping import system_session
+from ecomops.products.models import Product, StockLevel, Warehouse
+from ecomops.tenancy.models import Source
 from ecomops.tenancy.service import hash_secret
 
 #: These tests check the schema itself across tenants, so they use the explicit cross-tenant session.

@@ -14,8 +14,9 @@ from decimal import Decimal
 from sqlalchemy import Engine, text
 
 from ecomops.platform.store.db import make_engine
-from ecomops.platform.store.models import Product, StockLevel, Tenant, Warehouse
+from ecomops.platform.store.models import Tenant
 from ecomops.platform.store.scoping import system_session, tenant_connection
+from ecomops.products.models import Product, StockLevel, Warehouse
 
 THREADS = 24
 ON_HAND = 260

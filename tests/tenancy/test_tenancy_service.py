@@ -10,9 +10,9 @@ from sqlalchemy import Engine, select, update
 
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
-from ecomops.platform.store.models import ApiKey, Source
 from ecomops.platform.store.scoping import system_session
 from ecomops.tenancy import service
+from ecomops.tenancy.models import ApiKey, Source
 
 
 def test_create_and_list_tenants(engine: Engine) -> None:

@@ -35,6 +35,7 @@ import ibis
 from sqlalchemy import Engine, select
 
 from ecomops.alerts import webhook
+from ecomops.alerts.models import AlertEvent, AlertRule
 from ecomops.analytics import rollups
 from ecomops.analytics.catalogue import (
     BASE_MEASURES,
@@ -45,14 +46,13 @@ from ecomops.analytics.catalogue import (
 )
 from ecomops.analytics.periods import Bucket, Granularity, bucket_at, last_year_bucket, local_midnight
 from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
-from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
+from ecomops.platform.audit import record_action
 from ecomops.platform.context import current
 from ecomops.platform.crypto.keyring import decrypt_field, encrypt_field
 from ecomops.platform.settings import Settings
-from ecomops.platform.store.models import AlertEvent, AlertRule
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.tenancy.service import TenantInfo
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from ecomops.analytics import engine, rollups
 from ecomops.analytics.catalogue import BREAKDOWNS, catalogue_payload
 from ecomops.analytics.periods import Granularity
-from ecomops.audit.service import record_action
+from ecomops.platform.audit import record_action
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from ecomops.analytics import rollups
-from ecomops.audit.service import record_action
 from ecomops.kernel.errors import NotFound
+from ecomops.platform.audit import record_action
 from ecomops.platform.commandline import cli_errors, console, print_json, settings
 from ecomops.platform.commandline import engine as store_engine
 from ecomops.platform.server import call_server, running_server

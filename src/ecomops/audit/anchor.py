@@ -29,6 +29,7 @@ from sqlalchemy import Engine, select
 from ecomops.audit import service
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, ValidationFailed
+from ecomops.platform import audit as recording
 from ecomops.platform.store.models import AuditRecord
 from ecomops.platform.store.scoping import tenant_connection
 
@@ -71,9 +72,9 @@ def format_time(at: datetime) -> str:
 
 
 def _mac(tenant_id: str, seq: int, head_hash: str, at: datetime) -> str:
-    key = hmac.new(service.audit_key(), _KEY_LABEL, hashlib.sha256).digest()
+    key = hmac.new(recording.audit_key(), _KEY_LABEL, hashlib.sha256).digest()
     content = {"tenant_id": tenant_id, "seq": seq, "hash": head_hash, "at": format_time(at)}
-    return hmac.new(key, service.canonical(content).encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, recording.canonical(content).encode(), hashlib.sha256).hexdigest()
 
 
 def make_anchor(engine: Engine, tenant_id: str) -> Anchor:

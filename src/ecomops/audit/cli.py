@@ -18,6 +18,7 @@ import typer
 from ecomops.audit import anchor as anchors
 from ecomops.audit import service
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform import audit as recording
 from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json
 from ecomops.tenancy.service import get_tenant
 
@@ -151,7 +152,7 @@ def export_command(
     if fmt is ExportFormat.json:
         print_json(records)
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(service.AuditEntry.__dataclass_fields__))
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(recording.AuditEntry.__dataclass_fields__))
     writer.writeheader()
     for record in records:
-        writer.writerow({**record, "details": service.canonical(record["details"])})
+        writer.writerow({**record, "details": recording.canonical(record["details"])})

@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 from sqlalchemy import Engine
 
-from ecomops.audit.service import record_action
 from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
 

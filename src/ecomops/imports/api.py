@@ -18,13 +18,13 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.audit.service import record_action
 from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, job_dir, uploads_dir
-from ecomops.imports.models import ImportOptions, InputFile
+from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.imports.runner import SERVICE, ImportRunner
 from ecomops.imports.service import REJECT_FILE, plan_files, resolve_options
 from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
-from ecomops.imports.models import PRESETS, ImportOptions, InputFile
+from ecomops.imports.options import PRESETS, ImportOptions, InputFile
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
 from ecomops.platform.server import ServerInfo, running_server

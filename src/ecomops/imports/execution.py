@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ecomops.imports import jobs
-from ecomops.imports.models import ImportOptions, ImportSummary, InputFile, ProgressFn
+from ecomops.imports.options import ImportOptions, ImportSummary, InputFile, ProgressFn
 from ecomops.imports.service import run_import
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.settings import Settings

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from ecomops.audit.service import record_action
+from ecomops.imports.models import ImportJob
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import NotFound
 from ecomops.kernel.ids import new_id
-from ecomops.platform.store.models import ImportJob
+from ecomops.platform.audit import record_action
 from ecomops.platform.store.scoping import system_session, tenant_session
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"

@@ -1,93 +1,40 @@
-"""The import domain's plain data: options in, per-file and overall summaries out."""
+"""Bulk import jobs: inputs, progress and summary survive restarts for the status endpoint.
+
+Tables of the imports module; every row carries ``tenant_id`` (FK to ``tenants``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
-PRESETS = ("online-retail-ii", "olist", "shopify", "generic")
-ENCODINGS = ("auto", "utf-8", "gb18030")
-#: Accepted spellings of the encodings; GBK is a subset of GB18030, so GBK files decode as GB18030.
-ENCODING_ALIASES = {
-    "auto": "auto",
-    "utf-8": "utf-8",
-    "utf8": "utf-8",
-    "utf-8-sig": "utf-8",
-    "gb18030": "gb18030",
-    "gbk": "gb18030",
-    "gb2312": "gb18030",
-}
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
 
-#: (bytes_done, bytes_total, phase) — phase is reading, transforming, applying or done.
-ProgressFn = Callable[[int, int, str], None]
+from ecomops.kernel.clock import utcnow
+from ecomops.kernel.ids import new_id
+from ecomops.platform.store.models import Base, UTCDateTime
 
 
-@dataclass(frozen=True)
-class ImportOptions:
-    """What the caller chose; ``None`` means the preset's default (then the tenant's)."""
+class ImportJob(Base):
+    """A bulk import run: its inputs, progress and summary survive restarts for the status endpoint."""
 
-    preset: str
-    encoding: str = "auto"
-    source_timezone: str | None = None
-    currency: str | None = None
-    #: YAML text of the generic preset's mapping file (kept as text so a queued job can be persisted).
-    mapping: str | None = None
+    __tablename__ = "import_jobs"
+    __table_args__ = (Index("ix_import_jobs_tenant_created", "tenant_id", "created_at"),)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ImportOptions:
-        return cls(
-            preset=str(data["preset"]),
-            encoding=str(data.get("encoding") or "auto"),
-            source_timezone=data.get("source_timezone"),
-            currency=data.get("currency"),
-            mapping=data.get("mapping"),
-        )
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """A file to import: where it is and the name reported in summaries and the reject file."""
-
-    path: Path
-    name: str
-
-
-@dataclass
-class FileSummary:
-    file: str
-    kind: str
-    encoding: str
-    sha256: str
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_duplicate: int = 0
-    rows_rejected: int = 0
-
-
-@dataclass
-class ImportSummary:
-    import_id: str
-    preset: str
-    rows_read: int
-    rows_loaded: int
-    rows_duplicate: int
-    rows_rejected: int
-    #: Orders and customers newly inserted by this import (0 on a re-import).
-    orders: int
-    customers: int
-    reject_file: str
-    #: Newly inserted rows per warehouse table.
-    inserted: dict[str, int] = field(default_factory=dict)
-    #: Existing rows changed (order totals that gained lines, customers' first/last seen).
-    updated: dict[str, int] = field(default_factory=dict)
-    files: list[FileSummary] = field(default_factory=list)
-    #: Seconds per phase, for profiling (the bench prints them).
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("imp_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    preset: Mapped[str] = mapped_column(String(40), nullable=False)
+    files: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="queued")
+    bytes_total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    summary: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

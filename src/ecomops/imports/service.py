@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from ecomops.imports.apply import ApplyResult, FileRecord, apply_staged
 from ecomops.imports.mapping import MappingFile, parse_mapping
-from ecomops.imports.models import (
+from ecomops.imports.options import (
     ENCODING_ALIASES,
     FileSummary,
     ImportOptions,

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.audit.service import record_action
 from ecomops.ingest import service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import BadRequest, EcomopsError, PayloadTooLarge, Unauthorized
+from ecomops.platform.audit import record_action
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ecomops.audit.service import record_action
 from ecomops.ingest import service
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
 from ecomops.platform.server import call_server, running_server
 from ecomops.platform.warehouse.connection import open_warehouse

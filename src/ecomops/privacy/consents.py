@@ -21,13 +21,13 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.context import current
-from ecomops.platform.store.models import Consent, MarketingSuppression
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
+from ecomops.privacy.models import Consent, MarketingSuppression
 
 #: Purposes a consent can be given for. Marketing purposes gate outbound messages; the others gate
 #: processing (recommendations from behaviour, analytics beyond what the contract needs).

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ecomops.audit.service import record_action
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
 from ecomops.platform.crypto import keyring
 from ecomops.platform.store.scoping import tenant_session

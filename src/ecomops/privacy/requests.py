@@ -49,16 +49,16 @@ import duckdb
 from sqlalchemy import Engine, select, update
 
 from ecomops.analytics import rollups
-from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, EcomopsError, NotFound, ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.context import current
 from ecomops.platform.crypto import keyring as keys
-from ecomops.platform.store.models import Consent, PrivacyRequest
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.privacy import consents as consent_service
 from ecomops.privacy import vault
+from ecomops.privacy.models import Consent, PrivacyRequest
 from ecomops.tenancy.service import TenantInfo
 
 log = logging.getLogger(__name__)

@@ -31,18 +31,19 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from ecomops.analytics import rollups
-from ecomops.audit.service import record_action
 from ecomops.imports.execution import job_dir
+from ecomops.imports.models import ImportJob
 from ecomops.imports.service import REJECT_FILE
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.context import current
 from ecomops.platform.settings import Settings
-from ecomops.platform.store.models import ImportJob, RetentionPolicy
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.privacy import compaction
 from ecomops.privacy import requests as privacy_requests
+from ecomops.privacy.models import RetentionPolicy
 from ecomops.tenancy.service import TenantInfo
 
 EVENT_ACTIONS = ("drop", "anonymise")

@@ -28,9 +28,9 @@ from ecomops.platform.crypto.keyring import (
     blob_version,
     keyring,
 )
-from ecomops.platform.store.models import CustomerPII
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy.fields import PII_FIELDS
+from ecomops.privacy.models import CustomerPII
 
 __all__ = [
     "PII_FIELDS",

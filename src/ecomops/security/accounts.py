@@ -28,11 +28,11 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ecomops.audit.service import record_action
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.store.db import session_scope
-from ecomops.platform.store.models import Membership, User, UserSession
 from ecomops.platform.store.scoping import system_session, tenant_session
+from ecomops.security.models import Membership, User, UserSession
 from ecomops.tenancy.service import ROLES, get_tenant
 
 MIN_PASSWORD_LENGTH = 12

@@ -22,14 +22,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, Forbidden, NotFound, Overloaded, Unauthorized, ValidationFailed
+from ecomops.platform.audit import record_action
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.db import session_scope
-from ecomops.platform.store.models import Membership, Tenant, User, UserSession
+from ecomops.platform.store.models import Tenant
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.security import accounts, mfa
+from ecomops.security.models import Membership, User, UserSession
 from ecomops.tenancy.service import get_tenant
 
 MFA_ROLES = frozenset({"owner", "admin"})

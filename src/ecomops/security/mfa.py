@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, ValidationFailed
 from ecomops.platform.crypto import keyring
-from ecomops.platform.store.models import RecoveryCode, User
+from ecomops.security.models import RecoveryCode, User
 
 ISSUER = "ecomops"
 RECOVERY_CODES = 10

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ecomops.analytics import rollups
-from ecomops.audit.service import record_action
+from ecomops.platform.audit import record_action
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.simulate.generate import simulate

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict
 from ecomops.kernel.ids import stable_id
-from ecomops.platform.store.models import Product, StockLevel
-from ecomops.platform.store.models import Warehouse as StoreWarehouse
 from ecomops.platform.store.scoping import tenant_session
+from ecomops.products.models import Product, StockLevel
+from ecomops.products.models import Warehouse as StoreWarehouse
 from ecomops.simulate.catalog import build_catalog
 from ecomops.simulate.categories import CATEGORIES
 from ecomops.simulate.generate import Simulation

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from ecomops.audit.service import record_action
 from ecomops.kernel.clock import utcnow, validate_timezone
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.kernel.money import normalize_currency
-from ecomops.platform.store.models import ApiKey, Source, Tenant
+from ecomops.platform.audit import record_action
+from ecomops.platform.store.models import Tenant
 from ecomops.platform.store.scoping import system_session, tenant_session
+from ecomops.tenancy.models import ApiKey, Source
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 CHANNELS = ("web", "wechat_mini", "douyin", "tmall", "jd", "shopify", "app", "pos", "other")

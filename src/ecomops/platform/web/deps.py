@@ -22,11 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Forbidden, NotFound, Unauthorized
 from ecomops.platform.context import AuditContext, set_current
-from ecomops.platform.store.models import ApiKey
 from ecomops.platform.web.requestid import REQUEST_ID_SCOPE_KEY, request_id, valid_request_id
 from ecomops.platform.web.state import AppState, app_state
 from ecomops.security import auth, signin
 from ecomops.tenancy import service as tenancy
+from ecomops.tenancy.models import ApiKey
 
 __all__ = ["REQUEST_ID_SCOPE_KEY", "request_id", "valid_request_id"]
 
