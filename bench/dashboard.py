@@ -43,12 +43,12 @@ from typing import Any
 
 from ecomops.analytics import engine, funnel, overview, rollup_cache, rollups
 from ecomops.ingest import loader
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.simulate.generate import simulate
 from ecomops.simulate.params import SeedParams, Shop
 from ecomops.simulate.tables import all_tables
 from ecomops.simulate.writer import delete_simulated, write_tables
-from ecomops.tenancy.service import TenantInfo
 
 END = date(2026, 11, 30)
 #: Tells one run's maintenance events from another's when a kept shop (--shop) is reused.

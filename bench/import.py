@@ -20,9 +20,9 @@ import duckdb
 
 from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.imports.service import run_import
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.crypto.pseudonym import file_keys
 from ecomops.platform.warehouse.connection import open_warehouse
-from ecomops.tenancy.service import TenantInfo
 
 DEFAULT_FILE = (
     Path(__file__).resolve().parents[2] / "shared/data/online_retail_ii/online_retail_II_2009-2010.csv.gz"

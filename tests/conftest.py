@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from ecomops.app import create_app
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import make_engine
 from ecomops.platform.store.migrate import upgrade
@@ -58,7 +59,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def tenant(engine: Engine) -> tenancy.TenantInfo:
+def tenant(engine: Engine) -> TenantInfo:
     return tenancy.create_tenant(engine, "acme", "Acme Shop", "Asia/Shanghai", "CNY")
 
 
@@ -120,7 +121,7 @@ def start_server(
 
 
 @pytest.fixture
-def live_server(data_dir: Path, tenant: tenancy.TenantInfo) -> Iterator[LiveServer]:
+def live_server(data_dir: Path, tenant: TenantInfo) -> Iterator[LiveServer]:
     server = start_server(data_dir)
     yield server
     server.stop()
@@ -130,7 +131,7 @@ def live_server(data_dir: Path, tenant: tenancy.TenantInfo) -> Iterator[LiveServ
 class InProcServer:
     url: str
     app: FastAPI
-    tenant: tenancy.TenantInfo
+    tenant: TenantInfo
     write_key: str
 
     @property
@@ -148,7 +149,7 @@ class InProcServer:
 
 
 @pytest.fixture
-def server(settings: Settings, engine: Engine, tenant: tenancy.TenantInfo) -> Iterator[InProcServer]:
+def server(settings: Settings, engine: Engine, tenant: TenantInfo) -> Iterator[InProcServer]:
     _, write_key = tenancy.create_source(engine, tenant.slug, "site", "web")
     app = create_app(settings)
     port = free_port()

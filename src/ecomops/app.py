@@ -1,4 +1,8 @@
-"""FastAPI app factory: builds the process state, mounts every domain's router and pages."""
+"""FastAPI app factory: the process state, the platform's routes and every installed module's.
+
+Assembly only: what each module brings (routers, pages, lifecycle, jobs) comes from its declaration
+(``ecomops.platform.modules.Module``), discovered by the registry; nothing here names a domain.
+"""
 
 from __future__ import annotations
 
@@ -6,76 +10,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecomops import __version__
-from ecomops.alerts import api as alerts_api
-from ecomops.alerts import scheduler as alerts_scheduler
-from ecomops.analytics import api as analytics_api
-from ecomops.analytics import funnel_api
-from ecomops.audit import api as audit_api
-from ecomops.customers import api as customers_api
-from ecomops.imports import api as imports_api
-from ecomops.imports import runner as imports_runner
-from ecomops.ingest import api as ingest_api
-from ecomops.ingest import pipeline as ingest_pipeline
 from ecomops.kernel.errors import EcomopsError, Overloaded
-from ecomops.live import api as live_api
-from ecomops.live import hub as live_hub
-from ecomops.orders import api as orders_api
+from ecomops.platform.jobs import SERVICE as SCHEDULER
+from ecomops.platform.jobs import Scheduler
+from ecomops.platform.modules import Module
+from ecomops.platform.registry import Registry, registry
 from ecomops.platform.server import new_control_token
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import engine_for
-from ecomops.platform.store.migrate import current_revision, head_revision, upgrade
+from ecomops.platform.store.migrate import ensure_current
 from ecomops.platform.warehouse.connection import WarehouseRegistry
-from ecomops.platform.web import apidocs, health, pages, ratelimit
-from ecomops.platform.web.deps import REQUEST_ID_SCOPE_KEY
+from ecomops.platform.web import apidocs, health, ratelimit
+from ecomops.platform.web.deps import REQUEST_ID_SCOPE_KEY, serving_module
 from ecomops.platform.web.headers import RequestId, SecurityHeaders
 from ecomops.platform.web.state import AppState
-from ecomops.privacy import api as privacy_api
-from ecomops.privacy import runner as privacy_runner
-from ecomops.products import api as products_api
-from ecomops.query import api as warehouse_api
-from ecomops.security import account_pages, admin_api, auth_api
-from ecomops.simulate import api as simulate_api
-
-#: Domain modules with ``async startup(state)`` / ``async shutdown(state)``, started in this order.
-#: privacy_runner comes first: it rewrites erased tenants' warehouse files before anything opens them.
-LIFECYCLE: list[Any] = [
-    privacy_runner,
-    ingest_pipeline,
-    imports_runner,
-    ratelimit,
-    live_hub,
-    alerts_scheduler,
-]
-
-#: Domain routers, mounted in this order.
-ROUTERS: list[Any] = [
-    health.router,
-    apidocs.router,
-    ingest_api.router,
-    warehouse_api.router,
-    imports_api.router,
-    simulate_api.router,
-    audit_api.router,
-    analytics_api.router,
-    funnel_api.router,
-    customers_api.router,
-    orders_api.router,
-    live_api.router,
-    products_api.router,
-    alerts_api.router,
-    privacy_api.router,
-    auth_api.router,
-    admin_api.router,
-    account_pages.router,
-    pages.router,
-]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed request"},
@@ -156,11 +111,43 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _mount(app: FastAPI, module: Module) -> None:
+    """A module's routers; each request records the module (for per-tenant switches and logs)."""
+    dependencies = [Depends(serving_module(module.name))]
+    for router in (*module.api, *module.pages):
+        app.include_router(router, dependencies=dependencies)
+
+
+@asynccontextmanager
+async def _lifespan(state: AppState, modules: Registry) -> AsyncIterator[None]:
+    """Platform services, then each module's start-up in module order, then the job scheduler;
+    stopped in reverse, and the warehouses closed last."""
+    started: list[Module] = []
+    await ratelimit.startup(state)
+    try:
+        for module in modules.modules:
+            if module.startup is not None:
+                await module.startup(state)
+            started.append(module)
+        scheduler = state.services[SCHEDULER] = Scheduler(state)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+    finally:
+        for module in reversed(started):
+            if module.shutdown is not None:
+                await module.shutdown(state)
+        await ratelimit.shutdown(state)
+        state.warehouses.close_all()
+
+
 def create_app(settings: Settings | None = None, control_token: str | None = None) -> FastAPI:
     settings = settings or get_settings()
+    modules = registry()
     engine = engine_for(settings.resolved_database_url)
-    if current_revision(engine) != head_revision(engine):
-        upgrade(engine)
+    ensure_current(engine)
     state = AppState(
         settings=settings,
         engine=engine,
@@ -168,24 +155,11 @@ def create_app(settings: Settings | None = None, control_token: str | None = Non
         control_token=control_token or new_control_token(),
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        started = []
-        try:
-            for module in LIFECYCLE:
-                await module.startup(state)
-                started.append(module)
-            yield
-        finally:
-            for module in reversed(started):
-                await module.shutdown(state)
-            state.warehouses.close_all()
-
     app = FastAPI(
         title="ecomops",
         version=__version__,
         description="E-commerce operations platform: ingest, warehouse, analytics and actions per tenant.",
-        lifespan=lifespan,
+        lifespan=lambda _app: _lifespan(state, modules),
         docs_url=None,
         redoc_url=None,
         responses=ERROR_RESPONSES,
@@ -193,8 +167,10 @@ def create_app(settings: Settings | None = None, control_token: str | None = Non
     app.state.ecomops = state
     install_error_handlers(app)
     install_openapi(app)
-    for router in ROUTERS:
-        app.include_router(router)
+    app.include_router(health.router)
+    app.include_router(apidocs.router)
+    for module in modules.modules:
+        _mount(app, module)
     app.mount("/static", StaticFiles(directory=apidocs.STATIC_DIR), name="static")
     # Added innermost first: SecurityHeaders wraps RequestId wraps RateLimit, so a 429 carries both.
     limiter = state.services["ratelimit"] = ratelimit.RateLimiter(settings)

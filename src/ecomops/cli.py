@@ -1,4 +1,4 @@
-"""``ecomops`` command line. Each domain contributes its own command group."""
+"""``ecomops`` command line: ``serve`` plus every installed module's commands (``Module.commands``)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,12 @@ import os
 from typing import Annotated
 
 import typer
+import uvicorn
 
-from ecomops.alerts.cli import alerts_app
-from ecomops.analytics.cli import metrics_command
-from ecomops.analytics.funnel_cli import funnel_command
-from ecomops.analytics.rollups_cli import rollups_app
-from ecomops.audit.cli import audit_app
-from ecomops.customers.cli import customers_app
-from ecomops.imports.cli import import_cmd
-from ecomops.ingest.cli import ingest_app
-from ecomops.live.cli import live_app
-from ecomops.ops.cli import doctor_command
-from ecomops.orders.cli import orders_app
+from ecomops.app import create_app
 from ecomops.platform.commandline import console, settings
-from ecomops.privacy.cli import privacy_app
-from ecomops.privacy.keys_cli import keys_app
-from ecomops.products.cli import products_app
-from ecomops.query.cli import query_command
-from ecomops.security.cli import member_app, user_app
-from ecomops.simulate.cli import demo_app
-from ecomops.tenancy.cli import apikey_app, source_app, tenant_app
+from ecomops.platform.registry import registry
+from ecomops.platform.server import ServerInfo, new_control_token, remove_lock, running_server, write_lock
 
 #: Seconds ``ecomops serve`` lets running requests finish on Ctrl-C before cancelling them.
 SHUTDOWN_GRACE_SECONDS = 5
@@ -33,27 +19,19 @@ SHUTDOWN_GRACE_SECONDS = 5
 app = typer.Typer(
     help="ecomops: e-commerce operations platform.", no_args_is_help=True, pretty_exceptions_enable=False
 )
-app.add_typer(tenant_app, name="tenant")
-app.add_typer(source_app, name="source")
-app.add_typer(apikey_app, name="apikey")
-app.add_typer(user_app, name="user")
-app.add_typer(member_app, name="member")
-app.command("import")(import_cmd)
-app.add_typer(ingest_app, name="ingest")
-app.command("query")(query_command)
-app.command("doctor")(doctor_command)
-app.add_typer(demo_app, name="demo")
-app.add_typer(audit_app, name="audit")
-app.command("metrics")(metrics_command)
-app.add_typer(rollups_app, name="rollups")
-app.command("funnel")(funnel_command)
-app.add_typer(customers_app, name="customers")
-app.add_typer(orders_app, name="orders")
-app.add_typer(live_app, name="live")
-app.add_typer(products_app, name="products")
-app.add_typer(keys_app, name="keys")
-app.add_typer(privacy_app, name="privacy")
-app.add_typer(alerts_app, name="alerts")
+
+
+def add_module_commands(cli: typer.Typer) -> None:
+    """Every installed module's commands (``Module.commands``), in module order."""
+    for module in registry().modules:
+        for command in module.commands:
+            if isinstance(command.target, typer.Typer):
+                cli.add_typer(command.target, name=command.name)
+            else:
+                cli.command(command.name)(command.target)
+
+
+add_module_commands(app)
 
 
 @app.command()
@@ -69,11 +47,6 @@ def serve(
     ] = "127.0.0.1",
 ) -> None:
     """Serve the API and console; this process owns the tenant warehouses while it runs."""
-    import uvicorn
-
-    from ecomops.app import create_app
-    from ecomops.platform.server import ServerInfo, new_control_token, remove_lock, running_server, write_lock
-
     cfg = settings()
     host = host or cfg.host
     port = port or cfg.port

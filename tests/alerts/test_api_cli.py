@@ -17,11 +17,11 @@ from ecomops.alerts import service, webhook
 from ecomops.audit import service as audit
 from ecomops.cli import app
 from ecomops.platform import commandline as cliutil
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.server import ServerInfo, remove_lock, write_lock
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy import service as tenancy
-from ecomops.tenancy.service import TenantInfo
 from tests.alerts.conftest import Receiver, seed
 from tests.conftest import InProcServer
 

@@ -14,9 +14,9 @@ from ecomops.alerts.service import RuleSpec
 from ecomops.analytics import rollups
 from ecomops.audit import service as audit
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse
-from ecomops.tenancy.service import TenantInfo
 from tests.alerts.conftest import NOW
 
 

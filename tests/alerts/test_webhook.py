@@ -12,10 +12,10 @@ from ecomops.alerts import service, webhook
 from ecomops.alerts.models import AlertRule
 from ecomops.alerts.service import RuleSpec
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import Warehouse
-from ecomops.tenancy.service import TenantInfo
 from tests.alerts.conftest import NOW, Receiver
 
 

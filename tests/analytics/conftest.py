@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.options import ImportOptions, InputFile
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import make_engine
 from ecomops.platform.store.migrate import upgrade
@@ -37,7 +38,7 @@ class Shop:
     """A tenant with its warehouse open in this process and the raw facts as frames."""
 
     engine: Engine
-    tenant: tenancy.TenantInfo
+    tenant: TenantInfo
     warehouse: Warehouse
     frames: Frames
 

@@ -18,11 +18,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from ecomops.analytics import cli as analytics_cli
 from ecomops.analytics.catalogue import METRICS
+from ecomops.analytics.cli import metrics as analytics_cli
 from ecomops.analytics.docs import DOC_PATH, render
 from ecomops.analytics.engine import MetricsQuery, compute_for_warehouse
 from ecomops.cli import app
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.server import ServerInfo, remove_lock, write_lock
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
@@ -189,7 +190,7 @@ def _cli(*args: str) -> Any:
 
 
 @pytest.fixture
-def local_shop(settings: Settings, tenant: tenancy.TenantInfo) -> tenancy.TenantInfo:
+def local_shop(settings: Settings, tenant: TenantInfo) -> TenantInfo:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     try:
         load(wh)
@@ -198,7 +199,7 @@ def local_shop(settings: Settings, tenant: tenancy.TenantInfo) -> tenancy.Tenant
     return tenant
 
 
-def test_cli_reads_the_file_without_a_server(local_shop: tenancy.TenantInfo) -> None:
+def test_cli_reads_the_file_without_a_server(local_shop: TenantInfo) -> None:
     args = ["--tenant", local_shop.slug, *IDS.split(","), "--from", WINDOW["from"], "--to", WINDOW["to"]]
     as_json = _cli(*args, "--format", "json")
     assert as_json.exit_code == 0, as_json.output
@@ -226,7 +227,7 @@ def test_cli_reads_the_file_without_a_server(local_shop: tenancy.TenantInfo) -> 
     assert table.exit_code == 0 and "tmall" in table.stdout and "previous period" in table.stdout
 
 
-def test_cli_errors_and_catalogue(local_shop: tenancy.TenantInfo) -> None:
+def test_cli_errors_and_catalogue(local_shop: TenantInfo) -> None:
     unknown = _cli("--tenant", local_shop.slug, "gmv", "bogus")
     assert unknown.exit_code == 1 and "unknown metric id(s) 'bogus'" in unknown.output
     backwards = _cli("--tenant", local_shop.slug, "gmv", "--from", "2026-11-12", "--to", "2026-11-10")

@@ -24,7 +24,7 @@ from ecomops.analytics.periods import (
     validate_window,
 )
 from ecomops.kernel.errors import ValidationFailed
-from ecomops.tenancy.service import TenantInfo
+from ecomops.platform.context import TenantInfo
 
 LONDON = ZoneInfo("Europe/London")
 SHANGHAI = ZoneInfo("Asia/Shanghai")

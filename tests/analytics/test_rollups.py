@@ -40,6 +40,7 @@ from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse import schema
 from ecomops.platform.warehouse.connection import Warehouse, connect, open_warehouse
@@ -47,7 +48,6 @@ from ecomops.simulate.generate import simulate
 from ecomops.simulate.params import SeedParams, Shop
 from ecomops.simulate.tables import all_tables
 from ecomops.simulate.writer import delete_simulated, write_tables
-from ecomops.tenancy.service import TenantInfo
 from tests.conftest import InProcServer
 
 BASE = datetime(2026, 11, 9, 12, tzinfo=UTC)

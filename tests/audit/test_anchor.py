@@ -17,6 +17,7 @@ from ecomops.audit import service
 from ecomops.cli import app
 from ecomops.kernel.errors import Conflict, ValidationFailed
 from ecomops.platform import audit as recording
+from ecomops.platform import tenants
 from ecomops.platform.settings import get_settings
 from ecomops.platform.store.scoping import tenant_connection
 from ecomops.security import accounts
@@ -35,7 +36,7 @@ def grow(engine: Engine, slug: str, n: int) -> None:
 
 
 def _id(engine: Engine, slug: str) -> str:
-    return tenancy.get_tenant(engine, slug).id
+    return tenants.get_tenant(engine, slug).id
 
 
 def delete_from(engine: Engine, tenant_id: str, seq: int) -> None:

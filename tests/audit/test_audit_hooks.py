@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ecomops.audit import service
 from ecomops.cli import app
+from ecomops.platform import tenants
 from ecomops.platform.context import cli_actor
 from ecomops.platform.settings import get_settings
 from ecomops.platform.store.scoping import system_connection
@@ -35,7 +36,7 @@ def test_cli_changes_are_recorded_and_verify(cli: CliRunner, store_engine: Engin
     ):
         result = cli.invoke(app, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
-    tenant = tenancy.get_tenant(store_engine, "acme")
+    tenant = tenants.get_tenant(store_engine, "acme")
     records = service.export(store_engine, tenant.id)
     assert [(r["seq"], r["action"], r["actor"]) for r in records] == [
         (1, "tenant.create", cli_actor()),

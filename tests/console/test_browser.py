@@ -29,6 +29,7 @@ from sqlalchemy import Engine, update
 
 from ecomops.app import create_app
 from ecomops.kernel.clock import utcnow
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import get_settings
 from ecomops.platform.store.db import make_engine, session_scope
 from ecomops.platform.store.migrate import upgrade
@@ -86,7 +87,7 @@ PASSWORD = "correct horse battery staple"
 @dataclass
 class Console:
     url: str
-    tenant: tenancy.TenantInfo
+    tenant: TenantInfo
     browser: Browser
     engine: Engine
     totp: pyotp.TOTP | None = None

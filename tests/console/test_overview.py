@@ -25,13 +25,13 @@ from ecomops.analytics.overview import CARDS, DateRange, change, resolve_range
 from ecomops.cli import app as cli_app
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.console import i18n
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.permissions import roles_with
+from ecomops.platform.roles import ROLES
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
-from ecomops.tenancy import service as tenancy
-from ecomops.tenancy.service import ROLES
 from tests.conftest import InProcServer
 from tests.console.conftest import add_member, signed_in
 
@@ -100,9 +100,7 @@ def test_change_is_relative_and_needs_a_base() -> None:
 
 
 @pytest.fixture
-def shop(
-    settings: Settings, engine: Engine, tenant: tenancy.TenantInfo, data_dir: Path
-) -> Iterator[Warehouse]:
+def shop(settings: Settings, engine: Engine, tenant: TenantInfo, data_dir: Path) -> Iterator[Warehouse]:
     warehouse = open_warehouse(settings.warehouse_dir(), tenant.id)
     seed_demo(engine, warehouse, tenant, SEED, data_dir / "manifest.json")
     yield warehouse
@@ -158,7 +156,7 @@ def test_funnel_equals_pandas_on_the_simulator(shop: Warehouse, timezone: str, s
 
 
 def test_cli_reads_the_funnel_from_the_file(
-    settings: Settings, engine: Engine, tenant: tenancy.TenantInfo, data_dir: Path
+    settings: Settings, engine: Engine, tenant: TenantInfo, data_dir: Path
 ) -> None:
     """Without a server the CLI opens the warehouse read-only and prints the same funnel."""
     warehouse = open_warehouse(settings.warehouse_dir(), tenant.id)

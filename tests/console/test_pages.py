@@ -63,6 +63,7 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
             "keys",
             "audit",
             "alerts",
+            "modules",
         },
     }
     for email, entries in expected.items():

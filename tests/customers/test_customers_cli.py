@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ecomops.audit.service import export
 from ecomops.customers.cli import customers_app
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import open_warehouse
@@ -22,7 +23,7 @@ from tests.conftest import start_server
 runner = CliRunner()
 
 
-def _seed(settings: Settings, engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def _seed(settings: Settings, engine: Engine, tenant: TenantInfo) -> None:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     try:
         with wh.write() as cur:
@@ -47,7 +48,7 @@ def _seed(settings: Settings, engine: Engine, tenant: tenancy.TenantInfo) -> Non
 
 
 def test_list_and_show_masked_then_revealed(
-    settings: Settings, engine: Engine, tenant: tenancy.TenantInfo, data_dir: Path
+    settings: Settings, engine: Engine, tenant: TenantInfo, data_dir: Path
 ) -> None:
     _seed(settings, engine, tenant)
     listed = runner.invoke(customers_app, ["list", "--tenant", tenant.slug, "--json"])
@@ -83,9 +84,7 @@ def test_list_and_show_masked_then_revealed(
     assert missing.exit_code == 1 and "not found" in missing.output
 
 
-def test_cli_goes_through_a_running_server(
-    engine: Engine, tenant: tenancy.TenantInfo, data_dir: Path
-) -> None:
+def test_cli_goes_through_a_running_server(engine: Engine, tenant: TenantInfo, data_dir: Path) -> None:
     _, write_key = tenancy.create_source(engine, tenant.slug, "site", "web")
     server = start_server(data_dir)
     try:

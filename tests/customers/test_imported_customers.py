@@ -11,6 +11,7 @@ from ecomops.customers import service
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.options import ImportOptions, InputFile
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.crypto.pseudonym import pseudonymize_email
 from ecomops.platform.settings import Settings
@@ -18,13 +19,12 @@ from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy import vault
 from ecomops.privacy.models import CustomerPII
-from ecomops.tenancy import service as tenancy
 
 EXPORT = Path(__file__).resolve().parents[1] / "imports" / "fixtures" / "shopify_orders_export.csv"
 
 
 def test_shopify_emails_go_to_the_vault_under_their_pseudonym(
-    settings: Settings, engine: Engine, tenant: tenancy.TenantInfo
+    settings: Settings, engine: Engine, tenant: TenantInfo
 ) -> None:
     job = jobs.create_job(engine, tenant.id, "shopify", [EXPORT.name], EXPORT.stat().st_size)
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)

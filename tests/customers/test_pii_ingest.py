@@ -11,12 +11,13 @@ from sqlalchemy import Engine
 
 from ecomops.audit.service import export
 from ecomops.ingest.loader import load_pending
+from ecomops.ingest.pii import vault_sink, wal_sealer
 from ecomops.ingest.wal import TenantWal
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy import vault
-from ecomops.privacy.ingest import vault_sink, wal_sealer
 from ecomops.privacy.models import CustomerPII
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
@@ -186,7 +187,7 @@ def test_customers_api_masks_unless_revealed_by_an_allowed_role(server: InProcSe
 
 
 def test_a_line_whose_sealed_pii_is_damaged_is_quarantined(
-    settings: Settings, engine: Engine, tenant: tenancy.TenantInfo, tmp_path: Path
+    settings: Settings, engine: Engine, tenant: TenantInfo, tmp_path: Path
 ) -> None:
     seal = wal_sealer(engine, tenant.id)
 

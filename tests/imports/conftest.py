@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.options import ImportOptions, ImportSummary, InputFile
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
-from ecomops.tenancy.service import TenantInfo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, uploads_dir
 from ecomops.imports.options import ImportOptions, InputFile
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer, start_server
@@ -187,7 +188,7 @@ def test_full_online_retail_file_through_the_api(live_server: LiveServer) -> Non
 
 
 def test_jobs_left_by_a_stopped_server_are_resumed_or_failed(
-    settings: Settings, engine: Engine, tenant: tenancy.TenantInfo
+    settings: Settings, engine: Engine, tenant: TenantInfo
 ) -> None:
     """A queued job runs after a restart; one cut off while running is failed (nothing of it was applied)."""
     specs = {}

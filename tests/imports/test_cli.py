@@ -12,9 +12,9 @@ import httpx
 from typer.testing import CliRunner
 
 from ecomops.cli import app
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import open_warehouse
-from ecomops.tenancy.service import TenantInfo
 from tests.conftest import LiveServer
 from tests.imports.conftest import FIXTURES
 

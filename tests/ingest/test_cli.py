@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecomops.cli import app
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
@@ -18,7 +19,7 @@ runner = CliRunner()
 
 
 def test_dead_letters_list_and_replay_through_server_then_directly(
-    data_dir: Path, engine: Engine, tenant: tenancy.TenantInfo, tmp_path: Path
+    data_dir: Path, engine: Engine, tenant: TenantInfo, tmp_path: Path
 ) -> None:
     _, key = tenancy.create_source(engine, tenant.slug, "mini", "wechat_mini")
     server = start_server(data_dir)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ecomops.ingest.wal import TenantWal
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
@@ -42,9 +43,7 @@ def _stream(url: str, key: str, worker: int, acked: list[str], stop: threading.E
 
 
 @pytest.mark.slow
-def test_kill_9_loses_no_acknowledged_event(
-    data_dir: Path, engine: Engine, tenant: tenancy.TenantInfo
-) -> None:
+def test_kill_9_loses_no_acknowledged_event(data_dir: Path, engine: Engine, tenant: TenantInfo) -> None:
     _, key = tenancy.create_source(engine, tenant.slug, "site", "web")
     server = start_server(data_dir)
     acked: list[str] = []
@@ -77,9 +76,7 @@ def test_kill_9_loses_no_acknowledged_event(
     assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:3]}"
 
 
-def test_full_queue_answers_429_with_retry_after(
-    data_dir: Path, engine: Engine, tenant: tenancy.TenantInfo
-) -> None:
+def test_full_queue_answers_429_with_retry_after(data_dir: Path, engine: Engine, tenant: TenantInfo) -> None:
     _, key = tenancy.create_source(engine, tenant.slug, "site", "web")
     server = start_server(data_dir, extra_env={"ECOMOPS_INGEST_QUEUE_MAX_EVENTS": "10"})
     try:

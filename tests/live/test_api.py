@@ -14,6 +14,7 @@ import httpx
 from sqlalchemy import Engine
 
 from ecomops.live.hub import hub_of
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer, start_server
@@ -138,7 +139,7 @@ def test_many_streams_share_one_computation_and_idle_feeds_stop(server: InProcSe
 
 
 def test_open_streams_do_not_hold_up_a_server_stop(
-    settings: Settings, tenant: tenancy.TenantInfo, engine: Engine
+    settings: Settings, tenant: TenantInfo, engine: Engine
 ) -> None:
     """Ctrl-C on `ecomops serve` with a live screen open: the stream is cut, the server exits cleanly."""
     key = _key(engine)

@@ -9,13 +9,13 @@ from typer.testing import CliRunner
 
 from ecomops.cli import app
 from ecomops.kernel.clock import utcnow
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import open_warehouse
-from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
 
 
-def test_live_show_locally_and_through_the_server(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+def test_live_show_locally_and_through_the_server(settings: Settings, tenant: TenantInfo) -> None:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     with wh.write() as cur:
         for oid, status, total in (("o1", "paid", "300.0000"), ("o2", "pending", "45.5000")):

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 from ecomops.live import service
 from ecomops.live.hub import LiveHub, Subscription
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import WarehouseRegistry
-from ecomops.tenancy import service as tenancy
 
 SCOPE = service.LiveScope("Asia/Shanghai", "CNY")
 NOW = datetime(2026, 11, 11, 12, 0, 30, tzinfo=UTC)
 
 
 def test_a_late_joiner_gets_a_snapshot_even_when_nothing_changed(
-    settings: Settings, tenant: tenancy.TenantInfo
+    settings: Settings, tenant: TenantInfo
 ) -> None:
     registry = WarehouseRegistry(settings.warehouse_dir())
 

@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import Engine
 
 from ecomops.live import service
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
-from ecomops.tenancy import service as tenancy
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SCOPE = service.LiveScope("Asia/Shanghai", "CNY")
@@ -32,7 +32,7 @@ EXCLUDED = {"cancelled", "canceled", "voided"}
 
 @pytest.fixture
 def shop(
-    settings: Settings, engine: Engine, tenant: tenancy.TenantInfo, data_dir: Path
+    settings: Settings, engine: Engine, tenant: TenantInfo, data_dir: Path
 ) -> Iterator[tuple[Warehouse, datetime]]:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     seed_demo(
@@ -208,7 +208,7 @@ def test_day_start_follows_the_tenant_zone() -> None:
         service.day_start(datetime(2026, 11, 11), "UTC")
 
 
-def test_an_empty_shop_has_zeros_and_nulls_not_errors(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+def test_an_empty_shop_has_zeros_and_nulls_not_errors(settings: Settings, tenant: TenantInfo) -> None:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     try:
         cur = wh.cursor()
@@ -223,7 +223,7 @@ def test_an_empty_shop_has_zeros_and_nulls_not_errors(settings: Settings, tenant
     assert snap["hot_products"] == [] and snap["unpaid"] == [] and snap["last_order_at"] is None
 
 
-def test_change_marker_moves_when_todays_facts_arrive(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+def test_change_marker_moves_when_todays_facts_arrive(settings: Settings, tenant: TenantInfo) -> None:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     now = datetime(2026, 11, 11, 12, 0, 30, tzinfo=UTC)
     try:

@@ -19,11 +19,11 @@ from typer.testing import CliRunner, Result
 
 from ecomops.cli import app
 from ecomops.ops import doctor
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import engine_for, make_engine
 from ecomops.platform.store.migrate import alembic_config, upgrade
 from ecomops.platform.warehouse.connection import open_warehouse, warehouse_path
-from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer, free_port
 
 
@@ -36,7 +36,7 @@ def by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in report["checks"]}
 
 
-def with_warehouse(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+def with_warehouse(settings: Settings, tenant: TenantInfo) -> None:
     open_warehouse(settings.warehouse_dir(), tenant.id).close()
 
 
@@ -50,7 +50,7 @@ def test_fresh_data_dir_fails_on_the_uninitialised_store(settings: Settings) -> 
         assert checks[name]["status"] == "ok", checks[name]
 
 
-def test_healthy_install_passes(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+def test_healthy_install_passes(settings: Settings, tenant: TenantInfo) -> None:
     with_warehouse(settings, tenant)
     result, report = run_doctor()
     assert result.exit_code == 0, result.output
@@ -78,24 +78,25 @@ def test_healthy_install_passes(settings: Settings, tenant: tenancy.TenantInfo) 
     assert table.exit_code == 0 and "all checks passed" in table.stdout and "warehouse acme" in table.stdout
 
 
-def test_missing_warehouse_file_is_a_warning(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+def test_missing_warehouse_file_is_a_warning(settings: Settings, tenant: TenantInfo) -> None:
     result, report = run_doctor()
     assert result.exit_code == 0
     assert by_name(report)["warehouse acme"]["status"] == "warn"
     assert not warehouse_path(settings.warehouse_dir(), tenant.id).exists()  # doctor created nothing
 
 
-def test_outdated_warehouse_schema_fails(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+def test_outdated_warehouse_schema_fails(settings: Settings, tenant: TenantInfo) -> None:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     with wh.write() as cur:
         cur.execute(
-            "DELETE FROM _schema_migrations WHERE version = (SELECT max(version) FROM _schema_migrations)"
+            "DELETE FROM _module_migrations WHERE module = 'analytics' AND version = "
+            "(SELECT max(version) FROM _module_migrations WHERE module = 'analytics')"
         )
     wh.close()
     result, report = run_doctor()
     assert result.exit_code == 1
     check = by_name(report)["warehouse acme"]
-    assert check["status"] == "fail" and "code expects" in check["detail"]
+    assert check["status"] == "fail" and "schema behind (analytics 3 of 4)" in check["detail"]
 
 
 def test_store_behind_head_fails(settings: Settings, engine: Engine) -> None:
@@ -142,7 +143,7 @@ def test_low_disk_warns_then_fails(settings: Settings, monkeypatch: pytest.Monke
 
 
 def test_with_running_server_warehouses_are_checked_through_it(
-    settings: Settings, live_server: LiveServer, tenant: tenancy.TenantInfo
+    settings: Settings, live_server: LiveServer, tenant: TenantInfo
 ) -> None:
     result, report = run_doctor()
     assert result.exit_code == 0, result.output

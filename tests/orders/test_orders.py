@@ -23,6 +23,7 @@ from ecomops.analytics.catalogue import EXCLUDED_ORDER_STATUSES, NONE_LABEL
 from ecomops.cli import app
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.orders import service
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.tenancy import service as tenancy
@@ -109,7 +110,7 @@ def reference(filters: service.OrderFilters) -> list[str]:
 
 
 @pytest.fixture
-def warehouse(settings: Settings, tenant: tenancy.TenantInfo) -> Iterator[Warehouse]:
+def warehouse(settings: Settings, tenant: TenantInfo) -> Iterator[Warehouse]:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     seed_orders(wh)
     yield wh
@@ -241,9 +242,7 @@ def test_api_lists_filters_pages_and_shows_orders(server: InProcServer, engine: 
         assert tampered.status_code == 422 and tampered.json()["error"]["details"]["field"] == "cursor"
 
 
-def test_cli_lists_and_shows_without_and_with_a_server(
-    settings: Settings, tenant: tenancy.TenantInfo
-) -> None:
+def test_cli_lists_and_shows_without_and_with_a_server(settings: Settings, tenant: TenantInfo) -> None:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     seed_orders(wh)
     with wh.write() as cur:
@@ -320,7 +319,7 @@ def utm_reference(index: int, label: str, filters: service.OrderFilters | None =
     ]
 
 
-def test_utm_filters_select_the_engine_labels(warehouse: Warehouse, tenant: tenancy.TenantInfo) -> None:
+def test_utm_filters_select_the_engine_labels(warehouse: Warehouse, tenant: TenantInfo) -> None:
     seed_utm(warehouse)
     cur = warehouse.cursor()
     for index, name in enumerate(service.UTM_FILTERS):
@@ -368,7 +367,7 @@ def test_utm_filters_select_the_engine_labels(warehouse: Warehouse, tenant: tena
             )
 
 
-def test_api_and_cli_filter_by_utm(settings: Settings, engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_api_and_cli_filter_by_utm(settings: Settings, engine: Engine, tenant: TenantInfo) -> None:
     """The API's query parameters (422 naming the field), the CLI options without and with a server."""
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     seed_orders(wh)

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from ecomops.audit.service import export
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.privacy import consents, vault
-from ecomops.privacy.cli import privacy_app
+from ecomops.privacy.cli.privacy import privacy_app
 from ecomops.privacy.models import Consent
 from ecomops.tenancy import service as tenancy
 from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url
@@ -170,7 +171,7 @@ def test_consent_api_records_and_lists_with_the_right_permissions(server: InProc
         assert body["marketing"]["marketing_sms"]["allowed"] is False
 
 
-def test_consent_cli_set_and_list(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_consent_cli_set_and_list(engine: Engine, tenant: TenantInfo) -> None:
     result = runner.invoke(
         privacy_app,
         ["consent", "set", "--tenant", "acme", "--customer", "c7", "--purpose", "marketing_email", "--grant"],

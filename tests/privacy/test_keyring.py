@@ -12,13 +12,14 @@ from sqlalchemy import Engine, event, select, update
 from typer.testing import CliRunner
 
 from ecomops.audit.service import export
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.crypto import keyring as kr
 from ecomops.platform.crypto.pseudonym import file_keys, pseudonymize_email
 from ecomops.platform.settings import get_settings
 from ecomops.platform.store.models import TenantKey
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.privacy import vault
-from ecomops.privacy.keys_cli import keys_app
+from ecomops.privacy.cli.keys import keys_app
 from ecomops.tenancy import service as tenancy
 
 runner = CliRunner()
@@ -50,7 +51,7 @@ def test_system_seal_round_trip_and_context_binding(engine: Engine, data_dir: Pa
     assert len(key_file.read_bytes()) == 32
 
 
-def test_field_round_trip_and_aad_binding(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_field_round_trip_and_aad_binding(engine: Engine, tenant: TenantInfo) -> None:
     other = tenancy.create_tenant(engine, "other", "Other", "UTC", "USD")
     with pytest.raises(kr.KeyringError, match="has no data key with version 1"):
         kr.decrypt_field(
@@ -71,7 +72,7 @@ def test_field_round_trip_and_aad_binding(engine: Engine, tenant: tenancy.Tenant
             kr.decrypt_field(engine, tenant_id, field, record, blob)
 
 
-def test_tampering_is_detected(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_tampering_is_detected(engine: Engine, tenant: TenantInfo) -> None:
     blob = kr.encrypt_field(engine, tenant.id, "name", "c1", "张三")
     for index in (6, 20, len(blob) - 1):  # nonce, ciphertext, tag
         with pytest.raises(kr.KeyringError):
@@ -83,9 +84,7 @@ def test_tampering_is_detected(engine: Engine, tenant: tenancy.TenantInfo) -> No
         kr.decrypt_field(engine, tenant.id, "name", "c1", blob[:20])
 
 
-def test_a_wrapped_key_moved_to_another_tenant_does_not_unwrap(
-    engine: Engine, tenant: tenancy.TenantInfo
-) -> None:
+def test_a_wrapped_key_moved_to_another_tenant_does_not_unwrap(engine: Engine, tenant: TenantInfo) -> None:
     other = tenancy.create_tenant(engine, "other", "Other", "UTC", "USD")
     kr.encrypt_field(engine, tenant.id, "email", "c1", "x@y.z")
     kr.encrypt_field(engine, other.id, "email", "c1", "x@y.z")
@@ -103,7 +102,7 @@ def test_a_wrapped_key_moved_to_another_tenant_does_not_unwrap(
         kr.encrypt_field(engine, other.id, "email", "c1", "x@y.z")
 
 
-def test_blind_index_normalises_and_separates_tenants(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_blind_index_normalises_and_separates_tenants(engine: Engine, tenant: TenantInfo) -> None:
     other = tenancy.create_tenant(engine, "other", "Other", "UTC", "USD")
     ring = kr.keyring(engine)
     assert ring.blind_index(tenant.id, "email", " Ann@Example.COM ") == ring.blind_index(
@@ -120,7 +119,7 @@ def test_blind_index_normalises_and_separates_tenants(engine: Engine, tenant: te
     assert ring.blind_index(tenant.id, "email", "a@b.c") != ring.blind_index(tenant.id, "phone", "a@b.c")
 
 
-def test_unwrapped_keys_are_cached_per_process(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_unwrapped_keys_are_cached_per_process(engine: Engine, tenant: TenantInfo) -> None:
     kr.encrypt_field(engine, tenant.id, "email", "c0", "warm@example.com")  # loads the data key once
     kr.keyring(engine).blind_index(tenant.id, "email", "warm@example.com")  # and the index key
     statements: list[str] = []
@@ -139,7 +138,7 @@ def test_unwrapped_keys_are_cached_per_process(engine: Engine, tenant: tenancy.T
     assert statements == []
 
 
-def test_data_key_rotation_keeps_old_ciphertexts_readable(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_data_key_rotation_keeps_old_ciphertexts_readable(engine: Engine, tenant: TenantInfo) -> None:
     with tenant_session(engine, tenant.id) as s:
         vault.upsert_pii(s, tenant.id, "c1", {"email": "old@example.com", "phone": "13812345678"})
     before = kr.encrypt_field(engine, tenant.id, "email", "x", "before@example.com")
@@ -170,7 +169,7 @@ def test_data_key_rotation_keeps_old_ciphertexts_readable(engine: Engine, tenant
     assert [r["details"]["new_version"] for r in rotations] == [2, 3]
 
 
-def test_master_rotation_with_key_file(engine: Engine, tenant: tenancy.TenantInfo, data_dir: Path) -> None:
+def test_master_rotation_with_key_file(engine: Engine, tenant: TenantInfo, data_dir: Path) -> None:
     blob = kr.encrypt_field(engine, tenant.id, "email", "c1", "ann@example.com")
     sealed = kr.seal_system(engine, b"totp-secret", "totp:usr_1")
     old_master = (data_dir / "keys" / "master.key").read_bytes()
@@ -197,7 +196,7 @@ def test_master_rotation_with_key_file(engine: Engine, tenant: tenancy.TenantInf
 
 
 def test_master_rotation_with_environment_secret(
-    engine: Engine, tenant: tenancy.TenantInfo, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tenant: TenantInfo, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ECOMOPS_MASTER_KEY", "old secret that is long enough to matter")
     get_settings.cache_clear()
@@ -224,7 +223,7 @@ def test_master_rotation_with_environment_secret(
     assert kr.decrypt_field(engine, tenant.id, "phone", "c1", blob) == "13812345678"
 
 
-def test_rotate_refuses_ambiguous_options(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_rotate_refuses_ambiguous_options(engine: Engine, tenant: TenantInfo) -> None:
     for args in ([], ["--tenant", tenant.slug, "--master"], ["--master", "--reencrypt"]):
         result = runner.invoke(keys_app, ["rotate", *args])
         assert result.exit_code == 1, (args, result.output)
@@ -241,9 +240,7 @@ def test_rotate_refuses_ambiguous_options(engine: Engine, tenant: tenancy.Tenant
     assert "wrapped_key" not in status.output
 
 
-def test_pseudonym_key_adopts_the_legacy_key_file(
-    engine: Engine, tenant: tenancy.TenantInfo, data_dir: Path
-) -> None:
+def test_pseudonym_key_adopts_the_legacy_key_file(engine: Engine, tenant: TenantInfo, data_dir: Path) -> None:
     """Pseudonyms issued by importers before the keyring existed stay the same after the upgrade."""
     other = tenancy.create_tenant(engine, "other", "Other", "UTC", "USD")
     legacy = file_keys(data_dir).key_for(tenant.id)

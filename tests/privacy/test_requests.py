@@ -20,22 +20,23 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from ecomops import app as app_module
 from ecomops.audit.service import export as audit_export
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import NotFound, StepUpRequired, ValidationFailed
+from ecomops.platform.context import TenantInfo
+from ecomops.platform.registry import registry
 from ecomops.platform.server import ServerInfo, remove_lock, write_lock
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.platform.web.deps import TenantContext
+from ecomops.platform.web.stepup import require_step_up
 from ecomops.privacy import api as privacy_api
 from ecomops.privacy import compaction, consents, vault
 from ecomops.privacy import requests as privacy_requests
 from ecomops.privacy import runner as privacy_runner
-from ecomops.privacy.cli import privacy_app
-from ecomops.security.stepup import require_step_up
+from ecomops.privacy.cli.privacy import privacy_app
 from ecomops.tenancy import service as tenancy
 from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url
 from tests.conftest import InProcServer
@@ -481,7 +482,7 @@ def test_cli_export_and_erase_through_the_running_server(cli_server: InProcServe
 
 
 def test_cli_erase_without_a_server_works_on_the_files(
-    engine: Engine, tenant: tenancy.TenantInfo, settings: Settings
+    engine: Engine, tenant: TenantInfo, settings: Settings
 ) -> None:
     with tenant_session(engine, tenant.id) as session:
         vault.upsert_pii(
@@ -551,7 +552,7 @@ def test_cli_erase_without_a_server_works_on_the_files(
 
 
 def test_duckdb_keeps_freed_values_until_the_file_is_rewritten(
-    engine: Engine, tenant: tenancy.TenantInfo, settings: Settings
+    engine: Engine, tenant: TenantInfo, settings: Settings
 ) -> None:
     """Why compaction exists: a nulled value is still in the file after CHECKPOINT and close."""
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
@@ -590,7 +591,7 @@ def test_duckdb_keeps_freed_values_until_the_file_is_rewritten(
 
 
 @pytest.fixture
-def marked_residue(engine: Engine, tenant: tenancy.TenantInfo, settings: Settings) -> Path:
+def marked_residue(engine: Engine, tenant: TenantInfo, settings: Settings) -> Path:
     """A closed warehouse holding a freed value, marked for compaction (as a server erasure leaves it)."""
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     with wh.write() as cur:
@@ -617,7 +618,9 @@ def test_the_server_compacts_marked_warehouses_when_it_starts(
 
 
 def test_compaction_runs_first_and_the_cli_refuses_while_a_server_runs(cli_server: InProcServer) -> None:
-    assert app_module.LIFECYCLE[0] is privacy_runner  # before anything opens a warehouse file
+    # Privacy starts first, before any module opens a warehouse file.
+    starting = [m for m in registry().modules if m.startup is not None]
+    assert starting[0].name == "privacy" and starting[0].startup is privacy_runner.startup
     result = runner.invoke(privacy_app, ["compact", "--tenant", "acme"])
     assert result.exit_code == 1
     assert "has the warehouse open; stop it" in result.output

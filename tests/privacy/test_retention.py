@@ -20,12 +20,13 @@ from ecomops.imports.execution import job_dir
 from ecomops.imports.models import ImportJob
 from ecomops.imports.service import REJECT_FILE
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import requests as privacy_requests
-from ecomops.privacy.cli import privacy_app
+from ecomops.privacy.cli.privacy import privacy_app
 from ecomops.privacy.models import PrivacyRequest
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
@@ -57,7 +58,7 @@ def _event(cur: object, mid: str, ts: datetime, user: str | None, anon: str | No
 
 
 @pytest.fixture
-def warehouse(settings: Settings, tenant: tenancy.TenantInfo) -> Iterator[Warehouse]:
+def warehouse(settings: Settings, tenant: TenantInfo) -> Iterator[Warehouse]:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     with wh.write() as cur:
         _event(cur, "o1", OLD_DAY_1, "u1", "a1")
@@ -86,7 +87,7 @@ def _policy(engine: Engine, tenant_id: str, **rules: object) -> retention.Policy
 
 
 def test_without_a_policy_nothing_is_deleted(
-    engine: Engine, settings: Settings, tenant: tenancy.TenantInfo, warehouse: Warehouse
+    engine: Engine, settings: Settings, tenant: TenantInfo, warehouse: Warehouse
 ) -> None:
     assert retention.get_policy(engine, tenant.id).rules()["events_days"] is None
     summary = retention.run_retention(engine, settings, warehouse, tenant, now=NOW)
@@ -95,7 +96,7 @@ def test_without_a_policy_nothing_is_deleted(
 
 
 def test_old_events_are_anonymised_per_person_and_day(
-    engine: Engine, settings: Settings, tenant: tenancy.TenantInfo, warehouse: Warehouse
+    engine: Engine, settings: Settings, tenant: TenantInfo, warehouse: Warehouse
 ) -> None:
     _policy(engine, tenant.id, events_days=30)
     summary = retention.run_retention(engine, settings, warehouse, tenant, now=NOW)
@@ -138,7 +139,7 @@ def test_old_events_are_anonymised_per_person_and_day(
 
 
 def test_drop_dead_letters_reject_files_and_expired_bundles(
-    engine: Engine, settings: Settings, tenant: tenancy.TenantInfo, warehouse: Warehouse
+    engine: Engine, settings: Settings, tenant: TenantInfo, warehouse: Warehouse
 ) -> None:
     paths = {}
     with tenant_session(engine, tenant.id) as session:
@@ -193,7 +194,7 @@ def test_drop_dead_letters_reject_files_and_expired_bundles(
     assert privacy_requests.get_request(engine, tenant.id, "prq_new").bundle_available is True
 
 
-def test_policy_validation(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_policy_validation(engine: Engine, tenant: TenantInfo) -> None:
     with pytest.raises(ValidationFailed, match="events_action must be drop or anonymise"):
         _policy(engine, tenant.id, events_action="shred")
     with pytest.raises(ValidationFailed, match="dead_letters_days must be a whole number of days") as info:
@@ -202,7 +203,7 @@ def test_policy_validation(engine: Engine, tenant: tenancy.TenantInfo) -> None:
 
 
 def test_retention_cli_set_show_run(
-    engine: Engine, settings: Settings, tenant: tenancy.TenantInfo, warehouse: Warehouse
+    engine: Engine, settings: Settings, tenant: TenantInfo, warehouse: Warehouse
 ) -> None:
     warehouse.close()  # the CLI opens the file itself when no server runs
     result = runner.invoke(

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.crypto import keyring as kr
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.privacy import vault
@@ -30,7 +31,7 @@ ANN = {
 }
 
 
-def test_round_trip_and_ciphertext_at_rest(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_round_trip_and_ciphertext_at_rest(engine: Engine, tenant: TenantInfo) -> None:
     with tenant_session(engine, tenant.id) as s:
         vault.upsert_pii(s, tenant.id, "cust-1", ANN)
     with tenant_session(engine, tenant.id) as s:
@@ -43,9 +44,7 @@ def test_round_trip_and_ciphertext_at_rest(engine: Engine, tenant: tenancy.Tenan
     assert "Ann" not in (row.email_bidx or "") and len(row.email_bidx or "") == 64
 
 
-def test_update_keeps_unmentioned_fields_and_clears_blank_ones(
-    engine: Engine, tenant: tenancy.TenantInfo
-) -> None:
+def test_update_keeps_unmentioned_fields_and_clears_blank_ones(engine: Engine, tenant: TenantInfo) -> None:
     with tenant_session(engine, tenant.id) as s:
         vault.upsert_pii(s, tenant.id, "cust-1", ANN)
         vault.upsert_pii(s, tenant.id, "cust-1", {"email": "new@example.com", "address": ""})
@@ -56,7 +55,7 @@ def test_update_keeps_unmentioned_fields_and_clears_blank_ones(
         assert vault.find_customer_ids(s, tenant.id, email=" NEW@example.com") == ["cust-1"]
 
 
-def test_blind_index_lookup(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_blind_index_lookup(engine: Engine, tenant: TenantInfo) -> None:
     with tenant_session(engine, tenant.id) as s:
         vault.upsert_pii(s, tenant.id, "cust-1", ANN)
         vault.upsert_pii(s, tenant.id, "cust-2", {"email": "ann.lee@example.com", "phone": "13900000000"})
@@ -72,7 +71,7 @@ def test_blind_index_lookup(engine: Engine, tenant: tenancy.TenantInfo) -> None:
             vault.find_customer_ids(s, tenant.id)
 
 
-def test_tenants_are_isolated(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_tenants_are_isolated(engine: Engine, tenant: TenantInfo) -> None:
     other = tenancy.create_tenant(engine, "other", "Other", "UTC", "USD")
     with tenant_session(engine, tenant.id) as s:
         vault.upsert_pii(s, tenant.id, "cust-1", ANN)
@@ -93,7 +92,7 @@ def test_tenants_are_isolated(engine: Engine, tenant: tenancy.TenantInfo) -> Non
         vault.get_pii(s, other.id, "cust-1")
 
 
-def test_erase(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_erase(engine: Engine, tenant: TenantInfo) -> None:
     with tenant_session(engine, tenant.id) as s:
         vault.upsert_pii(s, tenant.id, "cust-1", ANN)
         assert vault.blind_indexes(s, tenant.id, "cust-1") is not None
@@ -105,7 +104,7 @@ def test_erase(engine: Engine, tenant: tenancy.TenantInfo) -> None:
         assert vault.find_customer_ids(s, tenant.id, email=ANN["email"]) == []
 
 
-def test_invalid_input(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_invalid_input(engine: Engine, tenant: TenantInfo) -> None:
     with tenant_session(engine, tenant.id) as s:
         with pytest.raises(ValidationFailed, match="unknown PII field"):
             vault.upsert_pii(s, tenant.id, "cust-1", {"shoe_size": "42"})
@@ -115,7 +114,7 @@ def test_invalid_input(engine: Engine, tenant: tenancy.TenantInfo) -> None:
             vault.upsert_pii(s, tenant.id, "cust-1", {"name": "x" * 2001})
 
 
-def test_sqlite_zeroes_erased_rows(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_sqlite_zeroes_erased_rows(engine: Engine, tenant: TenantInfo) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("secure_delete is a SQLite pragma; PostgreSQL reclaims dead tuples with VACUUM")
     with engine.connect() as conn:
@@ -154,7 +153,7 @@ def test_mask(field: str, value: str, masked: str) -> None:
     assert vault.mask(field, value) == masked
 
 
-def test_rotations_keep_the_vault_readable(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_rotations_keep_the_vault_readable(engine: Engine, tenant: TenantInfo) -> None:
     """Data-key rotation (+ re-encryption) and master rotation, checked before and after on both backends."""
     with tenant_session(engine, tenant.id) as s:
         vault.upsert_pii(s, tenant.id, "cust-1", ANN)
@@ -179,7 +178,7 @@ def test_rotations_keep_the_vault_readable(engine: Engine, tenant: tenancy.Tenan
         assert vault.find_customer_ids(s, tenant.id, phone="+8613812345678") == ["cust-1"]
 
 
-def test_a_lookup_on_a_tenant_without_keys_creates_none(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_a_lookup_on_a_tenant_without_keys_creates_none(engine: Engine, tenant: TenantInfo) -> None:
     with tenant_session(engine, tenant.id) as s:
         assert vault.find_customer_ids(s, tenant.id, email="a@b.c") == []
         assert vault.get_pii(s, tenant.id, "cust-1") is None

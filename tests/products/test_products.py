@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from ecomops.cli import app
 from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.products import service
@@ -61,7 +62,7 @@ def seed_products(wh: Warehouse) -> None:
 
 
 @pytest.fixture
-def warehouse(settings: Settings, tenant: tenancy.TenantInfo) -> Iterator[Warehouse]:
+def warehouse(settings: Settings, tenant: TenantInfo) -> Iterator[Warehouse]:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     seed_products(wh)
     yield wh

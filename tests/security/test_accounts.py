@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from ecomops.audit import service as audit
 from ecomops.cli import app
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
+from ecomops.platform import tenants
 from ecomops.platform.settings import get_settings
 from ecomops.security import accounts
 from ecomops.tenancy import service as tenancy
@@ -155,7 +156,7 @@ def test_cli_bootstrap_password_lockout_and_mfa_commands(cli: CliRunner, store_e
     assert "required" in _ok(cli, "member", "mfa-policy", "--tenant", "acme", "--require")
     assert "unlocked" in _ok(cli, "user", "unlock", "boss@shop.example")
     assert "reset" in _ok(cli, "user", "mfa-reset", "boss@shop.example")
-    tenant_id = tenancy.get_tenant(store_engine, "acme").id
+    tenant_id = tenants.get_tenant(store_engine, "acme").id
     actions = [r["action"] for r in audit.export(store_engine, tenant_id)]
     for action in ("user.password_set", "tenant.mfa_policy", "user.unlock", "user.mfa_reset"):
         assert action in actions

@@ -17,9 +17,9 @@ from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import StepUpRequired
 from ecomops.platform.store.db import session_scope
 from ecomops.platform.web.deps import TenantContext
+from ecomops.platform.web.stepup import require_step_up
 from ecomops.security import accounts, auth
 from ecomops.security.models import UserSession
-from ecomops.security.stepup import require_step_up
 from tests.conftest import InProcServer
 
 PASSWORD = "correct horse battery staple"

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from ecomops.platform.roles import ROLES
 from ecomops.security import accounts
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
@@ -78,7 +79,7 @@ def world(server: InProcServer, engine: Engine) -> Iterator[dict[str, Any]]:
     rival_ids = _rival_data(server, engine)
     credentials = {
         f"key:{role}": tenancy.create_api_key(engine, server.tenant.slug, role, f"iso-{role}")[1]
-        for role in tenancy.ROLES
+        for role in ROLES
     }
     accounts.create_user(engine, "ana@acme.test", PASSWORD)
     accounts.add_member(engine, server.tenant.slug, "ana@acme.test", "analyst")

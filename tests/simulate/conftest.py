@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.store.db import make_engine
 from ecomops.platform.store.migrate import upgrade
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
@@ -26,7 +27,7 @@ SHOP_PARAMS = SeedParams(days=200, customers=3000, seed=7, end_date=date(2026, 1
 @dataclass
 class SeededShop:
     engine: Engine
-    tenant: tenancy.TenantInfo
+    tenant: TenantInfo
     warehouse: Warehouse
     result: SeedResult
     manifest: dict[str, Any]
@@ -35,7 +36,7 @@ class SeededShop:
         return self.warehouse.query(sql, params)
 
 
-def new_shop(root: Path, slug: str = "demo") -> tuple[Engine, tenancy.TenantInfo, Warehouse]:
+def new_shop(root: Path, slug: str = "demo") -> tuple[Engine, TenantInfo, Warehouse]:
     root.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{root / 'ecomops.sqlite3'}")
     upgrade(engine)

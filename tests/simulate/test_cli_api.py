@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecomops.cli import app
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy import service as tenancy
@@ -18,9 +19,7 @@ from tests.conftest import LiveServer
 SMALL = ["--days", "30", "--customers", "600", "--seed", "5", "--end-date", "2026-06-30"]
 
 
-def test_cli_seeds_directly_and_prints_json(
-    settings: Settings, tenant: tenancy.TenantInfo, tmp_path: Path
-) -> None:
+def test_cli_seeds_directly_and_prints_json(settings: Settings, tenant: TenantInfo, tmp_path: Path) -> None:
     manifest = tmp_path / "truth.json"
     result = CliRunner().invoke(
         app,
@@ -46,7 +45,7 @@ def test_cli_seeds_directly_and_prints_json(
         wh.close()
 
 
-def test_cli_reports_bad_input_and_unknown_tenant(settings: Settings, tenant: tenancy.TenantInfo) -> None:
+def test_cli_reports_bad_input_and_unknown_tenant(settings: Settings, tenant: TenantInfo) -> None:
     runner = CliRunner()
     bad_date = runner.invoke(app, ["demo", "seed", "--tenant", tenant.slug, "--end-date", "30/06/2026"])
     assert bad_date.exit_code == 1 and "YYYY-MM-DD" in bad_date.output
@@ -57,7 +56,7 @@ def test_cli_reports_bad_input_and_unknown_tenant(settings: Settings, tenant: te
 
 
 def test_api_route_and_cli_through_the_running_server(
-    live_server: LiveServer, tenant: tenancy.TenantInfo, engine: Engine
+    live_server: LiveServer, tenant: TenantInfo, engine: Engine
 ) -> None:
     url = f"{live_server.url}/api/v1/t/{tenant.slug}/demo/seed"
     auth = {"Authorization": f"Bearer {live_server.token}"}

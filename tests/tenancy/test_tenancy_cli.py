@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from ecomops.cli import app
+from ecomops.platform import tenants
 from ecomops.platform.settings import get_settings
 from ecomops.platform.warehouse.connection import warehouse_path
 from ecomops.tenancy import service
@@ -49,7 +50,7 @@ def test_tenant_create_and_list(cli: CliRunner, engine: Engine, data_dir: Path) 
     )
     assert result.exit_code == 0, result.output
     assert "created tenant acme (Asia/Shanghai, CNY)" in _flat(result.stdout)
-    tenant = service.get_tenant(engine, "acme")
+    tenant = tenants.get_tenant(engine, "acme")
     assert warehouse_path(data_dir / "warehouse", tenant.id).exists()
 
     result = run(cli, "tenant", "create", "globex", "--json")
@@ -74,7 +75,7 @@ def test_tenant_create_if_not_exists(cli: CliRunner, engine: Engine) -> None:
     again = run(cli, "tenant", "create", "demo", "--timezone", "Europe/Paris", "--if-not-exists")
     assert again.exit_code == 0, again.output
     assert "already exists" in _flat(again.stdout) and "left unchanged" in _flat(again.stdout)
-    assert service.get_tenant(engine, "demo").timezone == "Asia/Shanghai"  # not overwritten
+    assert tenants.get_tenant(engine, "demo").timezone == "Asia/Shanghai"  # not overwritten
 
     as_json = json.loads(run(cli, "tenant", "create", "demo", "--if-not-exists", "--json").stdout)
     assert (as_json["slug"], as_json["created"]) == ("demo", False)

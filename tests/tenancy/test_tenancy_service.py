@@ -10,8 +10,9 @@ from sqlalchemy import Engine, select, update
 
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
+from ecomops.platform import tenants
 from ecomops.platform.store.scoping import system_session
-from ecomops.tenancy import service
+from ecomops.tenancy import apikeys, service
 from ecomops.tenancy.models import ApiKey, Source
 
 
@@ -26,10 +27,10 @@ def test_create_and_list_tenants(engine: Engine) -> None:
         "CNY",
     )
     assert created.id.startswith("tn_")
-    listed = service.list_tenants(engine)
+    listed = tenants.list_tenants(engine)
     assert [t.slug for t in listed] == ["acme", "zeta-shop"]
     assert listed[0].name == "acme"  # the name defaults to the slug
-    assert service.get_tenant(engine, "zeta-shop") == created
+    assert tenants.get_tenant(engine, "zeta-shop") == created
 
 
 @pytest.mark.parametrize(
@@ -49,7 +50,7 @@ def test_create_tenant_rejects_bad_input(
     with pytest.raises(ValidationFailed) as info:
         service.create_tenant(engine, slug, None, timezone, currency)
     assert info.value.details == {"field": field}
-    assert service.list_tenants(engine) == []
+    assert tenants.list_tenants(engine) == []
 
 
 def test_duplicate_slug_is_a_conflict(engine: Engine) -> None:
@@ -60,7 +61,7 @@ def test_duplicate_slug_is_a_conflict(engine: Engine) -> None:
 
 def test_unknown_tenant_is_not_found(engine: Engine) -> None:
     with pytest.raises(NotFound):
-        service.get_tenant(engine, "ghost")
+        tenants.get_tenant(engine, "ghost")
     with pytest.raises(NotFound):
         service.create_source(engine, "ghost", "site", "web")
 
@@ -110,7 +111,7 @@ def test_api_key_with_expiry(engine: Engine) -> None:
     before = utcnow()
     info, key = service.create_api_key(engine, "acme", "analyst", "reports", timedelta(days=30))
 
-    assert key.startswith(service.API_KEY_PREFIX)
+    assert key.startswith(apikeys.API_KEY_PREFIX)
     assert info.expires_at is not None
     assert before + timedelta(days=30) <= info.expires_at <= utcnow() + timedelta(days=30)
     resolved = service.api_key_for_secret(engine, key)

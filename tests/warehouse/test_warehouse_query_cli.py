@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from ecomops.cli import app
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.server import running_server
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import open_warehouse
@@ -47,7 +48,7 @@ REFUSED = [
 
 
 @pytest.fixture
-def seeded(settings: Settings, tenant: tenancy.TenantInfo) -> tenancy.TenantInfo:
+def seeded(settings: Settings, tenant: TenantInfo) -> TenantInfo:
     """The `acme` tenant with three orders in its warehouse file (closed again, as after a CLI import)."""
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     try:
@@ -59,7 +60,7 @@ def seeded(settings: Settings, tenant: tenancy.TenantInfo) -> tenancy.TenantInfo
 
 
 @pytest.fixture
-def server(data_dir: Path, seeded: tenancy.TenantInfo) -> Iterator[LiveServer]:
+def server(data_dir: Path, seeded: TenantInfo) -> Iterator[LiveServer]:
     live = start_server(data_dir)
     yield live
     live.stop()
@@ -107,7 +108,7 @@ def _check_refusals() -> None:
     assert not Path("/tmp/ecomops-leak.csv").exists()
 
 
-def test_cli_without_server_reads_the_file(settings: Settings, seeded: tenancy.TenantInfo) -> None:
+def test_cli_without_server_reads_the_file(settings: Settings, seeded: TenantInfo) -> None:
     assert running_server(settings) is None
     _check_outputs()
     _check_refusals()
@@ -128,9 +129,7 @@ def test_cli_errors_for_unknown_tenant_and_missing_file(settings: Settings, engi
     assert missing.exit_code == 1 and "has no warehouse file yet" in " ".join(missing.stderr.split())
 
 
-def test_api_auth_roles_and_validation(
-    server: LiveServer, engine: Engine, seeded: tenancy.TenantInfo
-) -> None:
+def test_api_auth_roles_and_validation(server: LiveServer, engine: Engine, seeded: TenantInfo) -> None:
     url = f"{server.url}/api/v1/t/acme/query"
     _, analyst = tenancy.create_api_key(engine, "acme", "analyst")
     _, viewer = tenancy.create_api_key(engine, "acme", "viewer")

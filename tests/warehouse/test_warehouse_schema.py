@@ -9,7 +9,13 @@ import duckdb
 import pytest
 
 from ecomops.platform.warehouse.connection import Warehouse, connect, open_warehouse
-from ecomops.platform.warehouse.schema import current_version, latest_version, migrate, migrations
+from ecomops.platform.warehouse.schema import (
+    applied_versions,
+    expected_versions,
+    is_current,
+    migrate,
+    migrations,
+)
 
 #: ARCHITECTURE.md "Data → Warehouse": every table and the columns it promises.
 DOCUMENTED: dict[str, set[str]] = {
@@ -115,16 +121,19 @@ def test_versions_are_recorded_and_rerunning_migrate_is_a_no_op(tmp_path: Path) 
     path = tmp_path / "wh.duckdb"
     con = connect(path)  # connect() migrates a writable connection
     try:
-        assert current_version(con) == latest_version() == len(migrations()) >= 1
-        recorded = con.execute("SELECT version, name FROM _schema_migrations ORDER BY version").fetchall()
-        assert recorded == [(m.version, m.name) for m in migrations()]
+        assert is_current(con) and applied_versions(con) == expected_versions()
+        assert {"platform", "imports", "analytics"} <= set(expected_versions())
+        recorded = con.execute(
+            "SELECT module, version, name FROM _module_migrations ORDER BY module, version"
+        ).fetchall()
+        assert recorded == sorted((m.module, m.version, m.name) for m in migrations())
         schema_before = con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns ORDER BY ALL"
         ).fetchall()
 
         assert migrate(con) == []  # nothing pending
 
-        assert con.execute("SELECT count(*) FROM _schema_migrations").fetchone() == (len(migrations()),)
+        assert con.execute("SELECT count(*) FROM _module_migrations").fetchone() == (len(migrations()),)
         schema_after = con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns ORDER BY ALL"
         ).fetchall()
@@ -134,7 +143,7 @@ def test_versions_are_recorded_and_rerunning_migrate_is_a_no_op(tmp_path: Path) 
     # Reopening an up-to-date file applies nothing either.
     reopened = connect(path)
     try:
-        assert migrate(reopened) == [] and current_version(reopened) == latest_version()
+        assert migrate(reopened) == [] and is_current(reopened)
     finally:
         reopened.close()
 
@@ -145,17 +154,43 @@ def test_migrations_apply_incrementally_from_an_older_version(tmp_path: Path) ->
     con = duckdb.connect(str(path))
     try:
         con.execute(
-            "CREATE TABLE _schema_migrations "
-            "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
-            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            "CREATE TABLE _module_migrations (module VARCHAR NOT NULL, version INTEGER NOT NULL, "
+            "name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
+            "PRIMARY KEY (module, version))"
         )
         first = migrations()[0]
         con.execute(first.sql)
         con.execute(
-            "INSERT INTO _schema_migrations (version, name) VALUES (?, ?)", [first.version, first.name]
+            "INSERT INTO _module_migrations (module, version, name) VALUES (?, ?, ?)",
+            [first.module, first.version, first.name],
         )
-        assert migrate(con) == [m.version for m in migrations()[1:]]
-        assert current_version(con) == latest_version()
+        assert migrate(con) == [(m.module, m.version) for m in migrations()[1:]]
+        assert is_current(con)
+    finally:
+        con.close()
+
+
+def test_a_file_from_before_modules_owned_their_migrations_is_converted(tmp_path: Path) -> None:
+    """The old global sequence (core 1, imports 2, rollups 3-6) maps onto per-module versions."""
+    path = tmp_path / "legacy.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            "CREATE TABLE _schema_migrations "
+            "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        by_key = {(m.module, m.version): m for m in migrations()}
+        for version, key in enumerate([("platform", 1), ("imports", 1), ("analytics", 1)], start=1):
+            con.execute(by_key[key].sql)
+            con.execute("INSERT INTO _schema_migrations (version, name) VALUES (?, ?)", [version, key[0]])
+        assert applied_versions(con) == {"platform": 1, "imports": 1, "analytics": 1}
+        assert migrate(con) == [("analytics", 2), ("analytics", 3), ("analytics", 4)]
+        assert is_current(con)
+        legacy = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = '_schema_migrations'"
+        ).fetchone()
+        assert legacy == (0,)
     finally:
         con.close()
 
@@ -166,7 +201,7 @@ def test_read_only_connection_does_not_migrate(tmp_path: Path) -> None:
     connect(tmp_path / "present.duckdb").close()
     ro = connect(tmp_path / "present.duckdb", read_only=True)
     try:
-        assert current_version(ro) == latest_version()
+        assert is_current(ro)
         with pytest.raises(duckdb.Error):
             ro.execute("CREATE TABLE x (a INTEGER)")
     finally:

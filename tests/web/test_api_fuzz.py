@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from ecomops.platform.context import TenantInfo
 from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
 
@@ -47,7 +48,7 @@ def _fuzz(url: str, token: str, config: Path, *extra: str) -> subprocess.Complet
 
 @pytest.mark.slow
 def test_no_request_makes_the_server_fail(
-    data_dir: Path, engine: Engine, tenant: tenancy.TenantInfo, tmp_path: Path
+    data_dir: Path, engine: Engine, tenant: TenantInfo, tmp_path: Path
 ) -> None:
     _, write_key = tenancy.create_source(engine, tenant.slug, "site", "web")
     _, api_key = tenancy.create_api_key(engine, tenant.slug, "owner")

@@ -9,9 +9,11 @@ import httpx
 from sqlalchemy import Engine, text
 
 from ecomops.kernel.clock import utcnow
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.store.scoping import system_connection
-from ecomops.platform.web.deps import ApiKeyCache
+from ecomops.tenancy import apikeys
 from ecomops.tenancy import service as tenancy
+from ecomops.tenancy.apikeys import ApiKeyCache
 from tests.conftest import InProcServer
 
 
@@ -70,7 +72,7 @@ def test_other_tenants_and_unknown_keys_are_not_served_from_the_cache(
 def test_expiry_is_checked_on_every_hit() -> None:
     clock = FakeClock()
     cache = ApiKeyCache(60.0, clock=clock)
-    tenant = tenancy.TenantInfo("t1", "acme", "Acme", "UTC", "USD", utcnow())
+    tenant = TenantInfo("t1", "acme", "Acme", "UTC", "USD", utcnow())
     soon = tenancy.ApiKeyInfo("k1", "t1", "n", "admin", "eco_live_x", utcnow() + timedelta(hours=1))
     gone = tenancy.ApiKeyInfo("k2", "t1", "n", "admin", "eco_live_y", utcnow() - timedelta(seconds=1))
     cache.put("a", (soon, tenant))
@@ -83,13 +85,13 @@ def test_expiry_is_checked_on_every_hit() -> None:
 
 def test_cache_is_bounded() -> None:
     cache = ApiKeyCache(60.0, max_entries=10)
-    tenant = tenancy.TenantInfo("t1", "acme", "Acme", "UTC", "USD", utcnow())
+    tenant = TenantInfo("t1", "acme", "Acme", "UTC", "USD", utcnow())
     for i in range(25):
         cache.put(str(i), (tenancy.ApiKeyInfo(f"k{i}", "t1", "n", "admin", "p", None), tenant))
     assert len(cache) == 10 and cache.get("24") is not None and cache.get("0") is None
 
 
-def test_last_used_at_is_written_at_most_once_a_minute(engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_last_used_at_is_written_at_most_once_a_minute(engine: Engine, tenant: TenantInfo) -> None:
     info, key = tenancy.create_api_key(engine, "acme", "admin")
 
     def last_used() -> object:
@@ -101,7 +103,7 @@ def test_last_used_at_is_written_at_most_once_a_minute(engine: Engine, tenant: t
     for _ in range(3):
         tenancy.api_key_for_secret(engine, key)
     assert last_used() == first  # no write per request
-    earlier = utcnow() - tenancy.LAST_USED_RESOLUTION - timedelta(seconds=1)
+    earlier = utcnow() - apikeys.LAST_USED_RESOLUTION - timedelta(seconds=1)
     with system_connection(engine, "test: age last_used_at") as conn:
         conn.execute(
             text("UPDATE api_keys SET last_used_at = :t WHERE id = :id"), {"t": earlier, "id": info.id}

@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import Engine
 
 from ecomops.audit import service as audit
+from ecomops.platform.context import TenantInfo
 from ecomops.tenancy import service as tenancy
 from tests.conftest import free_port
 
@@ -60,7 +61,7 @@ def _dead_letter_read(url: str, key: str, forwarded: dict[str, str]) -> httpx.Re
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
 
 
-def test_default_trusts_the_local_proxy(data_dir: Path, engine: Engine, tenant: tenancy.TenantInfo) -> None:
+def test_default_trusts_the_local_proxy(data_dir: Path, engine: Engine, tenant: TenantInfo) -> None:
     _, key = tenancy.create_api_key(engine, "acme", "admin")
     with serve(data_dir) as url:
         answer = _dead_letter_read(url, key, FORWARDED)
@@ -72,7 +73,7 @@ def test_default_trusts_the_local_proxy(data_dir: Path, engine: Engine, tenant: 
 
 
 def test_forwarded_headers_from_an_untrusted_peer_are_ignored(
-    data_dir: Path, engine: Engine, tenant: tenancy.TenantInfo
+    data_dir: Path, engine: Engine, tenant: TenantInfo
 ) -> None:
     _, key = tenancy.create_api_key(engine, "acme", "admin")
     with serve(data_dir, "--forwarded-allow-ips", "10.9.9.9") as url:

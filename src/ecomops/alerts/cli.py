@@ -17,8 +17,8 @@ from ecomops.alerts import service
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
 from ecomops.platform.server import call_server, running_server
+from ecomops.platform.tenants import get_tenant
 from ecomops.platform.warehouse.connection import connect, warehouse_path
-from ecomops.tenancy.service import get_tenant
 
 alerts_app = typer.Typer(help="Alert rules on metrics and stock, with signed webhooks.", no_args_is_help=True)
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.alerts import service
-from ecomops.analytics.catalogue import BREAKDOWNS, METRICS, Unit
+from ecomops.analytics.service import BREAKDOWNS, METRICS, Unit
 from ecomops.platform.console.shell import Page, open_page, render
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +31,7 @@ async def alerts_page(request: Request, slug: str) -> Response:
     zh = page.locale.startswith("zh")
     return render(
         page,
-        "console/alerts.html",
+        "alerts/alerts.html",
         {
             "rules": [{**r, "description": service.describe(r)} for r in rules],
             "events": [{**e, "rule_name": names.get(e["rule_id"], e["rule_id"])} for e in events],

@@ -1,30 +1,21 @@
-"""The server's alert schedule: every ``settings.alerts_interval_seconds``, evaluate each tenant's
-enabled rules against its warehouse and deliver what fires.
+"""Evaluate a tenant's alert rules on the server: the scheduled job (``alerts.evaluate``, every
+``settings.alerts_interval_seconds``, run by the platform scheduler) and the API's "run now".
 
-It lives in the server (an ``app.LIFECYCLE`` module) because the server owns every warehouse file;
-each pass runs in a worker thread so DuckDB work and webhook retries never block the event loop.
+Both run in the server because it owns every warehouse file, on a private cursor, under one lock so a
+pass asked for through the API never overlaps the scheduled one (both would fire the same period).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import threading
 from datetime import datetime
-from typing import Any
 
 from ecomops.alerts import service
-from ecomops.platform.context import AuditContext, acting_as
+from ecomops.platform.context import AuditContext, TenantInfo, acting_as
 from ecomops.platform.web.state import AppState
-from ecomops.tenancy import service as tenancy
-from ecomops.tenancy.service import TenantInfo
 
-log = logging.getLogger(__name__)
-SERVICE = "alerts_scheduler"
 ACTOR = "system:alerts"
-#: Held while a pass runs: shutdown waits for it before the warehouses are closed, and a pass asked
-#: for through the API never overlaps the scheduled one (both would fire the same period).
+#: Held while a tenant's rules run: a pass asked for through the API never overlaps the scheduled one.
 PASS_LOCK = threading.Lock()
 
 
@@ -40,41 +31,6 @@ def run_for_tenant(
         cursor.close()
 
 
-def run_all(state: AppState, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
-    """One pass over every tenant with an enabled rule; a failing tenant does not stop the others."""
-    results: dict[str, list[dict[str, Any]]] = {}
-    for tenant_id in service.tenants_with_enabled_rules(state.engine):
-        try:
-            tenant = tenancy.get_tenant_by_id(state.engine, tenant_id)
-            results[tenant_id] = [e.as_dict() for e in run_for_tenant(state, tenant, now)]
-        except Exception:
-            log.exception("alert evaluation for tenant %s failed; will retry next interval", tenant_id)
-    return results
-
-
-async def _schedule(state: AppState, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(run_all, state)
-        except Exception:
-            log.exception("alert pass failed; will retry next interval")
-
-
-async def startup(state: AppState) -> None:
-    interval = float(state.settings.alerts_interval_seconds)
-    state.services[SERVICE] = asyncio.create_task(_schedule(state, interval), name="alerts-scheduler")
-
-
-async def shutdown(state: AppState) -> None:
-    task = state.services.pop(SERVICE, None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-        def wait_for_pass() -> None:
-            with PASS_LOCK:
-                pass
-
-        await asyncio.to_thread(wait_for_pass)
+def evaluate_tenant(state: AppState, tenant: TenantInfo) -> list[dict[str, object]]:
+    """The scheduled job's work for one tenant."""
+    return [e.as_dict() for e in run_for_tenant(state, tenant)]

@@ -36,25 +36,30 @@ from sqlalchemy import Engine, select
 
 from ecomops.alerts import webhook
 from ecomops.alerts.models import AlertEvent, AlertRule
-from ecomops.analytics import rollups
-from ecomops.analytics.catalogue import (
+from ecomops.analytics.service import (
     BASE_MEASURES,
     EXCLUDED_ORDER_STATUSES,
     METRICS_BY_ID,
+    Bucket,
+    Cells,
+    FactsSource,
+    Granularity,
+    MeasureSource,
     Unit,
+    bucket_at,
+    last_year_bucket,
+    local_midnight,
     parse_breakdown,
+    rollup_source_for,
 )
-from ecomops.analytics.periods import Bucket, Granularity, bucket_at, last_year_bucket, local_midnight
-from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
 from ecomops.platform.audit import record_action
-from ecomops.platform.context import current
+from ecomops.platform.context import TenantInfo, current
 from ecomops.platform.crypto.keyring import decrypt_field, encrypt_field
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.scoping import system_session, tenant_session
-from ecomops.tenancy.service import TenantInfo
 
 KINDS = ("metric", "stock")
 WINDOWS = ("hour", "day")
@@ -508,7 +513,7 @@ def evaluate_metric(con: Any, tenant: TenantInfo, rule: dict[str, Any], now: dat
     labelled = [Bucket("current", current.start, current.end, current.first_day, current.end_day)]
     if base is not None:
         labelled.append(Bucket("baseline", base.start, base.end, base.first_day, base.end_day))
-    source: MeasureSource | None = rollups.source_for(con, labelled, timezone=tenant.timezone)
+    source: MeasureSource | None = rollup_source_for(con, labelled, timezone=tenant.timezone)
     if source is None:
         source = FactsSource(ibis.duckdb.from_connection(con))
     for m in needed:

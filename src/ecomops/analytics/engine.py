@@ -50,8 +50,8 @@ from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
 from ecomops.kernel.clock import utcnow, validate_timezone
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
 from ecomops.kernel.money import MONEY_QUANT, normalize_currency
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.warehouse.connection import Warehouse, connect
-from ecomops.tenancy.service import TenantInfo
 
 DEFAULT_DAYS = 30
 DEFAULT_LIMIT = 50

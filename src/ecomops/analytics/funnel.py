@@ -38,7 +38,10 @@ from ecomops.analytics.catalogue import (
     PRODUCT_VIEWED_EVENT,
     VISIT_EVENT_TYPES,
 )
+from ecomops.analytics.engine import DEFAULT_DAYS
 from ecomops.analytics.periods import Bucket, Granularity, check_day, local_midnight, validate_window
+from ecomops.kernel.clock import utcnow, validate_timezone
+from ecomops.platform.context import TenantInfo
 
 #: (step id, track event name or None for a page/screen visit), in funnel order.
 STEPS: tuple[tuple[str, str | None], ...] = (
@@ -137,3 +140,14 @@ def compute(con: Any, first: date, last: date, timezone: str) -> Funnel:
         )
         previous = n
     return Funnel(first, last, timezone, top > 0, steps)
+
+
+def window(
+    tenant: TenantInfo, first: date | None, last: date | None, timezone: str | None
+) -> tuple[date, date, str]:
+    """Defaults like the metrics API: the 30 local days ending today (or after ``from``)."""
+    zone_name = validate_timezone(timezone) if timezone else tenant.timezone
+    today = utcnow().astimezone(ZoneInfo(zone_name)).date()
+    last = last or (first + timedelta(days=DEFAULT_DAYS - 1) if first else today)
+    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    return first, last, zone_name

@@ -473,4 +473,4 @@ async def overview_page(page: Page) -> HTMLResponse:
             "form": {"from": rng.first.isoformat(), "to": rng.last.isoformat()},
         }
     )
-    return render(page, "console/overview.html", context, status=422 if error else 200)
+    return render(page, "analytics/overview.html", context, status=422 if error else 200)

@@ -53,6 +53,7 @@ from ecomops.analytics.catalogue import (
 from ecomops.analytics.periods import Bucket, Granularity
 from ecomops.analytics.rollup_days import dim
 from ecomops.analytics.sources import Cells
+from ecomops.platform.modules import FactsChanged
 
 log = logging.getLogger(__name__)
 
@@ -809,3 +810,21 @@ class RollupSource:
                 values[name] = value if value is not None else 0
             cells[key] = values
         return cells
+
+
+def on_facts_changed(cur: duckdb.DuckDBPyConnection, change: FactsChanged) -> None:
+    """The analytics module's facts listener: keep the rollups exact in the writer's transaction."""
+    if change.kind == "loaded":
+        refresh(cur, order_ids=change.order_ids, event_hours_from=change.events_table)
+    elif change.kind == "rebuilt":
+        rebuild(cur)
+        if change.timezone is not None:
+            keep_days_in(cur, change.timezone)
+    elif change.kind == "erased":
+        refresh_subject(cur, list(change.subject_ids), list(change.order_ids))
+    elif change.kind == "events_before":
+        if change.cutoff is None:
+            raise ValueError("an events_before change needs its cutoff")
+        refresh_events_before(cur, change.cutoff)
+    else:
+        raise ValueError(f"unknown facts change {change.kind!r}")

@@ -20,7 +20,7 @@ from ecomops.audit import service
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform import audit as recording
 from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json
-from ecomops.tenancy.service import get_tenant
+from ecomops.platform.tenants import get_tenant
 
 audit_app = typer.Typer(help="Hash-chained audit log: verify, anchor and export.", no_args_is_help=True)
 

@@ -1,7 +1,8 @@
-"""``/api/v1/t/{tenant}/customers``: customer list and profile, PII masked unless revealed.
+"""``/api/v1/t/{tenant}/customers``: customer list and profile, PII masked unless revealed, and each
+customer's consents (``…/{customer_id}/consents``: GET with customers:read, POST with consents:write).
 
 ``?reveal=true`` needs ``customers:read_pii`` (owners and admins), a fresh second factor for console
-sessions (``security.stepup``), and writes a ``customer.pii_read`` audit record. Without it PII comes
+sessions (``platform.web.stepup``), and writes a ``customer.pii_read`` audit record. Without it PII comes
 back masked (``a***@example.com``) for anyone with ``customers:read``.
 """
 
@@ -10,19 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.customers import service
+from ecomops.kernel.errors import NotFound
 from ecomops.platform.permissions import require
-from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.deps import StateDep, TenantContext, TenantDep
 from ecomops.platform.web.state import AppState
-from ecomops.security.stepup import require_step_up
+from ecomops.platform.web.stepup import require_step_up
+from ecomops.privacy import service as consent_service
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/customers", tags=["customers"])
+CustomerId = Annotated[str, Path(min_length=1, max_length=200, description="Pseudonymous customer id")]
 
 
 class PiiOut(BaseModel):
@@ -167,3 +171,96 @@ async def get_customer(
         return profile
 
     return await run_in_threadpool(_run)
+
+
+# -- consents ----------------------------------------------------------------------------------------
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Literal["marketing_email", "marketing_sms", "personalisation", "analytics"]
+    granted: bool
+    source: str = Field(
+        "api",
+        min_length=1,
+        max_length=40,
+        description="Where the decision was captured (checkout_form, customer_service, …)",
+    )
+
+
+class ConsentOut(BaseModel):
+    id: str
+    customer_id: str
+    purpose: str
+    granted: bool
+    source: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class EligibilityOut(BaseModel):
+    allowed: bool
+    reason: str
+
+
+class ConsentsOut(BaseModel):
+    customer_id: str
+    current: dict[str, ConsentOut]
+    history: list[ConsentOut]
+    marketing: dict[str, EligibilityOut]
+
+
+def _consents(state: AppState, ctx: TenantContext, customer_id: str) -> dict[str, Any]:
+    history = consent_service.consent_history(state.engine, ctx.tenant.id, customer_id)
+    if not history:
+        # An id this tenant has never seen is "not found", not an empty record: the same answer
+        # for another tenant's customer ids and for typos.
+        cur = state.warehouses.get(ctx.tenant.id).cursor()
+        try:
+            known = service.customer_known(cur, state.engine, ctx.tenant.id, customer_id)
+        finally:
+            cur.close()
+        if not known:
+            raise NotFound(f"customer {customer_id!r} not found", {"customer_id": customer_id})
+    return {
+        "customer_id": customer_id,
+        "current": {p: r.__dict__ for p, r in consent_service.latest(history).items()},
+        "history": [r.__dict__ for r in history],
+        "marketing": {
+            p: consent_service.marketing_allowed(state.engine, ctx.tenant.id, customer_id, p).__dict__
+            for p in consent_service.MARKETING_PURPOSES
+        },
+    }
+
+
+@router.get(
+    "/{customer_id}/consents",
+    response_model=ConsentsOut,
+    summary="A customer's current consents, their full history and marketing eligibility",
+)
+async def get_consents(customer_id: CustomerId, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+    require(ctx, "customers:read")
+    return await run_in_threadpool(_consents, state, ctx, customer_id)
+
+
+@router.post(
+    "/{customer_id}/consents",
+    response_model=ConsentOut,
+    status_code=201,
+    summary="Record a grant or a withdrawal for one purpose (appended to the history)",
+)
+async def post_consent(
+    customer_id: CustomerId, body: ConsentIn, ctx: TenantDep, state: StateDep
+) -> dict[str, Any]:
+    require(ctx, "consents:write")
+    record = await run_in_threadpool(
+        consent_service.record_consent,
+        state.engine,
+        ctx.tenant.id,
+        customer_id,
+        body.purpose,
+        body.granted,
+        body.source,
+    )
+    return record.__dict__

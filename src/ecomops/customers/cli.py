@@ -18,10 +18,10 @@ from rich.table import Table
 
 from ecomops.customers import service
 from ecomops.kernel.errors import NotFound
+from ecomops.platform import tenants
 from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
 from ecomops.platform.server import call_server, running_server
 from ecomops.platform.warehouse.connection import connect, warehouse_path
-from ecomops.tenancy import service as tenancy
 
 customers_app = typer.Typer(
     help="Customers: list and profiles (PII masked unless --reveal).", no_args_is_help=True
@@ -55,7 +55,7 @@ def fetch_list(
         )
         return result
     eng = engine()
-    info = tenancy.get_tenant(eng, tenant)
+    info = tenants.get_tenant(eng, tenant)
     with _local_cursor(info.id, info.slug) as cur:
         page = service.list_customers(
             cur, eng, info.id, limit=limit, offset=offset, email=email, phone=phone, reveal=reveal
@@ -74,7 +74,7 @@ def fetch_profile(tenant: str, customer_id: str, *, reveal: bool) -> dict[str, A
         )
         return result
     eng = engine()
-    info = tenancy.get_tenant(eng, tenant)
+    info = tenants.get_tenant(eng, tenant)
     with _local_cursor(info.id, info.slug) as cur:
         profile = service.get_customer(cur, eng, info.id, customer_id, reveal=reveal)
     if reveal and profile["pii"]:

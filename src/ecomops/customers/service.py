@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
 from ecomops.platform.store.scoping import tenant_session
-from ecomops.privacy import vault
+from ecomops.privacy import service as vault
 
 MAX_PAGE = 500
 RECENT_ORDERS = 10

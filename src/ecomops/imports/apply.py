@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from ecomops.analytics import rollups
 from ecomops.imports.staging import Staging, arrow_table
 from ecomops.kernel.clock import utcnow
+from ecomops.platform.warehouse import facts
 from ecomops.platform.warehouse.connection import Warehouse
 
 
@@ -280,7 +280,7 @@ def apply_staged(
             )
         result.updated["customers"] = _update_from(cur, staging, "seen_again", SEEN_AGAIN, WIDEN_CUSTOMERS)
         # Rollups of the hours these orders, lines and refunds fall in, in this same transaction.
-        rollups.refresh(cur, order_ids=staging.arrow(TOUCHED_ORDERS))
+        facts.publish(cur, facts.FactsChanged("loaded", order_ids=staging.arrow(TOUCHED_ORDERS)))
         result.loaded_by_file = {int(f): int(n) for f, n in staging.run(LOADED_BY_FILE).fetchall()}
         now = utcnow()
         cur.executemany(

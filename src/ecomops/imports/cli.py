@@ -24,8 +24,8 @@ from ecomops.imports.options import PRESETS, ImportOptions, InputFile
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
 from ecomops.platform.server import ServerInfo, running_server
+from ecomops.platform.tenants import get_tenant
 from ecomops.platform.warehouse.connection import open_warehouse
-from ecomops.tenancy.service import get_tenant
 
 POLL_SECONDS = 0.25
 

@@ -12,19 +12,22 @@ import logging
 import shutil
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from ecomops.imports import jobs
+from ecomops.imports.models import ImportJob
 from ecomops.imports.options import ImportOptions, ImportSummary, InputFile, ProgressFn
-from ecomops.imports.service import run_import
+from ecomops.imports.service import REJECT_FILE, run_import
 from ecomops.kernel.errors import EcomopsError
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
+from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import Warehouse
-from ecomops.privacy.vault import VaultPseudonymKeys
-from ecomops.tenancy.service import TenantInfo
+from ecomops.privacy.service import VaultPseudonymKeys
 
 log = logging.getLogger(__name__)
 SPEC_FILE = "job.json"
@@ -120,3 +123,22 @@ def run_job(
         raise
     jobs.mark_succeeded(engine, job_id, summary.to_dict(), bytes_total)
     return summary
+
+
+def delete_reject_files(engine: Engine, settings: Settings, tenant_id: str, cutoff: datetime) -> int:
+    """Reject CSVs of the tenant's imports finished before ``cutoff``; returns how many were deleted."""
+    with tenant_session(engine, tenant_id) as session:
+        job_ids = list(
+            session.scalars(
+                select(ImportJob.id).where(ImportJob.finished_at.is_not(None), ImportJob.finished_at < cutoff)
+            )
+        )
+    deleted = 0
+    for job_id in job_ids:
+        path: Path = job_dir(settings, job_id) / REJECT_FILE
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        deleted += 1
+    return deleted

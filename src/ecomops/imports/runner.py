@@ -16,9 +16,9 @@ import threading
 from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, remove_uploads, run_job
 from ecomops.kernel.errors import EcomopsError
+from ecomops.platform import tenants
 from ecomops.platform.context import AuditContext, set_current
 from ecomops.platform.web.state import AppState
-from ecomops.tenancy import service as tenancy
 
 log = logging.getLogger(__name__)
 SERVICE = "imports"
@@ -84,7 +84,7 @@ class ImportRunner:
         settings = self.state.settings
         try:
             spec = JobSpec.load(settings, job_id)
-            tenant = tenancy.get_tenant(self.state.engine, spec.tenant_slug)
+            tenant = tenants.get_tenant(self.state.engine, spec.tenant_slug)
             if tenant.id != spec.tenant_id:
                 raise EcomopsError(f"tenant {spec.tenant_slug!r} was replaced since the import was queued")
         except (OSError, ValueError, KeyError, EcomopsError) as exc:

@@ -31,9 +31,9 @@ from ecomops.imports.staging import Staging, arrow_table
 from ecomops.kernel.clock import validate_timezone
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
 from ecomops.kernel.money import normalize_currency
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.crypto.pseudonym import EmailVault, PseudonymKeys, pseudonymize_emails
 from ecomops.platform.warehouse.connection import Warehouse
-from ecomops.tenancy.service import TenantInfo
 
 REJECT_FILE = "rejects.csv"
 

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ecomops.ingest import service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
+from ecomops.ingest.pii import dead_letter_opener, dead_letter_sealer, wal_sealer
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import BadRequest, EcomopsError, PayloadTooLarge, Unauthorized
 from ecomops.platform.audit import record_action
@@ -24,8 +25,7 @@ from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.platform.web.state import AppState
-from ecomops.privacy.fields import may_hold_pii
-from ecomops.privacy.ingest import dead_letter_opener, dead_letter_sealer, wal_sealer
+from ecomops.privacy.service import may_hold_pii
 from ecomops.tenancy.service import SourceInfo, get_source
 
 router = APIRouter()

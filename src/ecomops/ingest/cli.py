@@ -13,12 +13,13 @@ import typer
 from rich.table import Table
 
 from ecomops.ingest import service
+from ecomops.ingest.pii import dead_letter_opener, vault_sink, wal_sealer
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.platform import tenants
 from ecomops.platform.audit import record_action
 from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
 from ecomops.platform.server import call_server, running_server
 from ecomops.platform.warehouse.connection import open_warehouse
-from ecomops.privacy.ingest import dead_letter_opener, vault_sink, wal_sealer
 from ecomops.tenancy import service as tenancy
 
 ingest_app = typer.Typer(help="Event ingest: dead letters (refused events).", no_args_is_help=True)
@@ -44,7 +45,7 @@ def list_command(
                 f"/api/v1/t/{tenant}/ingest/dead-letters?limit={limit}&include_replayed={include_replayed}",
             )
         else:
-            info = tenancy.get_tenant(engine(), tenant)
+            info = tenants.get_tenant(engine(), tenant)
             wh = open_warehouse(settings().warehouse_dir(), info.id)
             try:
                 letters = service.list_dead_letters(
@@ -97,7 +98,7 @@ def replay_command(
             )
             message_id, stored = result["message_id"], result["accepted"] == 1
         else:
-            info = tenancy.get_tenant(engine(), tenant)
+            info = tenants.get_tenant(engine(), tenant)
             wh = open_warehouse(settings().warehouse_dir(), info.id)
             try:
                 letter = service.get_dead_letter(wh, dead_letter_id, dead_letter_opener(engine(), info.id))

@@ -8,33 +8,23 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from ecomops.analytics import rollups
 from ecomops.ingest.ecommerce import ORDER_EVENTS, Derived, OrderEvent, derive
+from ecomops.ingest.sealed import PiiSink, UnloadableLine, WalPii
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.ids import new_id
+from ecomops.platform.warehouse import facts
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.tenancy.service import CHANNELS
 
-if TYPE_CHECKING:
-    from ecomops.privacy.ingest import WalPii
-
 log = logging.getLogger(__name__)
 
-
-class UnloadableLine(Exception):
-    """A WAL line that will never load (e.g. its sealed PII does not authenticate): quarantine it."""
-
-
-#: Receives the sealed PII of the events about to be loaded (``privacy.ingest.store_wal_pii``).
-PiiSink = Callable[[Sequence["WalPii"]], None]
 
 _STR = pa.string()
 _US = pa.int64()
@@ -286,7 +276,7 @@ def load_events(cur: duckdb.DuckDBPyConnection, events: pa.Table, default_curren
             touched = [o["order_id"] for o in derived.orders] + [r["order_id"] for r in derived.refunds]
             touched += list(derived.cancelled)
         # Same transaction as the facts: dashboards never see facts without their rollups.
-        rollups.refresh(cur, order_ids=touched, event_hours_from="loaded_events")
+        facts.publish(cur, facts.FactsChanged("loaded", order_ids=touched, events_table="loaded_events"))
         # Only on success: after an error the transaction is aborted and its rollback drops it.
         cur.execute("DROP TABLE loaded_events")
     finally:
@@ -319,8 +309,6 @@ def _record_offset(cur: duckdb.DuckDBPyConnection, segment: str, offset: int) ->
 
 def sealed_pii(events: pa.Table) -> list[WalPii]:
     """The events' sealed PII blobs (column ``pii``), in line order."""
-    from ecomops.privacy.ingest import WalPii
-
     if "pii" not in events.column_names:
         return []
     pii = events.column("pii")

@@ -23,7 +23,7 @@ import orjson
 from ecomops.ingest.ecommerce import ORDER_EVENTS, parse_order_properties, validate_order_properties
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
-from ecomops.privacy.fields import may_hold_pii, split_traits
+from ecomops.privacy.service import may_hold_pii, split_traits
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024

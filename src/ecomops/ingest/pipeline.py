@@ -21,14 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecomops.ingest.loader import PiiSink, load_pending
+from ecomops.ingest.loader import load_pending
 from ecomops.ingest.messages import Accepted
+from ecomops.ingest.pii import vault_sink
+from ecomops.ingest.sealed import PiiSink
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.errors import Overloaded
+from ecomops.platform import tenants
 from ecomops.platform.settings import Settings
-from ecomops.platform.warehouse.connection import WarehouseRegistry
-from ecomops.platform.web.state import AppState
-from ecomops.tenancy import service as tenancy
+from ecomops.platform.web.state import AppState, Warehouses
 
 log = logging.getLogger(__name__)
 MAX_LOAD_BACKLOG_BYTES = 512 * 1024 * 1024
@@ -64,7 +65,7 @@ class IngestPipeline:
     def __init__(
         self,
         settings: Settings,
-        warehouses: WarehouseRegistry,
+        warehouses: Warehouses,
         tenant_currency: Callable[[str], str],
         pii_sink: Callable[[str], PiiSink] | None = None,
     ) -> None:
@@ -319,9 +320,7 @@ async def startup(state: AppState) -> None:
     engine = state.engine
 
     def currency(tenant_id: str) -> str:
-        return tenancy.get_tenant_by_id(engine, tenant_id).currency
-
-    from ecomops.privacy.ingest import vault_sink
+        return tenants.get_tenant_by_id(engine, tenant_id).currency
 
     pipeline = IngestPipeline(state.settings, state.warehouses, currency, vault_sink(engine))
     await pipeline.start()

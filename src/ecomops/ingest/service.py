@@ -14,8 +14,9 @@ import duckdb
 import msgspec
 import orjson
 
-from ecomops.ingest.loader import PiiSink
+from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines, store_pii
 from ecomops.ingest.messages import MAX_EVENT_BYTES, Accepted, InvalidEvent, PiiSealer, normalize
+from ecomops.ingest.sealed import PiiSink
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
 from ecomops.kernel.errors import BadRequest, NotFound, ValidationFailed
@@ -284,8 +285,6 @@ def replay_direct(
     """Replay without a server (this process owns the file): one transaction stores the event and
     marks the letter. Returns (message_id, stored) — stored is False for an already stored messageId.
     The event's PII goes to the vault (``pii_sink``) before that transaction commits."""
-    from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines, store_pii
-
     accepted = prepare_replay(letter, source, corrected, datetime.now(UTC), seal_pii)
     events = parse_lines(accepted.line, EVENT_SCHEMA)
     with warehouse.write() as cur:

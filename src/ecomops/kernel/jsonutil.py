@@ -7,6 +7,7 @@ legitimately send inside ``properties`` or ``context``; the standard library enc
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -17,3 +18,18 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:
         return json.dumps(value, separators=(",", ":")).encode()
+
+
+def money_strings(row: dict[str, Any]) -> dict[str, Any]:
+    """Decimals as strings (JSON numbers would lose cents in some clients), nested rows too."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, Decimal):
+            out[key] = str(value)
+        elif isinstance(value, list):
+            out[key] = [money_strings(v) if isinstance(v, dict) else v for v in value]
+        elif isinstance(value, dict):
+            out[key] = money_strings(value)
+        else:
+            out[key] = value
+    return out

@@ -16,8 +16,7 @@ from rich.table import Table
 
 from ecomops.kernel.clock import utcnow
 from ecomops.live import service
-from ecomops.orders.cli import on_warehouse
-from ecomops.platform.commandline import cli_errors, console, err_console, print_json, settings
+from ecomops.platform.commandline import cli_errors, console, err_console, on_warehouse, print_json, settings
 from ecomops.platform.server import call_server, running_server
 
 live_app = typer.Typer(

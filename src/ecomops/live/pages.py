@@ -49,5 +49,5 @@ async def live_page(request: Request, slug: str) -> Response:
         "stream_url": f"/api/v1/t/{page.tenant.slug}/live/stream",
         "screen": screen,
     }
-    template = "console/live_big.html" if screen == "big" else "console/live.html"
+    template = "live/live_big.html" if screen == "big" else "live/live.html"
     return render(page, template, context)

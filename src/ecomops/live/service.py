@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from ecomops.analytics.catalogue import EXCLUDED_ORDER_STATUSES
+from ecomops.analytics.service import EXCLUDED_ORDER_STATUSES
 
 Cursor = duckdb.DuckDBPyConnection
 

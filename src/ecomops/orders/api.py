@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.kernel.jsonutil import money_strings
 from ecomops.orders import service
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
@@ -120,21 +121,6 @@ class OrderDetailOut(OrderOut):
     payments: list[PaymentOut]
     refunded_total: str
     live_session: LiveSessionOut | None
-
-
-def money_strings(row: dict[str, Any]) -> dict[str, Any]:
-    """Decimals as strings (JSON numbers would lose cents in some clients), nested rows too."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if isinstance(value, Decimal):
-            out[key] = str(value)
-        elif isinstance(value, list):
-            out[key] = [money_strings(v) if isinstance(v, dict) else v for v in value]
-        elif isinstance(value, dict):
-            out[key] = money_strings(value)
-        else:
-            out[key] = value
-    return out
 
 
 def _on_cursor(state: AppState, tenant_id: str, fn: Any) -> Any:

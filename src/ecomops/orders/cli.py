@@ -6,8 +6,6 @@ opened read-only here; both paths use ``orders.service`` so the answers are the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -17,35 +15,24 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from ecomops.kernel.errors import NotFound
+from ecomops.kernel.jsonutil import money_strings
 from ecomops.orders import service
-from ecomops.orders.api import money_strings
-from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
+from ecomops.platform import tenants
+from ecomops.platform.commandline import (
+    cli_errors,
+    console,
+    engine,
+    err_console,
+    on_warehouse,
+    parse_day,
+    print_json,
+    settings,
+)
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.server import call_server, running_server
-from ecomops.platform.warehouse.connection import connect, warehouse_path
-from ecomops.tenancy import service as tenancy
 
 orders_app = typer.Typer(help="Orders explorer: filtered lists and order details.", no_args_is_help=True)
 T = TypeVar("T")
-
-
-@contextmanager
-def local_cursor(tenant_id: str, slug: str) -> Iterator[Any]:
-    """No server: the tenant's warehouse file opened read-only in this process."""
-    path = warehouse_path(settings().warehouse_dir(), tenant_id)
-    if not path.exists():
-        raise NotFound(f"tenant {slug!r} has no warehouse file yet", {"path": str(path)})
-    con = connect(path, read_only=True)
-    try:
-        yield con
-    finally:
-        con.close()
-
-
-def on_warehouse(tenant: str, fn: Callable[[Any, tenancy.TenantInfo], T]) -> T:
-    info = tenancy.get_tenant(engine(), tenant)
-    with local_cursor(info.id, info.slug) as cur:
-        return fn(cur, info)
 
 
 def _iso(value: Any) -> Any:
@@ -65,7 +52,7 @@ def fetch_orders(
         )
         return result
 
-    def run(cur: Any, info: tenancy.TenantInfo) -> dict[str, Any]:
+    def run(cur: Any, info: TenantInfo) -> dict[str, Any]:
         page = service.list_orders(cur, info.timezone, filters, limit=limit, cursor=cursor)
         items = [{k: _iso(v) for k, v in money_strings(i).items()} for i in page.items]
         return {
@@ -142,7 +129,7 @@ def list_command(
         )
         filters.validate()
         page = fetch_orders(tenant, filters, limit=limit, cursor=cursor)
-        tz = tenancy.get_tenant(engine(), tenant).timezone
+        tz = tenants.get_tenant(engine(), tenant).timezone
     if as_json:
         print_json(page)
         return
@@ -173,7 +160,7 @@ def show_command(
     """One order with its lines, refunds and payments."""
     with cli_errors():
         order = fetch_order(tenant, order_id)
-        tz = tenancy.get_tenant(engine(), tenant).timezone
+        tz = tenants.get_tenant(engine(), tenant).timezone
     if as_json:
         print_json(order)
         return
@@ -197,15 +184,6 @@ def show_command(
                 r["refund_id"], _local_time(r["refunded_at"], tz), r["amount"] or "", r["reason"] or ""
             )
         console.print(refunds)
-
-
-def parse_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint=option) from None
 
 
 def _money(value: str | None, option: str) -> Decimal | None:

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from ecomops.analytics.catalogue import NONE_LABEL
+from ecomops.analytics.service import NONE_LABEL
 from ecomops.kernel.errors import NotFound, ValidationFailed
 
 Cursor = duckdb.DuckDBPyConnection

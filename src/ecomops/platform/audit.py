@@ -241,8 +241,6 @@ def record_action(
     )
 
 
-
-
 def entry_of(row: Any) -> AuditEntry:
     """A stored ``audit_log`` row as an entry (for readers of the chain)."""
     return AuditEntry(**{name: getattr(row, name) for name in AuditEntry.__dataclass_fields__})

@@ -1,4 +1,10 @@
-"""Shared CLI plumbing: settings/engine access, error printing, and talking to a running server."""
+"""Shared CLI plumbing: settings and store access, error printing, and the one way every command runs
+its use case: through the running server's API when one owns the warehouses, else right here.
+
+``here_or_server(remote=…, local=…)`` is that rule. ``local`` receives an :class:`AppState` built in
+this process (the same shape the server hands its API handlers), so a command calls exactly the
+service function the API handler calls; ``remote`` receives the typed :class:`ServerClient`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,24 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from ecomops.kernel.errors import EcomopsError
+from ecomops.kernel.errors import EcomopsError, NotFound
+from ecomops.platform.client import ServerClient
+from ecomops.platform.context import TenantInfo
+from ecomops.platform.server import running_server
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import engine_for
-from ecomops.platform.store.migrate import current_revision, head_revision, upgrade
+from ecomops.platform.store.migrate import ensure_current
+from ecomops.platform.tenants import get_tenant
+from ecomops.platform.warehouse.connection import Warehouse, connect, warehouse_path
+from ecomops.platform.web.state import AppState
 
 console = Console()
 err_console = Console(stderr=True)
@@ -29,18 +43,79 @@ def settings() -> Settings:
 def engine() -> Engine:
     """The operational store, migrated to head (CLI commands may be the first thing ever run)."""
     eng = engine_for(settings().resolved_database_url)
-    if current_revision(eng) != head_revision(eng):
-        upgrade(eng)
+    ensure_current(eng)
     return eng
+
+
+class LocalWarehouses:
+    """Tenant warehouses opened by this process (no server owns them): read-only unless ``writable``.
+
+    Read-only lets several commands read one file at once; a writable open takes DuckDB's single
+    writer slot for the file until the command ends.
+    """
+
+    def __init__(self, warehouse_dir: Path, *, writable: bool) -> None:
+        self.warehouse_dir = warehouse_dir
+        self.writable = writable
+        self._open: dict[str, Warehouse] = {}
+
+    def get(self, tenant_id: str) -> Warehouse:
+        found = self._open.get(tenant_id)
+        if found is None:
+            path = warehouse_path(self.warehouse_dir, tenant_id)
+            if not self.writable and not path.exists():
+                raise NotFound(
+                    "this shop has no warehouse file yet (it is created with the tenant)", {"path": str(path)}
+                )
+            found = self._open[tenant_id] = Warehouse(
+                tenant_id, path, connect(path, read_only=not self.writable)
+            )
+        return found
+
+    def close_all(self) -> None:
+        for warehouse in self._open.values():
+            warehouse.close()
+        self._open.clear()
+
+
+@contextmanager
+def local_state(*, writable: bool = False) -> Iterator[AppState]:
+    """The server's state, built in this process for a command that runs without a server."""
+    cfg = settings()
+    state = AppState(cfg, engine(), LocalWarehouses(cfg.warehouse_dir(), writable=writable), control_token="")
+    try:
+        yield state
+    finally:
+        state.warehouses.close_all()
+
+
+def here_or_server(
+    *, remote: Callable[[ServerClient], T], local: Callable[[AppState], T], writable: bool = False
+) -> T:
+    """Run a use case through the running server's API, or here when no server runs (see module doc)."""
+    server = running_server(settings())
+    if server is not None:
+        return remote(ServerClient(server))
+    with local_state(writable=writable) as state:
+        return local(state)
+
+
+def tenant_info(state: AppState, slug: str) -> TenantInfo:
+    """The tenant a local command acts for (the server resolves it from the URL on the other path)."""
+    return get_tenant(state.engine, slug)
 
 
 @contextmanager
 def cli_errors() -> Iterator[None]:
-    """Turn domain errors into one red line and exit code 1 instead of a traceback."""
+    """Turn domain errors into one red line and exit code 1 instead of a traceback.
+
+    The line names the HTTP status and error code the API answers for the same problem, whichever
+    path (server or here) the command took, so scripts and people see one vocabulary.
+    """
     try:
         yield
     except EcomopsError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
+        err_console.print(f"[red]error:[/red] {exc.message} [dim]({exc.status_code} {exc.code})[/dim]")
         if exc.details:
             err_console.print(json.dumps(exc.details, default=str, ensure_ascii=False))
         raise typer.Exit(1) from exc
@@ -53,3 +128,23 @@ def run(fn: Callable[[], T]) -> T:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint=option) from None
+
+
+def on_warehouse(tenant: str, fn: Callable[[Any, TenantInfo], T]) -> T:
+    """No server: run ``fn`` on the tenant's warehouse file opened read-only in this process."""
+    with local_state() as state:
+        info = tenant_info(state, tenant)
+        cur = state.warehouses.get(info.id).cursor()
+        try:
+            return fn(cur, info)
+        finally:
+            cur.close()

@@ -1,4 +1,9 @@
-"""Who is acting right now, for audit records written deep inside service functions.
+"""Who is acting, for whom, right now: the tenant a request acts in, and the audit context.
+
+``TenantInfo`` is the tenant as every module sees it; ``TenantContext`` is an authenticated caller
+in one tenant (built by the web shell's authenticator, checked by ``permissions.require``).
+
+Audit context: who is acting right now, for audit records written deep inside service functions.
 
 Service functions (create a tenant, finish an import…) are shared by the CLI, the API and the
 server's worker threads; passing actor, IP and request id through every signature would touch
@@ -15,6 +20,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    """A tenant as every module sees it: id (for storage), slug (for URLs), zone and currency."""
+
+    id: str
+    slug: str
+    name: str
+    timezone: str
+    currency: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """Who calls, as whom, in which tenant.
+
+    ``via`` is ``session`` (a person in the console), ``api_key`` or ``local`` (the CLI's control
+    token); ``mfa_at`` is when a session last verified a TOTP code, for step-up checks.
+    """
+
+    tenant: TenantInfo
+    actor: str
+    role: str
+    ip: str | None = None
+    request_id: str | None = None
+    via: str = "api_key"
+    mfa_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""Privacy API: consents per customer, data-subject requests (export, erasure) and retention.
+"""Privacy API: data-subject requests (export, erasure) and retention (a customer's consents are on the
+customers API, next to the profile they belong to).
 
-``/api/v1/t/{tenant}/customers/{customer_id}/consents``  GET (customers:read), POST (consents:write)
 ``/api/v1/t/{tenant}/privacy/requests``                  POST export (customers:read_pii) or erasure
                                                          (privacy:erase), GET list (customers:read_pii)
 ``/api/v1/t/{tenant}/privacy/requests/{id}[/download]``  GET (customers:read_pii)
@@ -20,114 +20,18 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.customers import service as customer_service
-from ecomops.kernel.errors import NotFound
 from ecomops.platform.permissions import require
+from ecomops.platform.warehouse import facts
 from ecomops.platform.web.deps import StateDep, TenantContext, TenantDep
 from ecomops.platform.web.state import AppState
+from ecomops.platform.web.stepup import require_step_up
 from ecomops.privacy import compaction, retention
-from ecomops.privacy import consents as consent_service
 from ecomops.privacy import requests as privacy_requests
-from ecomops.privacy.runner import server_wal_sealer
-from ecomops.security.stepup import require_step_up
 
 router = APIRouter(prefix="/api/v1/t/{tenant}", tags=["privacy"])
 
 CustomerId = Annotated[str, Path(min_length=1, max_length=200, description="Pseudonymous customer id")]
 RequestId = Annotated[str, Path(min_length=1, max_length=64, description="Privacy request id")]
-
-
-# -- consents ----------------------------------------------------------------------------------------
-
-
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    purpose: Literal["marketing_email", "marketing_sms", "personalisation", "analytics"]
-    granted: bool
-    source: str = Field(
-        "api",
-        min_length=1,
-        max_length=40,
-        description="Where the decision was captured (checkout_form, customer_service, …)",
-    )
-
-
-class ConsentOut(BaseModel):
-    id: str
-    customer_id: str
-    purpose: str
-    granted: bool
-    source: str
-    recorded_by: str
-    recorded_at: datetime
-
-
-class EligibilityOut(BaseModel):
-    allowed: bool
-    reason: str
-
-
-class ConsentsOut(BaseModel):
-    customer_id: str
-    current: dict[str, ConsentOut]
-    history: list[ConsentOut]
-    marketing: dict[str, EligibilityOut]
-
-
-def _consents(state: AppState, ctx: TenantContext, customer_id: str) -> dict[str, Any]:
-    history = consent_service.consent_history(state.engine, ctx.tenant.id, customer_id)
-    if not history:
-        # An id this tenant has never seen is "not found", not an empty record: the same answer
-        # for another tenant's customer ids and for typos.
-        cur = state.warehouses.get(ctx.tenant.id).cursor()
-        try:
-            known = customer_service.customer_known(cur, state.engine, ctx.tenant.id, customer_id)
-        finally:
-            cur.close()
-        if not known:
-            raise NotFound(f"customer {customer_id!r} not found", {"customer_id": customer_id})
-    return {
-        "customer_id": customer_id,
-        "current": {p: r.__dict__ for p, r in consent_service.latest(history).items()},
-        "history": [r.__dict__ for r in history],
-        "marketing": {
-            p: consent_service.marketing_allowed(state.engine, ctx.tenant.id, customer_id, p).__dict__
-            for p in consent_service.MARKETING_PURPOSES
-        },
-    }
-
-
-@router.get(
-    "/customers/{customer_id}/consents",
-    response_model=ConsentsOut,
-    summary="A customer's current consents, their full history and marketing eligibility",
-)
-async def get_consents(customer_id: CustomerId, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
-    require(ctx, "customers:read")
-    return await run_in_threadpool(_consents, state, ctx, customer_id)
-
-
-@router.post(
-    "/customers/{customer_id}/consents",
-    response_model=ConsentOut,
-    status_code=201,
-    summary="Record a grant or a withdrawal for one purpose (appended to the history)",
-)
-async def post_consent(
-    customer_id: CustomerId, body: ConsentIn, ctx: TenantDep, state: StateDep
-) -> dict[str, Any]:
-    require(ctx, "consents:write")
-    record = await run_in_threadpool(
-        consent_service.record_consent,
-        state.engine,
-        ctx.tenant.id,
-        customer_id,
-        body.purpose,
-        body.granted,
-        body.source,
-    )
-    return record.__dict__
 
 
 # -- data-subject requests --------------------------------------------------------------------------
@@ -175,11 +79,14 @@ def _submit(state: AppState, ctx: TenantContext, body: PrivacyRequestIn) -> priv
     lookup = privacy_requests.Lookup(body.customer_id, body.email, body.phone)
     lookup.kind()  # 422 for zero or several identifiers before the warehouse is touched
     warehouse = state.warehouses.get(ctx.tenant.id)
-    if "ingest" in state.services:
-        # Every event acknowledged so far counts: its PII is in the vault for an email/phone lookup,
-        # its rows are in the export. (The erasure seals the WAL again right before its own work.)
-        state.services["ingest"].flush()
-    sealer = server_wal_sealer(state, ctx.tenant.id) if body.kind == "erasure" else None
+    # Every event acknowledged so far counts: its PII is in the vault for an email/phone lookup, its
+    # rows are in the export. (The erasure seals the buffers again right before its own work.)
+    facts.load_pending(state, ctx.tenant, delete_buffers=False)
+
+    def seal() -> int:
+        return facts.load_pending(state, ctx.tenant, delete_buffers=True)
+
+    sealer = seal if body.kind == "erasure" else None
     info = privacy_requests.submit(state.engine, warehouse, ctx.tenant, body.kind, lookup, seal_wal=sealer)
     if info.kind == "erasure" and info.status == privacy_requests.DONE:
         # This process has the file open: the rewrite waits for the next start (privacy.compaction).

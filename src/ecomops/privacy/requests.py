@@ -48,18 +48,17 @@ from typing import Any
 import duckdb
 from sqlalchemy import Engine, select, update
 
-from ecomops.analytics import rollups
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, EcomopsError, NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
-from ecomops.platform.context import current
+from ecomops.platform.context import TenantInfo, current
 from ecomops.platform.crypto import keyring as keys
 from ecomops.platform.store.scoping import tenant_session
+from ecomops.platform.warehouse import facts
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.privacy import consents as consent_service
 from ecomops.privacy import vault
 from ecomops.privacy.models import Consent, PrivacyRequest
-from ecomops.tenancy.service import TenantInfo
 
 log = logging.getLogger(__name__)
 KINDS = ("export", "erasure")
@@ -483,7 +482,10 @@ def erase_warehouse(
             cur.execute(f"DELETE FROM {DEAD_LETTERS} WHERE {where}", params)  # noqa: S608
             counts["dead_letters_deleted"] = _changed(cur)
         # Buyer and visitor ids are in the rollups' grain: recompute their hours in this transaction.
-        rollups.refresh_subject(cur, [customer_id, *anon_ids], order_ids)
+        erased = facts.FactsChanged(
+            "erased", order_ids=tuple(order_ids), subject_ids=(customer_id, *anon_ids)
+        )
+        facts.publish(cur, erased)
     return counts
 
 

@@ -25,26 +25,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from ecomops.analytics import rollups
-from ecomops.imports.execution import job_dir
-from ecomops.imports.models import ImportJob
-from ecomops.imports.service import REJECT_FILE
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.audit import record_action
-from ecomops.platform.context import current
+from ecomops.platform.context import TenantInfo, current
+from ecomops.platform.registry import registry
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.scoping import system_session, tenant_session
+from ecomops.platform.warehouse import facts
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.privacy import compaction
 from ecomops.privacy import requests as privacy_requests
 from ecomops.privacy.models import RetentionPolicy
-from ecomops.tenancy.service import TenantInfo
 
 EVENT_ACTIONS = ("drop", "anonymise")
 #: Upper bound on any retention period (100 years): larger numbers are typos, not policies.
@@ -231,7 +227,7 @@ def anonymise_events(warehouse: Warehouse, cutoff: datetime) -> int:
             )
             changed = _count(cur)
             if changed:  # visitor ids changed: visitor rollups of those hours, same transaction
-                rollups.refresh_events_before(cur, cutoff)
+                facts.publish(cur, facts.FactsChanged("events_before", cutoff=cutoff))
             return changed
         finally:
             cur.execute("DROP TABLE _retention_keys")
@@ -242,7 +238,7 @@ def drop_events(warehouse: Warehouse, cutoff: datetime) -> int:
         cur.execute("DELETE FROM events WHERE ts < ?", [cutoff])
         dropped = _count(cur)
         if dropped:
-            rollups.refresh_events_before(cur, cutoff)
+            facts.publish(cur, facts.FactsChanged("events_before", cutoff=cutoff))
         return dropped
 
 
@@ -250,25 +246,6 @@ def delete_dead_letters(warehouse: Warehouse, cutoff: datetime) -> int:
     with warehouse.write() as cur:
         cur.execute("DELETE FROM ingest_dead_letters WHERE received_at < ?", [cutoff])
         return _count(cur)
-
-
-def delete_reject_files(engine: Engine, settings: Settings, tenant_id: str, cutoff: datetime) -> int:
-    """Reject CSVs of the tenant's imports finished before ``cutoff``; returns how many were deleted."""
-    with tenant_session(engine, tenant_id) as session:
-        job_ids = list(
-            session.scalars(
-                select(ImportJob.id).where(ImportJob.finished_at.is_not(None), ImportJob.finished_at < cutoff)
-            )
-        )
-    deleted = 0
-    for job_id in job_ids:
-        path: Path = job_dir(settings, job_id) / REJECT_FILE
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        deleted += 1
-    return deleted
 
 
 def run_retention(
@@ -292,10 +269,10 @@ def run_retention(
         summary["dead_letters_deleted"] = delete_dead_letters(
             warehouse, now - timedelta(days=policy.dead_letters_days)
         )
-    if policy.reject_files_days is not None:
-        summary["reject_files_deleted"] = delete_reject_files(
-            engine, settings, tenant.id, now - timedelta(days=policy.reject_files_days)
-        )
+    for sweep in registry().retention_sweeps:  # e.g. the imports module's reject files
+        days = getattr(policy, sweep.policy_field)
+        if days is not None:
+            summary[sweep.result_key] = sweep.run(engine, settings, tenant.id, now - timedelta(days=days))
     summary["export_bundles_dropped"] = privacy_requests.drop_expired_bundles(engine, tenant.id, now)
     if any(summary.get(k) for k in ("events_dropped", "events_anonymised", "dead_letters_deleted")):
         # The old values linger in DuckDB's free space until the file is rewritten (privacy.compaction).

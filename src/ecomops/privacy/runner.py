@@ -1,69 +1,33 @@
-"""The server's privacy duties: hourly retention for every tenant with a policy, crash clean-up of
-privacy requests, rewriting erased tenants' warehouse files at start-up, and sealing a tenant's
-ingest WAL before an erasure.
+"""The server's privacy duties: hourly retention for every tenant with a policy (the
+``privacy.retention`` job), crash clean-up of privacy requests, rewriting erased tenants' warehouse
+files at start-up.
 
-Retention rewrites warehouse files, which only the server may write while it runs, so the schedule
-lives here (an asyncio task started from ``app.LIFECYCLE``) and not in cron. Each tenant's run goes
-to a worker thread: DuckDB statements would otherwise block the event loop serving requests.
+Retention rewrites warehouse files, which only the server may write while it runs, so it is a job of
+the server's scheduler (in a worker thread) and not cron.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 from typing import Any
 
-from ecomops.platform.context import AuditContext, acting_as
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.web.state import AppState
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import requests as privacy_requests
-from ecomops.tenancy import service as tenancy
 
 log = logging.getLogger(__name__)
-SERVICE = "privacy_retention"
 ACTOR = "system:retention"
-#: Held while a pass runs, so shutdown waits for it before the warehouses are closed.
-_PASS_LOCK = threading.Lock()
 
 
-def run_all(state: AppState) -> dict[str, dict[str, Any]]:
-    """One retention pass over every tenant with a policy; a failing tenant does not stop the others."""
-    results: dict[str, dict[str, Any]] = {}
-    with _PASS_LOCK, acting_as(AuditContext(ACTOR)):
-        for tenant_id in retention.tenants_with_policies(state.engine):
-            try:
-                tenant = tenancy.get_tenant_by_id(state.engine, tenant_id)
-                results[tenant_id] = retention.run_retention(
-                    state.engine, state.settings, state.warehouses.get(tenant_id), tenant
-                )
-            except Exception:
-                log.exception("retention run for tenant %s failed; will retry next interval", tenant_id)
-    return results
-
-
-async def _schedule(state: AppState, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(run_all, state)
-        except Exception:
-            log.exception("retention pass failed; will retry next interval")
-
-
-def server_wal_sealer(state: AppState, tenant_id: str) -> privacy_requests.WalSealer:
-    """A sealer for ``requests.run_request``: the ingest pipeline loads and deletes the tenant's WAL."""
-
-    def seal() -> int:
-        pipeline = state.services.get("ingest")
-        return 0 if pipeline is None else int(pipeline.seal_tenant(tenant_id))
-
-    return seal
+def retention_for_tenant(state: AppState, tenant: TenantInfo) -> dict[str, Any]:
+    """The scheduled retention job's work for one tenant with a policy."""
+    return retention.run_retention(state.engine, state.settings, state.warehouses.get(tenant.id), tenant)
 
 
 async def startup(state: AppState) -> None:
-    # First in LIFECYCLE: no warehouse file is open yet, so erased tenants' files can be rewritten.
+    # First to start (Module.order): no warehouse file is open yet, so erased tenants' files can be rewritten.
     compacted = await asyncio.to_thread(compaction.compact_pending, state.settings.warehouse_dir())
     for tenant_id, (before, after) in compacted.items():
         log.warning(
@@ -73,19 +37,3 @@ async def startup(state: AppState) -> None:
     failed = await asyncio.to_thread(privacy_requests.fail_interrupted, state.engine, local)
     if failed:
         log.warning("marked %d privacy request(s) interrupted by the last stop as failed", failed)
-    interval = float(state.settings.retention_interval_seconds)
-    state.services[SERVICE] = asyncio.create_task(_schedule(state, interval), name="privacy-retention")
-
-
-async def shutdown(state: AppState) -> None:
-    task = state.services.pop(SERVICE, None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-        def wait_for_pass() -> None:
-            with _PASS_LOCK:
-                pass
-
-        await asyncio.to_thread(wait_for_pass)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.orders.api import money_strings
+from ecomops.kernel.jsonutil import money_strings
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.platform.web.state import AppState

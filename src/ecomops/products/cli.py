@@ -10,18 +10,26 @@ from urllib.parse import quote, urlencode
 import typer
 from rich.table import Table
 
-from ecomops.orders.api import money_strings
-from ecomops.orders.cli import on_warehouse, parse_day
-from ecomops.platform.commandline import cli_errors, console, err_console, print_json, settings
+from ecomops.kernel.jsonutil import money_strings
+from ecomops.platform.commandline import (
+    cli_errors,
+    console,
+    err_console,
+    on_warehouse,
+    parse_day,
+    print_json,
+    settings,
+)
 from ecomops.platform.server import call_server, running_server
 from ecomops.products import service
 
 products_app = typer.Typer(help="Product analytics: sales, stock, margin, reviews.", no_args_is_help=True)
 
 
-def _jsonable(page: Any) -> Any:
+def _jsonable(page: dict[str, Any]) -> dict[str, Any]:
     """Same shape as the API's JSON (decimals and times as strings)."""
-    return json.loads(json.dumps(money_strings(page), default=str))
+    shaped: dict[str, Any] = json.loads(json.dumps(money_strings(page), default=str))
+    return shaped
 
 
 def fetch_products(

@@ -28,6 +28,13 @@ import duckdb
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.orders.service import day_bounds
 
+# Catalogue writes, for other modules (explicit re-exports; this file otherwise reads the warehouse).
+from ecomops.products.catalogue import ProductRow as ProductRow
+from ecomops.products.catalogue import StockRow as StockRow
+from ecomops.products.catalogue import WarehouseRow as WarehouseRow
+from ecomops.products.catalogue import foreign_keys_in_use as foreign_keys_in_use
+from ecomops.products.catalogue import upsert_catalogue as upsert_catalogue
+
 Cursor = duckdb.DuckDBPyConnection
 
 DEFAULT_PAGE = 50

@@ -17,11 +17,11 @@ import typer
 from rich.table import Table
 
 from ecomops.kernel.errors import NotFound
+from ecomops.platform import tenants
 from ecomops.platform.commandline import cli_errors, console, engine, err_console, settings
 from ecomops.platform.server import ServerInfo, call_server, running_server
 from ecomops.platform.warehouse import query as service
 from ecomops.platform.warehouse.connection import warehouse_path
-from ecomops.tenancy import service as tenancy
 
 
 class OutputFormat(StrEnum):
@@ -50,7 +50,7 @@ def query_via_server(server: ServerInfo, tenant: str, sql: str, limit: int) -> s
 
 def query_local(tenant: str, sql: str, limit: int) -> service.QueryResult:
     """No server: open the tenant's file read-only in this process."""
-    info = tenancy.get_tenant(engine(), tenant)
+    info = tenants.get_tenant(engine(), tenant)
     path = warehouse_path(settings().warehouse_dir(), info.id)
     if not path.exists():
         raise NotFound(

@@ -30,10 +30,11 @@ from sqlalchemy.orm import Session
 
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
+from ecomops.platform.roles import ROLES
 from ecomops.platform.store.db import session_scope
 from ecomops.platform.store.scoping import system_session, tenant_session
+from ecomops.platform.tenants import get_tenant
 from ecomops.security.models import Membership, User, UserSession
-from ecomops.tenancy.service import ROLES, get_tenant
 
 MIN_PASSWORD_LENGTH = 12
 ACTIVE, DISABLED = "active", "disabled"

@@ -29,9 +29,9 @@ from ecomops.platform.settings import Settings
 from ecomops.platform.store.db import session_scope
 from ecomops.platform.store.models import Tenant
 from ecomops.platform.store.scoping import system_session, tenant_session
+from ecomops.platform.tenants import get_tenant
 from ecomops.security import accounts, mfa
 from ecomops.security.models import Membership, User, UserSession
-from ecomops.tenancy.service import get_tenant
 
 MFA_ROLES = frozenset({"owner", "admin"})
 PENDING_MFA_LIFETIME = timedelta(minutes=5)

@@ -10,9 +10,10 @@ import typer
 from rich.table import Table
 
 from ecomops.platform.commandline import cli_errors, console, engine, print_json
+from ecomops.platform.roles import ROLES
 from ecomops.platform.settings import get_settings
+from ecomops.platform.tenants import get_tenant
 from ecomops.security import accounts, auth
-from ecomops.tenancy.service import ROLES, get_tenant
 
 user_app = typer.Typer(help="User accounts (people who sign in).", no_args_is_help=True)
 member_app = typer.Typer(help="Tenant memberships and roles.", no_args_is_help=True)

@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.kernel.errors import Conflict
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.platform.web.state import AppState
 from ecomops.simulate import params as p
 from ecomops.simulate.service import SeedResult, default_manifest_path, seed_demo
-from ecomops.tenancy.service import TenantInfo
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/demo", tags=["demo"])
 

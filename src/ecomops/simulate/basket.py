@@ -28,18 +28,18 @@ class Demand:
     @property
     def price_multiplier(self) -> np.ndarray:
         """Per-day multiplier on conversion: interest-weighted attractiveness of the whole catalogue."""
-        return (self.interest * self.attractiveness).sum(axis=1)
+        return np.asarray((self.interest * self.attractiveness).sum(axis=1))
 
     def planning_signal(self, catalog: Catalog) -> np.ndarray:
         """Days × products demand level a planner can foresee: own prices and category seasonality
         (competitor moves are the part it cannot)."""
         season = self.interest / self.interest.mean(axis=0, keepdims=True)
-        return self.own_price_effect * season[:, catalog.category]
+        return np.asarray(self.own_price_effect * season[:, catalog.category])
 
     @property
     def buying_mix(self) -> np.ndarray:
         mix = self.interest * self.attractiveness
-        return mix / mix.sum(axis=1, keepdims=True)
+        return np.asarray(mix / mix.sum(axis=1, keepdims=True))
 
 
 def demand_weights(
@@ -62,7 +62,7 @@ def sample_rows(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -
     cdf[:, -1] = 1.0
     flat = (np.arange(n_rows)[:, None] + cdf).ravel()
     pos = np.searchsorted(flat, rows + rng.random(len(rows)), side="right")
-    return (pos - rows.astype(np.int64) * width).astype(np.int64)
+    return np.asarray((pos - rows.astype(np.int64) * width).astype(np.int64))
 
 
 def sample_products(
@@ -85,7 +85,7 @@ def sample_products(
     flat = (offset + within).ravel()
     target = day.astype(np.int64) * n_cat + category + rng.random(len(day))
     pos = np.searchsorted(flat, target, side="right")
-    return (pos % n_products).astype(np.int32)
+    return np.asarray((pos % n_products).astype(np.int32))
 
 
 @dataclass

@@ -95,7 +95,7 @@ class Calendar:
 
     @property
     def traffic(self) -> np.ndarray:
-        return self.trend * WEEKLY[self.weekday] * self.festival
+        return np.asarray(self.trend * WEEKLY[self.weekday] * self.festival)
 
     def date_of(self, day: int) -> date:
         return self.start + timedelta(days=int(day))
@@ -111,7 +111,7 @@ class Calendar:
     def local_to_utc(self, day: np.ndarray, seconds: np.ndarray) -> np.ndarray:
         """UTC microseconds of a local day + seconds after local midnight (offset taken at that midnight;
         the few hours after a DST jump are off by the jump, which no analysis here can notice)."""
-        return self.day_start_us[day] + (seconds * US_PER_SECOND).astype(np.int64)
+        return np.asarray(self.day_start_us[day] + (seconds * US_PER_SECOND).astype(np.int64))
 
 
 def festival_days(year: int) -> list[FestivalDay]:

@@ -112,7 +112,7 @@ def daily_prices(rng: np.random.Generator, cal: Calendar, catalog: Catalog) -> n
     depth = np.outer(cal.promo_depth, promo_factor * catalog.in_promo)
     price = nice_price(catalog.list_price[None, :] * level * (1.0 - depth))
     floor = (catalog.cost * 1.05).astype(np.int64)
-    return np.maximum(price, floor[None, :])
+    return np.asarray(np.maximum(price, floor[None, :]))
 
 
 def category_share(cal: Calendar) -> np.ndarray:
@@ -122,4 +122,4 @@ def category_share(cal: Calendar) -> np.ndarray:
     peak = np.array([c.season_peak_doy for c in CATEGORIES])[None, :]
     base = np.array([c.share for c in CATEGORIES])[None, :]
     share = base * (1.0 + amp * np.cos(2 * np.pi * (doy - peak) / 365.0))
-    return share / share.sum(axis=1, keepdims=True)
+    return np.asarray(share / share.sum(axis=1, keepdims=True))

@@ -14,11 +14,11 @@ from rich.table import Table
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
 from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
 from ecomops.platform.server import ServerInfo, running_server
+from ecomops.platform.tenants import get_tenant
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.simulate import params as p
 from ecomops.simulate.manifest import write_manifest
 from ecomops.simulate.service import default_manifest_path, seed_demo
-from ecomops.tenancy.service import get_tenant
 
 demo_app = typer.Typer(help="Demo shop simulator.", no_args_is_help=True)
 

@@ -71,7 +71,7 @@ class Geo:
 
     @property
     def city_warehouse(self) -> np.ndarray:
-        return self.province_warehouse[self.city_province]
+        return np.asarray(self.province_warehouse[self.city_province])
 
     def sample_cities(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(len(self.city_en), size=n, p=self.city_weight).astype(np.int16)

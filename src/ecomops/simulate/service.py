@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ecomops.analytics import rollups
 from ecomops.platform.audit import record_action
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.simulate.generate import simulate
@@ -22,7 +22,6 @@ from ecomops.simulate.params import SeedParams, Shop
 from ecomops.simulate.store_sync import check_conflicts, plan_store, sync_store
 from ecomops.simulate.tables import all_tables
 from ecomops.simulate.writer import delete_simulated, write_tables
-from ecomops.tenancy.service import TenantInfo
 
 #: Arrow table → warehouse table, for row counts.
 TABLE_NAMES = {
@@ -85,8 +84,7 @@ def seed_demo(
     described = perf_counter()
     with warehouse.write() as cur:
         delete_simulated(cur)
-        write_tables(cur, tables, shop.currency, as_of_us)
-        rollups.keep_days_in(cur, tenant.timezone)
+        write_tables(cur, tables, shop.currency, as_of_us, timezone=tenant.timezone)
     written = perf_counter()
     store_counts = sync_store(engine, tenant.id, store_plan)
     synced = perf_counter()

@@ -45,7 +45,7 @@ def planner_multiplier(cal: Calendar, planning_signal: np.ndarray) -> np.ndarray
     """The planner's view of each day × product demand level: trend, weekday and our own price changes
     and seasons exact, festival peaks under-forecast, competitor moves unknown."""
     fest = np.where(cal.festival > 1.0, 1.0 + FESTIVAL_FORESIGHT * (cal.festival - 1.0), cal.festival)
-    return (cal.trend * WEEKLY[cal.weekday] * fest)[:, None] * planning_signal
+    return np.asarray((cal.trend * WEEKLY[cal.weekday] * fest)[:, None] * planning_signal)
 
 
 def plan_delays(

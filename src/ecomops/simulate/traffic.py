@@ -200,7 +200,7 @@ def conversion_probability(
     p[paid] *= camp_mult[campaign[paid]]
     douyin = channel == DOUYIN
     p[douyin] *= np.where(live[douyin] >= 0, LIVE_CONVERSION_MULTIPLIER, SHORT_VIDEO_CONVERSION_MULTIPLIER)
-    return np.minimum(p, 0.9)
+    return np.asarray(np.minimum(p, 0.9))
 
 
 def funnel(

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from ecomops import __version__
-from ecomops.analytics import rollups
+from ecomops.platform.warehouse import facts
 from ecomops.simulate.marketing import CAMPAIGNS
 from ecomops.simulate.params import ID_PREFIX
 
@@ -71,11 +71,17 @@ def delete_simulated(cur: duckdb.DuckDBPyConnection) -> None:
 
 
 def write_tables(
-    cur: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], currency: str, as_of_us: int
+    cur: duckdb.DuckDBPyConnection,
+    tables: dict[str, pa.Table],
+    currency: str,
+    as_of_us: int,
+    *,
+    timezone: str | None = None,
 ) -> None:
     """Insert all simulator tables on ``cur`` (the caller owns the transaction). On failure the caller rolls
     back and closes its cursor, which drops the registrations and the temp table with it; cleaning up here
-    would only replace the real error with "transaction aborted"."""
+    would only replace the real error with "transaction aborted". ``timezone`` (the tenant's) lets the
+    listeners keep per-day aggregates in it."""
     values = {
         "currency": currency,
         "as_of": datetime.fromtimestamp(as_of_us / 1_000_000, UTC),
@@ -98,5 +104,5 @@ def write_tables(
     for name in tables:
         if name != "sim_events":
             cur.unregister(name)
-    # A seed replaces most of the shop: rebuilding every rollup is cheaper than tracking hours.
-    rollups.rebuild(cur)
+    # A seed replaces most of the shop: rebuilding what is derived is cheaper than tracking hours.
+    facts.publish(cur, facts.FactsChanged("rebuilt", timezone=timezone))

@@ -1,4 +1,4 @@
-"""``ecomops tenant|source|apikey`` commands."""
+"""``ecomops tenant|source|apikey|module`` commands."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import typer
 from rich.table import Table
 
 from ecomops.kernel.errors import Conflict, ValidationFailed
+from ecomops.platform import enablement
+from ecomops.platform import tenants as tenant_registry
 from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
+from ecomops.platform.roles import ROLES
 from ecomops.platform.server import running_server
 from ecomops.platform.warehouse.connection import open_warehouse, warehouse_path
 from ecomops.tenancy import service
@@ -40,7 +43,7 @@ def tenant_create(
             if not if_not_exists:
                 raise
             # Scripts such as `make demo` re-run this; the existing tenant is kept exactly as it is.
-            info = service.get_tenant(engine(), slug)
+            info = tenant_registry.get_tenant(engine(), slug)
             existed = True
         _ensure_warehouse_file(info.id)
     if json_out:
@@ -71,7 +74,7 @@ def _ensure_warehouse_file(tenant_id: str) -> None:
 def tenant_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List tenants."""
     with cli_errors():
-        tenants = service.list_tenants(engine())
+        tenants = tenant_registry.list_tenants(engine())
     if json_out:
         print_json([t.__dict__ for t in tenants])
         return
@@ -120,7 +123,7 @@ def parse_duration(text: str) -> timedelta:
 @apikey_app.command("create")
 def apikey_create(
     tenant: Annotated[str, typer.Option(help="Tenant slug")],
-    role: Annotated[str, typer.Option(help=f"One of: {', '.join(service.ROLES)}")] = "analyst",
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}")] = "analyst",
     name: Annotated[str, typer.Option(help="What the key is for")] = "cli",
     expires: Annotated[str | None, typer.Option(help="Lifetime such as 30d")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -171,3 +174,58 @@ def apikey_revoke(
     with cli_errors():
         service.revoke_api_key(engine(), tenant, key_id)
     console.print(f"API key {key_id} revoked")
+
+
+module_app = typer.Typer(help="Optional modules per shop: list, enable, disable.", no_args_is_help=True)
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug")]
+
+
+def _print_modules(states: list[enablement.ModuleState]) -> None:
+    table = Table("module", "title", "kind", "status")
+    for m in states:
+        status = "[green]on[/green]" if m.enabled else "[red]off[/red]"
+        table.add_row(m.name, m.title, "optional" if m.optional else "core", status)
+    console.print(table)
+
+
+@module_app.command("list")
+def module_list(tenant: TenantOption, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Installed modules and whether each is on for the shop."""
+    with cli_errors():
+        eng = engine()
+        states = enablement.module_states(eng, tenant_registry.get_tenant(eng, tenant).id)
+    if json_out:
+        print_json([m.__dict__ for m in states])
+    else:
+        _print_modules(states)
+
+
+def _switch(tenant: str, name: str, enabled: bool, json_out: bool) -> None:
+    with cli_errors():
+        eng = engine()
+        changed = enablement.set_enabled(eng, tenant_registry.get_tenant(eng, tenant).id, name, enabled)
+    if json_out:
+        print_json(changed.__dict__)
+    else:
+        # A running server re-reads the choice within api_key_cache_seconds (docs/modules.md).
+        console.print(f"module [bold]{name}[/bold] is {'on' if enabled else 'off'} for {tenant}")
+
+
+@module_app.command("enable")
+def module_enable(
+    name: Annotated[str, typer.Argument(help="Module name (see `ecomops module list`)")],
+    tenant: TenantOption,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Switch an optional module on for the shop (audited)."""
+    _switch(tenant, name, True, json_out)
+
+
+@module_app.command("disable")
+def module_disable(
+    name: Annotated[str, typer.Argument(help="Module name (see `ecomops module list`)")],
+    tenant: TenantOption,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Switch an optional module off for the shop: routes answer 404, pages and jobs stop (audited)."""
+    _switch(tenant, name, False, json_out)

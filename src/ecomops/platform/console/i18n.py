@@ -35,19 +35,21 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import Translations
 
 from ecomops import __version__
+from ecomops.platform.registry import registry
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 LOCALE_DIR = WEB_DIR / "locale"
 TEMPLATE_DIR = WEB_DIR / "templates"
-CONSOLE_DIR = Path(__file__).resolve().parent
+#: The ``ecomops`` package: every module's Python marks its console strings with ``N_``/``_``.
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
 LOCALES = ("en", "zh_CN")
 DEFAULT_LOCALE = "en"
 #: Shown in the language switcher in their own language.
 LOCALE_NAMES = {"en": "English", "zh_CN": "简体中文"}
 COOKIE = "eco_lang"
 DOMAIN = "messages"
-#: Template folders whose strings belong to the console catalogue.
-TEMPLATE_FOLDERS = ("console", "auth")
+#: The platform's own template folder (the console chrome); modules add theirs (``Module.templates``).
+TEMPLATE_FOLDERS = ("console",)
 
 
 def catalogue_path(locale: str) -> Path:
@@ -172,8 +174,19 @@ def local_date(value: date | datetime | None, timezone: str, locale: str, fmt: s
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true", "trimmed": "true"}
 
 
+def _relative(folder: Path) -> str:
+    try:
+        return str(folder.relative_to(PACKAGE_DIR))
+    except ValueError:
+        return str(folder)
+
+
 def extract_messages() -> dict[str, list[str]]:
-    """msgid → places it is used, from the console/auth templates and the console package's Python."""
+    """msgid → places it is used, from every template folder and the Python of every built-in module.
+
+    Built-in modules share this catalogue; a third-party module's strings are extracted only if its
+    templates are installed (its Python lives outside the package).
+    """
     found: dict[str, list[str]] = {}
 
     def add(items: Iterable[tuple[str, int, Any, list[str], Any]], prefix: str) -> None:
@@ -182,22 +195,29 @@ def extract_messages() -> dict[str, list[str]]:
                 message = message[0]
             found.setdefault(message, []).append(f"{prefix}/{filename}:{lineno}")
 
-    for folder in TEMPLATE_FOLDERS:
+    for name in TEMPLATE_FOLDERS:
         add(
             extract_from_dir(
-                TEMPLATE_DIR / folder,
+                TEMPLATE_DIR / name,
                 method_map=[("**.html", "jinja2")],
                 options_map={"**.html": JINJA_OPTIONS},
             ),
-            f"templates/{folder}",
+            f"templates/{name}",
+        )
+    for folder in registry().template_dirs:
+        add(
+            extract_from_dir(
+                folder, method_map=[("**.html", "jinja2")], options_map={"**.html": JINJA_OPTIONS}
+            ),
+            _relative(folder),
         )
     add(
         extract_from_dir(
-            CONSOLE_DIR,
+            PACKAGE_DIR,
             method_map=[("**.py", "python")],
             keywords={"_": None, "N_": None, "gettext": (2,)},
         ),
-        "console",
+        "ecomops",
     )
     return found
 

@@ -8,6 +8,7 @@ that one request could leak into another.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 
 from ecomops.platform.console import i18n
+from ecomops.platform.registry import registry
 
 LOCALE_STATE = "ecomops_locale"
 
@@ -81,9 +83,34 @@ def _rating(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+class ConsoleLoader(FileSystemLoader):
+    """The platform's templates, then every installed module's folder (``Module.templates``).
+
+    The module folders are read on first use, not at import: this file is imported while the
+    registry is still loading the modules whose pages use it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(str(i18n.TEMPLATE_DIR))
+        self._complete = False
+
+    def _search_modules(self) -> None:
+        if not self._complete:
+            self.searchpath = [str(i18n.TEMPLATE_DIR), *(str(d) for d in registry().template_dirs)]
+            self._complete = True
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        self._search_modules()
+        return super().get_source(environment, template)
+
+    def list_templates(self) -> list[str]:
+        self._search_modules()
+        return super().list_templates()
+
+
 def make_templates() -> Jinja2Templates:
     env = Environment(
-        loader=FileSystemLoader(str(i18n.TEMPLATE_DIR)),
+        loader=ConsoleLoader(),
         extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(("html", "xml")),
     )
@@ -106,7 +133,7 @@ def make_templates() -> Jinja2Templates:
 templates = make_templates()
 
 
-#: Messages the sign-in pages pass in as variables (``web.account_pages``), marked for extraction.
+#: Messages the sign-in pages pass in as variables (``security.pages``), marked for extraction.
 PASSED_IN_MESSAGES = (
     i18n.N_("Confirm it's you"),
     i18n.N_("Two-factor authentication"),

@@ -136,3 +136,17 @@ class SystemKey(Base):
     kek_id: Mapped[str] = mapped_column(String(32), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TenantModule(Base):
+    """A tenant's choice for one optional module; no row means the module's default."""
+
+    __tablename__ = "tenant_modules"
+    __table_args__ = (UniqueConstraint("tenant_id", "module"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("tm_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    module: Mapped[str] = mapped_column(String(40), nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(200), nullable=False)

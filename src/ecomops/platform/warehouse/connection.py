@@ -9,71 +9,22 @@ without a server open the file themselves (``open_warehouse``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
+from ecomops.platform.warehouse.handle import Warehouse, raw_connect, warehouse_path
 from ecomops.platform.warehouse.schema import migrate
 
-
-def warehouse_path(warehouse_dir: Path, tenant_id: str) -> Path:
-    return warehouse_dir / f"{tenant_id}.duckdb"
+__all__ = ["Warehouse", "WarehouseRegistry", "connect", "open_warehouse", "warehouse_path"]
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Connect with the settings every warehouse session relies on (UTC session zone, bounded threads)."""
-    if read_only and not path.exists():
-        raise FileNotFoundError(f"no warehouse at {path}; create the tenant first")
-    con = duckdb.connect(str(path), read_only=read_only, config={"threads": 2})
-    con.execute("SET TimeZone = 'UTC'")
+    """Connect like every warehouse session (``handle.raw_connect``) and, when writable, migrate the file."""
+    con = raw_connect(path, read_only=read_only)
     if not read_only:
         migrate(con)
     return con
-
-
-@dataclass
-class Warehouse:
-    """One tenant's DuckDB file with its write lock."""
-
-    tenant_id: str
-    path: Path
-    con: duckdb.DuckDBPyConnection
-    write_lock: threading.RLock = field(default_factory=threading.RLock)
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for one thread's reads; DuckDB connections must not be shared across threads."""
-        cur = self.con.cursor()
-        cur.execute("SET TimeZone = 'UTC'")
-        return cur
-
-    @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write transaction on a private cursor; commit on success, roll back on error."""
-        with self.write_lock:
-            cur = self.cursor()
-            cur.execute("BEGIN")
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
-
-    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        cur = self.cursor()
-        try:
-            return cur.execute(sql, params or []).fetchall()
-        finally:
-            cur.close()
-
-    def close(self) -> None:
-        self.con.close()
 
 
 class WarehouseRegistry:

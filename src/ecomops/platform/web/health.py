@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.platform.registry import registry
 from ecomops.platform.store.migrate import current_revision, head_revision
 from ecomops.platform.web.state import AppState
 
@@ -29,12 +30,16 @@ def _readiness(state: AppState) -> dict[str, Any]:
         checks["store"] = {"ok": rev == head, "revision": rev, "head": head}
     except Exception as exc:  # readiness reports failures instead of raising them
         checks["store"] = {"ok": False, "error": str(exc)}
-    pipeline = state.services.get("ingest")
-    checks["ingest"] = {"ok": pipeline is not None and pipeline.running}
+    for module in registry().modules:
+        for name, check in module.readiness:
+            try:
+                checks[name] = check(state)
+            except Exception as exc:  # one failing check must not hide the others
+                checks[name] = {"ok": False, "error": str(exc)}
     return checks
 
 
-@router.get("/readyz", summary="Stores migrated and ingest running")
+@router.get("/readyz", summary="Stores migrated and every module ready (ingest running…)")
 async def readyz(request: Request) -> JSONResponse:
     checks = await run_in_threadpool(_readiness, request.app.state.ecomops)
     ready = all(c["ok"] for c in checks.values())

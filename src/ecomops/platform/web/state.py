@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from fastapi import Request
 from sqlalchemy import Engine
 
 from ecomops.platform.settings import Settings
-from ecomops.platform.warehouse.connection import WarehouseRegistry
+from ecomops.platform.warehouse.handle import Warehouse
+
+
+class Warehouses(Protocol):
+    """The tenant warehouses this process owns (``connection.WarehouseRegistry``)."""
+
+    warehouse_dir: Path
+
+    def get(self, tenant_id: str) -> Warehouse: ...
+
+    def close_all(self) -> None: ...
 
 
 @dataclass
 class AppState:
     settings: Settings
     engine: Engine
-    warehouses: WarehouseRegistry
+    warehouses: Warehouses
     control_token: str
     #: Long-lived domain services started in the lifespan (ingest pipeline, import runner), by name.
     services: dict[str, Any] = field(default_factory=dict)

@@ -1,1 +1,0 @@
-"""The operations console: server-rendered pages (Jinja2 + HTMX + Alpine) under ``/t/{slug}/…``."""

@@ -1,0 +1,71 @@
+"""A tenant's warehouse file and its connection: the handle every module works with.
+
+Kept apart from ``connection`` (which migrates files and needs the installed modules' migrations) so
+the server state can name the type without depending on module discovery.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+
+def warehouse_path(warehouse_dir: Path, tenant_id: str) -> Path:
+    return warehouse_dir / f"{tenant_id}.duckdb"
+
+
+def raw_connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Connect with the settings every warehouse session relies on (UTC session zone, bounded threads),
+    without migrating (``connection.connect`` migrates writable connections)."""
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}; create the tenant first")
+    con = duckdb.connect(str(path), read_only=read_only, config={"threads": 2})
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@dataclass
+class Warehouse:
+    """One tenant's DuckDB file with its write lock."""
+
+    tenant_id: str
+    path: Path
+    con: duckdb.DuckDBPyConnection
+    write_lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one thread's reads; DuckDB connections must not be shared across threads."""
+        cur = self.con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction on a private cursor; commit on success, roll back on error."""
+        with self.write_lock:
+            cur = self.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params or []).fetchall()
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,87 @@
+"""Products explorer: ``/t/{slug}/products[/{id}]``, server-rendered from ``products.service`` on a
+cursor of the warehouse this server owns; HTMX swaps only the results for filter changes."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from ecomops.kernel.errors import EcomopsError
+from ecomops.platform.console.params import (
+    on_cursor,
+    query_day,
+    query_int,
+    query_text,
+)
+from ecomops.platform.console.shell import Page, error_page, is_htmx, open_page, problem_title, render
+from ecomops.products import service as products
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/t/{slug}/products", response_class=HTMLResponse)
+async def products_page(request: Request, slug: str) -> Response:
+    page = await open_page(request, slug, "orders:read", "products")
+    if not isinstance(page, Page):
+        return page
+    error = None
+    result = None
+    sort = request.query_params.get("sort") or "revenue"
+    try:
+        filters = products.ProductFilters(
+            query_day(request, "date_from"),
+            query_day(request, "date_to"),
+            query_text(request, "category"),
+            query_text(request, "search"),
+        )
+        offset = query_int(request, "offset", 0, 0, products.MAX_OFFSET)
+        limit = query_int(request, "limit", products.DEFAULT_PAGE, 1, products.MAX_PAGE)
+        result = await run_in_threadpool(
+            on_cursor,
+            page,
+            lambda cur: products.list_products(
+                cur, page.tenant.timezone, filters, sort=sort, limit=limit, offset=offset
+            ),
+        )
+    except EcomopsError as exc:
+        error = exc.message
+    categories = await run_in_threadpool(on_cursor, page, products.categories)
+    pages: dict[str, str | None] = {"prev": None, "next": None}
+    if result is not None:
+        query = {**result["filters"], "sort": result["sort"]}
+        if result["offset"] + result["limit"] < result["total"]:
+            pages["next"] = f"{page.base}/products?" + urlencode(
+                {**query, "offset": result["offset"] + result["limit"]}
+            )
+        if result["offset"] > 0:
+            pages["prev"] = f"{page.base}/products?" + urlencode(
+                {**query, "offset": max(0, result["offset"] - result["limit"])}
+            )
+    context = {
+        "result": result,
+        "error": error,
+        "form": {k: request.query_params.get(k, "") for k in ("date_from", "date_to", "category", "search")},
+        "sort": sort,
+        "sorts": list(products.SORTS),
+        "categories": categories,
+        "pages": pages,
+    }
+    template = "products/_products_results.html" if is_htmx(request) else "products/products.html"
+    return render(page, template, context, status=422 if error else 200)
+
+
+@router.get("/t/{slug}/products/{product_id}", response_class=HTMLResponse)
+async def product_page(request: Request, slug: str, product_id: str) -> Response:
+    page = await open_page(request, slug, "orders:read", "products")
+    if not isinstance(page, Page):
+        return page
+    try:
+        product = await run_in_threadpool(
+            on_cursor, page, lambda cur: products.get_product(cur, page.tenant.timezone, product_id)
+        )
+    except EcomopsError as exc:
+        return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
+    return render(page, "products/product.html", {"product": product})

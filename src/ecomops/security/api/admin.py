@@ -1,0 +1,111 @@
+"""Tenant administration over HTTP: members, their roles, and the MFA policy.
+
+The console's settings pages use these; the CLI has the same commands. Granting a role and relaxing
+the MFA policy are sensitive: besides the permission they need a fresh
+second factor when done from a console session (``require_step_up``). Only an owner may hand out the
+owner role or act on an owner (promote, demote or remove an owner); an admin could otherwise raise
+itself to owner through a colleague.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from ecomops.kernel.errors import NotFound
+from ecomops.platform.permissions import require, require_owner_for
+from ecomops.platform.web.deps import StateDep, TenantContext, TenantDep
+from ecomops.platform.web.stepup import require_step_up
+from ecomops.security import accounts, auth
+
+router = APIRouter(prefix="/api/v1/t/{tenant}", tags=["administration"])
+
+RoleName = Annotated[str, Field(pattern="^(owner|admin|analyst|marketer|operator|viewer)$")]
+IdPath = Annotated[str, Path(max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MemberIn(Strict):
+    email: str = Field(max_length=320)
+    role: RoleName
+
+
+class RoleIn(Strict):
+    role: RoleName
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str
+    role: str
+
+
+class MfaPolicy(Strict):
+    require_mfa: bool
+
+
+@router.get("/members", response_model=list[MemberOut], summary="Members and their roles")
+async def list_members(ctx: TenantDep, state: StateDep) -> list[MemberOut]:
+    require(ctx, "members:manage")
+    members = await run_in_threadpool(accounts.list_members, state.engine, ctx.tenant.slug)
+    return [MemberOut(user_id=m.user_id, email=m.email, role=m.role) for m in members]
+
+
+async def _member(state: StateDep, ctx: TenantContext, user_id: str) -> accounts.MemberInfo:
+    members = await run_in_threadpool(accounts.list_members, state.engine, ctx.tenant.slug)
+    found = next((m for m in members if m.user_id == user_id), None)
+    if found is None:
+        raise NotFound(f"member {user_id!r} not found in this tenant", {"user_id": user_id})
+    return found
+
+
+@router.post(
+    "/members", response_model=MemberOut, status_code=201, summary="Add an existing user as a member"
+)
+async def add_member(body: MemberIn, ctx: TenantDep, state: StateDep) -> MemberOut:
+    require(ctx, "members:manage")
+    require_owner_for(ctx, body.role)
+    require_step_up(ctx, "role change")
+    info = await run_in_threadpool(accounts.add_member, state.engine, ctx.tenant.slug, body.email, body.role)
+    return MemberOut(user_id=info.user_id, email=info.email, role=info.role)
+
+
+@router.put("/members/{user_id}/role", response_model=MemberOut, summary="Change a member's role")
+async def set_role(user_id: IdPath, body: RoleIn, ctx: TenantDep, state: StateDep) -> MemberOut:
+    require(ctx, "members:manage")
+    member = await _member(state, ctx, user_id)
+    require_owner_for(ctx, body.role, member.role)
+    require_step_up(ctx, "role change")
+    info = await run_in_threadpool(accounts.set_role, state.engine, ctx.tenant.slug, member.email, body.role)
+    return MemberOut(user_id=info.user_id, email=info.email, role=info.role)
+
+
+@router.delete("/members/{user_id}", status_code=204, summary="Remove a member (not the last owner)")
+async def remove_member(user_id: IdPath, ctx: TenantDep, state: StateDep) -> Response:
+    require(ctx, "members:manage")
+    member = await _member(state, ctx, user_id)
+    require_owner_for(ctx, member.role)
+    await run_in_threadpool(accounts.remove_member, state.engine, ctx.tenant.slug, member.email)
+    return Response(status_code=204)
+
+
+@router.get("/mfa-policy", response_model=MfaPolicy, summary="Must owners and admins use MFA?")
+async def get_mfa_policy(ctx: TenantDep, state: StateDep) -> MfaPolicy:
+    require(ctx, "members:manage")
+    return MfaPolicy(require_mfa=await run_in_threadpool(auth.mfa_policy, state.engine, ctx.tenant.id))
+
+
+@router.put("/mfa-policy", response_model=MfaPolicy, summary="Require or relax MFA for owners and admins")
+async def put_mfa_policy(body: MfaPolicy, ctx: TenantDep, state: StateDep) -> MfaPolicy:
+    require(ctx, "members:manage")
+    if not body.require_mfa:
+        require_owner_for(ctx, "owner")  # relaxing protection is the owner's call
+        require_step_up(ctx, "relaxing the MFA policy")
+    await run_in_threadpool(auth.set_mfa_policy, state.engine, ctx.tenant.id, body.require_mfa)
+    return body
