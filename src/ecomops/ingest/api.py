@@ -17,9 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from ecomops.audit.service import record_action
 from ecomops.ingest import service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
+from ecomops.ingest.content_encoding import parse_content_encoding, read_body
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
 from ecomops.ingest.pipeline import IngestPipeline
-from ecomops.kernel.errors import BadRequest, EcomopsError, PayloadTooLarge, Unauthorized
+from ecomops.kernel.errors import BadRequest, EcomopsError, Unauthorized
 from ecomops.privacy.fields import may_hold_pii
 from ecomops.privacy.ingest import dead_letter_opener, dead_letter_sealer, wal_sealer
 from ecomops.security.keyring import keyring
@@ -108,19 +109,9 @@ def _dead_sealer(state: AppState, tenant_id: str) -> service.PayloadCodec:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(
-            f"body of {int(length)} bytes exceeds the {limit // 1024} KB limit", {"limit_bytes": limit}
-        )
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the {limit // 1024} KB limit", {"limit_bytes": limit})
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The body, undone from its Content-Encoding (415 if unknown), at most ``limit`` bytes decoded."""
+    coding = parse_content_encoding(request.headers.get("content-encoding"))
+    return await read_body(request.stream(), limit, coding, request.headers.get("content-length"))
 
 
 def _json(data: Any, status: int = 200) -> Response:
