@@ -301,6 +301,15 @@ def test_raw_body_limits_and_codes_are_unchanged(server: InProcServer) -> None:
         assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
 
 
+def test_openapi_documents_compressed_bodies(server: InProcServer) -> None:
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    for kind in (*CALLS, "batch"):
+        operation = spec["paths"][f"/v1/{kind}"]["post"]
+        assert {"200", "400", "401", "413", "415", "429"} <= set(operation["responses"])
+        assert "Content-Encoding: gzip" in operation["description"]
+        assert "decompress" in operation["responses"]["413"]["description"]
+
+
 # -- the decoder itself: bounded work and memory, exact round trips ------------------------------
 
 

@@ -60,6 +60,10 @@ _BATCH_SCHEMA: dict[str, Any] = {
         "writeKey": {"type": "string"},
     },
 }
+_DESCRIPTION = (
+    "The body may be compressed: `Content-Encoding: gzip` (or `x-gzip`) or `deflate` (zlib-wrapped or raw). "
+    "The size limit applies to the decompressed body, and the compressed body is capped at the same size."
+)
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Stored durably; invalid events listed by index and kept as dead letters",
@@ -76,11 +80,20 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    422: {
-        "description": "Malformed JSON, a misshapen body, or (strict mode) any invalid event; nothing stored"
+    400: {
+        "description": "Malformed JSON, a misshapen body, (strict mode) any invalid event, or a compressed "
+        "body that does not decompress; nothing stored"
     },
     401: {"description": "Missing or unknown write key"},
-    413: {"description": "Body over 500 KB (batch) or 32 KB (single event)"},
+    413: {
+        "description": "Body over 500 KB (batch) or 32 KB (single event) after decompression, or a "
+        "compressed body over the same size; nothing stored"
+    },
+    415: {
+        "description": "Content-Encoding other than gzip, x-gzip, deflate or identity (or several stacked); "
+        "nothing stored"
+    },
+    422: {"description": "Invalid query parameter"},
     429: {"description": "Write queue full; retry after Retry-After seconds"},
 }
 
@@ -185,6 +198,7 @@ def _route(kind: str) -> None:
         tags=["ingest"],
         responses=_RESPONSES,
         summary=f"Segment {kind}",
+        description=_DESCRIPTION,
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
             "security": [{"writeKeyBasic": []}, {"writeKeyBearer": []}],
