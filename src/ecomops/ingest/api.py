@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.ingest import service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
+from ecomops.ingest.content_encoding import parse_content_encoding, read_body
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
 from ecomops.ingest.pii import dead_letter_opener, dead_letter_sealer, wal_sealer
 from ecomops.ingest.pipeline import IngestPipeline
-from ecomops.kernel.errors import BadRequest, EcomopsError, PayloadTooLarge, Unauthorized
+from ecomops.kernel.errors import BadRequest, EcomopsError, Unauthorized
 from ecomops.platform.audit import record_action
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.permissions import require
@@ -59,6 +60,10 @@ _BATCH_SCHEMA: dict[str, Any] = {
         "writeKey": {"type": "string"},
     },
 }
+_DESCRIPTION = (
+    "The body may be compressed: `Content-Encoding: gzip` (or `x-gzip`) or `deflate` (zlib-wrapped or raw). "
+    "The size limit applies to the decompressed body, and the compressed body is capped at the same size."
+)
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Stored durably; invalid events listed by index and kept as dead letters",
@@ -75,11 +80,20 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    422: {
-        "description": "Malformed JSON, a misshapen body, or (strict mode) any invalid event; nothing stored"
+    400: {
+        "description": "Malformed JSON, a misshapen body, (strict mode) any invalid event, or a compressed "
+        "body that does not decompress; nothing stored"
     },
     401: {"description": "Missing or unknown write key"},
-    413: {"description": "Body over 500 KB (batch) or 32 KB (single event)"},
+    413: {
+        "description": "Body over 500 KB (batch) or 32 KB (single event) after decompression, or a "
+        "compressed body over the same size; nothing stored"
+    },
+    415: {
+        "description": "Content-Encoding other than gzip, x-gzip, deflate or identity (or several stacked); "
+        "nothing stored"
+    },
+    422: {"description": "Invalid query parameter"},
     429: {"description": "Write queue full; retry after Retry-After seconds"},
 }
 
@@ -108,19 +122,9 @@ def _dead_sealer(state: AppState, tenant_id: str) -> service.PayloadCodec:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(
-            f"body of {int(length)} bytes exceeds the {limit // 1024} KB limit", {"limit_bytes": limit}
-        )
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the {limit // 1024} KB limit", {"limit_bytes": limit})
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The body, undone from its Content-Encoding (415 if unknown), at most ``limit`` bytes decoded."""
+    coding = parse_content_encoding(request.headers.get("content-encoding"))
+    return await read_body(request.stream(), limit, coding, request.headers.get("content-length"))
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -194,6 +198,7 @@ def _route(kind: str) -> None:
         tags=["ingest"],
         responses=_RESPONSES,
         summary=f"Segment {kind}",
+        description=_DESCRIPTION,
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
             "security": [{"writeKeyBasic": []}, {"writeKeyBearer": []}],
