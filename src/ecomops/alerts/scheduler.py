@@ -3,12 +3,13 @@ enabled rules against its warehouse and deliver what fires.
 
 It lives in the server (an ``app.LIFECYCLE`` module) because the server owns every warehouse file;
 each pass runs in a worker thread so DuckDB work and webhook retries never block the event loop.
+``state.services[SERVICE]`` is the schedule (``kernel.periodic.Periodic``): its ``tick()`` starts a pass
+at once and ``wait_for_passes`` waits for one, which is how tests drive it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 from ecomops.alerts import service
 from ecomops.audit.context import AuditContext, acting_as
+from ecomops.kernel.periodic import Periodic
 from ecomops.tenancy import service as tenancy
 from ecomops.tenancy.service import TenantInfo
 from ecomops.web.state import AppState
@@ -52,26 +54,17 @@ def run_all(state: AppState, now: datetime | None = None) -> dict[str, list[dict
     return results
 
 
-async def _schedule(state: AppState, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(run_all, state)
-        except Exception:
-            log.exception("alert pass failed; will retry next interval")
-
-
 async def startup(state: AppState) -> None:
     interval = float(state.settings.alerts_interval_seconds)
-    state.services[SERVICE] = asyncio.create_task(_schedule(state, interval), name="alerts-scheduler")
+    schedule = Periodic("alerts-scheduler", interval, lambda now: run_all(state, now))
+    schedule.start()
+    state.services[SERVICE] = schedule
 
 
 async def shutdown(state: AppState) -> None:
-    task = state.services.pop(SERVICE, None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    schedule: Periodic | None = state.services.pop(SERVICE, None)
+    if schedule is not None:
+        await schedule.stop()
 
         def wait_for_pass() -> None:
             with PASS_LOCK:

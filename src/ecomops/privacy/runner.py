@@ -5,17 +5,20 @@ ingest WAL before an erasure.
 Retention rewrites warehouse files, which only the server may write while it runs, so the schedule
 lives here (an asyncio task started from ``app.LIFECYCLE``) and not in cron. Each tenant's run goes
 to a worker thread: DuckDB statements would otherwise block the event loop serving requests.
+``state.services[SERVICE]`` is the schedule (``kernel.periodic.Periodic``): its ``tick()`` starts a pass
+at once and ``wait_for_passes`` waits for one, which is how tests drive it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
+from datetime import datetime
 from typing import Any
 
 from ecomops.audit.context import AuditContext, acting_as
+from ecomops.kernel.periodic import Periodic
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import requests as privacy_requests
 from ecomops.tenancy import service as tenancy
@@ -28,28 +31,20 @@ ACTOR = "system:retention"
 _PASS_LOCK = threading.Lock()
 
 
-def run_all(state: AppState) -> dict[str, dict[str, Any]]:
-    """One retention pass over every tenant with a policy; a failing tenant does not stop the others."""
+def run_all(state: AppState, now: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """One retention pass over every tenant with a policy (as of ``now``, default the current time); a
+    failing tenant does not stop the others."""
     results: dict[str, dict[str, Any]] = {}
     with _PASS_LOCK, acting_as(AuditContext(ACTOR)):
         for tenant_id in retention.tenants_with_policies(state.engine):
             try:
                 tenant = tenancy.get_tenant_by_id(state.engine, tenant_id)
                 results[tenant_id] = retention.run_retention(
-                    state.engine, state.settings, state.warehouses.get(tenant_id), tenant
+                    state.engine, state.settings, state.warehouses.get(tenant_id), tenant, now
                 )
             except Exception:
                 log.exception("retention run for tenant %s failed; will retry next interval", tenant_id)
     return results
-
-
-async def _schedule(state: AppState, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(run_all, state)
-        except Exception:
-            log.exception("retention pass failed; will retry next interval")
 
 
 def server_wal_sealer(state: AppState, tenant_id: str) -> privacy_requests.WalSealer:
@@ -74,15 +69,15 @@ async def startup(state: AppState) -> None:
     if failed:
         log.warning("marked %d privacy request(s) interrupted by the last stop as failed", failed)
     interval = float(state.settings.retention_interval_seconds)
-    state.services[SERVICE] = asyncio.create_task(_schedule(state, interval), name="privacy-retention")
+    schedule = Periodic("privacy-retention", interval, lambda now: run_all(state, now))
+    schedule.start()
+    state.services[SERVICE] = schedule
 
 
 async def shutdown(state: AppState) -> None:
-    task = state.services.pop(SERVICE, None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    schedule: Periodic | None = state.services.pop(SERVICE, None)
+    if schedule is not None:
+        await schedule.stop()
 
         def wait_for_pass() -> None:
             with _PASS_LOCK:
