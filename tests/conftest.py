@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from ecomops.store.db import make_engine
 from ecomops.store.migrate import upgrade
 from ecomops.tenancy import service as tenancy
 from ecomops.web.state import AppState
+from tests.timing import DEADLINE, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -84,21 +85,25 @@ class LiveServer:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(20)
+                self.proc.wait(DEADLINE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
 
 
 def start_server(
-    data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> LiveServer:
-    """Run ``ecomops serve`` as a real process and wait until it answers."""
+    """Run ``ecomops serve [args]`` as a real process and wait until it answers (60 s bound a failure)."""
     port = port or free_port()
     env = {**os.environ, "ECOMOPS_DATA_DIR": str(data_dir), **(extra_env or {})}
     env.pop("ECOMOPS_DATABASE_URL", None)
+    env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's default for --forwarded-allow-ips
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ecomops.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "ecomops.cli", "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -156,11 +161,9 @@ def server(settings: Settings, engine: Engine, tenant: tenancy.TenantInfo) -> It
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("in-process server did not start")
-        time.sleep(0.02)
+    wait_until(lambda: srv.started or not thread.is_alive(), "the in-process server to start")
+    if not srv.started:
+        raise RuntimeError("in-process server did not start")
     yield InProcServer(f"http://127.0.0.1:{port}", app, tenant, write_key)
     srv.should_exit = True
-    thread.join(30)
+    thread.join(DEADLINE)
