@@ -23,12 +23,14 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from ecomops.app import create_app
+from ecomops.kernel.clock import utcnow
+from ecomops.security import mfa
 from ecomops.settings import Settings, get_settings
 from ecomops.store.db import make_engine
 from ecomops.store.migrate import upgrade
 from ecomops.tenancy import service as tenancy
 from ecomops.web.state import AppState
-from tests.timing import DEADLINE, wait_until
+from tests.timing import DEADLINE, ManualDateTime, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -61,6 +63,15 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def tenant(engine: Engine) -> tenancy.TenantInfo:
     return tenancy.create_tenant(engine, "acme", "Acme Shop", "Asia/Shanghai", "CNY")
+
+
+@pytest.fixture
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> ManualDateTime:
+    """The time ``security.mfa`` checks TOTP codes at (in-process servers too), moved only by the test:
+    which 30-second step a code belongs to no longer depends on when the request arrives."""
+    clock = ManualDateTime(utcnow())
+    monkeypatch.setattr(mfa, "utcnow", clock)
+    return clock
 
 
 def free_port() -> int:
