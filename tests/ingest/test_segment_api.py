@@ -250,9 +250,13 @@ def test_clock_skew_is_corrected_from_sent_at(server: InProcServer) -> None:
         assert c.post("/v1/batch", json={**batch, "batch": batch["batch"][:1]}).json()["accepted"] == 1
         r = c.post("/v1/track", json=batch["batch"][1])
         assert r.json()["accepted"] == 1
+    after = datetime.now(UTC)
     ((ts, received),) = server.query("SELECT ts, received_at FROM events WHERE message_id = 'skew'")
     assert abs((received - ts) - timedelta(minutes=10)) < timedelta(seconds=1)
-    assert abs(ts - (now - timedelta(minutes=10))) < timedelta(seconds=5)
+    # Ten minutes before it reached the server, whenever that was between `now` and `after` (was: within
+    # 5 s of `now`, a bound on how fast the request went through).
+    slack = timedelta(milliseconds=1)
+    assert now - timedelta(minutes=10) - slack <= ts <= after - timedelta(minutes=10) + slack
     assert server.query("SELECT ts FROM events WHERE message_id = 'noskew'") == [
         (datetime(2025, 12, 31, 16, tzinfo=UTC),)
     ]
