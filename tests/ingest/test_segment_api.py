@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 
 def mid() -> str:
@@ -138,13 +139,13 @@ def test_malformed_and_misshapen_bodies(server: InProcServer) -> None:
     assert server.query("SELECT payload FROM ingest_dead_letters WHERE batch_index IS NULL") == [
         ('{"batch": [',)
     ]
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
 
 
 def test_write_key_auth(server: InProcServer) -> None:
     event = {"event": "A", "userId": "u", "messageId": mid()}
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         r = c.post("/v1/track", json=event)
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
         assert c.post("/v1/track", json=event, auth=("wk_wrong", "")).status_code == 401
@@ -420,7 +421,11 @@ def test_repeated_order_completed_does_not_duplicate_items(server: InProcServer)
 def test_dead_letters_can_be_listed_and_replayed(server: InProcServer) -> None:
     with server.client() as c:
         c.post("/v1/batch", json={"batch": [{"type": "track", "userId": "u", "messageId": "needs-name"}]})
-    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.state.control_token}"})
+    api = httpx.Client(
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {server.state.control_token}"},
+        timeout=DEADLINE,
+    )
     base = f"/api/v1/t/{server.tenant.slug}/ingest/dead-letters"
     letters = api.get(base).json()
     assert len(letters) == 1 and letters[0]["reason"].startswith("$.event")
@@ -520,7 +525,7 @@ def test_dead_letter_routes_check_the_role(server: InProcServer) -> None:
         role: tenancy.create_api_key(server.state.engine, server.tenant.slug, role)[1]
         for role in ("viewer", "marketer", "analyst", "operator")
     }
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
 
         def call(role: str, method: str, path: str) -> int:
             return c.request(method, path, headers={"Authorization": f"Bearer {keys[role]}"}).status_code

@@ -17,7 +17,7 @@ from ecomops.store.db import session_scope
 from ecomops.store.models import UserSession
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
-from tests.timing import ManualDateTime
+from tests.timing import DEADLINE, ManualDateTime
 
 PASSWORD = "correct horse battery staple"
 
@@ -28,7 +28,9 @@ def _roomy_sign_in_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _api(server: InProcServer, key: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{server.url}/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"})
+    return httpx.Client(
+        base_url=f"{server.url}/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"}, timeout=DEADLINE
+    )
 
 
 def test_keys_sources_and_members_through_the_api(server: InProcServer, engine: Engine) -> None:
