@@ -73,6 +73,22 @@ def test_a_failing_pass_is_counted_and_the_schedule_goes_on() -> None:
     assert len(calls) == 2
 
 
+def test_without_a_clock_the_work_reads_its_own_time() -> None:
+    seen: list[datetime | None] = []
+
+    async def scenario() -> None:
+        schedule = Periodic("test", 86400, seen.append)
+        schedule.start()
+        try:
+            schedule.tick()
+            assert await asyncio.to_thread(schedule.wait_for_passes, 1, DEADLINE)
+        finally:
+            await schedule.stop()
+
+    asyncio.run(scenario())
+    assert seen == [None]  # run_all(state, None): each tenant's run takes the time it runs at
+
+
 def test_wait_for_passes_says_when_none_came() -> None:
     async def scenario() -> None:
         schedule = Periodic("test", 86400, lambda now: None)

@@ -3,7 +3,8 @@
 The server's schedules (alert evaluation, retention) are one of these. Besides the interval, a pass can
 be started at once with ``tick()``, and ``wait_for_passes`` waits until a number of passes have finished,
 so callers (tests above all) drive a schedule explicitly instead of sleeping against its interval.
-Each pass is handed ``clock()`` as the time it runs for: injectable, like everything else that reads it.
+A pass is handed the time it runs for: ``clock()`` when a clock is set (tests pin one), else ``None``,
+which the work reads as "now" wherever it needs it, as it always has.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from ecomops.kernel.clock import utcnow
-
 log = logging.getLogger(__name__)
 
 
@@ -25,13 +24,13 @@ class Periodic:
         self,
         name: str,
         interval: float,
-        work: Callable[[datetime], object],
-        clock: Callable[[], datetime] = utcnow,
+        work: Callable[[datetime | None], object],
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.name = name
         self.interval = interval
         self.work = work
-        #: The time each pass runs for (``work(clock())``).
+        #: The time each pass runs for (``work(clock())``); None: the work's own current time.
         self.clock = clock
         #: Passes finished (failed ones included), under ``_finished``.
         self.passes = 0
@@ -53,7 +52,7 @@ class Periodic:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()  # a tick during the pass below asks for one more after it
             try:
-                await asyncio.to_thread(self.work, self.clock())
+                await asyncio.to_thread(self.work, None if self.clock is None else self.clock())
             except Exception:
                 log.exception("%s pass failed; will retry next interval", self.name)
             with self._finished:
