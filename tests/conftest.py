@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,15 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from ecomops.app import create_app
+from ecomops.kernel.clock import utcnow
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import make_engine
 from ecomops.platform.store.migrate import upgrade
 from ecomops.platform.web.state import AppState
+from ecomops.security import mfa
 from ecomops.tenancy import service as tenancy
+from tests.timing import DEADLINE, ManualDateTime, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -63,6 +66,15 @@ def tenant(engine: Engine) -> TenantInfo:
     return tenancy.create_tenant(engine, "acme", "Acme Shop", "Asia/Shanghai", "CNY")
 
 
+@pytest.fixture
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> ManualDateTime:
+    """The time ``security.mfa`` checks TOTP codes at (in-process servers too), moved only by the test:
+    which 30-second step a code belongs to no longer depends on when the request arrives."""
+    clock = ManualDateTime(utcnow())
+    monkeypatch.setattr(mfa, "utcnow", clock)
+    return clock
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -85,21 +97,25 @@ class LiveServer:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(20)
+                self.proc.wait(DEADLINE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
 
 
 def start_server(
-    data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> LiveServer:
-    """Run ``ecomops serve`` as a real process and wait until it answers."""
+    """Run ``ecomops serve [args]`` as a real process and wait until it answers (60 s bound a failure)."""
     port = port or free_port()
     env = {**os.environ, "ECOMOPS_DATA_DIR": str(data_dir), **(extra_env or {})}
     env.pop("ECOMOPS_DATABASE_URL", None)
+    env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's default for --forwarded-allow-ips
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ecomops.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "ecomops.cli", "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -157,11 +173,9 @@ def server(settings: Settings, engine: Engine, tenant: TenantInfo) -> Iterator[I
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("in-process server did not start")
-        time.sleep(0.02)
+    wait_until(lambda: srv.started or not thread.is_alive(), "the in-process server to start")
+    if not srv.started:
+        raise RuntimeError("in-process server did not start")
     yield InProcServer(f"http://127.0.0.1:{port}", app, tenant, write_key)
     srv.should_exit = True
-    thread.join(30)
+    thread.join(DEADLINE)

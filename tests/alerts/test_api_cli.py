@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -18,12 +17,15 @@ from ecomops.audit import service as audit
 from ecomops.cli import app
 from ecomops.platform import commandline as cliutil
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.jobs import scheduler_of
+from ecomops.platform.periodic import Periodic
 from ecomops.platform.server import ServerInfo, remove_lock, write_lock
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy import service as tenancy
-from tests.alerts.conftest import Receiver, seed
+from tests.alerts.conftest import NOW, Receiver, seed
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE, ManualDateTime
 
 
 def _client(server: InProcServer, role: str) -> httpx.Client:
@@ -182,16 +184,19 @@ def test_cli_create_list_run_events_delete(
 
 
 @pytest.fixture
-def fast_schedule(alert_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ECOMOPS_ALERTS_INTERVAL_SECONDS", "1")
+def manual_schedule(alert_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interval no test outlives: passes happen when the test ticks the schedule, and only then."""
+    monkeypatch.setenv("ECOMOPS_ALERTS_INTERVAL_SECONDS", "86400")
     get_settings.cache_clear()
 
 
 def test_the_server_evaluates_enabled_rules_on_its_schedule(
-    fast_schedule: None, server: InProcServer
+    manual_schedule: None, server: InProcServer
 ) -> None:
     engine, tenant = server.state.engine, server.tenant
-    assert server.state.settings.alerts_interval_seconds == 1
+    schedule: Periodic = scheduler_of(server.state).schedule("alerts.evaluate")
+    assert schedule.interval == 86400
+    schedule.clock = ManualDateTime(NOW)  # every pass evaluates the same periods
     # An empty shop: yesterday's GMV is 0, below any positive floor.
     rule, _ = service.create_rule(
         engine,
@@ -205,12 +210,13 @@ def test_the_server_evaluates_enabled_rules_on_its_schedule(
         tenant.id,
         service.RuleSpec(name="off", metric="gmv", threshold=Decimal(1), enabled=False),
     )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not service.list_events(engine, tenant.id):
-        time.sleep(0.2)
+    assert schedule.passes == 0 and service.list_events(engine, tenant.id) == []
+    schedule.tick()
+    assert schedule.wait_for_passes(1, DEADLINE), "the scheduled pass never finished"
     [event] = service.list_events(engine, tenant.id)
     assert (event["rule_id"], event["kind"], event["value"]) == (rule["id"], "firing", "0")
-    time.sleep(1.5)  # later passes: same period, so no second firing
+    schedule.tick()  # a later pass: same period, so no second firing
+    assert schedule.wait_for_passes(2, DEADLINE), "the second scheduled pass never finished"
     rules = {r["name"]: r for r in service.list_rules(engine, tenant.id)}
     assert rules["floor"]["last_status"] in {"already_fired", "cooldown"}
     assert rules["off"]["last_evaluated_at"] is None

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import InProcServer
 from tests.console.conftest import add_member, signed_in
+from tests.timing import DEADLINE
 
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
@@ -20,6 +21,9 @@ if CHROMIUM is None:
     pytest.skip("chromium is not installed", allow_module_level=True)
 
 from playwright.sync_api import ConsoleMessage, expect, sync_playwright  # noqa: E402
+
+#: Waits on the page fail after this, never pass or fail by speed (Playwright's default is 5 s).
+expect.set_options(timeout=DEADLINE * 1000)
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
@@ -38,6 +42,7 @@ def test_create_disable_and_delete_a_rule_in_the_browser(server: InProcServer) -
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             ctx = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+            ctx.set_default_timeout(DEADLINE * 1000)
             ctx.add_cookies(cookies)  # type: ignore[arg-type]
             page = ctx.new_page()
 

@@ -29,6 +29,7 @@ from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 FACTS = [
     "INSERT INTO products (product_id, category, cost) VALUES "
@@ -171,13 +172,16 @@ def test_api_validates_at_the_edge(api: httpx.Client, params: dict[str, str], fr
 
 
 def test_api_needs_credentials_and_serves_the_catalogue(api: httpx.Client, server: InProcServer) -> None:
-    bare = httpx.get(f"{server.url}/api/v1/t/{server.tenant.slug}/metrics", params={"ids": "gmv"})
+    bare = httpx.get(
+        f"{server.url}/api/v1/t/{server.tenant.slug}/metrics", params={"ids": "gmv"}, timeout=DEADLINE
+    )
     assert bare.status_code == 401
     _, viewer_key = tenancy.create_api_key(server.state.engine, server.tenant.slug, "viewer", "v")
     as_viewer = httpx.get(
         f"{server.url}/api/v1/t/{server.tenant.slug}/metrics",
         params={"ids": "gmv", **WINDOW},
         headers={"Authorization": f"Bearer {viewer_key}"},
+        timeout=DEADLINE,
     )
     assert as_viewer.status_code == 200  # orders:read: every role
     catalogue = api.get("/metrics/catalogue").json()

@@ -23,6 +23,7 @@ from ecomops.platform.store.scoping import tenant_connection
 from ecomops.security import accounts
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -191,7 +192,7 @@ def test_cli_anchor_then_verify_with_file_and_string(
 def test_api_anchor_and_verify_with_anchor(server: InProcServer, engine: Engine) -> None:
     _, key = tenancy.create_api_key(engine, "acme", "admin")
     with httpx.Client(
-        base_url=f"{server.url}/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"}
+        base_url=f"{server.url}/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"}, timeout=DEADLINE
     ) as c:
         made = c.get("/audit/anchor")
         assert made.status_code == 200, made.text

@@ -18,6 +18,7 @@ from ecomops.platform.settings import get_settings
 from ecomops.platform.store.scoping import system_connection
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def test_api_replay_is_recorded_and_viewer_needs_owner_or_admin(server: InProcSe
 
 def test_api_request_without_request_id_gets_one(server: InProcServer) -> None:
     _, key = tenancy.create_api_key(server.state.engine, server.tenant.slug, "owner")
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         c.get(f"/api/v1/t/{server.tenant.slug}/ingest/dead-letters", headers=_auth(key))
     read = service.export(server.state.engine, server.tenant.id, action="ingest.dead_letter.read")
     assert read[0]["request_id"].startswith("req_")

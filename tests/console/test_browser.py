@@ -16,7 +16,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -35,12 +34,13 @@ from ecomops.platform.store.db import make_engine, session_scope
 from ecomops.platform.store.migrate import upgrade
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
-from ecomops.security import accounts
+from ecomops.security import accounts, mfa
 from ecomops.security.models import UserSession
 from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
 from ecomops.tenancy import service as tenancy
 from tests.conftest import REPO, free_port
+from tests.timing import DEADLINE, ManualDateTime, wait_until
 
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
@@ -59,6 +59,9 @@ from playwright.sync_api import (  # noqa: E402
     expect,
     sync_playwright,
 )
+
+#: Waits on the page fail after this, never pass or fail by speed (Playwright's default is 5 s).
+expect.set_options(timeout=DEADLINE * 1000)
 
 #: One worker runs the whole module (one seeded server, one browser) under `pytest -n 2 --dist loadgroup`.
 pytestmark = pytest.mark.xdist_group("console-browser")
@@ -90,27 +93,21 @@ class Console:
     tenant: TenantInfo
     browser: Browser
     engine: Engine
+    #: The server's TOTP clock (``security.mfa`` checks codes against it), moved only by ``code``.
+    totp_clock: ManualDateTime
     totp: pyotp.TOTP | None = None
-    used_steps: set[int] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
     def code(self) -> str:
-        """A TOTP code the server will take: codes are single-use and must come from a later time step
-        than the last one used (±1 step of drift is accepted), so wait for the clock when needed."""
+        """A TOTP code the server will take. Codes are single-use per 30-second step, so each one moves the
+        server's TOTP clock to the next step instead of waiting for the wall clock to get there."""
         assert self.totp is not None
-        while True:
-            now = int(time.time()) // 30
-            # Never the previous step: crossing a step boundary before the server checks would make it
-            # two steps old and refused; `now` and `now + 1` stay inside the ±1 window either way.
-            later = [step for step in (now, now + 1) if step > max(self.used_steps, default=0)]
-            if later:
-                self.used_steps.add(later[0])
-                return self.totp.at(later[0] * 30)
-            time.sleep(30 - time.time() % 30 + 0.2)
+        self.totp_clock.advance(30)
+        return self.totp.at(self.totp_clock())
 
     def context(self, **options: object) -> BrowserContext:
         ctx = self.browser.new_context(viewport=VIEWPORT, base_url=self.url, **options)  # type: ignore[arg-type]
-        ctx.set_default_timeout(15_000)
+        ctx.set_default_timeout(DEADLINE * 1000)
         return ctx
 
     def watch(self, page: Page) -> Page:
@@ -145,6 +142,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         mp.setenv("ECOMOPS_DATA_DIR", str(data_dir))
         mp.delenv("ECOMOPS_DATABASE_URL", raising=False)
         mp.setenv("ECOMOPS_RATELIMIT_AUTH_BURST", "1000")
+        totp_clock = ManualDateTime(utcnow())
+        mp.setattr(mfa, "utcnow", totp_clock)
         get_settings.cache_clear()
         settings = get_settings()
         engine = make_engine(settings.resolved_database_url)
@@ -162,8 +161,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
-        while not server.started:
-            time.sleep(0.02)
+        wait_until(lambda: server.started, "the console server to start")
         state = app.state.ecomops
         seed_demo(
             engine,
@@ -179,7 +177,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                yield Console(f"http://127.0.0.1:{port}", tenant, browser, engine)
+                yield Console(f"http://127.0.0.1:{port}", tenant, browser, engine, totp_clock)
             finally:
                 browser.close()
                 server.should_exit = True

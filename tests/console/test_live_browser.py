@@ -1,15 +1,14 @@
-"""The live dashboard in Chromium: an order sent to /v1/batch is on screen within two seconds.
+"""The live dashboard in Chromium: an order sent to /v1/batch shows on screen.
 
 Uses the seeded server and the owner signed in with TOTP from ``test_browser`` (same fixtures, its
-own module-scoped instance). The latency measured here is the whole path a shop operator sees: HTTP
+own module-scoped instance). The path checked here is the whole one a shop operator sees: HTTP
 ingest → write-ahead log → warehouse load (flush interval) → the tenant's next snapshot tick → SSE →
-the page's redraw.
+the page's redraw. How fast is for bench/live.py: waits here are bounded only to fail, never timed.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 
 import httpx
@@ -18,6 +17,7 @@ from playwright.sync_api import BrowserContext, expect
 
 from ecomops.tenancy import service as tenancy
 from tests.console.test_browser import Console, console, owner, shot  # noqa: F401 - fixtures
+from tests.timing import DEADLINE
 
 pytestmark = pytest.mark.xdist_group("console-live-browser")
 
@@ -69,7 +69,7 @@ def send(target: Console, write_key: str, batch: list[dict[str, object]]) -> Non
     assert r.status_code == 200 and r.json()["accepted"] == len(batch), r.text
 
 
-def test_an_order_appears_on_the_live_screen_within_two_seconds(
+def test_an_order_appears_on_the_live_screen(
     console: Console,  # noqa: F811 - the fixture imported above
     owner: BrowserContext,  # noqa: F811
 ) -> None:
@@ -87,18 +87,14 @@ def test_an_order_appears_on_the_live_screen_within_two_seconds(
     gmv_before = digits(page.locator("#live-gmv").inner_text())
 
     _, write_key = tenancy.create_source(console.engine, "demo", "live-browser", "web")
-    sent = time.monotonic()
     send(console, write_key, [order("live-browser-1", "p-live-test", PRODUCT, "88888.00")])
     # The new product tops today's ranking (88 888 is far above any simulated line) and the counters move.
     page.wait_for_function(
         "name => document.querySelector('#live-hot tbody').textContent.includes(name)",
         arg=PRODUCT,
-        timeout=2000,
+        timeout=DEADLINE * 1000,
         polling=20,
     )
-    latency = time.monotonic() - sent
-    print(f"\n/v1/batch → live screen: {latency:.3f} s")
-    assert latency < 2.0
     assert digits(page.locator("#live-orders").inner_text()) >= orders_before + 1
     assert digits(page.locator("#live-gmv").inner_text()) >= gmv_before + 88888
     expect(page.locator("#live-hot tbody tr").first).to_contain_text(PRODUCT)
@@ -115,7 +111,9 @@ def test_an_order_appears_on_the_live_screen_within_two_seconds(
             keys[channel],
             [visit(oid), visit(f"{oid}-window-shopper"), order(oid, product, name, total)],
         )
-    expect(page.locator("#live-orders")).to_have_text(str(orders_before + 1 + len(MORE)), timeout=5000)
+    expect(page.locator("#live-orders")).to_have_text(
+        str(orders_before + 1 + len(MORE)), timeout=DEADLINE * 1000
+    )
     page.emulate_media(reduced_motion="reduce")  # no highlight animation in the screenshot
     expect(page.locator("#live-channels-chart canvas")).to_have_count(1)
     shot(page, "17-live")

@@ -13,6 +13,7 @@ from tests.conftest import InProcServer
 from tests.console.conftest import add_member, signed_in
 from tests.orders.test_orders import seed_orders, seed_utm
 from tests.products.test_products import ROWS as PRODUCT_ROWS
+from tests.timing import DEADLINE
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 
@@ -30,7 +31,7 @@ def _seed(server: InProcServer) -> None:
 def test_pages_need_a_session_and_membership(server: InProcServer, engine: Engine) -> None:
     tenancy.create_tenant(engine, "rival", "Rival Shop", "UTC", "USD")
     add_member(engine, "ana@acme.test", "analyst")
-    with httpx.Client(base_url=server.url) as anonymous:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as anonymous:
         gate = anonymous.get("/t/acme/orders?status=paid")
         assert (
             gate.status_code == 303
@@ -189,7 +190,7 @@ def test_settings_pages_for_an_owner(server: InProcServer, engine: Engine) -> No
 
 
 def test_vendored_front_end_is_served_offline(server: InProcServer) -> None:
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         for path, needle in [
             ("/static/vendor/htmx/htmx.min.js", b'version:"2.0.11"'),
             ("/static/vendor/alpine/cdn.min.js", b"Alpine"),
@@ -204,7 +205,7 @@ def test_vendored_front_end_is_served_offline(server: InProcServer) -> None:
 
 
 def test_language_switch_before_sign_in(server: InProcServer) -> None:
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         login = c.get("/login")
         token = login.text.split('name="csrf_token" value="')[1].split('"')[0]
         assert c.post("/lang", data={"lang": "zh_CN", "next": "/login"}).status_code == 403  # no token

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -19,6 +19,7 @@ from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy import vault
 from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
+from tests.timing import DEADLINE, wait_until
 
 runner = CliRunner()
 
@@ -93,16 +94,18 @@ def test_cli_goes_through_a_running_server(engine: Engine, tenant: TenantInfo, d
             "messageId": "m-9",
             "traits": {"email": "nine@example.com", "plan": "pro"},
         }
-        r = httpx.post(f"{server.url}/v1/identify", json=identify, auth=(write_key, ""), timeout=30)
+        r = httpx.post(f"{server.url}/v1/identify", json=identify, auth=(write_key, ""), timeout=DEADLINE)
         assert r.status_code == 200, r.text
-        deadline = time.monotonic() + 20
-        while True:  # the server loads acknowledged events a few times a second
+
+        def listed_once_loaded() -> dict[str, Any] | None:
+            """The CLI's list through the server, once its loader has taken the acknowledged event."""
             listed = runner.invoke(customers_app, ["list", "--tenant", tenant.slug, "--json"])
             assert listed.exit_code == 0, listed.output
-            if json.loads(listed.output)["total"] == 1 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert json.loads(listed.output)["items"][0]["pii"]["email"] == "n***@example.com"
+            page: dict[str, Any] = json.loads(listed.output)
+            return page if page["total"] == 1 else None
+
+        page = wait_until(listed_once_loaded, "the server to load the identify event", poll=0.2)
+        assert page["items"][0]["pii"]["email"] == "n***@example.com"
         shown = runner.invoke(customers_app, ["show", "c-9", "--tenant", tenant.slug, "--reveal"])
         assert shown.exit_code == 0, shown.output
         assert json.loads(shown.output)["pii"]["email"] == "nine@example.com"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import httpx
@@ -18,6 +17,7 @@ from ecomops.privacy import vault
 from ecomops.security import accounts
 from ecomops.security.models import User, UserSession
 from tests.conftest import InProcServer
+from tests.timing import ManualDateTime
 
 PASSWORD = "correct horse battery staple"
 
@@ -27,7 +27,9 @@ def _roomy_sign_in_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECOMOPS_RATELIMIT_AUTH_BURST", "1000")
 
 
-def test_session_reveal_needs_fresh_mfa(server: InProcServer, engine: Engine) -> None:
+def test_session_reveal_needs_fresh_mfa(
+    server: InProcServer, engine: Engine, totp_clock: ManualDateTime
+) -> None:
     tenant_id = server.tenant.id
     with tenant_session(engine, tenant_id) as s:
         vault.upsert_pii(s, tenant_id, "c-1", {"email": "zoe@example.com", "phone": "13700001234"})
@@ -42,7 +44,9 @@ def test_session_reveal_needs_fresh_mfa(server: InProcServer, engine: Engine) ->
             sealed = s.query(User).filter_by(email="adm@acme.test").one().mfa_secret
         assert sealed is not None and secret.encode() not in bytes(sealed)  # sealed under the system key
         totp = pyotp.TOTP(secret)
-        confirmed = c.post("/auth/mfa/confirm", json={"code": totp.now()}, headers={"x-csrf-token": csrf})
+        confirmed = c.post(
+            "/auth/mfa/confirm", json={"code": totp.at(totp_clock())}, headers={"x-csrf-token": csrf}
+        )
         assert confirmed.status_code == 200, confirmed.text
         csrf = confirmed.json()["csrf_token"]
 
@@ -57,7 +61,11 @@ def test_session_reveal_needs_fresh_mfa(server: InProcServer, engine: Engine) ->
         masked = c.get("/api/v1/t/acme/customers/c-1")
         assert masked.status_code == 200 and masked.json()["pii"]["email"] == "z***@example.com"
 
-        up = c.post("/auth/step-up", json={"code": totp.at(time.time() + 30)}, headers={"x-csrf-token": csrf})
+        up = c.post(
+            "/auth/step-up",
+            json={"code": totp.at(totp_clock() + timedelta(seconds=30))},
+            headers={"x-csrf-token": csrf},
+        )
         assert up.status_code == 200, up.text
         again = c.get("/api/v1/t/acme/customers", params={"reveal": "true"})
         assert again.status_code == 200 and again.json()["items"] == []  # c-1 has no warehouse row

@@ -22,6 +22,7 @@ from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer, start_server
 from tests.imports.conftest import FIXTURES
 from tests.imports.test_rejects import BAD_ROWS, HEADER
+from tests.timing import DEADLINE
 
 OLIST = [
     FIXTURES / n
@@ -45,16 +46,17 @@ def _upload(server: LiveServer, paths: list[Path], preset: str, **form: str) -> 
         headers=_auth(server),
         files=files,
         data={"preset": preset, **form},
-        timeout=30,
+        timeout=DEADLINE,
     )
 
 
-def _wait(server: LiveServer, job_id: str, timeout: float = 60) -> dict[str, Any]:
+def _wait(server: LiveServer, job_id: str, timeout: float = 2 * DEADLINE) -> dict[str, Any]:
+    """The job once it has finished; ``timeout`` only bounds a failure (a job that never ends)."""
     deadline = time.monotonic() + timeout
     seen: set[str] = set()
     while time.monotonic() < deadline:
         job: dict[str, Any] = httpx.get(
-            f"{server.url}/api/v1/t/acme/imports/{job_id}", headers=_auth(server)
+            f"{server.url}/api/v1/t/acme/imports/{job_id}", headers=_auth(server), timeout=DEADLINE
         ).json()
         seen.add(job["status"])
         assert 0 <= job["percent"] <= 100
@@ -83,7 +85,7 @@ def test_upload_poll_and_download_rejects(live_server: LiveServer, tmp_path: Pat
         3,
     )
 
-    rejects = httpx.get(live_server.url + job["rejects_url"], headers=_auth(live_server))
+    rejects = httpx.get(live_server.url + job["rejects_url"], headers=_auth(live_server), timeout=DEADLINE)
     assert rejects.status_code == 200 and rejects.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(rejects.text)))
     assert rows[0] == {
@@ -95,7 +97,9 @@ def test_upload_poll_and_download_rejects(live_server: LiveServer, tmp_path: Pat
     }
     assert len({r["row"] for r in rows}) == 8
 
-    listed = httpx.get(f"{live_server.url}/api/v1/t/acme/imports", headers=_auth(live_server)).json()
+    listed = httpx.get(
+        f"{live_server.url}/api/v1/t/acme/imports", headers=_auth(live_server), timeout=DEADLINE
+    ).json()
     assert [j["id"] for j in listed] == [job["id"]]
     # Uploads may hold personal data: gone once the job ends; the reject file stays for download.
     job_dir = live_server.data_dir / "imports" / job["id"]
@@ -120,6 +124,7 @@ def test_generic_with_mapping_upload(live_server: LiveServer) -> None:
         headers=_auth(live_server),
         files=files,
         data={"preset": "generic"},
+        timeout=DEADLINE,
     )
     job = _wait(live_server, response.json()["id"])
     assert job["summary"]["rows_loaded"] == 4
@@ -144,10 +149,16 @@ def test_unusable_uploads_are_refused_before_a_job_exists(live_server: LiveServe
             ("mapping", ("m.yaml", b"columns: {order_id: a}", "application/yaml")),
         ],
         data={"preset": "generic"},
+        timeout=DEADLINE,
     )
     assert bad_map.status_code == 422
     assert bad_map.json()["error"]["message"].startswith("mapping file: columns.ordered_at: Field required")
-    assert httpx.get(f"{live_server.url}/api/v1/t/acme/imports", headers=_auth(live_server)).json() == []
+    assert (
+        httpx.get(
+            f"{live_server.url}/api/v1/t/acme/imports", headers=_auth(live_server), timeout=DEADLINE
+        ).json()
+        == []
+    )
     assert list((live_server.data_dir / "imports").iterdir()) == []
 
 
@@ -155,11 +166,14 @@ def test_authentication_and_roles(live_server: LiveServer, engine: Engine) -> No
     path = FIXTURES / "generic_orders.csv"
     url = f"{live_server.url}/api/v1/t/acme/imports"
     no_auth = httpx.post(
-        url, files=[("files", (path.name, path.read_bytes()))], data={"preset": "online-retail-ii"}
+        url,
+        files=[("files", (path.name, path.read_bytes()))],
+        data={"preset": "online-retail-ii"},
+        timeout=DEADLINE,
     )
     assert no_auth.status_code == 401 and no_auth.json()["error"]["code"] == "unauthorized"
-    assert httpx.get(url).status_code == 401
-    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(url, timeout=DEADLINE).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=DEADLINE).status_code == 401
 
     _, analyst = tenancy.create_api_key(engine, "acme", "analyst", "reports")
     refused = httpx.post(
@@ -167,19 +181,25 @@ def test_authentication_and_roles(live_server: LiveServer, engine: Engine) -> No
         headers={"Authorization": f"Bearer {analyst}"},
         files=[("files", (path.name, path.read_bytes()))],
         data={"preset": "online-retail-ii"},
+        timeout=DEADLINE,
     )
     assert refused.status_code == 403
-    assert httpx.get(url, headers={"Authorization": f"Bearer {analyst}"}).status_code == 200
-    missing = httpx.get(f"{url}/imp_doesnotexist", headers=_auth(live_server))
+    assert httpx.get(url, headers={"Authorization": f"Bearer {analyst}"}, timeout=DEADLINE).status_code == 200
+    missing = httpx.get(f"{url}/imp_doesnotexist", headers=_auth(live_server), timeout=DEADLINE)
     assert missing.status_code == 404
-    assert httpx.get(f"{url}/imp_doesnotexist/rejects", headers=_auth(live_server)).status_code == 404
+    assert (
+        httpx.get(f"{url}/imp_doesnotexist/rejects", headers=_auth(live_server), timeout=DEADLINE).status_code
+        == 404
+    )
 
 
 @pytest.mark.slow
 def test_full_online_retail_file_through_the_api(live_server: LiveServer) -> None:
     from tests.imports.test_online_retail import YEAR1
 
-    job = _wait(live_server, _upload(live_server, [YEAR1], "online-retail-ii").json()["id"], timeout=120)
+    job = _wait(
+        live_server, _upload(live_server, [YEAR1], "online-retail-ii").json()["id"], timeout=10 * DEADLINE
+    )
     assert job["status"] == "succeeded", job["error"]
     summary = job["summary"]
     assert summary["rows_read"] == 525_461  # data/README.md
@@ -214,7 +234,7 @@ def test_jobs_left_by_a_stopped_server_are_resumed_or_failed(
         resumed = _wait(server, specs["queued"])
         assert resumed["status"] == "succeeded" and resumed["summary"]["rows_loaded"] == 4
         failed = httpx.get(
-            f"{server.url}/api/v1/t/acme/imports/{specs['running']}", headers=_auth(server)
+            f"{server.url}/api/v1/t/acme/imports/{specs['running']}", headers=_auth(server), timeout=DEADLINE
         ).json()
         assert failed["status"] == "failed" and "server stopped during this import" in failed["error"]
         assert not uploads_dir(settings, specs["running"]).exists()

@@ -17,6 +17,7 @@ from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import open_warehouse
 from tests.conftest import LiveServer
 from tests.imports.conftest import FIXTURES
+from tests.timing import DEADLINE
 
 SHOPIFY = FIXTURES / "shopify_orders_export.csv"
 
@@ -121,7 +122,9 @@ def test_cli_uploads_to_a_running_server(live_server: LiveServer) -> None:
     summary = json.loads(done.stdout)
     assert (summary["orders"], summary["customers"], summary["rows_rejected"]) == (4, 4, 4)
     jobs = httpx.get(
-        f"{live_server.url}/api/v1/t/acme/imports", headers={"Authorization": f"Bearer {live_server.token}"}
+        f"{live_server.url}/api/v1/t/acme/imports",
+        headers={"Authorization": f"Bearer {live_server.token}"},
+        timeout=DEADLINE,
     ).json()
     assert [(j["id"], j["status"]) for j in jobs] == [(summary["import_id"], "succeeded")]
 

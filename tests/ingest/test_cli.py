@@ -14,6 +14,7 @@ from ecomops.platform.context import TenantInfo
 from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
+from tests.timing import DEADLINE
 
 runner = CliRunner()
 
@@ -24,7 +25,7 @@ def test_dead_letters_list_and_replay_through_server_then_directly(
     _, key = tenancy.create_source(engine, tenant.slug, "mini", "wechat_mini")
     server = start_server(data_dir)
     try:
-        with httpx.Client(base_url=server.url, auth=(key, "")) as c:
+        with httpx.Client(base_url=server.url, auth=(key, ""), timeout=DEADLINE) as c:
             c.post(
                 "/v1/batch",
                 json={

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from ecomops.ingest.content_encoding import Inflater, UnsupportedEncoding, parse_content_encoding, read_body
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES
 from ecomops.kernel.errors import BadRequest, PayloadTooLarge
+from ecomops.platform.context import TenantInfo
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer, LiveServer
 
@@ -379,7 +380,7 @@ def test_an_empty_gzip_body_is_corrupt_not_empty_json() -> None:
     assert caught.value.code == "malformed_compressed_body"
 
 
-def _wait_until_loaded(server: LiveServer, tenant: tenancy.TenantInfo, count: int) -> None:
+def _wait_until_loaded(server: LiveServer, tenant: TenantInfo, count: int) -> None:
     deadline = time.monotonic() + 30
     while True:
         r = httpx.post(
@@ -401,7 +402,7 @@ def _peak_rss_kib(pid: int) -> int:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's peak RSS from /proc")
 def test_bombs_leave_the_server_process_memory_flat(
-    live_server: LiveServer, engine: Engine, tenant: tenancy.TenantInfo
+    live_server: LiveServer, engine: Engine, tenant: TenantInfo
 ) -> None:
     """A real ``ecomops serve`` process: 20 bombs of 50 MB each barely move its peak resident memory."""
     _, write_key = tenancy.create_source(engine, tenant.slug, "site", "web")

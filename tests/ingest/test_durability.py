@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -15,10 +14,16 @@ from ecomops.platform.context import TenantInfo
 from ecomops.platform.warehouse.connection import connect, warehouse_path
 from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
+from tests.timing import DEADLINE
+
+#: Acknowledged events to wait for before the kill, so it lands in a busy stream.
+ACKED_BEFORE_KILL = 1000
 
 
-def _stream(url: str, key: str, worker: int, acked: list[str], stop: threading.Event) -> None:
-    with httpx.Client(base_url=url, auth=(key, ""), timeout=10) as client:
+def _stream(
+    url: str, key: str, worker: int, acked: list[str], stop: threading.Event, enough: threading.Event
+) -> None:
+    with httpx.Client(base_url=url, auth=(key, ""), timeout=DEADLINE) as client:
         n = 0
         while not stop.is_set():
             ids = [f"w{worker}-{n}-{i}" for i in range(100)]
@@ -40,6 +45,8 @@ def _stream(url: str, key: str, worker: int, acked: list[str], stop: threading.E
             if r.status_code == 200:
                 assert r.json()["accepted"] == len(ids), r.text
                 acked.extend(ids)
+                if len(acked) >= ACKED_BEFORE_KILL:
+                    enough.set()
 
 
 @pytest.mark.slow
@@ -47,20 +54,25 @@ def test_kill_9_loses_no_acknowledged_event(data_dir: Path, engine: Engine, tena
     _, key = tenancy.create_source(engine, tenant.slug, "site", "web")
     server = start_server(data_dir)
     acked: list[str] = []
-    stop = threading.Event()
-    workers = [threading.Thread(target=_stream, args=(server.url, key, w, acked, stop)) for w in range(4)]
+    stop, enough = threading.Event(), threading.Event()
+    workers = [
+        threading.Thread(target=_stream, args=(server.url, key, w, acked, stop, enough)) for w in range(4)
+    ]
     for w in workers:
         w.start()
-    time.sleep(2.0)
+    # Kill once the stream has been acknowledged many times (however long that takes), while the four
+    # workers keep posting: batches are in flight, some acknowledged, some not.
+    streaming = enough.wait(DEADLINE)
     server.kill9()
     stop.set()
     for w in workers:
-        w.join(30)
-    assert len(acked) > 1000, "the stream should have been acknowledged many times before the kill"
+        w.join(DEADLINE)
+    assert streaming, f"only {len(acked)} events acknowledged in {DEADLINE:g} s before the kill"
+    assert not any(w.is_alive() for w in workers)
 
     restarted = start_server(data_dir)  # replays the WAL before it reports ready
     try:
-        with httpx.Client(base_url=restarted.url, auth=(key, ""), timeout=10) as client:
+        with httpx.Client(base_url=restarted.url, auth=(key, ""), timeout=DEADLINE) as client:
             replay = [{"type": "track", "event": "Product Viewed", "userId": "u0", "messageId": acked[0]}]
             again = client.post("/v1/batch", json={"batch": replay}).json()
     finally:
@@ -81,7 +93,7 @@ def test_full_queue_answers_429_with_retry_after(data_dir: Path, engine: Engine,
     server = start_server(data_dir, extra_env={"ECOMOPS_INGEST_QUEUE_MAX_EVENTS": "10"})
     try:
         batch = [{"type": "track", "event": "E", "userId": "u", "messageId": f"m{i}"} for i in range(11)]
-        with httpx.Client(base_url=server.url, auth=(key, "")) as client:
+        with httpx.Client(base_url=server.url, auth=(key, ""), timeout=DEADLINE) as client:
             r = client.post("/v1/batch", json={"batch": batch})
             assert r.status_code == 429
             assert r.headers["retry-after"] == "1"

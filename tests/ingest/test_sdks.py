@@ -24,6 +24,7 @@ from requests import Response, Session
 from sqlalchemy import Engine
 
 from ecomops.ingest.messages import MAX_BATCH_BYTES
+from ecomops.platform.context import TenantInfo
 from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer
 
@@ -47,7 +48,7 @@ class Wire:
 
 
 @pytest.fixture
-def write_key(engine: Engine, tenant: tenancy.TenantInfo) -> str:
+def write_key(engine: Engine, tenant: TenantInfo) -> str:
     _, key = tenancy.create_source(engine, tenant.slug, "sdk", "app")
     return key
 
@@ -72,7 +73,7 @@ def rudder_wire() -> Iterator[Wire]:
     yield from watch(rudder_request._session)
 
 
-def query(server: LiveServer, tenant: tenancy.TenantInfo, sql: str) -> list[list[Any]]:
+def query(server: LiveServer, tenant: TenantInfo, sql: str) -> list[list[Any]]:
     r = httpx.post(
         f"{server.url}/api/v1/t/{tenant.slug}/query",
         headers={"Authorization": f"Bearer {server.token}"},
@@ -119,13 +120,13 @@ def send_mix(client: Any, prefix: str) -> dict[str, str]:
     return sent
 
 
-def landed(server: LiveServer, tenant: tenancy.TenantInfo, prefix: str) -> int:
+def landed(server: LiveServer, tenant: TenantInfo, prefix: str) -> int:
     rows = query(server, tenant, f"SELECT count(*) FROM events WHERE message_id LIKE '{prefix}-%'")
     return int(rows[0][0])
 
 
 def check_events(
-    server: LiveServer, tenant: tenancy.TenantInfo, prefix: str, sent: dict[str, str], traits_at: str
+    server: LiveServer, tenant: TenantInfo, prefix: str, sent: dict[str, str], traits_at: str
 ) -> None:
     wait_until(lambda: landed(server, tenant, prefix) >= len(sent), f"all {len(sent)} events loaded")
     rows = query(
@@ -158,7 +159,7 @@ def check_events(
 
 @pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "plain"])
 def test_segment_sdk_events_land(
-    live_server: LiveServer, tenant: tenancy.TenantInfo, write_key: str, segment_wire: Wire, gzip: bool
+    live_server: LiveServer, tenant: TenantInfo, write_key: str, segment_wire: Wire, gzip: bool
 ) -> None:
     client = segment.Client(
         write_key,
@@ -183,7 +184,7 @@ def test_segment_sdk_events_land(
 
 
 def test_rudderstack_sdk_events_land_gzipped(
-    live_server: LiveServer, tenant: tenancy.TenantInfo, write_key: str, rudder_wire: Wire
+    live_server: LiveServer, tenant: TenantInfo, write_key: str, rudder_wire: Wire
 ) -> None:
     client = rudder.Client(
         write_key,
@@ -206,7 +207,7 @@ def test_rudderstack_sdk_events_land_gzipped(
 
 
 def test_rudderstack_batch_over_the_decompressed_limit_is_refused_and_not_stored(
-    live_server: LiveServer, tenant: tenancy.TenantInfo, write_key: str, rudder_wire: Wire
+    live_server: LiveServer, tenant: TenantInfo, write_key: str, rudder_wire: Wire
 ) -> None:
     """RudderStack's SDK allows 4 MB batches; ours stop at 500 KB once decompressed. The whole
     upload is refused with 413 (it gzips to a few KB) and the SDK reports it; nothing is stored."""

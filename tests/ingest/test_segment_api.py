@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 
 def mid() -> str:
@@ -138,13 +139,13 @@ def test_malformed_and_misshapen_bodies(server: InProcServer) -> None:
     assert server.query("SELECT payload FROM ingest_dead_letters WHERE batch_index IS NULL") == [
         ('{"batch": [',)
     ]
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
 
 
 def test_write_key_auth(server: InProcServer) -> None:
     event = {"event": "A", "userId": "u", "messageId": mid()}
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         r = c.post("/v1/track", json=event)
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
         assert c.post("/v1/track", json=event, auth=("wk_wrong", "")).status_code == 401
@@ -250,9 +251,13 @@ def test_clock_skew_is_corrected_from_sent_at(server: InProcServer) -> None:
         assert c.post("/v1/batch", json={**batch, "batch": batch["batch"][:1]}).json()["accepted"] == 1
         r = c.post("/v1/track", json=batch["batch"][1])
         assert r.json()["accepted"] == 1
+    after = datetime.now(UTC)
     ((ts, received),) = server.query("SELECT ts, received_at FROM events WHERE message_id = 'skew'")
     assert abs((received - ts) - timedelta(minutes=10)) < timedelta(seconds=1)
-    assert abs(ts - (now - timedelta(minutes=10))) < timedelta(seconds=5)
+    # Ten minutes before it reached the server, whenever that was between `now` and `after` (was: within
+    # 5 s of `now`, a bound on how fast the request went through).
+    slack = timedelta(milliseconds=1)
+    assert now - timedelta(minutes=10) - slack <= ts <= after - timedelta(minutes=10) + slack
     assert server.query("SELECT ts FROM events WHERE message_id = 'noskew'") == [
         (datetime(2025, 12, 31, 16, tzinfo=UTC),)
     ]
@@ -416,7 +421,11 @@ def test_repeated_order_completed_does_not_duplicate_items(server: InProcServer)
 def test_dead_letters_can_be_listed_and_replayed(server: InProcServer) -> None:
     with server.client() as c:
         c.post("/v1/batch", json={"batch": [{"type": "track", "userId": "u", "messageId": "needs-name"}]})
-    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.state.control_token}"})
+    api = httpx.Client(
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {server.state.control_token}"},
+        timeout=DEADLINE,
+    )
     base = f"/api/v1/t/{server.tenant.slug}/ingest/dead-letters"
     letters = api.get(base).json()
     assert len(letters) == 1 and letters[0]["reason"].startswith("$.event")
@@ -516,7 +525,7 @@ def test_dead_letter_routes_check_the_role(server: InProcServer) -> None:
         role: tenancy.create_api_key(server.state.engine, server.tenant.slug, role)[1]
         for role in ("viewer", "marketer", "analyst", "operator")
     }
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
 
         def call(role: str, method: str, path: str) -> int:
             return c.request(method, path, headers={"Authorization": f"Bearer {keys[role]}"}).status_code

@@ -1,11 +1,10 @@
 """The live API over a real server: the JSON snapshot, the SSE stream end to end from ``/v1/batch``,
-one computation per tenant per second however many streams are open, and streams that end."""
+one computation per tenant per tick however many streams are open, and streams that end."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,11 +12,12 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from ecomops.live.hub import hub_of
+from ecomops.live.hub import LiveHub, hub_of
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer, start_server
+from tests.timing import DEADLINE, ManualDateTime, wait_until
 
 
 def sse(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
@@ -34,13 +34,13 @@ def sse(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
             data.append(line[5:].strip())
 
 
-def order_completed(order_id: str, total: str) -> dict[str, Any]:
+def order_completed(order_id: str, total: str, at: datetime) -> dict[str, Any]:
     return {
         "type": "track",
         "event": "Order Completed",
         "messageId": f"msg-{order_id}",
         "anonymousId": f"anon-{order_id}",
-        "timestamp": datetime.now(UTC).isoformat(),
+        "timestamp": at.isoformat(),
         "properties": {
             "order_id": order_id,
             "total": total,
@@ -68,12 +68,17 @@ def test_snapshot_json(server: InProcServer, engine: Engine) -> None:
     assert httpx.get(server.url + "/api/v1/t/acme/live", timeout=10).status_code == 401
 
 
-def test_an_event_reaches_the_stream_within_two_seconds(server: InProcServer, engine: Engine) -> None:
+def test_an_event_reaches_the_stream(server: InProcServer, engine: Engine) -> None:
+    """Ingest → WAL → warehouse load → the feed's next tick → SSE. How fast is bench/live.py's to say."""
     headers = {"Authorization": f"Bearer {_key(engine)}"}
     url = server.url + "/api/v1/t/acme/live/stream"
+    # The feed's clock is pinned to the order's time: "today" and "this minute" cannot roll over between
+    # the order and the snapshot that shows it.
+    placed = datetime.now(UTC)
+    hub_of(server.state).clock = ManualDateTime(placed)
     with (
-        httpx.Client(headers=headers, timeout=30) as c,
-        c.stream("GET", url, params={"max_seconds": 10}) as stream,
+        httpx.Client(headers=headers, timeout=DEADLINE) as c,
+        c.stream("GET", url, params={"max_seconds": int(DEADLINE)}) as stream,
     ):
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -81,17 +86,14 @@ def test_an_event_reaches_the_stream_within_two_seconds(server: InProcServer, en
         name, data = next(events)
         assert name == "snapshot" and json.loads(data)["today"]["orders"] == 0
         with server.client() as ingest:
-            sent = time.monotonic()
-            r = ingest.post("/v1/batch", json={"batch": [order_completed("live-1", "199.00")]})
+            r = ingest.post("/v1/batch", json={"batch": [order_completed("live-1", "199.00", placed)]})
             assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
         for name, data in events:
-            assert name == "snapshot", "the stream ended before the order appeared"
+            assert name == "snapshot", f"the stream ended after {DEADLINE:g} s before the order appeared"
             snap = json.loads(data)
             if snap["today"]["orders"] == 1:
-                latency = time.monotonic() - sent
                 break
-        assert latency < 2.0, f"event to screen took {latency:.2f} s"
-        print(f"ingest → SSE latency {latency:.3f} s")
+        assert snap["as_of"] == placed.isoformat()
         assert snap["today"]["gmv"] == "199.0000" and snap["minutes"][-1]["orders"] == 1
         assert snap["hot_products"][0]["product_id"] == "p-live"
         assert snap["channels"] == [{"channel": "web", "gmv": "199.0000", "orders": 1}]
@@ -100,42 +102,48 @@ def test_an_event_reaches_the_stream_within_two_seconds(server: InProcServer, en
 def test_many_streams_share_one_computation_and_idle_feeds_stop(server: InProcServer, engine: Engine) -> None:
     headers = {"Authorization": f"Bearer {_key(engine)}"}
     url = server.url + "/api/v1/t/acme/live/stream"
+    # An interval no test outlives: the feed computes when it starts and never again by itself, so the
+    # count below depends on how the hub shares its work, not on how long the streams took to open.
+    hub = server.state.services["live"] = LiveHub(server.state.warehouses, interval=3600, probe=0.05)
     clients, received = 12, []
     lock = threading.Lock()
+    release = threading.Event()
 
     def watch() -> None:
         with (
-            httpx.Client(headers=headers, timeout=30) as c,
-            c.stream("GET", url, params={"max_seconds": 4}) as stream,
+            httpx.Client(headers=headers, timeout=DEADLINE) as c,
+            c.stream("GET", url, params={"max_seconds": 3600}) as stream,
         ):
-            names = [name for name, _ in sse(stream.iter_lines())]
-        with lock:
-            received.append(names)
+            events = sse(stream.iter_lines())  # kept: dropping the iterator would close the response
+            name, _ = next(events)
+            with lock:
+                received.append(name)
+            release.wait(DEADLINE)
+        # Leaving the block closes the connection: the server drops the subscriber.
 
-    hub = hub_of(server.state)
-    before = hub.stats(server.tenant.id)["computations"]
-    started = time.monotonic()
     threads = [threading.Thread(target=watch) for _ in range(clients)]
     for t in threads:
         t.start()
-    time.sleep(2)
-    assert hub.stats(server.tenant.id)["subscribers"] == clients
-    for t in threads:
-        t.join(30)
-    elapsed = time.monotonic() - started
-    # Every stream got a snapshot straight away and ended on max_seconds with an `end` event.
-    assert len(received) == clients and all(n[0] == "snapshot" and n[-1] == "end" for n in received)
-    computed = hub.stats(server.tenant.id)["computations"] - before
-    # One per second for the tenant, not one per client per second (12 × 4 = 48).
-    assert 1 <= computed <= elapsed + 2, (computed, elapsed)
-    deadline = time.monotonic() + 3
-    while hub.stats(server.tenant.id)["running"] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    idle = hub.stats(server.tenant.id)
-    assert idle["subscribers"] == 0 and not idle["running"]
-    assert idle["computations"] <= computed + before + 1  # at most the tick that was in flight
-    time.sleep(1.5)
-    assert hub.stats(server.tenant.id)["computations"] == idle["computations"]  # nobody listens: no queries
+    try:
+        wait_until(lambda: len(received) == clients, "every stream's first snapshot")
+        # Every stream got a snapshot straight away, and all of them together cost one computation.
+        assert received == ["snapshot"] * clients
+        assert hub.stats(server.tenant.id) == {"subscribers": clients, "running": True, "computations": 1}
+        # One more joins while the snapshot is fresh: served from it, and it ends on max_seconds.
+        with (
+            httpx.Client(headers=headers, timeout=DEADLINE) as c,
+            c.stream("GET", url, params={"max_seconds": 1}) as stream,
+        ):
+            names = [name for name, _ in sse(stream.iter_lines())]
+        assert names == ["snapshot", "end"]
+        assert hub.stats(server.tenant.id)["computations"] == 1
+    finally:
+        release.set()
+        for t in threads:
+            t.join(DEADLINE)
+    # Nobody listens: the feed task ends, so no more queries run.
+    wait_until(lambda: not hub.stats(server.tenant.id)["running"], "the idle feed to stop")
+    assert hub.stats(server.tenant.id) == {"subscribers": 0, "running": False, "computations": 1}
 
 
 def test_open_streams_do_not_hold_up_a_server_stop(
@@ -159,12 +167,10 @@ def test_open_streams_do_not_hold_up_a_server_stop(
 
     thread = threading.Thread(target=watch)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not got and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: got, "the stream's first snapshot")
     assert got[:1] == ["snapshot"]
-    started = time.monotonic()
+    # The stream would stay open for its default 300 s: a stop held up by it ends in SIGKILL, not 0.
     server.stop()
-    stopped = time.monotonic() - started
-    thread.join(15)
-    assert server.proc.returncode == 0 and stopped < 15, (server.proc.returncode, stopped)
+    thread.join(DEADLINE)
+    assert server.proc.returncode == 0, server.proc.returncode
+    assert not thread.is_alive() and got[-1] in ("end", "cut"), got

@@ -6,7 +6,6 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ecomops.platform.store.db import engine_for, make_engine
 from ecomops.platform.store.migrate import alembic_config, upgrade
 from ecomops.platform.warehouse.connection import open_warehouse, warehouse_path
 from tests.conftest import LiveServer, free_port
+from tests.timing import DEADLINE, wait_until
 
 
 def run_doctor() -> tuple[Result, dict[str, Any]]:
@@ -143,8 +143,10 @@ def test_low_disk_warns_then_fails(settings: Settings, monkeypatch: pytest.Monke
 
 
 def test_with_running_server_warehouses_are_checked_through_it(
-    settings: Settings, live_server: LiveServer, tenant: TenantInfo
+    settings: Settings, live_server: LiveServer, tenant: TenantInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The doctor gives a server 3 s to answer /readyz; here that is a bound on failure only.
+    monkeypatch.setattr(doctor, "NETWORK_TIMEOUT_SECONDS", DEADLINE)
     result, report = run_doctor()
     assert result.exit_code == 0, result.output
     checks = by_name(report)
@@ -231,16 +233,18 @@ def redis_server(tmp_path: Path) -> Iterator[tuple[int, str]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError("redis-server exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=DEADLINE).close()
+        except OSError:
+            return False
+        return True
+
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
+        wait_until(listening, "redis-server to listen")
         yield port, password
     finally:
         proc.terminate()

@@ -5,7 +5,6 @@ server's scheduled pass."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,8 @@ from ecomops.imports.models import ImportJob
 from ecomops.imports.service import REJECT_FILE
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.jobs import scheduler_of
+from ecomops.platform.periodic import Periodic
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
@@ -30,6 +31,7 @@ from ecomops.privacy.cli.privacy import privacy_app
 from ecomops.privacy.models import PrivacyRequest
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE, ManualDateTime
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OLD_DAY_1 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -262,27 +264,28 @@ def test_retention_api_gates_and_runs(server: InProcServer) -> None:
 
 
 @pytest.fixture
-def fast_retention(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ECOMOPS_RETENTION_INTERVAL_SECONDS", "1")
+def manual_retention(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interval no test outlives: passes happen when the test ticks the schedule, and only then."""
+    monkeypatch.setenv("ECOMOPS_RETENTION_INTERVAL_SECONDS", "86400")
     get_settings.cache_clear()
 
 
-def test_the_server_applies_policies_on_its_schedule(fast_retention: None, server: InProcServer) -> None:
+def test_the_server_applies_policies_on_its_schedule(manual_retention: None, server: InProcServer) -> None:
     engine, tenant = server.state.engine, server.tenant
-    assert server.state.settings.retention_interval_seconds == 1
+    schedule: Periodic = scheduler_of(server.state).schedule("privacy.retention")
+    assert schedule.interval == 86400
+    schedule.clock = ManualDateTime(NOW)
     with server.state.warehouses.get(tenant.id).write() as cur:
         cur.execute(
             "INSERT INTO ingest_dead_letters (dead_letter_id, received_at, reason, payload) "
-            "VALUES ('dl-ancient', now() - INTERVAL 400 DAY, 'bad', '{}')"
+            "VALUES ('dl-ancient', ?, 'bad', '{}')",
+            [NOW - timedelta(days=400)],
         )
     _policy(engine, tenant.id, dead_letters_days=365)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        runs = audit_export(engine, tenant.id, action="retention.run")
-        if runs:
-            break
-        time.sleep(0.2)
-    assert runs, "no scheduled retention pass within 20 s"
-    assert runs[0]["actor"] == "system:retention"
+    assert audit_export(engine, tenant.id, action="retention.run") == []  # nothing runs until the tick
+    schedule.tick()
+    assert schedule.wait_for_passes(1, DEADLINE), "the scheduled retention pass never finished"
+    runs = audit_export(engine, tenant.id, action="retention.run")
+    assert len(runs) == 1 and runs[0]["actor"] == "system:retention"
     assert runs[0]["details"]["dead_letters_deleted"] == 1
     assert server.query("SELECT count(*) FROM ingest_dead_letters") == [(0,)]

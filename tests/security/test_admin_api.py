@@ -3,7 +3,6 @@ rule that only owners hand out (or take away) the owner role."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import httpx
@@ -18,6 +17,7 @@ from ecomops.security import accounts
 from ecomops.security.models import UserSession
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE, ManualDateTime
 
 PASSWORD = "correct horse battery staple"
 
@@ -28,7 +28,9 @@ def _roomy_sign_in_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _api(server: InProcServer, key: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{server.url}/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"})
+    return httpx.Client(
+        base_url=f"{server.url}/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"}, timeout=DEADLINE
+    )
 
 
 def test_keys_sources_and_members_through_the_api(server: InProcServer, engine: Engine) -> None:
@@ -85,7 +87,9 @@ def test_keys_sources_and_members_through_the_api(server: InProcServer, engine: 
     assert "tenant.mfa_policy" in actions
 
 
-def test_console_admin_needs_a_fresh_second_factor(server: InProcServer, engine: Engine) -> None:
+def test_console_admin_needs_a_fresh_second_factor(
+    server: InProcServer, engine: Engine, totp_clock: ManualDateTime
+) -> None:
     accounts.create_user(engine, "adm@acme.test", PASSWORD)
     accounts.add_member(engine, "acme", "adm@acme.test", "admin")
     with httpx.Client(base_url=server.url, timeout=30) as c:
@@ -94,7 +98,9 @@ def test_console_admin_needs_a_fresh_second_factor(server: InProcServer, engine:
         csrf = login["csrf_token"]
         secret = c.post("/auth/mfa/enroll", headers={"x-csrf-token": csrf}).json()["secret"]
         totp = pyotp.TOTP(secret)
-        confirmed = c.post("/auth/mfa/confirm", json={"code": totp.now()}, headers={"x-csrf-token": csrf})
+        confirmed = c.post(
+            "/auth/mfa/confirm", json={"code": totp.at(totp_clock())}, headers={"x-csrf-token": csrf}
+        )
         csrf = confirmed.json()["csrf_token"]
         headers = {"x-csrf-token": csrf}
         fresh = c.post("/api/v1/t/acme/keys", json={"name": "k1", "role": "viewer"}, headers=headers)
@@ -103,7 +109,9 @@ def test_console_admin_needs_a_fresh_second_factor(server: InProcServer, engine:
             s.execute(update(UserSession).values(mfa_at=utcnow() - timedelta(minutes=11)))
         stale = c.post("/api/v1/t/acme/keys", json={"name": "k2", "role": "viewer"}, headers=headers)
         assert stale.status_code == 403 and stale.json()["error"]["code"] == "step_up_required"
-        up = c.post("/auth/step-up", json={"code": totp.at(time.time() + 30)}, headers=headers)
+        up = c.post(
+            "/auth/step-up", json={"code": totp.at(totp_clock() + timedelta(seconds=30))}, headers=headers
+        )
         assert up.status_code == 200
         headers = {"x-csrf-token": up.json()["csrf_token"]}
         again = c.post("/api/v1/t/acme/keys", json={"name": "k2", "role": "viewer"}, headers=headers)

@@ -3,7 +3,6 @@ lockout, expiry and session endings on privilege change."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from ecomops.platform.web.stepup import require_step_up
 from ecomops.security import accounts, auth
 from ecomops.security.models import UserSession
 from tests.conftest import InProcServer
+from tests.timing import ManualDateTime
 
 PASSWORD = "correct horse battery staple"
 JSON = {"content-type": "application/json"}
@@ -49,14 +49,14 @@ def _post(client: httpx.Client, path: str, csrf: str, body: dict[str, Any] | Non
     return client.post(path, json=body or {}, headers={"x-csrf-token": csrf})
 
 
-def _enrol(client: httpx.Client, csrf: str) -> tuple[pyotp.TOTP, list[str], str]:
+def _enrol(client: httpx.Client, csrf: str, clock: ManualDateTime) -> tuple[pyotp.TOTP, list[str], str]:
     enrolment = _post(client, "/auth/mfa/enroll", csrf)
     assert enrolment.status_code == 200, enrolment.text
     body = enrolment.json()
     assert body["otpauth_uri"].startswith("otpauth://totp/ecomops:")
     assert body["qr_svg"].startswith("<svg")
     totp = pyotp.TOTP(body["secret"])
-    confirmed = _post(client, "/auth/mfa/confirm", csrf, {"code": totp.now()})
+    confirmed = _post(client, "/auth/mfa/confirm", csrf, {"code": totp.at(clock())})
     assert confirmed.status_code == 200, confirmed.text
     return totp, confirmed.json()["recovery_codes"], confirmed.json()["csrf_token"]
 
@@ -99,7 +99,7 @@ def test_another_tenant_is_not_found_for_a_signed_in_user(server: InProcServer, 
 
 
 def test_owner_enrols_then_signs_in_with_totp_and_recovery_codes(
-    server: InProcServer, engine: Engine
+    server: InProcServer, engine: Engine, totp_clock: ManualDateTime
 ) -> None:
     _member(engine, "owner@acme.test", "owner")
     with _client(server) as client:
@@ -108,7 +108,7 @@ def test_owner_enrols_then_signs_in_with_totp_and_recovery_codes(
         blocked = client.get("/api/v1/t/acme/imports")
         assert blocked.status_code == 401 and blocked.json()["error"]["code"] == "mfa_required"
         old_cookie = client.cookies["eco_session"]
-        totp, codes, csrf = _enrol(client, first["csrf_token"])
+        totp, codes, csrf = _enrol(client, first["csrf_token"], totp_clock)
         assert len(codes) == 10 and len(set(codes)) == 10
         assert client.cookies["eco_session"] != old_cookie  # rotated when MFA turned on
         assert client.get("/api/v1/t/acme/imports").status_code == 200
@@ -120,10 +120,11 @@ def test_owner_enrols_then_signs_in_with_totp_and_recovery_codes(
         assert client.get("/api/v1/t/acme/imports").status_code == 401
         wrong = _post(client, "/auth/mfa", pending["csrf_token"], {"code": "000000"})
         assert wrong.status_code == 401
-        # The code used at enrolment is spent; the next step's code (within drift) is fresh.
-        replay = _post(client, "/auth/mfa", pending["csrf_token"], {"code": totp.now()})
+        # The code used at enrolment is spent; the next step's code (within drift) is fresh. The server's
+        # TOTP clock stands still, so no step boundary can pass between the two requests.
+        replay = _post(client, "/auth/mfa", pending["csrf_token"], {"code": totp.at(totp_clock())})
         assert replay.status_code == 401
-        fresh = totp.at(time.time() + 30)
+        fresh = totp.at(totp_clock() + timedelta(seconds=30))
         ok = _post(client, "/auth/mfa", pending["csrf_token"], {"code": fresh})
         assert ok.status_code == 200 and ok.json()["stage"] == "active"
         assert ok.json()["step_up_until"] is not None
@@ -143,11 +144,11 @@ def test_owner_enrols_then_signs_in_with_totp_and_recovery_codes(
     assert actors["user.mfa_recovery_used"] == "user:owner@acme.test"
 
 
-def test_step_up_window_and_expiry(server: InProcServer, engine: Engine) -> None:
+def test_step_up_window_and_expiry(server: InProcServer, engine: Engine, totp_clock: ManualDateTime) -> None:
     _member(engine, "owner@acme.test", "owner")
     with _client(server) as client:
         first = _login(client, "owner@acme.test").json()
-        totp, _, csrf = _enrol(client, first["csrf_token"])
+        totp, _, csrf = _enrol(client, first["csrf_token"], totp_clock)
         # Enrolment verified a code just now: a sensitive action is allowed straight away.
         fresh = _post(client, "/auth/mfa/recovery-codes", csrf)
         assert fresh.status_code == 200 and len(fresh.json()["recovery_codes"]) == 10
@@ -155,7 +156,8 @@ def test_step_up_window_and_expiry(server: InProcServer, engine: Engine) -> None
             s.execute(update(UserSession).values(mfa_at=utcnow() - timedelta(minutes=11)))
         stale = _post(client, "/auth/mfa/recovery-codes", csrf)
         assert stale.status_code == 403 and stale.json()["error"]["code"] == "step_up_required"
-        up = _post(client, "/auth/step-up", csrf, {"code": totp.at(time.time() + 30)})
+        totp_clock.advance(30)
+        up = _post(client, "/auth/step-up", csrf, {"code": totp.at(totp_clock())})
         assert up.status_code == 200
         assert _post(client, "/auth/mfa/recovery-codes", up.json()["csrf_token"]).status_code == 200
         # The old CSRF token died with the rotated session.

@@ -27,6 +27,7 @@ from ecomops.security import accounts
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 from tests.security.routes import tenant_routes
+from tests.timing import DEADLINE
 
 MARK = "RIVALMARK7d1f"
 PREFIX = "/api/v1/t/{tenant}"
@@ -58,7 +59,9 @@ def _rival_data(server: InProcServer, engine: Engine) -> dict[str, list[str]]:
         assert c.post("/v1/batch", json={"batch": batch}).status_code == 200
     server.state.services["ingest"].flush()
     b = httpx.Client(
-        base_url=f"{server.url}/api/v1/t/rival", headers={"Authorization": f"Bearer {owner_key}"}
+        base_url=f"{server.url}/api/v1/t/rival",
+        headers={"Authorization": f"Bearer {owner_key}"},
+        timeout=DEADLINE,
     )
     with b:
         csv = (

@@ -15,6 +15,7 @@ from ecomops.tenancy import apikeys
 from ecomops.tenancy import service as tenancy
 from ecomops.tenancy.apikeys import ApiKeyCache
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 
 class FakeClock:
@@ -26,14 +27,21 @@ class FakeClock:
 
 
 def _get(server: InProcServer, key: str) -> int:
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as c:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=DEADLINE) as c:
         return c.get("/api/v1/t/acme/audit", params={"limit": 1}).status_code
 
 
+def _frozen_cache(server: InProcServer) -> ApiKeyCache:
+    """The server's cache with its TTL on a clock that stands still: an entry cannot expire by itself
+    between requests, so what drops it is the behaviour under test, not a slow machine."""
+    cache = server.state.services["api_keys"] = ApiKeyCache(5.0, clock=FakeClock())
+    return cache
+
+
 def test_revocation_through_this_process_is_immediate(server: InProcServer, engine: Engine) -> None:
+    cache = _frozen_cache(server)
     info, key = tenancy.create_api_key(engine, "acme", "admin")
     assert _get(server, key) == 200
-    cache = server.state.services["api_keys"]
     assert len(cache) == 1  # resolved once, now served from memory
     tenancy.revoke_api_key(engine, "acme", info.id)  # same process as the server: its commit is seen
     assert len(cache) == 0
@@ -62,7 +70,7 @@ def test_other_tenants_and_unknown_keys_are_not_served_from_the_cache(
     tenancy.create_tenant(engine, "other")
     _, key = tenancy.create_api_key(engine, "acme", "admin")
     assert _get(server, key) == 200
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as c:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=DEADLINE) as c:
         assert c.get("/api/v1/t/other/audit").status_code == 404  # cached key, wrong tenant: same 404
         assert c.get("/api/v1/t/nope/audit").status_code == 404
     assert _get(server, "eco_live_unknown") == 401
@@ -113,9 +121,13 @@ def test_last_used_at_is_written_at_most_once_a_minute(engine: Engine, tenant: T
 
 
 def test_revocation_through_the_api_is_immediate(server: InProcServer, engine: Engine) -> None:
+    cache = _frozen_cache(server)
     info, doomed = tenancy.create_api_key(engine, "acme", "analyst")
     _, admin = tenancy.create_api_key(engine, "acme", "owner")
     assert _get(server, doomed) == 403  # resolved and cached; analysts may not read the audit log
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}) as c:
+    assert len(cache) == 1
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=DEADLINE
+    ) as c:
         assert c.delete(f"/api/v1/t/acme/keys/{info.id}").status_code == 204
     assert _get(server, doomed) == 401

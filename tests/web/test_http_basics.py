@@ -8,10 +8,11 @@ from sqlalchemy import Engine
 from ecomops.security import accounts
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 
 def test_health_and_readiness(server: InProcServer) -> None:
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
         ready = c.get("/readyz")
         assert ready.status_code == 200
@@ -20,7 +21,7 @@ def test_health_and_readiness(server: InProcServer) -> None:
 
 
 def test_api_docs_work_offline(server: InProcServer) -> None:
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         html = c.get("/docs").text
         assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
         assert "cdn." not in html
@@ -46,7 +47,7 @@ def test_home_needs_sign_in_and_lists_only_the_users_tenants(server: InProcServe
     with server.client() as c:
         c.post("/v1/track", json={"event": "A", "userId": "u", "messageId": "m1"})
     server.query("SELECT 1")  # load what was acknowledged
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         anonymous = c.get("/")
         assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"
         login = c.post(
@@ -63,7 +64,7 @@ def test_home_needs_sign_in_and_lists_only_the_users_tenants(server: InProcServe
 
 
 def test_errors_share_one_shape(server: InProcServer) -> None:
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         missing = c.get("/no/such/route")
         assert missing.status_code == 404
         assert missing.json() == {"error": {"code": "not_found", "message": "Not Found", "details": None}}
@@ -83,7 +84,7 @@ def test_errors_share_one_shape(server: InProcServer) -> None:
 
 
 def test_security_headers_on_every_response(server: InProcServer) -> None:
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         for path in ("/", "/healthz", "/openapi.json", "/no/such/page"):
             r = c.get(path)
             assert r.headers["x-content-type-options"] == "nosniff"

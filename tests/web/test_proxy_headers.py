@@ -6,10 +6,6 @@ X-Forwarded-Proto: https turns on HSTS; from anyone else both headers are ignore
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,41 +16,24 @@ from sqlalchemy import Engine
 from ecomops.audit import service as audit
 from ecomops.platform.context import TenantInfo
 from ecomops.tenancy import service as tenancy
-from tests.conftest import free_port
+from tests.conftest import start_server
+from tests.timing import DEADLINE
 
 
 @contextmanager
-def serve(data_dir: Path, *extra: str) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "ECOMOPS_DATA_DIR": str(data_dir)}
-    env.pop("ECOMOPS_DATABASE_URL", None)
-    env.pop("FORWARDED_ALLOW_IPS", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecomops.cli", "serve", "--port", str(port), *extra],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+def serve(data_dir: Path, *args: str) -> Iterator[str]:
+    server = start_server(data_dir, args=args)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "server exited"
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(30)
+        server.stop()
 
 
 def _dead_letter_read(url: str, key: str, forwarded: dict[str, str]) -> httpx.Response:
     return httpx.get(
         url + "/api/v1/t/acme/ingest/dead-letters",
         headers={"Authorization": f"Bearer {key}", **forwarded},
+        timeout=DEADLINE,
     )
 
 

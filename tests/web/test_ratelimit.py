@@ -33,6 +33,7 @@ from ecomops.platform.web.ratelimit import (
 )
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -359,7 +360,12 @@ def test_real_server_limits_api_keys_but_not_ingest(
     tight_limits: None, server: InProcServer, engine: Engine
 ) -> None:
     _, key = tenancy.create_api_key(engine, "acme", "admin")
-    with httpx.Client(base_url=server.url, headers=bearer(key)) as c:
+    # The server's buckets on a clock that stands still: the bucket refills 0.01 token/s, so an exact
+    # Retry-After of 100 s held only while the four requests took less than a second of real time.
+    buckets = server.state.services["ratelimit"].buckets
+    assert isinstance(buckets, MemoryBuckets)
+    buckets.clock = FakeClock()
+    with httpx.Client(base_url=server.url, headers=bearer(key), timeout=DEADLINE) as c:
         for _ in range(3):
             assert c.get("/api/v1/t/acme/audit").status_code == 200
         denied = c.get("/api/v1/t/acme/audit", headers={"X-Request-ID": "rl-test-1"})
@@ -379,7 +385,7 @@ def test_real_ingest_with_body_write_key_passes_the_scanned_body_on(server: InPr
         "writeKey": server.write_key,
         "batch": [{"type": "track", "event": "A", "userId": "u", "messageId": f"m{i}"} for i in range(50)],
     }
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         answer = c.post("/v1/batch", json=body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == 50

@@ -13,18 +13,19 @@ from ecomops.audit import service as audit
 from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
+from tests.timing import DEADLINE
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/", "/no/such/page", "/api/v1/t/acme/audit"])
 def test_every_response_gets_a_fresh_id(server: InProcServer, path: str) -> None:
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         first, second = c.get(path), c.get(path)
     assert first.headers["x-request-id"].startswith("req_")
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
 
 def test_a_valid_client_id_is_echoed_and_an_invalid_one_replaced(server: InProcServer) -> None:
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
         assert c.get("/healthz", headers={"X-Request-ID": "trace-42.a:b_c"}).headers["x-request-id"] == (
             "trace-42.a:b_c"
         )
@@ -45,7 +46,7 @@ def test_ingest_and_errors_carry_the_id(server: InProcServer) -> None:
 
 def test_audit_record_uses_the_echoed_id(server: InProcServer, engine: Engine) -> None:
     _, key = tenancy.create_api_key(engine, "acme", "operator")
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as c:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=DEADLINE) as c:
         generated = c.get("/api/v1/t/acme/ingest/dead-letters")
         chosen = c.get("/api/v1/t/acme/ingest/dead-letters", headers={"X-Request-ID": "client-chosen-7"})
         invalid = c.get("/api/v1/t/acme/ingest/dead-letters", headers={"X-Request-ID": "not valid!"})

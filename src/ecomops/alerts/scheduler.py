@@ -31,6 +31,6 @@ def run_for_tenant(
         cursor.close()
 
 
-def evaluate_tenant(state: AppState, tenant: TenantInfo) -> list[dict[str, object]]:
-    """The scheduled job's work for one tenant."""
-    return [e.as_dict() for e in run_for_tenant(state, tenant)]
+def evaluate_tenant(state: AppState, tenant: TenantInfo, now: datetime | None) -> list[dict[str, object]]:
+    """The scheduled job's work for one tenant (``now``: the time the pass runs for, None = current)."""
+    return [e.as_dict() for e in run_for_tenant(state, tenant, now)]

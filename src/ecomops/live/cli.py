@@ -63,7 +63,7 @@ def show_command(
         deadline = time.monotonic() + follow
         while True:
             console.print(_line(snap))
-            if time.monotonic() + 1 > deadline:
+            if time.monotonic() + 1 >= deadline:  # N lines for N seconds, even when fetching takes no time
                 return
             time.sleep(1)
             with cli_errors():

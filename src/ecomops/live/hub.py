@@ -41,15 +41,15 @@ class Snapshot:
     body: bytes
     #: Digest of the content without ``as_of``: equal digests mean nothing on screen would change.
     digest: str
-    #: ``time.monotonic()`` when it was computed.
+    #: The hub's ``monotonic()`` when it was computed.
     computed_at: float
 
 
-def make_snapshot(data: dict[str, Any]) -> Snapshot:
+def make_snapshot(data: dict[str, Any], computed_at: float) -> Snapshot:
     content = {k: v for k, v in data.items() if k != "as_of"}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return Snapshot(data, body, digest, time.monotonic())
+    return Snapshot(data, body, digest, computed_at)
 
 
 @dataclass(eq=False)  # identity semantics: each open screen is its own set member
@@ -92,12 +92,16 @@ class LiveHub:
         interval: float = 1.0,
         probe: float = 0.25,
         clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.warehouses = warehouses
         self.interval = interval
         #: Seconds between change probes inside an interval.
         self.probe = probe
+        #: The time the figures are computed for.
         self.clock = clock
+        #: Ages the cached snapshot (is it younger than ``interval``?); tests move it instead of sleeping.
+        self.monotonic = monotonic
         self._feeds: dict[str, _Feed] = {}
         self._closing = False
 
@@ -119,11 +123,11 @@ class LiveHub:
         """The feed's snapshot, recomputed unless one younger than ``max_age`` exists (one at a time)."""
         async with feed.lock:
             latest = feed.latest
-            if latest is not None and time.monotonic() - latest.computed_at < max_age:
+            if latest is not None and self.monotonic() - latest.computed_at < max_age:
                 return latest
             data = await asyncio.to_thread(self._compute_sync, feed.tenant_id, feed.scope)
             feed.computations += 1
-            feed.latest = make_snapshot(data)
+            feed.latest = make_snapshot(data, self.monotonic())
             return feed.latest
 
     async def snapshot(self, tenant_id: str, scope: service.LiveScope) -> Snapshot:
@@ -146,7 +150,7 @@ class LiveHub:
         sub = Subscription()
         feed.subscribers.add(sub)
         latest = feed.latest
-        if latest is not None and time.monotonic() - latest.computed_at < self.interval:
+        if latest is not None and self.monotonic() - latest.computed_at < self.interval:
             sub.offer(latest.body)  # fresh: no need to wait for the next tick
         if feed.task is None or feed.task.done():
             feed.task = asyncio.create_task(self._run(feed), name=f"live-feed-{tenant_id}")

@@ -5,24 +5,27 @@ thread so DuckDB work and network retries never block the event loop. A pass vis
 candidate tenants, skips those that switched the job's module off, runs each as the job's actor
 and keeps going when one tenant fails (logged with the tenant, counted for ``/metrics``).
 
-Tests and operators run a pass on demand with :meth:`Scheduler.run_pass` instead of waiting for the
-interval; a pass holds the job's lock, so an on-demand pass never overlaps a scheduled one and
-shutdown waits for the running pass before the warehouses close.
+Each job runs on a :class:`~ecomops.platform.periodic.Periodic`: tests and operators start a pass
+with ``schedule(name).tick()`` (or run one inline with :meth:`Scheduler.run_pass`) and wait for it by
+count instead of sleeping against the interval, and pin the time a pass runs for with its ``clock``.
+A pass holds the job's lock, so an on-demand pass never overlaps a scheduled one and shutdown waits
+for the running pass before the warehouses close.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ecomops.platform.context import AuditContext, acting_as
 from ecomops.platform.enablement import disabled_modules
 from ecomops.platform.modules import Job
+from ecomops.platform.periodic import Periodic
 from ecomops.platform.registry import registry
 from ecomops.platform.tenants import get_tenant_by_id
 from ecomops.platform.web.state import AppState
@@ -56,14 +59,25 @@ class Scheduler:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self._jobs = {job.name: _Scheduled(module, job, JobStats(module)) for module, job in registry().jobs}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._schedules = {name: self._periodic(name, s.job) for name, s in self._jobs.items()}
+
+    def _periodic(self, name: str, job: Job) -> Periodic:
+        def work(now: datetime | None) -> None:
+            self.run_pass(name, now)
+
+        return Periodic(f"job:{name}", float(job.interval_seconds(self.state.settings)), work)
 
     @property
     def stats(self) -> dict[str, JobStats]:
         return {name: s.stats for name, s in self._jobs.items()}
 
-    def run_pass(self, name: str) -> dict[str, Any]:
-        """One pass of job ``name`` over its tenants now: tenant id -> result (or the error's text)."""
+    def schedule(self, name: str) -> Periodic:
+        """Job ``name``'s schedule: ``tick()`` it, wait for passes, pin its ``clock``."""
+        return self._schedules[name]
+
+    def run_pass(self, name: str, now: datetime | None = None) -> dict[str, Any]:
+        """One pass of job ``name`` over its tenants, for the time ``now`` (None: each run's own
+        current time): tenant id -> result (or the error's text)."""
         scheduled = self._jobs[name]
         job, stats = scheduled.job, scheduled.stats
         module = registry().by_name[scheduled.module]
@@ -76,7 +90,7 @@ class Scheduler:
                         stats.skipped_disabled += 1
                         continue
                     tenant = get_tenant_by_id(self.state.engine, tenant_id)
-                    results[tenant_id] = job.run(self.state, tenant)
+                    results[tenant_id] = job.run(self.state, tenant, now)
                     stats.tenant_runs += 1
                 except Exception as exc:
                     stats.tenant_failures += 1
@@ -90,26 +104,13 @@ class Scheduler:
             stats.last_pass_at = time.time()
         return results
 
-    async def _loop(self, name: str, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await asyncio.to_thread(self.run_pass, name)
-            except Exception:
-                log.exception("job pass failed; will retry next interval", extra={"job": name})
-
     def start(self) -> None:
-        for name, scheduled in self._jobs.items():
-            interval = float(scheduled.job.interval_seconds(self.state.settings))
-            self._tasks.append(asyncio.create_task(self._loop(name, interval), name=f"job:{name}"))
+        for schedule in self._schedules.values():
+            schedule.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        for schedule in self._schedules.values():
+            await schedule.stop()
 
         def wait_for_passes() -> None:
             for scheduled in self._jobs.values():

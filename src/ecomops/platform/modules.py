@@ -63,14 +63,15 @@ class Job:
     """Periodic work for each tenant, run by the server's scheduler in a worker thread.
 
     ``tenants`` lists the candidates (e.g. tenants with an enabled alert rule); the scheduler skips
-    tenants that switched the module off, runs ``run`` for each remaining one as ``actor``, and keeps
-    going when one tenant fails (logged and counted in ``/metrics``).
+    tenants that switched the module off, runs ``run(state, tenant, now)`` for each remaining one as
+    ``actor``, and keeps going when one tenant fails (logged and counted in ``/metrics``). ``now`` is
+    the time the pass runs for: None in production (each run reads the current time), pinned in tests.
     """
 
     name: str
     interval_seconds: Callable[[Settings], float]
     tenants: Callable[[Engine], Iterable[str]]
-    run: Callable[[AppState, TenantInfo], object]
+    run: Callable[[AppState, TenantInfo, datetime | None], object]
     actor: str
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 from ecomops.platform.context import TenantInfo
@@ -21,9 +22,9 @@ log = logging.getLogger(__name__)
 ACTOR = "system:retention"
 
 
-def retention_for_tenant(state: AppState, tenant: TenantInfo) -> dict[str, Any]:
-    """The scheduled retention job's work for one tenant with a policy."""
-    return retention.run_retention(state.engine, state.settings, state.warehouses.get(tenant.id), tenant)
+def retention_for_tenant(state: AppState, tenant: TenantInfo, now: datetime | None) -> dict[str, Any]:
+    """The scheduled retention job's work for one tenant with a policy (``now`` None = current time)."""
+    return retention.run_retention(state.engine, state.settings, state.warehouses.get(tenant.id), tenant, now)
 
 
 async def startup(state: AppState) -> None:
