@@ -1,8 +1,9 @@
 """The alerts page: rules with their state, recent firings, and a form to create a rule.
 
-Reads come from ``alerts.service`` behind ``alerts:read`` (its typed rules and events, as they are); every change (create, enable/disable,
-test delivery, delete) is sent by ``static/console/console.js`` to ``/api/v1/t/{tenant}/alerts`` with
-the session cookie and ``X-CSRF-Token``, so validation, permissions and auditing live in the API.
+Reads come from ``alerts.service`` behind ``alerts:read`` (its typed rules and events, as they are);
+every change (create, enable/disable, test delivery, delete) is sent by ``static/console/console.js`` to
+``/api/v1/t/{tenant}/alerts`` with the session cookie and ``X-CSRF-Token``, so validation, permissions and
+auditing live in the API.
 """
 
 from __future__ import annotations
