@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from ecomops.kernel.errors import EcomopsError, NotFound
 from ecomops.platform.client import ServerClient
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.enablement import check_enabled
 from ecomops.platform.server import running_server
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import engine_for
@@ -68,7 +69,7 @@ class LocalWarehouses:
                     "this shop has no warehouse file yet (it is created with the tenant)", {"path": str(path)}
                 )
             found = self._open[tenant_id] = Warehouse(
-                tenant_id, path, connect(path, read_only=not self.writable)
+                tenant_id, path, connect(path, read_only=not self.writable), read_only=not self.writable
             )
         return found
 
@@ -100,9 +101,16 @@ def here_or_server(
         return local(state)
 
 
-def tenant_info(state: AppState, slug: str) -> TenantInfo:
-    """The tenant a local command acts for (the server resolves it from the URL on the other path)."""
-    return get_tenant(state.engine, slug)
+def tenant_info(state: AppState, slug: str, module: str | None = None) -> TenantInfo:
+    """The tenant a local command acts for (the server resolves it from the URL on the other path).
+
+    With ``module``: refused like the server refuses that module's routes when the tenant switched
+    the module off (404 ``module_disabled``), so the command fails the same way on both paths.
+    """
+    info = get_tenant(state.engine, slug)
+    if module is not None:
+        check_enabled(state, info.id, module)
+    return info
 
 
 @contextmanager
