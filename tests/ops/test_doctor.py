@@ -66,6 +66,7 @@ def test_healthy_install_passes(settings: Settings, tenant: TenantInfo) -> None:
         "tenant isolation": "skip",
         "redis": "skip",
         "server": "skip",
+        "server metrics": "skip",
         "warehouse acme": "ok",
     }
     assert checks["store"]["data"]["journal_mode"] == "wal"
