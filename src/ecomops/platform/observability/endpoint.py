@@ -20,7 +20,7 @@ import hmac
 import ipaddress
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -69,4 +69,4 @@ async def metrics(request: Request) -> Response:
     if not may_scrape(request, state):
         raise HTTPException(404, "Not Found")
     body = await run_in_threadpool(metrics_of(state).exposition)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
