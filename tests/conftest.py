@@ -88,6 +88,11 @@ class LiveServer:
     proc: subprocess.Popen[bytes]
     data_dir: Path
     port: int
+    #: The server's stderr: its log lines (JSON unless the test chose otherwise).
+    log_path: Path
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -109,26 +114,32 @@ def start_server(
     extra_env: dict[str, str] | None = None,
     args: Sequence[str] = (),
 ) -> LiveServer:
-    """Run ``ecomops serve [args]`` as a real process and wait until it answers (60 s bound a failure)."""
+    """Run ``ecomops serve [args]`` as a real process and wait until it answers (60 s bound a failure).
+
+    Its stderr (the server log, an access line per request) goes to a file beside the data dir: a pipe
+    nobody reads would fill up and block the server mid-request."""
     port = port or free_port()
     env = {**os.environ, "ECOMOPS_DATA_DIR": str(data_dir), **(extra_env or {})}
     env.pop("ECOMOPS_DATABASE_URL", None)
     env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's default for --forwarded-allow-ips
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecomops.cli", "serve", "--port", str(port), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_path = data_dir.parent / f"server-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ecomops.cli", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"server exited: {log_path.read_text(errors='replace')[-4000:]}")
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
                 token = json.loads((data_dir / "server.json").read_text())["token"]
-                return LiveServer(url, token, proc, data_dir, port)
+                return LiveServer(url, token, proc, data_dir, port, log_path)
         except (httpx.HTTPError, OSError, ValueError, KeyError):
             pass
         time.sleep(0.1)

@@ -21,6 +21,10 @@ from ecomops.kernel.errors import EcomopsError, Overloaded
 from ecomops.platform.jobs import SERVICE as SCHEDULER
 from ecomops.platform.jobs import Scheduler
 from ecomops.platform.modules import Module
+from ecomops.platform.observability import endpoint as metrics_endpoint
+from ecomops.platform.observability.access import AccessLog
+from ecomops.platform.observability.metrics import SERVICE as METRICS
+from ecomops.platform.observability.metrics import Metrics
 from ecomops.platform.registry import Registry, registry
 from ecomops.platform.server import new_control_token
 from ecomops.platform.settings import Settings, get_settings
@@ -148,12 +152,15 @@ def create_app(settings: Settings | None = None, control_token: str | None = Non
     modules = registry()
     engine = engine_for(settings.resolved_database_url)
     ensure_current(engine)
+    metrics = Metrics()
     state = AppState(
         settings=settings,
         engine=engine,
-        warehouses=WarehouseRegistry(settings.warehouse_dir()),
+        warehouses=WarehouseRegistry(settings.warehouse_dir(), on_facts=metrics.observe_facts),
         control_token=control_token or new_control_token(),
     )
+    state.services[METRICS] = metrics
+    metrics.watch(state, modules)
 
     app = FastAPI(
         title="ecomops",
@@ -169,12 +176,15 @@ def create_app(settings: Settings | None = None, control_token: str | None = Non
     install_openapi(app)
     app.include_router(health.router)
     app.include_router(apidocs.router)
+    app.include_router(metrics_endpoint.router)
     for module in modules.modules:
         _mount(app, module)
     app.mount("/static", StaticFiles(directory=apidocs.STATIC_DIR), name="static")
-    # Added innermost first: SecurityHeaders wraps RequestId wraps RateLimit, so a 429 carries both.
+    # Added innermost first: SecurityHeaders wraps RequestId wraps AccessLog wraps RateLimit, so a 429
+    # carries both headers and is logged and timed with its request id.
     limiter = state.services["ratelimit"] = ratelimit.RateLimiter(settings)
     app.add_middleware(ratelimit.RateLimit, limiter=limiter)
+    app.add_middleware(AccessLog, observe=metrics.observe_request)
     app.add_middleware(RequestId)
     app.add_middleware(SecurityHeaders)
     return app

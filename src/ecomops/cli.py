@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 import uvicorn
 
 from ecomops.app import create_app
 from ecomops.platform.commandline import console, settings
+from ecomops.platform.observability import logs
 from ecomops.platform.registry import registry
 from ecomops.platform.server import ServerInfo, new_control_token, remove_lock, running_server, write_lock
 
@@ -45,11 +46,29 @@ def serve(
             "client IP for rate limits and audit, https for HSTS. Others' forwarded headers are ignored."
         ),
     ] = "127.0.0.1",
+    log_level: Annotated[
+        Literal["debug", "info", "warning", "error"] | None,
+        typer.Option(
+            "--log-level",
+            help="Lowest level logged on stderr (default ECOMOPS_LOG_LEVEL, info); info includes one "
+            "access line per request.",
+            case_sensitive=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        Literal["json", "text"] | None,
+        typer.Option(
+            "--log-format",
+            help="json: one JSON object per line; text: readable lines (default ECOMOPS_LOG_FORMAT, json).",
+            case_sensitive=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and console; this process owns the tenant warehouses while it runs."""
     cfg = settings()
     host = host or cfg.host
     port = port or cfg.port
+    logs.configure(log_level or cfg.log_level, log_format or cfg.log_format)
     other = running_server(cfg)
     if other is not None:
         console.print(f"[red]error:[/red] a server already owns {cfg.resolved_data_dir} at {other.url}")
@@ -63,7 +82,10 @@ def serve(
             create_app(cfg, control_token=token),
             host=host,
             port=port,
-            log_level="warning",
+            # Logging is ours (logs.configure above): uvicorn's records reach the same handler, and
+            # our access log (observability.access) replaces uvicorn's.
+            log_config=None,
+            log_level=None,
             access_log=False,
             proxy_headers=True,
             forwarded_allow_ips=forwarded_allow_ips,

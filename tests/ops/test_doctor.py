@@ -6,11 +6,12 @@ import json
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from alembic import command
 from sqlalchemy import Engine, text
@@ -19,10 +20,12 @@ from typer.testing import CliRunner, Result
 from ecomops.cli import app
 from ecomops.ops import doctor
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.server import ServerInfo
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import engine_for, make_engine
 from ecomops.platform.store.migrate import alembic_config, upgrade
 from ecomops.platform.warehouse.connection import open_warehouse, warehouse_path
+from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer, free_port
 from tests.timing import DEADLINE, wait_until
 
@@ -66,6 +69,7 @@ def test_healthy_install_passes(settings: Settings, tenant: TenantInfo) -> None:
         "tenant isolation": "skip",
         "redis": "skip",
         "server": "skip",
+        "server metrics": "skip",
         "warehouse acme": "ok",
     }
     assert checks["store"]["data"]["journal_mode"] == "wal"
@@ -143,16 +147,98 @@ def test_low_disk_warns_then_fails(settings: Settings, monkeypatch: pytest.Monke
 
 
 def test_with_running_server_warehouses_are_checked_through_it(
-    settings: Settings, live_server: LiveServer, tenant: TenantInfo, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    engine: Engine,
+    live_server: LiveServer,
+    tenant: TenantInfo,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The doctor gives a server 3 s to answer /readyz; here that is a bound on failure only.
     monkeypatch.setattr(doctor, "NETWORK_TIMEOUT_SECONDS", DEADLINE)
+    _, write_key = tenancy.create_source(engine, "acme", "site", "web")
+    batch = [
+        {"type": "track", "event": "A", "userId": "u", "messageId": "m1"},
+        {"type": "track", "event": "A", "userId": "u", "messageId": "m1"},
+        {"type": "track", "event": "A", "userId": "u", "messageId": "m2"},
+        {"type": "track", "userId": "u", "messageId": "m3"},
+    ]
+    sent = httpx.post(
+        live_server.url + "/v1/batch", json={"batch": batch}, auth=(write_key, ""), timeout=DEADLINE
+    )
+    assert sent.json()["accepted"] == 2
     result, report = run_doctor()
     assert result.exit_code == 0, result.output
     checks = by_name(report)
     assert checks["server"]["status"] == "ok" and checks["server"]["data"]["readyz"]["status"] == "ready"
     assert checks["warehouse acme"]["status"] == "ok"
     assert checks["warehouse acme"]["data"]["via"] == "server"
+    metrics = checks["server metrics"]
+    assert metrics["status"] == "ok", metrics
+    figures = metrics["data"]
+    assert (figures["ingest_accepted"], figures["ingest_deduplicated"], figures["ingest_rejected"]) == (
+        2,
+        1,
+        1,
+    )
+    assert figures["job_failures"] == {} and figures["import_jobs_running"] == 0
+    assert "ingest 2 accepted, 1 rejected, 1 deduplicated" in metrics["detail"]
+
+
+EXPOSITION = """\
+# TYPE ecomops_ingest_events_total counter
+ecomops_ingest_events_total{tenant="a",outcome="accepted"} 10
+ecomops_ingest_events_total{tenant="b",outcome="accepted"} 5
+ecomops_ingest_events_total{tenant="b",outcome="rejected"} 2
+# TYPE ecomops_ingest_loader_lag_seconds gauge
+ecomops_ingest_loader_lag_seconds{tenant="a"} 0.5
+ecomops_ingest_loader_lag_seconds{tenant="b"} %s
+# TYPE ecomops_ingest_wal_backlog_bytes gauge
+ecomops_ingest_wal_backlog_bytes{tenant="a"} 100
+ecomops_ingest_wal_backlog_bytes{tenant="b"} 20
+# TYPE ecomops_job_failures_total counter
+ecomops_job_failures_total{job="alerts.evaluate",module="alerts"} %s
+ecomops_job_failures_total{job="privacy.retention",module="privacy"} 0
+# TYPE ecomops_import_jobs_finished_total counter
+ecomops_import_jobs_finished_total{status="succeeded"} 4
+ecomops_import_jobs_finished_total{status="failed"} 1
+"""
+
+
+def _answering(body: bytes) -> Callable[..., bytes]:
+    """``ServerClient.raw`` of a server whose /metrics say ``body``."""
+
+    def raw(self: object, method: str, path: str, **_: object) -> bytes:
+        assert (method, path) == ("GET", "/metrics")
+        return body
+
+    return raw
+
+
+def test_server_figures_add_up_tenants_and_warn_on_lag_and_failed_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    figures = doctor.server_figures(EXPOSITION % (2.5, 0))
+    assert figures == {
+        "ingest_accepted": 15,
+        "ingest_rejected": 2,
+        "ingest_deduplicated": 0,
+        "ingest_queue_events": 0,
+        "wal_backlog_bytes": 120,
+        "loader_lag_seconds": 2.5,
+        "job_failures": {},
+        "import_jobs_running": 0,
+        "import_jobs_queued": 0,
+        "import_jobs_failed": 1,
+    }
+    server = ServerInfo(1, "http://127.0.0.1:1", "ctl_x")
+    for lag, failures, status, said in [
+        (2.5, 0, "ok", "loader lag 2.5 s"),
+        (61, 0, "warn", "the ingest loader is 61 s behind"),
+        (0, 3, "warn", "job runs failed since the server started: alerts.evaluate (3)"),
+    ]:
+        monkeypatch.setattr(doctor.ServerClient, "raw", _answering((EXPOSITION % (lag, failures)).encode()))
+        check = doctor.check_server_metrics(server)
+        assert (check.status.value, said in check.detail) == (status, True), check
 
 
 @pytest.mark.postgres

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecomops.imports import api, pages, runner
+from ecomops.imports import api, metrics, pages, runner
 from ecomops.imports.cli import import_cmd
 from ecomops.imports.execution import delete_reject_files
 from ecomops.platform.console.i18n import N_
@@ -41,4 +41,5 @@ module = Module(
     startup=runner.startup,
     shutdown=runner.shutdown,
     retention_sweeps=(RetentionSweep("reject_files_days", "reject_files_deleted", delete_reject_files),),
+    metrics=(metrics.collect,),
 )

@@ -23,6 +23,7 @@ from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import BadRequest, EcomopsError, Unauthorized
 from ecomops.platform.audit import record_action
 from ecomops.platform.crypto.keyring import keyring
+from ecomops.platform.observability.logs import set_tenant
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.platform.web.state import AppState
@@ -145,6 +146,7 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
         envelope = service.decode_body(body, kind)
     except BadRequest as exc:
         if source is not None and exc.code == "malformed_json":
+            set_tenant(await pipeline.prepare_tenant(source.tenant_id))
             rejection = service.Rejection(None, exc.message, "$", body.decode("utf-8", "replace"))
             await pipeline.submit(
                 source.tenant_id,
@@ -162,11 +164,13 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
             raise Unauthorized(
                 "missing or unknown write key: send it as the Basic username or a Bearer token"
             )
+    set_tenant(await pipeline.prepare_tenant(source.tenant_id))
     processed = service.process(
         envelope, kind, source, received_at, await _pii_sealer(state, source.tenant_id, body)
     )
     rejected = [r.as_dict() for r in processed.rejected]
     if strict and processed.rejected:
+        pipeline.refused(source.tenant_id, len(processed.rejected))
         raise BadRequest(
             f"{len(rejected)} invalid event(s); nothing was stored (strict mode)",
             {"rejected": rejected},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecomops.ingest import api, pipeline
+from ecomops.ingest import api, metrics, pipeline
 from ecomops.ingest.cli import ingest_app
 from ecomops.ingest.pii import load_pending_writes
 from ecomops.platform.console.i18n import N_
@@ -40,4 +40,5 @@ module = Module(
     shutdown=pipeline.shutdown,
     pending_loaders=(load_pending_writes,),
     readiness=(("ingest", _ready),),
+    metrics=(metrics.collect,),
 )

@@ -7,6 +7,10 @@ resolves every request's future: an acknowledgement therefore always means "on d
 A loader thread moves durable lines into DuckDB a few times a second.
 
 Because the writer is a single task, deduplication needs no locks and is exact.
+
+The pipeline keeps what ``/metrics`` reports (``figures``): per tenant the events accepted,
+deduplicated and rejected since start, the WAL bytes not loaded yet and the loader's lag, the age of
+the oldest acknowledged group commit the warehouse does not hold yet.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +33,7 @@ from ecomops.ingest.sealed import PiiSink
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.errors import Overloaded
 from ecomops.platform import tenants
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.web.state import AppState, Warehouses
 
@@ -49,16 +55,64 @@ class _Submission:
     future: asyncio.Future[SubmitResult]
 
 
+@dataclass(frozen=True)
+class TenantFigures:
+    """One tenant's ingest since the server started, and its loading backlog now."""
+
+    tenant: str
+    accepted: int
+    deduplicated: int
+    #: Invalid events: kept as dead letters, or refused with their whole batch in strict mode.
+    rejected: int
+    #: Acknowledged (durable) WAL bytes the warehouse does not hold yet.
+    backlog_bytes: int
+    #: Seconds since the oldest acknowledged group commit not yet loaded was acknowledged; 0 if none.
+    lag_seconds: float
+
+
+@dataclass(frozen=True)
+class IngestFigures:
+    #: Events of requests waiting for their group commit (refused with 429 beyond ``queue_capacity``).
+    queued_events: int
+    queue_capacity: int
+    tenants: list[TenantFigures]
+
+
 @dataclass
 class _TenantState:
     wal: TenantWal
     currency: str
+    slug: str
     #: messageId → receive time (monotonic order = insertion order, so eviction pops from the front).
     seen: dict[str, float] = field(default_factory=dict)
     appended_bytes: int = 0
     loaded_bytes: int = 0
     #: One loader at a time per tenant (the loader thread and explicit flushes race otherwise).
     load_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: (appended_bytes after a group commit, monotonic time it was acknowledged) of commits not loaded
+    #: yet, oldest first: the WAL thread appends, loads (under ``load_lock``) pop.
+    unloaded: deque[tuple[int, float]] = field(default_factory=deque)
+    accepted: int = 0
+    deduplicated: int = 0
+    rejected: int = 0
+
+    def loaded(self, nbytes: int) -> None:
+        self.loaded_bytes += nbytes
+        while self.unloaded and self.unloaded[0][0] <= self.loaded_bytes:
+            self.unloaded.popleft()
+
+    def figures(self, now: float) -> TenantFigures:
+        loaded = self.loaded_bytes
+        # The loader may load a group before the WAL thread counts it: skip what is loaded already.
+        oldest = next((at for end, at in list(self.unloaded) if end > loaded), None)
+        return TenantFigures(
+            self.slug,
+            self.accepted,
+            self.deduplicated,
+            self.rejected,
+            max(0, self.appended_bytes - loaded),
+            0.0 if oldest is None else max(0.0, now - oldest),
+        )
 
 
 class IngestPipeline:
@@ -66,14 +120,15 @@ class IngestPipeline:
         self,
         settings: Settings,
         warehouses: Warehouses,
-        tenant_currency: Callable[[str], str],
+        tenant_of: Callable[[str], TenantInfo],
         pii_sink: Callable[[str], PiiSink] | None = None,
     ) -> None:
         self.settings = settings
         #: Per tenant: where the loader puts the events' personal data (the vault) before loading them.
         self.pii_sink = pii_sink
         self.warehouses = warehouses
-        self.tenant_currency = tenant_currency
+        #: A tenant by id: its currency (the events' default) and slug (its name in the metrics).
+        self.tenant_of = tenant_of
         self.window_seconds = settings.ingest_dedupe_window_hours * 3600
         self.max_queued = settings.ingest_queue_max_events
         self.flush_interval = settings.ingest_flush_interval_ms / 1000
@@ -97,10 +152,10 @@ class IngestPipeline:
             if state is not None:
                 return state
             wal = TenantWal(self.settings.wal_dir() / tenant_id)
-            currency = self.tenant_currency(tenant_id)
+            tenant = self.tenant_of(tenant_id)
             warehouse = self.warehouses.get(tenant_id)
-            load_pending(wal, warehouse, currency, pii_sink=self._sink(tenant_id))
-            state = _TenantState(wal, currency)
+            load_pending(wal, warehouse, tenant.currency, pii_sink=self._sink(tenant_id))
+            state = _TenantState(wal, tenant.currency, tenant.slug)
             rows = warehouse.query(
                 "SELECT message_id, epoch(received_at) FROM events "
                 "WHERE received_at >= now() - to_seconds(?) ORDER BY received_at",
@@ -113,9 +168,14 @@ class IngestPipeline:
     def _sink(self, tenant_id: str) -> PiiSink | None:
         return self.pii_sink(tenant_id) if self.pii_sink is not None else None
 
-    async def prepare_tenant(self, tenant_id: str) -> None:
-        if tenant_id not in self._tenants:
-            await asyncio.get_running_loop().run_in_executor(None, self._tenant, tenant_id)
+    async def prepare_tenant(self, tenant_id: str) -> str:
+        """Open the tenant's WAL if this process has not yet; returns the tenant's slug."""
+        if not self.running:
+            raise Overloaded("ingest is not running", retry_after=5)
+        state = self._tenants.get(tenant_id)
+        if state is None:
+            state = await asyncio.get_running_loop().run_in_executor(None, self._tenant, tenant_id)
+        return state.slug
 
     def recover(self) -> None:
         """Replay every tenant's WAL left by a previous process before serving."""
@@ -166,6 +226,10 @@ class IngestPipeline:
                         sub.future.set_exception(Overloaded(f"event storage failed: {exc}", retry_after=5))
                 continue
             for sub, result in zip(group, results, strict=True):
+                counts = self._tenants[sub.tenant_id]
+                counts.accepted += result.accepted
+                counts.deduplicated += result.duplicates
+                counts.rejected += len(sub.dead_lines)
                 if not sub.future.done():
                     sub.future.set_result(result)
             self._load_wakeup.set()
@@ -215,8 +279,12 @@ class IngestPipeline:
             raise
         for state in touched:
             state.wal.publish()
+        acknowledged = time.monotonic()
         for tenant_id, (events, dead) in payloads.items():
-            self._tenants[tenant_id].appended_bytes += sum(map(len, events)) + sum(map(len, dead))
+            state = self._tenants[tenant_id]
+            state.appended_bytes += sum(map(len, events)) + sum(map(len, dead))
+            if state.appended_bytes > state.loaded_bytes:
+                state.unloaded.append((state.appended_bytes, acknowledged))
 
     def _evict(self, now: float) -> None:
         self._last_evict = now
@@ -236,11 +304,13 @@ class IngestPipeline:
                 if state.appended_bytes <= state.loaded_bytes:
                     continue
                 try:
-                    state.loaded_bytes += load_pending(
-                        state.wal,
-                        self.warehouses.get(tenant_id),
-                        state.currency,
-                        pii_sink=self._sink(tenant_id),
+                    state.loaded(
+                        load_pending(
+                            state.wal,
+                            self.warehouses.get(tenant_id),
+                            state.currency,
+                            pii_sink=self._sink(tenant_id),
+                        )
                     )
                 except Exception:
                     log.exception("loading ingest WAL of tenant %s failed; will retry", tenant_id)
@@ -284,6 +354,19 @@ class IngestPipeline:
         """Load everything durable now (tests and the dead-letter replay use it)."""
         self._load_all()
 
+    def refused(self, tenant_id: str, events: int) -> None:
+        """Count events refused with their whole batch (strict mode), which never reach the writer."""
+        self._tenants[tenant_id].rejected += events
+
+    def figures(self) -> IngestFigures:
+        """What ``/metrics`` reports, read from the live state (any thread)."""
+        now = time.monotonic()
+        return IngestFigures(
+            self._queued_events,
+            self.max_queued,
+            [state.figures(now) for state in list(self._tenants.values())],
+        )
+
     def seal_tenant(self, tenant_id: str) -> int:
         """Load and delete every WAL segment of a tenant; returns the bytes loaded.
 
@@ -309,7 +392,7 @@ class IngestPipeline:
                 loaded = load_pending(
                     state.wal, self.warehouses.get(tenant_id), state.currency, pii_sink=self._sink(tenant_id)
                 )
-                state.loaded_bytes += loaded
+                state.loaded(loaded)
                 return loaded
 
         loaded: int = self._io.submit(drain).result()
@@ -319,10 +402,10 @@ class IngestPipeline:
 async def startup(state: AppState) -> None:
     engine = state.engine
 
-    def currency(tenant_id: str) -> str:
-        return tenants.get_tenant_by_id(engine, tenant_id).currency
+    def tenant_of(tenant_id: str) -> TenantInfo:
+        return tenants.get_tenant_by_id(engine, tenant_id)
 
-    pipeline = IngestPipeline(state.settings, state.warehouses, currency, vault_sink(engine))
+    pipeline = IngestPipeline(state.settings, state.warehouses, tenant_of, vault_sink(engine))
     await pipeline.start()
     state.services["ingest"] = pipeline
 

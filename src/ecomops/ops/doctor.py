@@ -3,7 +3,8 @@
 Each check is a small function returning a ``Check`` with a status and a sentence a person can
 act on. Checks repair nothing: no migrations run and no warehouse is created or opened for
 writing, so what doctor reports is the state the next command will find. When a server runs it
-owns the warehouse files, so warehouse checks go through its API instead of opening the files.
+owns the warehouse files, so warehouse checks go through its API instead of opening the files, and
+the figures it reports on ``/metrics`` (ingest, loader lag, jobs, imports) are summed up in one check.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from urllib.parse import unquote, urlsplit
 
 import duckdb
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, make_url, text
 
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform import tenants as tenant_registry
+from ecomops.platform.client import ServerClient, ServerError, tenant_path
 from ecomops.platform.context import TenantInfo
-from ecomops.platform.server import ServerInfo, call_server, running_server
+from ecomops.platform.server import ServerInfo, running_server
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.db import engine_for
 from ecomops.platform.store.migrate import current_revision, head_revision
@@ -48,6 +51,8 @@ DISK_WARN_BYTES = 2 * 1024**3
 SQLGLOT_BROKEN_FROM = (30, 18)
 MIN_PYTHON = (3, 11)
 NETWORK_TIMEOUT_SECONDS = 3.0
+#: Acknowledged events older than this and still not in the warehouse: the loader is falling behind.
+LOADER_LAG_WARN_SECONDS = 60.0
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;,]+)\s*$")
 
@@ -363,7 +368,11 @@ def check_redis(settings: Settings) -> Check:
 
 
 def check_server(server: ServerInfo | None) -> Check:
-    """The server's own readiness report, if one owns this data dir."""
+    """The server's own readiness report, if one owns this data dir.
+
+    A plain GET rather than ``ServerClient``: /readyz is a public probe whose 503 carries the failing
+    checks in its own shape, not the API's error shape the client decodes.
+    """
     if server is None:
         return Check("server", Status.skip, "not running; warehouses are checked by opening their files")
     try:
@@ -380,6 +389,72 @@ def check_server(server: ServerInfo | None) -> Check:
     return Check("server", Status.ok, f"ready at {server.url} (pid {server.pid})", data)
 
 
+def _samples(text_format: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Sample name -> (labels, value) of a Prometheus text exposition."""
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text_format):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def server_figures(text_format: str) -> dict[str, Any]:
+    """The key figures of a server's ``/metrics``: ingest totals over tenants, backlog and lag, job
+    failures, imports."""
+    samples = _samples(text_format)
+
+    def total(name: str, **match: str) -> float:
+        return sum(
+            v for labels, v in samples.get(name, []) if all(labels.get(k) == w for k, w in match.items())
+        )
+
+    job_failures = {
+        labels["job"]: int(value) for labels, value in samples.get("ecomops_job_failures_total", []) if value
+    }
+    lags = [value for _, value in samples.get("ecomops_ingest_loader_lag_seconds", [])]
+    return {
+        "ingest_accepted": int(total("ecomops_ingest_events_total", outcome="accepted")),
+        "ingest_rejected": int(total("ecomops_ingest_events_total", outcome="rejected")),
+        "ingest_deduplicated": int(total("ecomops_ingest_events_total", outcome="deduplicated")),
+        "ingest_queue_events": int(total("ecomops_ingest_queue_events")),
+        "wal_backlog_bytes": int(total("ecomops_ingest_wal_backlog_bytes")),
+        "loader_lag_seconds": max(lags, default=0.0),
+        "job_failures": job_failures,
+        "import_jobs_running": int(total("ecomops_import_jobs_running")),
+        "import_jobs_queued": int(total("ecomops_import_jobs_queued")),
+        "import_jobs_failed": int(total("ecomops_import_jobs_finished_total", status="failed")),
+    }
+
+
+def check_server_metrics(server: ServerInfo | None) -> Check:
+    """What the running server reports on ``/metrics`` (doctor is local, so it may read them)."""
+    if server is None:
+        return Check("server metrics", Status.skip, "no server running")
+    try:
+        exposition = ServerClient(server, timeout=NETWORK_TIMEOUT_SECONDS).raw("GET", "/metrics")
+        figures = server_figures(exposition.decode())
+    except (ServerError, ValueError) as exc:
+        message = exc.message if isinstance(exc, ServerError) else str(exc)
+        return Check("server metrics", Status.warn, f"{server.url}/metrics unreadable: {message}")
+    failures = figures["job_failures"]
+    detail = (
+        f"ingest {figures['ingest_accepted']} accepted, {figures['ingest_rejected']} rejected, "
+        f"{figures['ingest_deduplicated']} deduplicated; WAL backlog {figures['wal_backlog_bytes']} B, "
+        f"loader lag {figures['loader_lag_seconds']:.1f} s; imports {figures['import_jobs_running']} "
+        f"running, {figures['import_jobs_queued']} queued, {figures['import_jobs_failed']} failed; "
+        f"{sum(failures.values())} failed job runs"
+    )
+    problems = []
+    if figures["loader_lag_seconds"] > LOADER_LAG_WARN_SECONDS:
+        problems.append(f"the ingest loader is {figures['loader_lag_seconds']:.0f} s behind")
+    if failures:
+        jobs = ", ".join(f"{job} ({count})" for job, count in sorted(failures.items()))
+        problems.append(f"job runs failed since the server started: {jobs}; the server log names the tenants")
+    if problems:
+        return Check("server metrics", Status.warn, "; ".join(problems) + f" ({detail})", figures)
+    return Check("server metrics", Status.ok, detail, figures)
+
+
 _VERSION_SQL = "SELECT module, max(version) AS version FROM _module_migrations GROUP BY module"
 
 
@@ -392,12 +467,8 @@ def check_warehouse(settings: Settings, tenant: TenantInfo, server: ServerInfo |
     data: dict[str, Any] = {"tenant": tenant.slug, "path": str(path), "latest": latest}
     if server is not None:
         try:
-            answer = call_server(
-                server,
-                "POST",
-                f"/api/v1/t/{tenant.slug}/query",
-                json_body={"sql": _VERSION_SQL, "limit": 1000},
-                timeout=30.0,
+            answer = ServerClient(server, timeout=30.0).call(
+                "POST", tenant_path(tenant.slug, "query"), json={"sql": _VERSION_SQL, "limit": 1000}
             )
             version = {str(row[0]): int(row[1]) for row in answer["rows"]}
         except (EcomopsError, KeyError, IndexError, TypeError, ValueError) as exc:
@@ -462,6 +533,7 @@ def run_checks(settings: Settings, server: ServerInfo | None = None, *, detect_s
         checks.append(_guarded("tenant isolation", lambda: check_tenant_isolation(store_engine)))
     checks.append(_guarded("redis", lambda: check_redis(settings)))
     checks.append(_guarded("server", lambda: check_server(server)))
+    checks.append(_guarded("server metrics", lambda: check_server_metrics(server)))
 
     store_ok = any(c.name == "store" and c.status is Status.ok for c in checks)
     if engine is None or not store_ok:

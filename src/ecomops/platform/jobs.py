@@ -25,6 +25,7 @@ from typing import Any
 from ecomops.platform.context import AuditContext, acting_as
 from ecomops.platform.enablement import disabled_modules
 from ecomops.platform.modules import Job
+from ecomops.platform.observability.logs import LogFields, bound
 from ecomops.platform.periodic import Periodic
 from ecomops.platform.registry import registry
 from ecomops.platform.tenants import get_tenant_by_id
@@ -90,7 +91,8 @@ class Scheduler:
                         stats.skipped_disabled += 1
                         continue
                     tenant = get_tenant_by_id(self.state.engine, tenant_id)
-                    results[tenant_id] = job.run(self.state, tenant, now)
+                    with bound(LogFields(tenant=tenant.slug, extra={"job": name})):
+                        results[tenant_id] = job.run(self.state, tenant, now)
                     stats.tenant_runs += 1
                 except Exception as exc:
                     stats.tenant_failures += 1

@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 import duckdb
 import typer
 from fastapi import APIRouter, Request, Response
+from prometheus_client.metrics_core import Metric
 from sqlalchemy import Engine
 
 from ecomops.platform.context import TenantContext, TenantInfo
@@ -106,6 +107,9 @@ Lifecycle = Callable[[AppState], Awaitable[None]]
 #: load first so every acknowledged event counts; erasures also delete, so no copy of the subject's
 #: data stays behind in a buffer.
 PendingLoader = Callable[[AppState, TenantInfo, bool], int]
+#: The module's live figures for ``/metrics`` (Prometheus metric families), read from its running
+#: services in ``state`` at every scrape; yields nothing when they are not running.
+MetricsSource = Callable[[AppState], Iterable[Metric]]
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ class Module:
     retention_sweeps: tuple[RetentionSweep, ...] = ()
     #: Extra readiness checks for ``/readyz``: name -> check returning {"ok": bool, ...}.
     readiness: tuple[tuple[str, Callable[[AppState], dict[str, Any]]], ...] = ()
+    metrics: tuple[MetricsSource, ...] = ()
     authenticator: Authenticator | None = None
 
     def __post_init__(self) -> None:

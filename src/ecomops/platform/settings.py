@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +35,18 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    # Observability (docs/operations.md): server logs on stderr, and who may read /metrics.
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level logged by `ecomops serve`; info includes the access log."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line; text: one readable line per record."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that lets a non-local scraper read /metrics; without it only loopback "
+        "clients may.",
+    )
     # Console sign-in: idle and absolute session lifetimes, and the account lockout rule.
     session_idle_minutes: int = Field(default=30, ge=1, description="Sign out after this much inactivity.")
     session_absolute_hours: int = Field(default=12, ge=1, description="Sign out this long after sign-in.")
@@ -83,6 +96,12 @@ class Settings(BaseSettings):
         description="How long a server reuses a resolved API key; revocation by another process takes "
         "effect within this time (at once when revoked through the same server). 0 disables the cache.",
     )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        """``ECOMOPS_LOG_LEVEL=INFO`` means info, as in every other tool."""
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -22,6 +22,7 @@ from ecomops.platform.console.i18n import N_
 from ecomops.platform.console.templating import request_locale, templates
 from ecomops.platform.context import AuditContext, TenantInfo, set_current
 from ecomops.platform.enablement import enablement_cache
+from ecomops.platform.observability.logs import set_tenant
 from ecomops.platform.permissions import allowed, describe
 from ecomops.platform.registry import registry
 from ecomops.platform.web.deps import module_of, request_id
@@ -72,6 +73,7 @@ async def open_page(request: Request, slug: str, permission: str | None, active:
     visit = await registry().authenticator.page_visit(request, slug, state)
     if isinstance(visit, Response):
         return visit
+    set_tenant(visit.tenant.slug)
     disabled = await run_in_threadpool(enablement_cache(state).disabled, state.engine, visit.tenant.id)
     module = module_of(request)
     if module is not None and module in disabled:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from ecomops.platform.warehouse.handle import Warehouse, raw_connect, warehouse_path
+from ecomops.platform.warehouse.handle import FactsObserver, Warehouse, raw_connect, warehouse_path
 from ecomops.platform.warehouse.schema import migrate
 
 __all__ = ["Warehouse", "WarehouseRegistry", "connect", "open_warehouse", "warehouse_path"]
@@ -30,8 +30,10 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 class WarehouseRegistry:
     """Per-process map tenant_id → open Warehouse."""
 
-    def __init__(self, warehouse_dir: Path) -> None:
+    def __init__(self, warehouse_dir: Path, on_facts: FactsObserver | None = None) -> None:
         self.warehouse_dir = warehouse_dir
+        #: Handed to every warehouse opened here (the server's metrics time the facts listeners).
+        self.on_facts = on_facts
         self._open: dict[str, Warehouse] = {}
         self._lock = threading.Lock()
 
@@ -40,7 +42,7 @@ class WarehouseRegistry:
             wh = self._open.get(tenant_id)
             if wh is None:
                 path = warehouse_path(self.warehouse_dir, tenant_id)
-                wh = Warehouse(tenant_id, path, connect(path))
+                wh = Warehouse(tenant_id, path, connect(path), on_facts=self.on_facts)
                 self._open[tenant_id] = wh
             return wh
 

@@ -7,8 +7,9 @@ the server state can name the type without depending on module discovery.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,10 @@ def raw_connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
     return con
 
 
+#: Told how long the facts listeners of one change took: (change kind, seconds), for ``/metrics``.
+FactsObserver = Callable[[str, float], None]
+
+
 @dataclass
 class Warehouse:
     """One tenant's DuckDB file with its write lock.
@@ -43,6 +48,8 @@ class Warehouse:
     con: duckdb.DuckDBPyConnection
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     read_only: bool = False
+    #: The server's metrics, told about every facts change published in this file's transactions.
+    on_facts: FactsObserver | None = None
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one thread's reads; DuckDB connections must not be shared across threads."""
@@ -56,6 +63,7 @@ class Warehouse:
         with self.write_lock:
             cur = self.cursor()
             cur.execute("BEGIN")
+            token = _writing.set(self)
             try:
                 yield cur
                 cur.execute("COMMIT")
@@ -63,6 +71,7 @@ class Warehouse:
                 cur.execute("ROLLBACK")
                 raise
             finally:
+                _writing.reset(token)
                 cur.close()
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -74,3 +83,13 @@ class Warehouse:
 
     def close(self) -> None:
         self.con.close()
+
+
+#: The warehouse whose write transaction the current thread is in: hooks handed only the cursor
+#: (``facts.publish``) find the file's observer through it.
+_writing: ContextVar[Warehouse | None] = ContextVar("ecomops_warehouse_writing", default=None)
+
+
+def writing() -> Warehouse | None:
+    """The warehouse of the enclosing :meth:`Warehouse.write` block, if any."""
+    return _writing.get()

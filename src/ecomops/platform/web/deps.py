@@ -16,6 +16,7 @@ from fastapi import Depends, Path, Request
 
 from ecomops.platform.context import AuditContext, TenantContext, set_current
 from ecomops.platform.enablement import check_enabled
+from ecomops.platform.observability.logs import set_tenant
 from ecomops.platform.registry import registry
 from ecomops.platform.web.requestid import REQUEST_ID_SCOPE_KEY, request_id, valid_request_id
 from ecomops.platform.web.state import AppState, app_state
@@ -41,9 +42,11 @@ def module_of(request: Request) -> str | None:
 
 
 def _authenticated(request: Request, ctx: TenantContext) -> TenantContext:
-    """Attach IP and request id and make them the audit context of the rest of this request."""
+    """Attach IP and request id and make them the audit context of the rest of this request; its log
+    records name the tenant from here on."""
     ctx = replace(ctx, ip=request.client.host if request.client else None, request_id=request_id(request))
     set_current(AuditContext(ctx.actor, ctx.ip, ctx.request_id))
+    set_tenant(ctx.tenant.slug)
     return ctx
 
 
