@@ -31,14 +31,14 @@ serve: $(STAMP)
 	$(BIN)/ecomops serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests bench tools examples
+	$(BIN)/ruff format --check src tests bench tools examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench tools
-	$(BIN)/ruff check --fix src tests bench tools
+	$(BIN)/ruff format src tests bench tools examples
+	$(BIN)/ruff check --fix src tests bench tools examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
