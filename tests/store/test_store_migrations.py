@@ -7,10 +7,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+from ecomops.platform.registry import registry
 from ecomops.platform.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from ecomops.platform.store.models import Base
 
-MODEL_TABLES = set(Base.metadata.tables)
+
+def model_tables() -> set[str]:
+    """Every installed module's tables: loading the registry imports each module's models (read at
+    collection time instead, the set held only what other test files happened to import first)."""
+    registry()
+    return set(Base.metadata.tables)
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -24,7 +30,7 @@ def test_upgrade_from_empty_reaches_head_and_creates_every_model_table(empty_sto
     upgrade(empty_store_engine)
 
     assert current_revision(empty_store_engine) == head_revision(empty_store_engine)
-    assert _tables(empty_store_engine) == MODEL_TABLES
+    assert _tables(empty_store_engine) == model_tables()
 
 
 def test_upgrade_twice_is_a_no_op(store_engine: Engine) -> None:
@@ -49,7 +55,7 @@ def test_downgrade_to_base_and_back(store_engine: Engine) -> None:
     assert _tables(store_engine) == set()
     assert current_revision(store_engine) is None
     command.upgrade(config, "head")
-    assert _tables(store_engine) == MODEL_TABLES
+    assert _tables(store_engine) == model_tables()
 
 
 def test_alembic_version_table_lives_in_the_connection_schema(store_engine: Engine) -> None:
