@@ -31,14 +31,14 @@ serve: $(STAMP)
 	$(BIN)/ecomops serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests bench tools examples
+	$(BIN)/ruff format --check src tests bench tools examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench tools
-	$(BIN)/ruff check --fix src tests bench tools
+	$(BIN)/ruff format src tests bench tools examples
+	$(BIN)/ruff check --fix src tests bench tools examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -52,7 +52,7 @@ test: $(STAMP) lint
 # Refresh docs/screenshots/ from the browser tests (a normal test run writes them to a temp folder).
 screenshots: $(STAMP)
 	bash scripts/browser.sh
-	ECOMOPS_SCREENSHOTS=docs $(BIN)/pytest tests/console/test_browser.py tests/console/test_live_browser.py -q
+	ECOMOPS_SCREENSHOTS=docs $(BIN)/pytest tests/console/test_browser.py tests/console/test_live_browser.py tests/platform/test_modules_browser.py -q
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

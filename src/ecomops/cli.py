@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from ecomops.app import create_app
-from ecomops.platform.commandline import console, settings
+from ecomops.platform.commandline import cli_errors, console, settings
 from ecomops.platform.observability import logs
 from ecomops.platform.registry import registry
 from ecomops.platform.server import ServerInfo, new_control_token, remove_lock, running_server, write_lock
@@ -78,8 +78,10 @@ def serve(
     write_lock(cfg, ServerInfo(os.getpid(), url, token))
     console.print(f"ecomops serving at [bold]{url}[/bold] (data dir {cfg.resolved_data_dir})")
     try:
+        with cli_errors():  # e.g. a store migrated by a module not installed here: one line, not a traceback
+            application = create_app(cfg, control_token=token)
         uvicorn.run(
-            create_app(cfg, control_token=token),
+            application,
             host=host,
             port=port,
             # Logging is ours (logs.configure above): uvicorn's records reach the same handler, and

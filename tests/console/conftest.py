@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ecomops.security import accounts
-from tests.conftest import InProcServer
+from tests.conftest import InProcServer, LiveServer
 
 PASSWORD = "correct horse battery staple"
 
@@ -28,7 +28,9 @@ def add_member(engine: Engine, email: str, role: str, tenant: str = "acme") -> N
 
 
 @contextmanager
-def signed_in(server: InProcServer, email: str, **headers: str) -> Iterator[tuple[httpx.Client, str]]:
+def signed_in(
+    server: InProcServer | LiveServer, email: str, **headers: str
+) -> Iterator[tuple[httpx.Client, str]]:
     """A client with a finished session (TOTP enrolled first for roles that need it) and its CSRF token."""
     client = httpx.Client(base_url=server.url, timeout=30, headers=headers)
     login = client.post("/auth/login", json={"email": email, "password": PASSWORD})

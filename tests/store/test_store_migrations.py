@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+from ecomops.platform.registry import registry
+from ecomops.platform.store import migrate
 from ecomops.platform.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from ecomops.platform.store.models import Base
 
-MODEL_TABLES = set(Base.metadata.tables)
+
+def model_tables() -> set[str]:
+    """Every installed module's tables: loading the registry imports each module's models (read at
+    collection time instead, the set held only what other test files happened to import first)."""
+    registry()
+    return set(Base.metadata.tables)
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -24,7 +34,7 @@ def test_upgrade_from_empty_reaches_head_and_creates_every_model_table(empty_sto
     upgrade(empty_store_engine)
 
     assert current_revision(empty_store_engine) == head_revision(empty_store_engine)
-    assert _tables(empty_store_engine) == MODEL_TABLES
+    assert _tables(empty_store_engine) == model_tables()
 
 
 def test_upgrade_twice_is_a_no_op(store_engine: Engine) -> None:
@@ -49,7 +59,7 @@ def test_downgrade_to_base_and_back(store_engine: Engine) -> None:
     assert _tables(store_engine) == set()
     assert current_revision(store_engine) is None
     command.upgrade(config, "head")
-    assert _tables(store_engine) == MODEL_TABLES
+    assert _tables(store_engine) == model_tables()
 
 
 def test_alembic_version_table_lives_in_the_connection_schema(store_engine: Engine) -> None:
@@ -74,3 +84,50 @@ def test_alembic_version_table_lives_in_the_connection_schema(store_engine: Engi
         (schema, "stock_levels"),
         (schema, "tenants"),
     ]
+
+
+BRANCH = '''"""a module's first revision, for the test
+
+Revision ID: probe_0001
+Revises:
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "probe_0001"
+down_revision = None
+branch_labels = ("probe",)
+depends_on = "{trunk}"
+
+
+def upgrade() -> None:
+    op.create_table("probe_items", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("probe_items")
+'''
+
+
+def test_a_module_branch_reads_as_current_and_its_absence_is_named(
+    empty_store_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module's branch depends on the trunk; Alembic then records only the branch's head. Without the
+    module installed, the store is ahead of the code and says which revisions it does not know."""
+    [trunk] = migrate.expected_heads(empty_store_engine)
+    versions = tmp_path / "probe_versions"
+    versions.mkdir()
+    (versions / "probe_0001.py").write_text(BRANCH.replace("{trunk}", trunk))
+    platform_only = migrate.version_locations
+    monkeypatch.setattr(migrate, "version_locations", lambda: [*platform_only(), versions])
+
+    migrate.ensure_current(empty_store_engine)
+    assert migrate.current_heads(empty_store_engine) == {"probe_0001"}  # the trunk head is implied
+    assert migrate.is_current(empty_store_engine)
+    assert current_revision(empty_store_engine) == head_revision(empty_store_engine) == "probe_0001"
+
+    monkeypatch.setattr(migrate, "version_locations", platform_only)
+    with pytest.raises(migrate.UnknownRevisions) as info:
+        migrate.ensure_current(empty_store_engine)
+    assert info.value.details == {"unknown_revisions": ["probe_0001"]}
+    assert "holds migrations this installation does not know: probe_0001." in info.value.message

@@ -167,3 +167,22 @@ def registry() -> Registry:
                 _registry = discover()
                 log.debug("modules loaded: %s", ", ".join(m.name for m in _registry.modules))
     return _registry
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_table(modules: Registry | None = None) -> str:
+    """The README's "What is here" table: every installed module with its summary, CLI and docs."""
+    lines = ["| module | what it does | CLI | docs |", "|---|---|---|---|"]
+    for module in (modules or registry()).modules:
+        name = f"**{_cell(module.title)}** (`{module.name}`{', optional' if module.optional else ''})"
+        cli = ", ".join(f"`ecomops {command.name}`" for command in module.commands) or "–"
+        docs = f"[{module.docs}]({module.docs})" if module.docs else "–"
+        lines.append(f"| {name} | {_cell(module.summary)} | {cli} | {docs} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates the table in README.md
+    print(markdown_table(), end="")

@@ -4,6 +4,10 @@ The platform's history (``migrations/versions``) is the trunk; a module with tab
 its versions folder (``Module.store_migrations``) as a branch labelled with the module's name whose
 first revision ``depends_on`` the trunk revision it needs. Upgrading goes to every head, so the
 store is current when each branch is at its head.
+
+A store holding revisions this process does not know (a module's branch whose distribution is not
+installed here, or a newer ecomops) cannot be upgraded: Alembic cannot place them in any history. Rather
+than Alembic's traceback, :func:`ensure_current` names them and says what to do (docs/modules.md).
 """
 
 from __future__ import annotations
@@ -17,9 +21,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.registry import registry
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class UnknownRevisions(EcomopsError):
+    """The store was migrated by code this process lacks; nothing here may write it until they agree."""
+
+    status_code = 409
+    code = "store_has_unknown_revisions"
 
 
 def version_locations() -> list[Path]:
@@ -48,7 +60,19 @@ def current_heads(engine: Engine) -> frozenset[str]:
 
 
 def expected_heads(engine: Engine) -> frozenset[str]:
-    return frozenset(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    """The revisions Alembic records in the store once every branch is at its head.
+
+    A module branch's first revision ``depends_on`` a trunk revision rather than continuing it, so the
+    script lists that trunk revision as a head as well; once the branch is applied, Alembic records
+    only the branch's head (the dependency is implied by it). Heads implied by another are left out
+    here too, or a store with a module would never read as current.
+    """
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    heads = script.get_heads()
+    implied = {
+        r.revision for head in heads for r in script.iterate_revisions(head, "base") if r.revision != head
+    }
+    return frozenset(heads) - implied
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -63,11 +87,31 @@ def head_revision(engine: Engine) -> str | None:
     return ",".join(sorted(heads)) if heads else None
 
 
+def known_revisions(engine: Engine) -> frozenset[str]:
+    """Every revision of the trunk and of the installed modules' branches."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
 def is_current(engine: Engine) -> bool:
     return current_heads(engine) == expected_heads(engine)
 
 
 def ensure_current(engine: Engine) -> None:
-    """Migrate to every head unless already there (cheap to call on each start)."""
-    if not is_current(engine):
-        upgrade(engine)
+    """Migrate to every head unless already there (cheap to call on each start).
+
+    Raises :class:`UnknownRevisions` when the store is ahead of this process's code.
+    """
+    if is_current(engine):
+        return
+    unknown = current_heads(engine) - known_revisions(engine)
+    if unknown:
+        raise UnknownRevisions(
+            f"the operational store holds migrations this installation does not know: "
+            f"{', '.join(sorted(unknown))}. They belong to a module that is not installed in this "
+            "environment (or to a newer ecomops): install the same modules here as where the store was "
+            "migrated. To remove a module for good, downgrade its branch while it is still installed "
+            '(docs/modules.md, "Removing a module").',
+            {"unknown_revisions": sorted(unknown)},
+        )
+    upgrade(engine)

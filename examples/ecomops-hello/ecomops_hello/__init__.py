@@ -1,0 +1,1 @@
+"""ecomops-hello: the example third-party module (docs/modules.md)."""
