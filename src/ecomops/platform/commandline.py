@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from pydantic_core import to_jsonable_python
 from rich.console import Console
 from sqlalchemy import Engine
 
@@ -128,6 +129,12 @@ def run(fn: Callable[[], T]) -> T:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
+
+
+def print_result(result: Any) -> None:
+    """A use case's typed result as the JSON the API answers for it (pydantic's JSON mode: Decimals as
+    strings, times as ISO 8601), so ``--json`` prints the same thing on both paths and as the API."""
+    print_json(to_jsonable_python(result))
 
 
 def parse_day(value: str | None, option: str) -> date | None:
