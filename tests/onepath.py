@@ -86,6 +86,13 @@ def http_failure(response: httpx.Response) -> tuple[int, str, str]:
     return response.status_code, str(error["code"]), " ".join(str(error["message"]).split())
 
 
+def rewritten_bytes(output: str) -> tuple[int, int]:
+    """The warehouse sizes (before, after) a command without a server reports after rewriting the file."""
+    found = re.search(r"warehouse rewritten: ([\d,]+) -> ([\d,]+) bytes", output)
+    assert found is not None, output
+    return int(found[1].replace(",", "")), int(found[2].replace(",", ""))
+
+
 def success(result: Result) -> Any:
     """The JSON a successful ``--json`` command printed."""
     assert result.exit_code == 0, result.output
