@@ -9,10 +9,10 @@ import httpx
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from ecomops.audit.service import export
 from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
-from ecomops.audit.service import export
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer
