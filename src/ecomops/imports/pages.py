@@ -33,6 +33,4 @@ async def import_progress(request: Request, slug: str, import_id: str) -> Respon
         job = await run_in_threadpool(operations.get_import, page.state, page.tenant, import_id)
     except EcomopsError as exc:
         return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
-    return render(
-        page, "imports/_import_progress.html", {"job": job, "finished": job.finished}
-    )
+    return render(page, "imports/_import_progress.html", {"job": job, "finished": job.finished})
