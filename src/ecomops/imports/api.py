@@ -20,9 +20,7 @@ from ecomops.imports import jobs, operations
 from ecomops.imports.execution import job_dir, uploads_dir
 from ecomops.imports.operations import ImportJobView
 from ecomops.imports.options import ImportOptions, InputFile
-from ecomops.imports.service import REJECT_FILE
-from ecomops.kernel.errors import NotFound, ValidationFailed
-from ecomops.platform.audit import record_action
+from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 
@@ -115,15 +113,5 @@ async def get_import(import_id: str, ctx: TenantDep, state: StateDep) -> ImportJ
 async def get_rejects(import_id: str, ctx: TenantDep, state: StateDep) -> FileResponse:
     # Reject rows are raw input (may hold personal data): only those who may run imports read them.
     require(ctx, "imports:run")
-    job = await run_in_threadpool(jobs.get_job, state.engine, ctx.tenant.id, import_id)
-    path = job_dir(state.settings, job.id) / REJECT_FILE
-    if job.status != jobs.SUCCEEDED or not path.is_file():
-        raise NotFound(
-            f"import {import_id!r} has no reject file (status {job.status})",
-            {"import_id": import_id, "status": job.status},
-        )
-    # Rejected rows are raw input (names, addresses): handing them out is audited.
-    await run_in_threadpool(
-        record_action, state.engine, ctx.tenant.id, "import.rejects.read", "import_job", job.id
-    )
-    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"{job.id}-rejects.csv")
+    path = await run_in_threadpool(operations.reject_file, state, ctx.tenant, import_id)
+    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"{import_id}-rejects.csv")

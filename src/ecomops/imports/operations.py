@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -22,8 +23,9 @@ from ecomops.imports import jobs
 from ecomops.imports.execution import JobSpec, job_dir, run_job
 from ecomops.imports.options import ImportOptions, InputFile, ProgressFn
 from ecomops.imports.runner import SERVICE, ImportRunner
-from ecomops.imports.service import plan_files, resolve_options
-from ecomops.kernel.errors import EcomopsError
+from ecomops.imports.service import REJECT_FILE, plan_files, resolve_options
+from ecomops.kernel.errors import EcomopsError, NotFound
+from ecomops.platform.audit import record_action
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.warehouse.handle import Warehouse
 from ecomops.platform.web.state import AppState
@@ -144,3 +146,17 @@ def get_import(state: AppState, tenant: TenantInfo, import_id: str) -> ImportJob
 
 def list_imports(state: AppState, tenant: TenantInfo, limit: int = 50) -> list[ImportJobView]:
     return [job_view(j, tenant) for j in jobs.list_jobs(state.engine, tenant.id, limit)]
+
+
+def reject_file(state: AppState, tenant: TenantInfo, import_id: str) -> Path:
+    """The reject CSV of a succeeded import. Rejected rows are raw input (names, addresses): handing
+    them out is audited (``import.rejects.read``)."""
+    job = jobs.get_job(state.engine, tenant.id, import_id)
+    path = job_dir(state.settings, job.id) / REJECT_FILE
+    if job.status != jobs.SUCCEEDED or not path.is_file():
+        raise NotFound(
+            f"import {import_id!r} has no reject file (status {job.status})",
+            {"import_id": import_id, "status": job.status},
+        )
+    record_action(state.engine, tenant.id, "import.rejects.read", "import_job", job.id)
+    return path
