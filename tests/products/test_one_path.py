@@ -8,6 +8,8 @@ from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import open_warehouse
+from ecomops.products import service
+from ecomops.products.cli import Sort
 from tests.onepath import failure, http_failure, served, success
 from tests.products.test_products import seed_products
 
@@ -48,3 +50,10 @@ def test_products_cli_answers_alike_here_through_the_server_and_over_http(
         "5": 1,
     }
     assert missing == (404, "not_found", "product 'p9' not found in this tenant's catalogue")
+
+
+def test_the_cli_offers_exactly_the_service_sorts() -> None:
+    """A sort the service does not know is refused by the command line before either path runs."""
+    assert [s.value for s in Sort] == list(service.SORTS)
+    refused = runner.invoke(app, ["products", "list", "--tenant", "acme", "--sort", "price"])
+    assert refused.exit_code == 2 and "price" in refused.output

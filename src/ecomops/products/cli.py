@@ -7,6 +7,7 @@ both paths run ``products.service.find_products``/``find_product`` and get the s
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -24,6 +25,18 @@ from ecomops.platform.commandline import (
 )
 from ecomops.products import service
 from ecomops.products.results import ProductDetail, ProductPage
+
+
+class Sort(StrEnum):
+    """``service.SORTS``, as choices the command line checks before either path runs."""
+
+    revenue = "revenue"
+    units = "units"
+    stock = "stock"
+    rating = "rating"
+    margin = "margin"
+    name = "name"
+
 
 products_app = typer.Typer(help="Product analytics: sales, stock, margin, reviews.", no_args_is_help=True)
 
@@ -66,7 +79,7 @@ def list_command(
     ] = None,
     category: Annotated[str | None, typer.Option(help="Category")] = None,
     search: Annotated[str | None, typer.Option(help="Part of the name or SKU")] = None,
-    sort: Annotated[str, typer.Option(help="revenue, units, stock, rating, margin or name")] = "revenue",
+    sort: Annotated[Sort, typer.Option(help="Order of the list")] = Sort.revenue,
     limit: Annotated[int, typer.Option(min=1, max=service.MAX_PAGE)] = 20,
     offset: Annotated[int, typer.Option(min=0, max=service.MAX_OFFSET)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
