@@ -37,6 +37,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,8 @@ def time_page(warehouse: Warehouse, qs: list[engine.MetricsQuery], source: str) 
         t = time.perf_counter()
         answer = engine.compute_for_warehouse(warehouse, TENANT, q)
         times.append(time.perf_counter() - t)
-        assert answer["source"] == ("facts" if source == "facts" else "rollups"), answer["source"]
-        answer.pop("source")
-        answers.append(answer)
+        assert answer.source == ("facts" if source == "facts" else "rollups"), answer.source
+        answers.append(replace(answer, source=""))
     return times, answers
 
 
@@ -289,7 +289,7 @@ def main() -> None:
             "SELECT count(*) FROM orders WHERE NOT contains(order_id, ':c')"
         )[0][0]
         cur = warehouse.cursor()
-        result["rollup_rows"] = rollups.status(cur)["rows"]
+        result["rollup_rows"] = rollups.status(cur).rows
         cur.close()
         result["counts"] = counts
         qs = queries(END - timedelta(days=29), END)

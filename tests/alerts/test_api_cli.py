@@ -13,8 +13,10 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecomops.alerts import service, webhook
+from ecomops.alerts.results import RuleEvent
 from ecomops.audit import service as audit
 from ecomops.cli import app
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform import commandline as cliutil
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.jobs import scheduler_of
@@ -177,7 +179,7 @@ def test_cli_create_list_run_events_delete(
     assert bad.exit_code == 1 and "compare_to" in bad.output
 
     _cli("alerts", "delete", "--tenant", "acme", "gmv floor")
-    assert [r["name"] for r in service.list_rules(engine, tenant.id)] == ["stock"]
+    assert [r.name for r in service.list_rules(engine, tenant.id)] == ["stock"]
     missing = CliRunner().invoke(app, ["alerts", "delete", "--tenant", "acme", "gmv floor"])
     assert missing.exit_code == 1 and "no alert rule with id or name 'gmv floor'" in missing.output
     assert Decimal(listed[1]["threshold"]) == 3
@@ -198,7 +200,7 @@ def test_the_server_evaluates_enabled_rules_on_its_schedule(
     assert schedule.interval == 86400
     schedule.clock = ManualDateTime(NOW)  # every pass evaluates the same periods
     # An empty shop: yesterday's GMV is 0, below any positive floor.
-    rule, _ = service.create_rule(
+    rule = service.create_rule(
         engine,
         server.state.settings,
         tenant.id,
@@ -214,12 +216,12 @@ def test_the_server_evaluates_enabled_rules_on_its_schedule(
     schedule.tick()
     assert schedule.wait_for_passes(1, DEADLINE), "the scheduled pass never finished"
     [event] = service.list_events(engine, tenant.id)
-    assert (event["rule_id"], event["kind"], event["value"]) == (rule["id"], "firing", "0")
+    assert (event.rule_id, event.kind, json_form(event, RuleEvent)["value"]) == (rule.id, "firing", "0")
     schedule.tick()  # a later pass: same period, so no second firing
     assert schedule.wait_for_passes(2, DEADLINE), "the second scheduled pass never finished"
-    rules = {r["name"]: r for r in service.list_rules(engine, tenant.id)}
-    assert rules["floor"]["last_status"] in {"already_fired", "cooldown"}
-    assert rules["off"]["last_evaluated_at"] is None
+    rules = {r.name: r for r in service.list_rules(engine, tenant.id)}
+    assert rules["floor"].last_status in {"already_fired", "cooldown"}
+    assert rules["off"].last_evaluated_at is None
     assert len(service.list_events(engine, tenant.id)) == 1
 
 
@@ -232,6 +234,6 @@ def test_cli_run_goes_through_the_running_server(server: InProcServer) -> None:
         results = json.loads(_cli("alerts", "run", "--tenant", "acme", "--json").stdout)
         assert [r["status"] for r in results] == ["fired"]
         [event] = service.list_events(server.state.engine, server.tenant.id)
-        assert event["kind"] == "firing"
+        assert event.kind == "firing"
     finally:
         remove_lock(settings, os.getpid())

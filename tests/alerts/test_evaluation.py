@@ -10,19 +10,20 @@ import pytest
 from sqlalchemy import Engine
 
 from ecomops.alerts import service
+from ecomops.alerts.results import Rule, RuleWithSecret
 from ecomops.alerts.service import RuleSpec
 from ecomops.analytics import rollups
 from ecomops.audit import service as audit
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse
 from tests.alerts.conftest import NOW
 
 
-def make(engine: Engine, settings: Settings, tenant: TenantInfo, **fields: Any) -> dict[str, Any]:
-    rule, _secret = service.create_rule(engine, settings, tenant.id, RuleSpec(**fields))
-    return rule
+def make(engine: Engine, settings: Settings, tenant: TenantInfo, **fields: Any) -> Rule:
+    return service.create_rule(engine, settings, tenant.id, RuleSpec(**fields))
 
 
 def run(
@@ -33,7 +34,7 @@ def run(
         results = service.run_tenant(engine, settings, cur, tenant, now)
     finally:
         cur.close()
-    names = {r["id"]: r["name"] for r in service.list_rules(engine, tenant.id)}
+    names = {r.id: r.name for r in service.list_rules(engine, tenant.id)}
     return {names[r.rule_id]: r for r in results}
 
 
@@ -140,11 +141,11 @@ def test_a_drop_fires_a_steady_metric_does_not(
     assert got["tmall gmv high"].status == "ok"
 
     events = service.list_events(engine, tenant.id)
-    assert sorted(e["period"] for e in events) == ["2026-11-19", "2026-11-20T09:00+08:00"]
-    assert {e["status"] for e in events} == {"no_webhook"}  # recorded even without a webhook
-    fired = {r["name"]: r for r in service.list_rules(engine, tenant.id)}
-    assert fired["conversion drop"]["last_fired_at"] == NOW and fired["gmv steady"]["last_fired_at"] is None
-    assert fired["gmv steady"]["last_status"] == "ok" and fired["off"]["last_evaluated_at"] is None
+    assert sorted(e.period for e in events) == ["2026-11-19", "2026-11-20T09:00+08:00"]
+    assert {e.status for e in events} == {"no_webhook"}  # recorded even without a webhook
+    fired = {r.name: r for r in service.list_rules(engine, tenant.id)}
+    assert fired["conversion drop"].last_fired_at == NOW and fired["gmv steady"].last_fired_at is None
+    assert fired["gmv steady"].last_status == "ok" and fired["off"].last_evaluated_at is None
 
 
 def test_min_volume_guard_skips_thin_periods(
@@ -352,13 +353,11 @@ def test_changes_are_audited(engine: Engine, shop_settings: Settings, tenant: Te
     rule = make(engine, shop_settings, tenant, name="audited", metric="gmv", threshold=Decimal(10))
     with pytest.raises(Conflict):
         make(engine, shop_settings, tenant, name="audited", metric="aov", threshold=Decimal(10))
-    updated, secret = service.update_rule(
-        engine, shop_settings, tenant.id, rule["id"], {"threshold": Decimal(20)}
-    )
-    assert updated["threshold"] == "20" and secret is None
-    service.delete_rule(engine, tenant.id, rule["id"])
+    updated = service.update_rule(engine, shop_settings, tenant.id, rule.id, {"threshold": Decimal(20)})
+    assert json_form(updated, RuleWithSecret)["threshold"] == "20" and updated.webhook_secret is None
+    service.delete_rule(engine, tenant.id, rule.id)
     with pytest.raises(NotFound):
-        service.get_rule(engine, tenant.id, rule["id"])
+        service.get_rule(engine, tenant.id, rule.id)
     records = audit.export(engine, tenant.id, action="alert.*")
     assert [r["action"] for r in records] == ["alert.create", "alert.update", "alert.delete"]
     assert records[1]["details"]["changed"] == ["threshold"]

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from ecomops.alerts import service, webhook
 from ecomops.alerts.models import AlertRule
+from ecomops.alerts.results import Rule
 from ecomops.alerts.service import RuleSpec
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.context import TenantInfo
@@ -28,8 +29,8 @@ def _fire(engine: Engine, settings: Settings, shop: Warehouse, tenant: TenantInf
     return result
 
 
-def _rule(engine: Engine, settings: Settings, tenant: TenantInfo, url: str) -> tuple[dict[str, object], str]:
-    rule, secret = service.create_rule(
+def _rule(engine: Engine, settings: Settings, tenant: TenantInfo, url: str) -> tuple[Rule, str]:
+    rule = service.create_rule(
         engine,
         settings,
         tenant.id,
@@ -43,6 +44,7 @@ def _rule(engine: Engine, settings: Settings, tenant: TenantInfo, url: str) -> t
             webhook_url=url,
         ),
     )
+    secret = rule.webhook_secret
     assert secret is not None and secret.startswith("whsec_")
     return rule, secret
 
@@ -63,11 +65,11 @@ def test_delivery_is_signed_and_retried_after_a_500(
         assert not webhook.verify(secret, headers[webhook.SIGNATURE_HEADER], body + b" ")
     payload = json.loads(receiver.requests[-1]["body"])
     assert payload["type"] == "alert.firing" and payload["tenant"] == "acme"
-    assert payload["rule"]["id"] == rule["id"] and payload["value"] == "1000.0000"
+    assert payload["rule"]["id"] == rule.id and payload["value"] == "1000.0000"
     assert payload["period"] == "2026-11-19" and payload["event_id"] == result.event_id
     [event] = service.list_events(engine, tenant.id)
-    assert (event["status"], event["attempts"], event["response_status"]) == ("delivered", 2, 200)
-    assert event["delivered_at"] is not None
+    assert (event.status, event.attempts, event.response_status) == ("delivered", 2, 200)
+    assert event.delivered_at is not None
 
 
 def test_delivery_gives_up_after_max_attempts_and_not_on_a_400(
@@ -78,8 +80,8 @@ def test_delivery_gives_up_after_max_attempts_and_not_on_a_400(
     result = _fire(engine, shop_settings, shop, tenant)
     assert result.delivery == "failed"
     [event] = service.list_events(engine, tenant.id)
-    assert (event["attempts"], event["response_status"]) == (shop_settings.alerts_webhook_max_attempts, 503)
-    assert "HTTP 503" in (event["last_error"] or "")
+    assert (event.attempts, event.response_status) == (shop_settings.alerts_webhook_max_attempts, 503)
+    assert "HTTP 503" in (event.last_error or "")
     receiver.requests.clear()
     receiver.statuses = [400]
     outcome = webhook.deliver(receiver.url, "whsec_x", {"a": 1}, shop_settings)
@@ -161,22 +163,19 @@ def test_secret_is_sealed_at_rest_and_test_fire_delivers(
 ) -> None:
     rule, secret = _rule(engine, shop_settings, tenant, receiver.url)
     with tenant_session(engine, tenant.id) as session:
-        sealed = session.scalar(select(AlertRule.webhook_secret).where(AlertRule.id == rule["id"]))
+        sealed = session.scalar(select(AlertRule.webhook_secret).where(AlertRule.id == rule.id))
     assert sealed is not None and secret.encode() not in sealed
-    result = service.test_fire(engine, shop_settings, tenant, str(rule["id"]))
+    result = service.test_fire(engine, shop_settings, tenant, rule.id)
     assert result.delivery == "delivered"
     [request] = receiver.requests
     assert webhook.verify(secret, request["headers"][webhook.SIGNATURE_HEADER], request["body"])
     assert json.loads(request["body"])["type"] == "alert.test"
     [event] = service.list_events(engine, tenant.id)
-    assert (event["kind"], event["status"]) == ("test", "delivered")
-    rotated, new_secret = service.update_rule(
-        engine, shop_settings, tenant.id, str(rule["id"]), {}, rotate_secret=True
-    )
-    assert new_secret and new_secret != secret and rotated["has_webhook_secret"]
-    removed, none = service.update_rule(
-        engine, shop_settings, tenant.id, str(rule["id"]), {"webhook_url": None}
-    )
-    assert none is None and not removed["has_webhook_secret"]
+    assert (event.kind, event.status) == ("test", "delivered")
+    rotated = service.update_rule(engine, shop_settings, tenant.id, rule.id, {}, rotate_secret=True)
+    new_secret = rotated.webhook_secret
+    assert new_secret and new_secret != secret and rotated.has_webhook_secret
+    removed = service.update_rule(engine, shop_settings, tenant.id, rule.id, {"webhook_url": None})
+    assert removed.webhook_secret is None and not removed.has_webhook_secret
     with pytest.raises(ValidationFailed, match="no webhook_url"):
-        service.test_fire(engine, shop_settings, tenant, str(rule["id"]))
+        service.test_fire(engine, shop_settings, tenant, rule.id)

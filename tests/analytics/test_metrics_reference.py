@@ -13,6 +13,8 @@ import pytest
 
 from ecomops.analytics.catalogue import METRICS
 from ecomops.analytics.engine import MetricsQuery, compute_for_warehouse
+from ecomops.analytics.results import MetricsResult
+from ecomops.kernel.jsonutil import json_form
 from tests.analytics.conftest import Shop
 from tests.analytics.reference import ZERO, Frames, assert_same, reference
 
@@ -21,8 +23,12 @@ UNITS = {m.id: m.unit.value for m in METRICS}
 
 
 def run(shop: Shop, **kwargs: Any) -> dict[str, Any]:
+    """The engine's answer in the API's JSON form (the reference compares it value by value)."""
     query = MetricsQuery(ids=kwargs.pop("ids", ALL_IDS), **kwargs)
-    return compute_for_warehouse(shop.warehouse, shop.tenant, query)
+    answer: dict[str, Any] = json_form(
+        compute_for_warehouse(shop.warehouse, shop.tenant, query), MetricsResult
+    )
+    return answer
 
 
 def available(result: dict[str, Any]) -> set[str]:

@@ -23,7 +23,9 @@ from ecomops.analytics.periods import (
     snap,
     validate_window,
 )
+from ecomops.analytics.results import MetricsResult
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.context import TenantInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -191,7 +193,7 @@ def test_engine_combines_base_measures_from_any_source() -> None:
     query = MetricsQuery(
         ["aov", "gmv_per_buyer", "visitors"], first=date(2026, 11, 10), last=date(2026, 11, 11)
     )
-    result = engine.compute(source, TENANT, resolve(query, TENANT))
+    result = json_form(engine.compute(source, TENANT, resolve(query, TENANT)), MetricsResult)
     assert [r["values"]["aov"] for r in result["series"]] == ["25.0000", "10.0000"]
     total = result["totals"][0]["values"]
     assert total["aov"] == "22.0000"  # 110 / 5, not the mean of 25 and 10

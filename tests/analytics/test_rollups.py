@@ -33,6 +33,7 @@ from ecomops.analytics import engine as metrics_engine
 from ecomops.analytics import funnel, rollup_days, rollups
 from ecomops.analytics.catalogue import BASE_MEASURES, BREAKDOWNS, METRICS, Family
 from ecomops.analytics.periods import Granularity, buckets
+from ecomops.analytics.results import MetricsResult
 from ecomops.analytics.sources import FactsSource
 from ecomops.audit.service import export as audit_export
 from ecomops.cli import app
@@ -40,6 +41,7 @@ from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.options import ImportOptions, InputFile
 from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse import schema
@@ -256,6 +258,13 @@ def apply(ctx: Context, warehouse: Warehouse, op: tuple[str, Any]) -> None:
 # --- comparing ------------------------------------------------------------------------------------
 
 
+def _without_source(answer: MetricsResult) -> Any:
+    """An engine answer in the API's JSON form, minus where its measures came from."""
+    form = json_form(answer, MetricsResult)
+    form.pop("source")
+    return form
+
+
 def _normal(cells: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Decimal]]:
     return {k: {m: Decimal(v) for m, v in values.items()} for k, values in cells.items()}
 
@@ -426,10 +435,10 @@ def test_half_hour_zones_fall_back_to_facts(tmp_path: Path) -> None:
         tenant = TenantInfo("t1", "s", "S", "Asia/Kolkata", "CNY", datetime.now(UTC))
         query = metrics_engine.MetricsQuery(ids="gmv", first=DAYS[0], last=DAYS[1])
         answer = metrics_engine.compute_on_connection(con, tenant, metrics_engine.resolve(query, tenant))
-        assert answer["source"] == "facts"
+        assert answer.source == "facts"
         shanghai = TenantInfo("t1", "s", "S", "Asia/Shanghai", "CNY", datetime.now(UTC))
         answer = metrics_engine.compute_on_connection(con, shanghai, metrics_engine.resolve(query, shanghai))
-        assert answer["source"] == "rollups"
+        assert answer.source == "rollups"
         with pytest.raises(Exception, match="rollups cannot answer"):
             metrics_engine.compute_on_connection(
                 con, tenant, metrics_engine.resolve(query, tenant), source_kind="rollups"
@@ -471,9 +480,9 @@ def test_engine_answers_identical_on_simulated_shop(
         raw = metrics_engine.compute_on_connection(cur, tenant, resolved, source_kind="facts")
     finally:
         cur.close()
-    assert (rolled.pop("source"), raw.pop("source")) == ("rollups", "facts")
-    assert rolled["totals"][0]["values"]["orders"], "the simulated window has orders"
-    assert rolled == raw
+    assert (rolled.source, raw.source) == ("rollups", "facts")
+    assert rolled.totals[0].values["orders"], "the simulated window has orders"
+    assert _without_source(rolled) == _without_source(raw)
 
 
 def test_day_buckets_come_from_the_day_rollups(
@@ -497,7 +506,7 @@ def test_day_buckets_come_from_the_day_rollups(
     cur = sim_warehouse.cursor()
     try:
         assert rollup_days.zone_of(cur) == "Asia/Shanghai"
-        rows = rollups.status(cur)["rows"]
+        rows = rollups.status(cur).rows
         assert all(rows[table] > 0 for table in rollup_days.TABLES)
         for zone, day_path in (("Asia/Shanghai", True), ("UTC", False)):
             hourly.clear()
@@ -506,8 +515,7 @@ def test_day_buckets_come_from_the_day_rollups(
             resolved = metrics_engine.resolve(query, t)
             rolled = metrics_engine.compute_on_connection(cur, t, resolved, source_kind="rollups")
             raw = metrics_engine.compute_on_connection(cur, t, resolved, source_kind="facts")
-            rolled.pop("source"), raw.pop("source")
-            assert rolled == raw
+            assert _without_source(rolled) == _without_source(raw)
             labels = {label for _, found in hourly for label in found}
             if day_path:
                 # Only the three window totals (buyers, visitors) are read from the hourly tables.
@@ -591,7 +599,7 @@ def test_first_metrics_request_rebuilds_rollups_that_are_not_ready(ctx: Context)
         tenant = TenantInfo(ctx.tenant.id, "s", "S", "Asia/Shanghai", "CNY", datetime.now(UTC))
         query = metrics_engine.MetricsQuery(ids="visitors", first=DAYS[0], last=DAYS[1])
         answer = metrics_engine.compute_for_warehouse(warehouse, tenant, query)
-        assert answer["source"] == "rollups" and answer["totals"][0]["values"]["visitors"] == 1
+        assert answer.source == "rollups" and answer.totals[0].values["visitors"] == 1
         cur = warehouse.cursor()
         try:
             assert rollups.is_current(cur) and rollup_days.zone_of(cur) == "Asia/Shanghai"
@@ -655,13 +663,19 @@ def test_read_only_files_before_later_rollup_migrations_still_answer(tmp_path: P
         connect(path).close()
     tenant = TenantInfo("t", "t", "T", "Asia/Shanghai", "CNY", datetime(2026, 1, 1, tzinfo=UTC))
     query = metrics_engine.MetricsQuery(ids=["gmv", "buyers", "visitors"], first=DAYS[0], last=DAYS[1])
-    answer = metrics_engine.compute_for_file(path, tenant, query)
-    assert answer["source"] == "rollups" and answer["totals"][0]["values"]["gmv"] == "0.0000"
+    # As a command opens it without a server (commandline.LocalWarehouses).
     con = connect(path, read_only=True)
     try:
+        answer = metrics_engine.compute_for_warehouse(
+            Warehouse(tenant.id, path, con, read_only=True), tenant, query
+        )
+        assert (
+            answer.source == "rollups"
+            and json_form(answer, MetricsResult)["totals"][0]["values"]["gmv"] == "0.0000"
+        )
         assert funnel.counts(con, DAYS[0], DAYS[1], "Asia/Shanghai")["visitors"] == 0
         state = rollups.status(con)
-        assert state["ready"] and state["day_zone"] is None and "rollup_sales" in state["rows"]
+        assert state.ready and state.day_zone is None and "rollup_sales" in state.rows
     finally:
         con.close()
 

@@ -91,8 +91,9 @@ def test_bad_ranges_are_named(key: str, first: str | None, last: str | None, fra
 
 
 def test_change_is_relative_and_needs_a_base() -> None:
-    assert change("110.0000", "100.0000") == pytest.approx(0.1)
+    assert change(Decimal("110.0000"), Decimal("100.0000")) == pytest.approx(0.1)
     assert change(5, 10) == pytest.approx(-0.5)
+    assert change(0.25, 0.2) == pytest.approx(0.25)
     assert change(3, 0) is None and change(None, 4) is None and change(4, None) is None
 
 
@@ -231,7 +232,7 @@ def test_numbers_equal_the_api_for_every_role(server: InProcServer, engine: Engi
             assert cards["visitors"][0] == "#funnel" and cards["roas"][0] == "#campaigns"
             # Period-over-period change of GMV, as the page prints it.
             prev = total["previous_period"]["gmv"]
-            pct = i18n.percent(abs(change(total["values"]["gmv"], prev) or 0), "en")
+            pct = i18n.percent(abs(change(Decimal(total["values"]["gmv"]), Decimal(prev)) or 0), "en")
             assert pct in page.text
 
             channels = _api(

@@ -3,17 +3,16 @@ reveal is audited on both paths (as the server's local caller, or as the OS user
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine
-from typer.testing import CliRunner
 
 from ecomops.audit.service import export
-from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from tests.customers.test_customers_cli import _seed
-from tests.onepath import failure, http_failure, served, success
+from tests.one_path import cli_failure, cli_json, http_failure, serving
 
-runner = CliRunner()
 LIST = ["customers", "list", "--tenant", "acme", "--json"]
 REVEAL = ["customers", "show", "c-1", "--tenant", "acme", "--reveal"]
 MISSING = ["customers", "show", "nobody", "--tenant", "acme"]
@@ -21,23 +20,22 @@ MISSING = ["customers", "show", "nobody", "--tenant", "acme"]
 
 def _run_all() -> tuple[object, ...]:
     return (
-        success(runner.invoke(app, LIST)),
-        success(runner.invoke(app, REVEAL)),
-        failure(runner.invoke(app, MISSING)),
+        cli_json(*LIST),
+        cli_json(*REVEAL),
+        cli_failure(*MISSING),
     )
 
 
 def test_customers_cli_answers_alike_here_through_the_server_and_over_http(
-    settings: Settings, engine: Engine, tenant: TenantInfo
+    data_dir: Path, settings: Settings, engine: Engine, tenant: TenantInfo
 ) -> None:
     _seed(settings, engine, tenant)
-    with served(settings) as srv:
-        with srv.api("acme") as api:
-            over_http = (
-                api.get("/customers").json(),
-                api.get("/customers/c-1", params={"reveal": "true"}).json(),
-                http_failure(api.get("/customers/nobody")),
-            )
+    with serving(data_dir, "acme") as api:
+        over_http = (
+            api.get("/customers").json(),
+            api.get("/customers/c-1", params={"reveal": "true"}).json(),
+            http_failure(api.get("/customers/nobody")),
+        )
         through_server = _run_all()
     here = _run_all()
     assert through_server == here == over_http

@@ -7,18 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from typer.testing import CliRunner
 
-from ecomops.cli import app
 from ecomops.imports import jobs
 from ecomops.platform import tenants as tenancy_registry
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.imports.conftest import FIXTURES
-from tests.onepath import failure, http_failure, served, success
+from tests.one_path import cli_failure, cli_json, http_failure, serving
 
-runner = CliRunner()
 SHOPIFY = FIXTURES / "shopify_orders_export.csv"
 #: What differs between two runs: the job id (and the reject file named after it), times, durations.
 PER_RUN = {"id", "created_at", "finished_at", "rejects_url"}
@@ -35,21 +32,19 @@ def _import(tenant: str, path: Path) -> list[str]:
 
 
 def test_import_cli_answers_alike_here_through_the_server_and_over_http(
-    settings: Settings, engine: Engine, tenant: TenantInfo, tmp_path: Path
+    data_dir: Path, settings: Settings, engine: Engine, tenant: TenantInfo, tmp_path: Path
 ) -> None:
     tenancy.create_tenant(engine, "beta", "Beta", "Asia/Shanghai", "CNY")  # same shop, fresh warehouse
     broken = tmp_path / "broken.csv"
     broken.write_text("Name,Email\n#1,a@b.c\n", encoding="utf-8")
-    with served(settings) as srv:
-        with srv.api("acme") as api:
-            upload = [("files", ("broken.csv", broken.read_bytes(), "text/csv"))]
-            over_http = http_failure(api.post("/imports", files=upload, data={"preset": "shopify"}))
-        through_server = failure(runner.invoke(app, _import("acme", broken)))
-        remote_job = success(runner.invoke(app, _import("acme", SHOPIFY)))
-        with srv.api("acme") as api:
-            polled = api.get(f"/imports/{remote_job['id']}").json()
-    here = failure(runner.invoke(app, _import("beta", broken)))
-    here_job = success(runner.invoke(app, _import("beta", SHOPIFY)))
+    with serving(data_dir, "acme") as api:
+        upload = [("files", ("broken.csv", broken.read_bytes(), "text/csv"))]
+        over_http = http_failure(api.post("/imports", files=upload, data={"preset": "shopify"}))
+        through_server = cli_failure(*_import("acme", broken))
+        remote_job = cli_json(*_import("acme", SHOPIFY))
+        polled = api.get(f"/imports/{remote_job['id']}").json()
+    here = cli_failure(*_import("beta", broken))
+    here_job = cli_json(*_import("beta", SHOPIFY))
 
     assert through_server == here == over_http
     assert over_http == (

@@ -16,7 +16,7 @@ from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import connect, open_warehouse, warehouse_path
 from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
-from tests.onepath import failure, http_failure, served, success
+from tests.one_path import cli_failure, cli_json, http_failure, serving
 from tests.timing import DEADLINE
 
 runner = CliRunner()
@@ -95,7 +95,7 @@ def test_dead_letters_list_and_replay_through_server_then_directly(
 
 
 def test_replay_refusal_is_the_same_on_every_path(
-    settings: Settings, engine: Engine, tenant: TenantInfo
+    data_dir: Path, settings: Settings, engine: Engine, tenant: TenantInfo
 ) -> None:
     """A dead letter without a source cannot be replayed: 422 validation_failed, the same message,
     over HTTP, from the CLI through the server and from the CLI without one (it used to be 400 over
@@ -110,13 +110,12 @@ def test_replay_refusal_is_the_same_on_every_path(
     wh.close()
     replay = ["ingest", "dead-letters", "replay", "dl-orphan", "--tenant", "acme"]
     listing = ["ingest", "dead-letters", "list", "--tenant", "acme", "--json"]
-    with served(settings) as srv:
-        with srv.api("acme") as api:
-            over_http = http_failure(api.post("/ingest/dead-letters/dl-orphan/replay"))
-        through_server = failure(runner.invoke(app, replay))
-        listed_remote = success(runner.invoke(app, listing))
-    here = failure(runner.invoke(app, replay))
-    listed_here = success(runner.invoke(app, listing))
+    with serving(data_dir, "acme") as api:
+        over_http = http_failure(api.post("/ingest/dead-letters/dl-orphan/replay"))
+        through_server = cli_failure(*replay)
+        listed_remote = cli_json(*listing)
+    here = cli_failure(*replay)
+    listed_here = cli_json(*listing)
     expected = (422, "validation_failed", "dead letter has no source, so it cannot be replayed")
     assert over_http == through_server == here == expected
     assert listed_remote == listed_here

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from ecomops.kernel.jsonutil import json_form
 from ecomops.live import service
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
@@ -91,7 +92,7 @@ def test_snapshot_matches_pandas(shop: tuple[Warehouse, datetime]) -> None:
     wh, now = shop
     cur = wh.cursor()
     try:
-        snap = service.compute(cur, SCOPE, now)
+        snap = json_form(service.compute(cur, SCOPE, now), service.LiveSnapshot)  # as the API answers it
     finally:
         cur.close()
     f = frames(wh)
@@ -212,7 +213,9 @@ def test_an_empty_shop_has_zeros_and_nulls_not_errors(settings: Settings, tenant
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     try:
         cur = wh.cursor()
-        snap = service.compute(cur, SCOPE, datetime(2026, 11, 11, 12, 0, 30, tzinfo=UTC))
+        snap = json_form(
+            service.compute(cur, SCOPE, datetime(2026, 11, 11, 12, 0, 30, tzinfo=UTC)), service.LiveSnapshot
+        )
         cur.close()
     finally:
         wh.close()

@@ -3,16 +3,14 @@ success, the same (status, code, message) as the API for a failure."""
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
+from pathlib import Path
 
-from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import open_warehouse
-from tests.onepath import failure, http_failure, served, success
+from tests.one_path import cli_failure, cli_json, http_failure, serving
 from tests.orders.test_orders import seed_orders
 
-runner = CliRunner()
 LIST = ["orders", "list", "--tenant", "acme", "--channel", "web", "--limit", "2", "--json"]
 SHOW = ["orders", "show", "o2", "--tenant", "acme", "--json"]
 MISSING = ["orders", "show", "nope", "--tenant", "acme"]
@@ -21,27 +19,26 @@ CONTRADICTION = ["orders", "list", "--tenant", "acme", "--min-total", "10", "--m
 
 def _run_all() -> tuple[object, ...]:
     return (
-        success(runner.invoke(app, LIST)),
-        success(runner.invoke(app, SHOW)),
-        failure(runner.invoke(app, MISSING)),
-        failure(runner.invoke(app, CONTRADICTION)),
+        cli_json(*LIST),
+        cli_json(*SHOW),
+        cli_failure(*MISSING),
+        cli_failure(*CONTRADICTION),
     )
 
 
 def test_orders_cli_answers_alike_here_through_the_server_and_over_http(
-    settings: Settings, tenant: TenantInfo
+    data_dir: Path, settings: Settings, tenant: TenantInfo
 ) -> None:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     seed_orders(wh)
     wh.close()
-    with served(settings) as srv:
-        with srv.api("acme") as api:
-            over_http = (
-                api.get("/orders", params={"channel": "web", "limit": 2}).json(),
-                api.get("/orders/o2").json(),
-                http_failure(api.get("/orders/nope")),
-                http_failure(api.get("/orders", params={"min_total": "10", "max_total": "5"})),
-            )
+    with serving(data_dir, "acme") as api:
+        over_http = (
+            api.get("/orders", params={"channel": "web", "limit": 2}).json(),
+            api.get("/orders/o2").json(),
+            http_failure(api.get("/orders/nope")),
+            http_failure(api.get("/orders", params={"min_total": "10", "max_total": "5"})),
+        )
         through_server = _run_all()
     here = _run_all()
     assert through_server == here == over_http

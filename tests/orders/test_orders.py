@@ -355,7 +355,7 @@ def test_utm_filters_select_the_engine_labels(warehouse: Warehouse, tenant: Tena
             source="facts",
         )
         answer = metrics_engine.compute_for_warehouse(warehouse, tenant, query)
-        rows = {row["breakdown_value"]: row["values"]["orders"] for row in answer["totals"]}
+        rows = {row.breakdown_value: row.values["orders"] for row in answer.totals}
         index = service.UTM_FILTERS.index(name)
         assert set(rows) == {utm_label(v[index]) for v in UTM.values()}, breakdown
         for label, counted in rows.items():

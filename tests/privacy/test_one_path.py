@@ -7,17 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from typer.testing import CliRunner
 
-from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.privacy import vault
-from tests.onepath import failure, http_failure, served, success
+from tests.one_path import cli_failure, cli_json, http_failure, serving
 
-runner = CliRunner()
 MISSING = ["privacy", "export", "--tenant", "acme", "--customer", "nobody"]
 #: What differs between two runs of one request: its id, times and who asked.
 PER_RUN = {
@@ -36,7 +33,7 @@ def _stable(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_privacy_cli_answers_alike_here_through_the_server_and_over_http(
-    settings: Settings, engine: Engine, tenant: TenantInfo, tmp_path: Path
+    data_dir: Path, settings: Settings, engine: Engine, tenant: TenantInfo, tmp_path: Path
 ) -> None:
     with tenant_session(engine, tenant.id) as session:
         vault.upsert_pii(session, tenant.id, "c-ann", {"email": "ann@example.net", "name": "Ann"})
@@ -50,20 +47,19 @@ def test_privacy_cli_answers_alike_here_through_the_server_and_over_http(
 
     def export(out: Path) -> dict[str, Any]:
         args = ["privacy", "export", "--tenant", "acme", "--email", "ANN@example.net", "--out", str(out)]
-        result: dict[str, Any] = success(runner.invoke(app, [*args, "--json"]))
+        result: dict[str, Any] = cli_json(*[*args, "--json"])
         return result
 
-    with served(settings) as srv:
-        with srv.api("acme") as api:
-            http_missing = http_failure(
-                api.post("/privacy/requests", json={"kind": "export", "customer_id": "nobody"})
-            )
-            http_export = api.post(
-                "/privacy/requests", json={"kind": "export", "email": "ANN@example.net"}
-            ).json()
-        remote_missing = failure(runner.invoke(app, MISSING))
+    with serving(data_dir, "acme") as api:
+        http_missing = http_failure(
+            api.post("/privacy/requests", json={"kind": "export", "customer_id": "nobody"})
+        )
+        http_export = api.post(
+            "/privacy/requests", json={"kind": "export", "email": "ANN@example.net"}
+        ).json()
+        remote_missing = cli_failure(*MISSING)
         remote_export = export(tmp_path / "remote.json")
-    here_missing = failure(runner.invoke(app, MISSING))
+    here_missing = cli_failure(*MISSING)
     here_export = export(tmp_path / "here.json")
 
     assert remote_missing == here_missing == http_missing

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import replace
@@ -40,7 +41,6 @@ from ecomops.privacy.cli.privacy import privacy_app
 from ecomops.tenancy import service as tenancy
 from tests.backends import empty_store_engine, pg_schema_url, store_engine, store_url
 from tests.conftest import InProcServer
-from tests.onepath import rewritten_bytes
 
 __all__ = ["empty_store_engine", "pg_schema_url", "store_engine", "store_url"]
 
@@ -659,3 +659,10 @@ def test_request_bookkeeping_on_both_backends(store_engine: Engine) -> None:
     assert privacy_requests.get_request(store_engine, other.id, elsewhere.id).status == "queued"
     audited = [a["action"] for a in audit_export(store_engine, tenant.id, action="privacy.*")]
     assert audited == ["privacy.export_requested", "privacy.erasure_requested"]
+
+
+def rewritten_bytes(output: str) -> tuple[int, int]:
+    """The warehouse sizes (before, after) a command without a server reports after rewriting the file."""
+    found = re.search(r"warehouse rewritten: ([\d,]+) -> ([\d,]+) bytes", output)
+    assert found is not None, output
+    return int(found[1].replace(",", "")), int(found[2].replace(",", ""))

@@ -31,7 +31,7 @@ from ecomops.privacy.cli.privacy import privacy_app
 from ecomops.privacy.models import PrivacyRequest
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
-from tests.onepath import rewritten_bytes
+from tests.privacy.test_requests import rewritten_bytes
 from tests.timing import DEADLINE, ManualDateTime
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from ecomops.cli import app
@@ -10,7 +12,7 @@ from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import open_warehouse
 from ecomops.products import service
 from ecomops.products.cli import Sort
-from tests.onepath import failure, http_failure, served, success
+from tests.one_path import cli_failure, cli_json, http_failure, serving
 from tests.products.test_products import seed_products
 
 runner = CliRunner()
@@ -21,25 +23,24 @@ MISSING = ["products", "show", "p9", "--tenant", "acme"]
 
 def _run_all() -> tuple[object, ...]:
     return (
-        success(runner.invoke(app, LIST)),
-        success(runner.invoke(app, SHOW)),
-        failure(runner.invoke(app, MISSING)),
+        cli_json(*LIST),
+        cli_json(*SHOW),
+        cli_failure(*MISSING),
     )
 
 
 def test_products_cli_answers_alike_here_through_the_server_and_over_http(
-    settings: Settings, tenant: TenantInfo
+    data_dir: Path, settings: Settings, tenant: TenantInfo
 ) -> None:
     wh = open_warehouse(settings.warehouse_dir(), tenant.id)
     seed_products(wh)
     wh.close()
-    with served(settings) as srv:
-        with srv.api("acme") as api:
-            over_http = (
-                api.get("/products", params={"sort": "margin", "limit": 20}).json(),  # the CLI's page
-                api.get("/products/p1", params={"date_from": "2026-11-01"}).json(),
-                http_failure(api.get("/products/p9")),
-            )
+    with serving(data_dir, "acme") as api:
+        over_http = (
+            api.get("/products", params={"sort": "margin", "limit": 20}).json(),  # the CLI's page
+            api.get("/products/p1", params={"date_from": "2026-11-01"}).json(),
+            http_failure(api.get("/products/p9")),
+        )
         through_server = _run_all()
     here = _run_all()
     assert through_server == here == over_http

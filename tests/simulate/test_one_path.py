@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner
-
-from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
-from tests.onepath import failure, http_failure, served, success
+from tests.one_path import cli_failure, cli_json, http_failure, serving
 
-runner = CliRunner()
 SMALL = ["--days", "30", "--customers", "600", "--seed", "5", "--end-date", "2026-06-30"]
 BODY = {"days": 30, "customers": 600, "seed": 5, "end_date": "2026-06-30"}
 #: What differs between two runs of one seed: durations.
@@ -23,17 +20,16 @@ def _stable(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_seed_answers_alike_here_through_the_server_and_over_http(
-    settings: Settings, tenant: TenantInfo
+    data_dir: Path, settings: Settings, tenant: TenantInfo
 ) -> None:
     seed = ["demo", "seed", "--tenant", tenant.slug, *SMALL, "--json"]
     unknown = ["demo", "seed", "--tenant", "nope", *SMALL]
-    with served(settings) as srv:
-        with srv.api("nope") as api:
-            over_http = http_failure(api.post("/demo/seed", json=BODY))
-        through_server = failure(runner.invoke(app, unknown))
-        remote = success(runner.invoke(app, seed))
-    here = failure(runner.invoke(app, unknown))
-    local = success(runner.invoke(app, seed))
+    with serving(data_dir, "nope") as api:
+        over_http = http_failure(api.post("/demo/seed", json=BODY))
+        through_server = cli_failure(*unknown)
+        remote = cli_json(*seed)
+    here = cli_failure(*unknown)
+    local = cli_json(*seed)
     assert through_server == here == over_http == (404, "not_found", "tenant 'nope' not found")
     assert _stable(remote) == _stable(local)  # same parameters, same shop, same manifest and paths
     assert local["row_counts"]["customers"] == 600 and local["manifest"]["row_counts"] == local["row_counts"]

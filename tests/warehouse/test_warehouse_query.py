@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from ecomops.platform.warehouse import query as service
-from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
+from ecomops.platform.warehouse.connection import Warehouse, connect, open_warehouse
 from ecomops.platform.warehouse.query import (
     QueryFailed,
     QueryRefused,
     QueryTimeout,
-    query_file,
     query_warehouse,
 )
 
@@ -253,25 +252,30 @@ def test_what_runs_is_the_regenerated_statement(warehouse: Warehouse) -> None:
     assert explained == service.CheckedQuery("explain", "EXPLAIN ANALYZE SELECT * FROM orders")
 
 
-def test_query_file_opens_read_only_without_file_access(warehouse: Warehouse, tmp_path: Path) -> None:
+def test_a_commands_read_only_file_has_no_file_access(warehouse: Warehouse, tmp_path: Path) -> None:
+    """No server: a command opens the file read-only (``commandline.LocalWarehouses``)."""
     path = warehouse.path
     warehouse.close()  # no server: the file is free
     (tmp_path / "leak.csv").write_text("secret\nhunter2\n")
-    result = query_file(path, "SELECT order_id FROM orders ORDER BY 1")
-    assert result.rows == [["o1"], ["o2"], ["o3"]]
-    for sql in (REFUSED["read_csv"], REFUSED["drop"], REFUSED["attach"]):
-        with pytest.raises(QueryRefused):
-            query_file(path, sql)
-    # Bypass the allowlist to show the connection itself cannot reach files or write.
-    original = service.check_read_only
+    local = Warehouse(TENANT, path, connect(path, read_only=True), read_only=True)
     try:
-        service.check_read_only = lambda sql, catalog: service.CheckedQuery("query", sql)  # type: ignore[assignment]
-        with pytest.raises(QueryFailed, match="disabled by configuration"):
-            query_file(path, f"SELECT * FROM read_csv('{tmp_path / 'leak.csv'}')")
-        with pytest.raises(QueryFailed):
-            query_file(path, "DELETE FROM orders")
+        result = query_warehouse(local, "SELECT order_id FROM orders ORDER BY 1")
+        assert result.rows == [["o1"], ["o2"], ["o3"]]
+        for sql in (REFUSED["read_csv"], REFUSED["drop"], REFUSED["attach"]):
+            with pytest.raises(QueryRefused):
+                query_warehouse(local, sql)
+        # Bypass the allowlist to show the connection itself cannot reach files or write.
+        original = service.check_read_only
+        try:
+            service.check_read_only = lambda sql, catalog: service.CheckedQuery("query", sql)  # type: ignore[assignment]
+            with pytest.raises(QueryFailed, match="disabled by configuration"):
+                query_warehouse(local, f"SELECT * FROM read_csv('{tmp_path / 'leak.csv'}')")
+            with pytest.raises(QueryFailed):
+                query_warehouse(local, "DELETE FROM orders")
+        finally:
+            service.check_read_only = original
     finally:
-        service.check_read_only = original
+        local.close()
     reopened = open_warehouse(path.parent, TENANT)
     try:
         assert _orders_count(reopened) == 3

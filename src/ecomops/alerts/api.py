@@ -2,11 +2,12 @@
 
 Reading is ``alerts:read`` (every role); changing, test-firing and running is ``alerts:write``.
 A rule with a webhook gets a signing secret that is returned once, on create (or on a rotate).
+Each route parses, checks the permission and returns what its use case in ``alerts.service`` (or
+``alerts.scheduler.run_now``) returns: the typed results of ``alerts.results``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.alerts import scheduler, service
+from ecomops.alerts.results import EvaluationResult, Rule, RuleEvent, RuleWithSecret
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 
@@ -93,67 +95,6 @@ class RulePatch(BaseModel):
         return _blank_to_none(value)
 
 
-class RuleOut(BaseModel):
-    id: str
-    name: str
-    kind: str
-    metric: str | None
-    breakdown: str | None
-    breakdown_value: str | None
-    window: str
-    condition: str
-    compare_to: str | None
-    threshold: str
-    volume_metric: str | None
-    min_volume: int
-    cooldown_minutes: int
-    enabled: bool
-    webhook_url: str | None
-    has_webhook_secret: bool
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    last_evaluated_at: datetime | None
-    last_status: str | None
-    last_fired_at: datetime | None
-    description: str
-
-
-class RuleWithSecretOut(RuleOut):
-    webhook_secret: str | None = Field(
-        description="HMAC-SHA256 signing secret, shown only in this answer (null without a webhook)"
-    )
-
-
-class EventOut(BaseModel):
-    id: str
-    rule_id: str
-    kind: str = Field(description="firing or test")
-    fired_at: datetime
-    period: str
-    value: str | None
-    baseline: str | None
-    message: str
-    status: str = Field(description="no_webhook, pending, delivered or failed")
-    attempts: int
-    delivered_at: datetime | None
-    response_status: int | None
-    last_error: str | None
-    payload: dict[str, Any]
-
-
-class EvaluationOut(BaseModel):
-    rule_id: str
-    status: str
-    period: str
-    value: str | None
-    baseline: str | None
-    change_pct: str | None
-    message: str
-    event_id: str | None
-    delivery: str | None
-
-
 class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -162,75 +103,62 @@ class RunIn(BaseModel):
     )
 
 
-def _out(rule: dict[str, Any]) -> dict[str, Any]:
-    return {**rule, "description": service.describe(rule)}
-
-
 def _spec_fields(body: BaseModel) -> dict[str, Any]:
     return {k: v for k, v in body.model_dump().items() if k in service.RuleSpec.__dataclass_fields__}
 
 
-@router.get("", response_model=list[RuleOut], summary="Alert rules")
-async def list_rules(ctx: TenantDep, state: StateDep) -> list[dict[str, Any]]:
+@router.get("", response_model=list[Rule], summary="Alert rules")
+async def list_rules(ctx: TenantDep, state: StateDep) -> list[Rule]:
     require(ctx, "alerts:read")
-    rules = await run_in_threadpool(service.list_rules, state.engine, ctx.tenant.id)
-    return [_out(r) for r in rules]
+    return await run_in_threadpool(service.list_rules, state.engine, ctx.tenant.id)
 
 
 @router.post(
     "",
-    response_model=RuleWithSecretOut,
+    response_model=RuleWithSecret,
     status_code=201,
     summary="Create an alert rule (its webhook secret is shown once)",
     responses={409: {"description": "A rule with this name exists"}},
 )
-async def create_rule(body: RuleIn, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+async def create_rule(body: RuleIn, ctx: TenantDep, state: StateDep) -> RuleWithSecret:
     require(ctx, "alerts:write")
     spec = service.RuleSpec(**_spec_fields(body))
-    rule, secret = await run_in_threadpool(
-        service.create_rule, state.engine, state.settings, ctx.tenant.id, spec
-    )
-    return {**_out(rule), "webhook_secret": secret}
+    return await run_in_threadpool(service.create_rule, state.engine, state.settings, ctx.tenant.id, spec)
 
 
-@router.get("/events", response_model=list[EventOut], summary="Firings and test deliveries, newest first")
+@router.get("/events", response_model=list[RuleEvent], summary="Firings and test deliveries, newest first")
 async def list_events(
     ctx: TenantDep,
     state: StateDep,
     rule_id: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_EVENTS)] = 50,
-) -> list[dict[str, Any]]:
+) -> list[RuleEvent]:
     require(ctx, "alerts:read")
     return await run_in_threadpool(service.list_events, state.engine, ctx.tenant.id, rule_id, limit)
 
 
-@router.post("/run", response_model=list[EvaluationOut], summary="Evaluate rules now (fires and delivers)")
-async def run_rules(ctx: TenantDep, state: StateDep, body: RunIn | None = None) -> list[dict[str, Any]]:
+@router.post("/run", response_model=list[EvaluationResult], summary="Evaluate rules now (fires and delivers)")
+async def run_rules(ctx: TenantDep, state: StateDep, body: RunIn | None = None) -> list[EvaluationResult]:
     require(ctx, "alerts:write")
     rule_ids = body.rule_ids if body is not None else None
-    if rule_ids:
-        for rule_id in rule_ids:  # unknown ids are a 404, not silently nothing
-            await run_in_threadpool(service.get_rule, state.engine, ctx.tenant.id, rule_id)
-    results = await run_in_threadpool(scheduler.run_for_tenant, state, ctx.tenant, None, rule_ids)
-    return [r.as_dict() for r in results]
+    return await run_in_threadpool(scheduler.run_now, state, ctx.tenant, rule_ids)
 
 
-@router.get("/{rule_id}", response_model=RuleOut, summary="One alert rule")
-async def get_rule(rule_id: RuleId, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+@router.get("/{rule_id}", response_model=Rule, summary="One alert rule")
+async def get_rule(rule_id: RuleId, ctx: TenantDep, state: StateDep) -> Rule:
     require(ctx, "alerts:read")
-    return _out(await run_in_threadpool(service.get_rule, state.engine, ctx.tenant.id, rule_id))
+    return await run_in_threadpool(service.get_rule, state.engine, ctx.tenant.id, rule_id)
 
 
-@router.patch("/{rule_id}", response_model=RuleWithSecretOut, summary="Change an alert rule")
-async def update_rule(rule_id: RuleId, body: RulePatch, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+@router.patch("/{rule_id}", response_model=RuleWithSecret, summary="Change an alert rule")
+async def update_rule(rule_id: RuleId, body: RulePatch, ctx: TenantDep, state: StateDep) -> RuleWithSecret:
     require(ctx, "alerts:write")
     changes = {k: v for k, v in _spec_fields(body).items() if k in body.model_fields_set}
-    rule, secret = await run_in_threadpool(
+    return await run_in_threadpool(
         lambda: service.update_rule(
             state.engine, state.settings, ctx.tenant.id, rule_id, changes, rotate_secret=body.rotate_secret
         )
     )
-    return {**_out(rule), "webhook_secret": secret}
 
 
 @router.delete("/{rule_id}", status_code=204, summary="Delete an alert rule and its firings")
@@ -242,11 +170,10 @@ async def delete_rule(rule_id: RuleId, ctx: TenantDep, state: StateDep) -> Respo
 
 @router.post(
     "/{rule_id}/test",
-    response_model=EvaluationOut,
+    response_model=EvaluationResult,
     summary="Send a test delivery to the rule's webhook",
     responses={422: {"description": "The rule has no webhook"}},
 )
-async def test_rule(rule_id: RuleId, ctx: TenantDep, state: StateDep) -> dict[str, Any]:
+async def test_rule(rule_id: RuleId, ctx: TenantDep, state: StateDep) -> EvaluationResult:
     require(ctx, "alerts:write")
-    result = await run_in_threadpool(service.test_fire, state.engine, state.settings, ctx.tenant, rule_id)
-    return result.as_dict()
+    return await run_in_threadpool(service.test_fire, state.engine, state.settings, ctx.tenant, rule_id)

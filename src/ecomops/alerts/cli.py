@@ -1,29 +1,43 @@
 """``ecomops alerts list|create|delete|events|run``: manage a tenant's alert rules from the shell.
 
-Rules and firings live in the operational store, so list/create/delete/events work with or without a
-server. ``run`` reads the warehouse: with a server running it asks the server (which owns the file and
-fires through the same code as its schedule); otherwise it opens the file read-only here.
+Each command runs the use case its API route runs (``alerts.service``, ``alerts.scheduler.run_now``)
+and prints its typed result (``--json``: the API's JSON). Rules and firings live in the operational
+store, which the server does not own, so list/create/delete/events run here whether or not a server
+runs. ``run`` reads the warehouse: through ``POST …/alerts/run`` while a server owns the file (it fires
+through the same code as its schedule), otherwise here on the file opened read-only.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ecomops.alerts import service
-from ecomops.kernel.errors import NotFound, ValidationFailed
-from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
-from ecomops.platform.server import call_server, running_server
-from ecomops.platform.tenants import get_tenant
-from ecomops.platform.warehouse.connection import connect, warehouse_path
+from ecomops.alerts import scheduler, service
+from ecomops.alerts.results import EvaluationResult, Rule, RuleEvent, RuleWithSecret
+from ecomops.kernel.errors import ValidationFailed
+from ecomops.kernel.jsonutil import json_form
+from ecomops.platform.client import tenant_path
+from ecomops.platform.commandline import (
+    cli_errors,
+    console,
+    err_console,
+    here_or_server,
+    local_state,
+    print_json,
+    tenant_info,
+)
 
 alerts_app = typer.Typer(help="Alert rules on metrics and stock, with signed webhooks.", no_args_is_help=True)
 
 Tenant = Annotated[str, typer.Option("--tenant", help="Tenant slug")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON")]
+#: The module's name: a tenant that switched it off is refused here as its API routes refuse it.
+MODULE = "alerts"
+#: Evaluating many rules on a large shop, and delivering their webhooks, takes a while.
+RUN_TIMEOUT_S = 300.0
 
 
 def parse_filter(text: str | None) -> tuple[str | None, str | None]:
@@ -38,17 +52,17 @@ def parse_filter(text: str | None) -> tuple[str | None, str | None]:
     return name.strip(), value.strip()
 
 
-def _rules_table(rules: list[dict[str, Any]]) -> Table:
+def _rules_table(rules: list[Rule]) -> Table:
     table = Table("id", "name", "rule", "enabled", "webhook", "last status", "last fired")
     for r in rules:
         table.add_row(
-            r["id"],
-            r["name"],
-            service.describe(r),
-            "yes" if r["enabled"] else "no",
-            r["webhook_url"] or "–",
-            r["last_status"] or "–",
-            r["last_fired_at"].isoformat(timespec="minutes") if r["last_fired_at"] else "–",
+            r.id,
+            r.name,
+            r.description,
+            "yes" if r.enabled else "no",
+            r.webhook_url or "–",
+            r.last_status or "–",
+            r.last_fired_at.isoformat(timespec="minutes") if r.last_fired_at else "–",
         )
     return table
 
@@ -56,11 +70,11 @@ def _rules_table(rules: list[dict[str, Any]]) -> Table:
 @alerts_app.command("list")
 def list_command(tenant: Tenant, json_out: Json = False) -> None:
     """The tenant's alert rules."""
-    with cli_errors():
-        info = get_tenant(engine(), tenant)
-        rules = service.list_rules(engine(), info.id)
+    with cli_errors(), local_state() as state:
+        info = tenant_info(state, tenant, MODULE)
+        rules = service.list_rules(state.engine, info.id)
     if json_out:
-        print_json([{**r, "description": service.describe(r)} for r in rules])
+        print_json(json_form(rules, list[Rule]))
     elif not rules:
         console.print(f"no alert rules in {info.slug}")
     else:
@@ -93,8 +107,8 @@ def create_command(
     json_out: Json = False,
 ) -> None:
     """Create a rule; with --webhook-url the signing secret is printed once."""
-    with cli_errors():
-        info = get_tenant(engine(), tenant)
+    with cli_errors(), local_state() as state:
+        info = tenant_info(state, tenant, MODULE)
         try:
             value = Decimal(threshold)
         except InvalidOperation:
@@ -118,23 +132,23 @@ def create_command(
             enabled=not disabled,
             webhook_url=webhook_url,
         )
-        rule, secret = service.create_rule(engine(), settings(), info.id, spec)
+        rule = service.create_rule(state.engine, state.settings, info.id, spec)
     if json_out:
-        print_json({**rule, "description": service.describe(rule), "webhook_secret": secret})
+        print_json(json_form(rule, RuleWithSecret))
         return
-    console.print(f"created alert rule {rule['id']} [bold]{rule['name']}[/bold]: {service.describe(rule)}")
-    if secret:
-        console.print(f"webhook signing secret (shown once): [bold]{secret}[/bold]")
+    console.print(f"created alert rule {rule.id} [bold]{rule.name}[/bold]: {rule.description}")
+    if rule.webhook_secret:
+        console.print(f"webhook signing secret (shown once): [bold]{rule.webhook_secret}[/bold]")
 
 
 @alerts_app.command("delete")
 def delete_command(tenant: Tenant, rule: Annotated[str, typer.Argument(help="Rule id or name")]) -> None:
     """Delete a rule and its firings."""
-    with cli_errors():
-        info = get_tenant(engine(), tenant)
-        found = service.find_rule(engine(), info.id, rule)
-        service.delete_rule(engine(), info.id, found["id"])
-    console.print(f"deleted alert rule {found['id']} ({found['name']})")
+    with cli_errors(), local_state() as state:
+        info = tenant_info(state, tenant, MODULE)
+        found = service.find_rule(state.engine, info.id, rule)
+        service.delete_rule(state.engine, info.id, found.id)
+    console.print(f"deleted alert rule {found.id} ({found.name})")
 
 
 @alerts_app.command("events")
@@ -145,38 +159,34 @@ def events_command(
     json_out: Json = False,
 ) -> None:
     """Recent firings and test deliveries, newest first."""
-    with cli_errors():
-        info = get_tenant(engine(), tenant)
-        rule_id = service.find_rule(engine(), info.id, rule)["id"] if rule else None
-        events = service.list_events(engine(), info.id, rule_id, limit)
+    with cli_errors(), local_state() as state:
+        info = tenant_info(state, tenant, MODULE)
+        rule_id = service.find_rule(state.engine, info.id, rule).id if rule else None
+        events = service.list_events(state.engine, info.id, rule_id, limit)
     if json_out:
-        print_json(events)
+        print_json(json_form(events, list[RuleEvent]))
         return
     table = Table("fired at", "rule", "kind", "period", "message", "delivery", "attempts")
     for e in events:
         table.add_row(
-            e["fired_at"].isoformat(timespec="seconds"),
-            e["rule_id"],
-            e["kind"],
-            e["period"],
-            e["message"],
-            e["status"],
-            str(e["attempts"]),
+            e.fired_at.isoformat(timespec="seconds"),
+            e.rule_id,
+            e.kind,
+            e.period,
+            e.message,
+            e.status,
+            str(e.attempts),
         )
     console.print(table)
 
 
-def run_local(slug: str, rule_ids: list[str] | None) -> list[dict[str, Any]]:
-    """Evaluate against the warehouse file opened read-only (no server owns it)."""
-    info = get_tenant(engine(), slug)
-    path = warehouse_path(settings().warehouse_dir(), info.id)
-    if not path.exists():
-        raise NotFound(f"tenant {slug!r} has no warehouse file yet at {path}", {"path": str(path)})
-    con = connect(path, read_only=True)
-    try:
-        return [e.as_dict() for e in service.run_tenant(engine(), settings(), con, info, rule_ids=rule_ids)]
-    finally:
-        con.close()
+def _rule_ids(tenant: str, rules: list[str] | None) -> list[str] | None:
+    """``--rule`` ids or names as ids (names are the CLI's convenience; the API takes ids)."""
+    if not rules:
+        return None
+    with local_state() as state:
+        info = tenant_info(state, tenant, MODULE)
+        return [service.find_rule(state.engine, info.id, r).id for r in rules]
 
 
 @alerts_app.command("run")
@@ -187,24 +197,22 @@ def run_command(
 ) -> None:
     """Evaluate the tenant's enabled rules now (or the given ones): fire and deliver what triggers."""
     with cli_errors():
-        info = get_tenant(engine(), tenant)
-        rule_ids = [service.find_rule(engine(), info.id, r)["id"] for r in rule] if rule else None
-        server = running_server(settings())
-        if server is not None:
-            results: list[dict[str, Any]] = call_server(
-                server,
+        rule_ids = _rule_ids(tenant, rule)
+        results = here_or_server(
+            remote=lambda client: client.call(
                 "POST",
-                f"/api/v1/t/{info.slug}/alerts/run",
-                json_body={"rule_ids": rule_ids},
-                timeout=300,
-            )
-        else:
-            results = run_local(info.slug, rule_ids)
+                tenant_path(tenant, "alerts", "run"),
+                list[EvaluationResult],
+                json={"rule_ids": rule_ids},
+                timeout=RUN_TIMEOUT_S,
+            ),
+            local=lambda state: scheduler.run_now(state, tenant_info(state, tenant, MODULE), rule_ids),
+        )
     if json_out:
-        print_json(results)
+        print_json(json_form(results, list[EvaluationResult]))
         return
     if not results:
-        err_console.print(f"no enabled alert rules in {info.slug}")
+        err_console.print(f"no enabled alert rules in {tenant}")
     for r in results:
-        line = f"{r['rule_id']} {r['status']:<13} {r['period']}  {r['message']}"
-        console.print(line + (f"  [delivery: {r['delivery']}]" if r["delivery"] else ""), highlight=False)
+        line = f"{r.rule_id} {r.status:<13} {r.period}  {r.message}"
+        console.print(line + (f"  [delivery: {r.delivery}]" if r.delivery else ""), highlight=False)

@@ -1,8 +1,9 @@
 """The alerts page: rules with their state, recent firings, and a form to create a rule.
 
-Reads come from ``alerts.service`` behind ``alerts:read``; every change (create, enable/disable,
-test delivery, delete) is sent by ``static/console/console.js`` to ``/api/v1/t/{tenant}/alerts`` with
-the session cookie and ``X-CSRF-Token``, so validation, permissions and auditing live in the API.
+Reads come from ``alerts.service`` behind ``alerts:read`` (its typed rules and events, as they are);
+every change (create, enable/disable, test delivery, delete) is sent by ``static/console/console.js`` to
+``/api/v1/t/{tenant}/alerts`` with the session cookie and ``X-CSRF-Token``, so validation, permissions and
+auditing live in the API.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ async def alerts_page(request: Request, slug: str) -> Response:
     engine, tenant_id = page.state.engine, page.tenant.id
     rules = await run_in_threadpool(service.list_rules, engine, tenant_id)
     events = await run_in_threadpool(service.list_events, engine, tenant_id, None, EVENTS_SHOWN)
-    names = {r["id"]: r["name"] for r in rules}
     zh = page.locale.startswith("zh")
     return render(
         page,
         "alerts/alerts.html",
         {
-            "rules": [{**r, "description": service.describe(r)} for r in rules],
-            "events": [{**e, "rule_name": names.get(e["rule_id"], e["rule_id"])} for e in events],
+            "rules": rules,
+            "events": events,
+            "rule_names": {r.id: r.name for r in rules},
             "metrics": [(m.id, m.name_zh if zh else m.name_en) for m in METRICS],
             "count_metrics": [m.id for m in METRICS if m.unit is Unit.count],
             "breakdowns": [*BREAKDOWNS, *(b for b in service.STOCK_FILTERS if b not in BREAKDOWNS)],

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -36,6 +36,7 @@ from sqlalchemy import Engine, select
 
 from ecomops.alerts import webhook
 from ecomops.alerts.models import AlertEvent, AlertRule
+from ecomops.alerts.results import EvaluationResult, Rule, RuleEvent, RuleWithSecret, plain_number
 from ecomops.analytics.service import (
     BASE_MEASURES,
     EXCLUDED_ORDER_STATUSES,
@@ -55,6 +56,7 @@ from ecomops.analytics.service import (
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.audit import record_action
 from ecomops.platform.context import TenantInfo, current
 from ecomops.platform.crypto.keyring import decrypt_field, encrypt_field
@@ -180,58 +182,68 @@ def validate(spec: RuleSpec, settings: Settings) -> RuleSpec:
     return spec
 
 
-def describe(rule: AlertRule | dict[str, Any]) -> str:
+def describe(r: AlertRule | Rule | RuleSpec) -> str:
     """The rule in one English line (CLI, messages, audit details)."""
-    r = rule if isinstance(rule, dict) else view(rule)
-    scope = f" for {r['breakdown']}={r['breakdown_value']}" if r["breakdown"] else ""
-    if r["kind"] == "stock":
-        return f"stock cover below {_num(r['threshold'])} days{scope}"
-    what = f"{r['metric']} per {r['window']}{scope}"
-    if r["condition"] in ("above", "below"):
-        return f"{what} {r['condition']} {_num(r['threshold'])}"
-    vs = {"previous": "the previous period", "last_week": "the same period last week"}.get(
-        r["compare_to"], "the same period last year"
-    )
-    return f"{what} {r['condition']}s {_num(r['threshold'])}% vs {vs}"
+    scope = f" for {r.breakdown}={r.breakdown_value}" if r.breakdown else ""
+    if r.kind == "stock":
+        return f"stock cover below {_num(r.threshold)} days{scope}"
+    what = f"{r.metric} per {r.window}{scope}"
+    if r.condition in ("above", "below"):
+        return f"{what} {r.condition} {_num(r.threshold)}"
+    return f"{what} {r.condition}s {_num(r.threshold)}% vs {_versus(r.compare_to)}"
 
 
-def _num(value: Any) -> str:
+def _versus(compare_to: str | None) -> str:
+    """The period a drop/rise rule compares with, in words."""
+    if compare_to == "previous":
+        return "the previous period"
+    if compare_to == "last_week":
+        return "the same period last week"
+    return "the same period last year"
+
+
+def _num(value: Decimal | int | str) -> str:
     """A threshold without trailing zeros or exponent (30, 2.5, 1200)."""
-    return format(Decimal(str(value)).normalize(), "f")
+    return plain_number(Decimal(str(value)))
 
 
-def view(rule: AlertRule) -> dict[str, Any]:
+def view(rule: AlertRule) -> Rule:
     """A rule for the API, CLI and console; the secret itself is never in it."""
-    return {
-        "id": rule.id,
-        "name": rule.name,
-        "kind": rule.kind,
-        "metric": rule.metric,
-        "breakdown": rule.breakdown,
-        "breakdown_value": rule.breakdown_value,
-        "window": rule.window,
-        "condition": rule.condition,
-        "compare_to": rule.compare_to,
-        "threshold": _num(rule.threshold),
-        "volume_metric": rule.volume_metric,
-        "min_volume": rule.min_volume,
-        "cooldown_minutes": rule.cooldown_minutes,
-        "enabled": rule.enabled,
-        "webhook_url": rule.webhook_url,
-        "has_webhook_secret": rule.webhook_secret is not None,
-        "created_by": rule.created_by,
-        "created_at": rule.created_at,
-        "updated_at": rule.updated_at,
-        "last_evaluated_at": rule.last_evaluated_at,
-        "last_status": rule.last_status,
-        "last_fired_at": rule.last_fired_at,
-    }
+    return Rule(
+        id=rule.id,
+        name=rule.name,
+        kind=rule.kind,
+        metric=rule.metric,
+        breakdown=rule.breakdown,
+        breakdown_value=rule.breakdown_value,
+        window=rule.window,
+        condition=rule.condition,
+        compare_to=rule.compare_to,
+        threshold=rule.threshold,
+        volume_metric=rule.volume_metric,
+        min_volume=rule.min_volume,
+        cooldown_minutes=rule.cooldown_minutes,
+        enabled=rule.enabled,
+        webhook_url=rule.webhook_url,
+        has_webhook_secret=rule.webhook_secret is not None,
+        created_by=rule.created_by,
+        created_at=rule.created_at,
+        updated_at=rule.updated_at,
+        last_evaluated_at=rule.last_evaluated_at,
+        last_status=rule.last_status,
+        last_fired_at=rule.last_fired_at,
+        description=describe(rule),
+    )
 
 
-def _audited(r: dict[str, Any]) -> dict[str, Any]:
-    """Rule fields worth recording in the audit log (no timestamps of evaluations)."""
+def _with_secret(rule: Rule, secret: str | None) -> RuleWithSecret:
+    return RuleWithSecret(**{f.name: getattr(rule, f.name) for f in fields(rule)}, webhook_secret=secret)
+
+
+def _audited(rule: Rule) -> dict[str, Any]:
+    """Rule fields worth recording in the audit log (no timestamps of evaluations), as the API shows them."""
     keep = set(RuleSpec.__dataclass_fields__) | {"has_webhook_secret"}
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items() if k in keep}
+    return {k: v for k, v in json_form(rule, Rule).items() if k in keep}
 
 
 def new_secret() -> str:
@@ -244,10 +256,8 @@ def _sealed_secret(engine: Engine, tenant_id: str, rule_id: str) -> tuple[str, b
     return secret, encrypt_field(engine, tenant_id, SECRET_FIELD, rule_id, secret)
 
 
-def create_rule(
-    engine: Engine, settings: Settings, tenant_id: str, spec: RuleSpec
-) -> tuple[dict[str, Any], str | None]:
-    """Store a rule (audited ``alert.create``); returns it and, with a webhook, its secret (shown once)."""
+def create_rule(engine: Engine, settings: Settings, tenant_id: str, spec: RuleSpec) -> RuleWithSecret:
+    """Store a rule (audited ``alert.create``); returns it with, for a webhook, its secret (shown once)."""
     spec = validate(spec, settings)
     rule_id = new_id("alr_")
     # Sealed before the session opens: the keyring may create the tenant's keys in its own transaction.
@@ -272,9 +282,9 @@ def create_rule(
             "alert_rule",
             rule.id,
             after=_audited(out),
-            details={"rule": describe(out)},
+            details={"rule": out.description},
         )
-    return out, secret
+    return _with_secret(out, secret)
 
 
 def _load(session: Any, rule_id: str) -> AlertRule:
@@ -293,9 +303,9 @@ def update_rule(
     changes: dict[str, Any],
     *,
     rotate_secret: bool = False,
-) -> tuple[dict[str, Any], str | None]:
-    """Change some fields (audited ``alert.update`` with before and after); a new secret is returned
-    when one is created (first webhook URL, or ``rotate_secret``)."""
+) -> RuleWithSecret:
+    """Change some fields (audited ``alert.update`` with before and after); the answer carries a new
+    secret when one is created (first webhook URL, or ``rotate_secret``)."""
     unknown = set(changes) - set(RuleSpec.__dataclass_fields__)
     if unknown:
         raise ValidationFailed(
@@ -309,10 +319,7 @@ def update_rule(
     with tenant_session(engine, tenant_id) as session:
         rule = _load(session, rule_id)
         before = view(rule)
-        spec = RuleSpec(
-            **{k: before[k] for k in RuleSpec.__dataclass_fields__ if k != "threshold"},
-            threshold=Decimal(before["threshold"]),
-        )
+        spec = RuleSpec(**{k: getattr(before, k) for k in RuleSpec.__dataclass_fields__})
         for key, value in changes.items():
             setattr(spec, key, value)
         spec = validate(spec, settings)
@@ -340,10 +347,10 @@ def update_rule(
             after=_audited(out),
             details={
                 "changed": sorted(changes) + (["webhook_secret"] if secret else []),
-                "rule": describe(out),
+                "rule": out.description,
             },
         )
-    return out, secret
+    return _with_secret(out, secret)
 
 
 def delete_rule(engine: Engine, tenant_id: str, rule_id: str) -> None:
@@ -360,23 +367,23 @@ def delete_rule(engine: Engine, tenant_id: str, rule_id: str) -> None:
             "alert_rule",
             rule_id,
             before=_audited(before),
-            details={"name": before["name"], "rule": describe(before)},
+            details={"name": before.name, "rule": before.description},
         )
 
 
-def list_rules(engine: Engine, tenant_id: str) -> list[dict[str, Any]]:
+def list_rules(engine: Engine, tenant_id: str) -> list[Rule]:
     with tenant_session(engine, tenant_id) as session:
         return [
             view(r) for r in session.scalars(select(AlertRule).order_by(AlertRule.created_at, AlertRule.id))
         ]
 
 
-def get_rule(engine: Engine, tenant_id: str, rule_id: str) -> dict[str, Any]:
+def get_rule(engine: Engine, tenant_id: str, rule_id: str) -> Rule:
     with tenant_session(engine, tenant_id) as session:
         return view(_load(session, rule_id))
 
 
-def find_rule(engine: Engine, tenant_id: str, id_or_name: str) -> dict[str, Any]:
+def find_rule(engine: Engine, tenant_id: str, id_or_name: str) -> Rule:
     """By id, else by exact name (the CLI accepts either)."""
     with tenant_session(engine, tenant_id) as session:
         rule = session.get(AlertRule, id_or_name) or session.scalar(
@@ -387,28 +394,28 @@ def find_rule(engine: Engine, tenant_id: str, id_or_name: str) -> dict[str, Any]
         return view(rule)
 
 
-def event_view(e: AlertEvent) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "rule_id": e.rule_id,
-        "kind": e.kind,
-        "fired_at": e.fired_at,
-        "period": e.period,
-        "value": None if e.value is None else _num(e.value),
-        "baseline": None if e.baseline is None else _num(e.baseline),
-        "message": e.message,
-        "status": e.status,
-        "attempts": e.attempts,
-        "delivered_at": e.delivered_at,
-        "response_status": e.response_status,
-        "last_error": e.last_error,
-        "payload": e.payload,
-    }
+def event_view(e: AlertEvent) -> RuleEvent:
+    return RuleEvent(
+        id=e.id,
+        rule_id=e.rule_id,
+        kind=e.kind,
+        fired_at=e.fired_at,
+        period=e.period,
+        value=e.value,
+        baseline=e.baseline,
+        message=e.message,
+        status=e.status,
+        attempts=e.attempts,
+        delivered_at=e.delivered_at,
+        response_status=e.response_status,
+        last_error=e.last_error,
+        payload=dict(e.payload),
+    )
 
 
 def list_events(
     engine: Engine, tenant_id: str, rule_id: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
+) -> list[RuleEvent]:
     """Firings and test deliveries, newest first."""
     if not 1 <= limit <= MAX_EVENTS:
         raise ValidationFailed(f"limit must be 1..{MAX_EVENTS}, got {limit}", {"field": "limit"})
@@ -431,8 +438,9 @@ def tenants_with_enabled_rules(engine: Engine) -> list[str]:
 
 @dataclass
 class Evaluation:
-    """What one rule found for one period. ``status``: fired, ok, cooldown, already_fired,
-    low_volume, unavailable, no_value or no_baseline."""
+    """What one rule found for one period, while it is being worked out (the details go into the
+    webhook payload). ``status``: fired, ok, cooldown, already_fired, low_volume, unavailable, no_value
+    or no_baseline. :meth:`result` is what the API and the CLI show."""
 
     rule_id: str
     status: str
@@ -449,18 +457,18 @@ class Evaluation:
     def triggered(self) -> bool:
         return self.status == "fired"
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule_id": self.rule_id,
-            "status": self.status,
-            "period": self.period,
-            "value": None if self.value is None else str(self.value),
-            "baseline": None if self.baseline is None else str(self.baseline),
-            "change_pct": None if self.change_pct is None else str(self.change_pct),
-            "message": self.message,
-            "event_id": self.event_id,
-            "delivery": self.delivery,
-        }
+    def result(self) -> EvaluationResult:
+        return EvaluationResult(
+            self.rule_id,
+            self.status,
+            self.period,
+            self.value,
+            self.baseline,
+            self.change_pct,
+            self.message,
+            self.event_id,
+            self.delivery,
+        )
 
 
 def periods(
@@ -500,16 +508,18 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def evaluate_metric(con: Any, tenant: TenantInfo, rule: dict[str, Any], now: datetime) -> Evaluation:
+def evaluate_metric(con: Any, tenant: TenantInfo, rule: Rule, now: datetime) -> Evaluation:
     """Compute the rule's metric for its period (and baseline) and decide whether it fires."""
     zone = ZoneInfo(tenant.timezone)
-    current, base = periods(rule["window"], rule["compare_to"], zone, now)
-    metric = METRICS_BY_ID[rule["metric"]]
-    volume = METRICS_BY_ID[rule["volume_metric"]] if rule["volume_metric"] else None
-    breakdown = parse_breakdown(rule["breakdown"])
-    granularity = Granularity(rule["window"])
+    current, base = periods(rule.window, rule.compare_to, zone, now)
+    if rule.metric is None:  # validate() gives every metric rule one
+        raise ValueError(f"metric rule {rule.id} has no metric")
+    metric = METRICS_BY_ID[rule.metric]
+    volume = METRICS_BY_ID[rule.volume_metric] if rule.volume_metric else None
+    breakdown = parse_breakdown(rule.breakdown)
+    granularity = Granularity(rule.window)
     needed = list(dict.fromkeys([*metric.measures, *(volume.measures if volume else ())]))
-    result = Evaluation(rule["id"], "ok", current.label)
+    result = Evaluation(rule.id, "ok", current.label)
     labelled = [Bucket("current", current.start, current.end, current.first_day, current.end_day)]
     if base is not None:
         labelled.append(Bucket("baseline", base.start, base.end, base.first_day, base.end_day))
@@ -526,7 +536,7 @@ def evaluate_metric(con: Any, tenant: TenantInfo, rule: dict[str, Any], now: dat
         wanted = [m for m in needed if BASE_MEASURES[m].family is family]
         for key, found in source.compute(family, labelled, breakdown, tenant.currency, wanted).items():
             cells.setdefault(key, {}).update(found)
-    dim = rule["breakdown_value"] if breakdown is not None else None
+    dim = rule.breakdown_value if breakdown is not None else None
 
     def values(label: str) -> dict[str, Decimal | int | None]:
         cell = cells.get((label, dim), {})
@@ -541,40 +551,37 @@ def evaluate_metric(con: Any, tenant: TenantInfo, rule: dict[str, Any], now: dat
         got = [int(volume.compute(values("current")) or 0)]
         if base is not None:
             got.append(int(volume.compute(values("baseline")) or 0))
-        result.details["volume"] = {"metric": volume.id, "values": got, "min": rule["min_volume"]}
-        if min(got) < rule["min_volume"]:
+        result.details["volume"] = {"metric": volume.id, "values": got, "min": rule.min_volume}
+        if min(got) < rule.min_volume:
             result.status = "low_volume"
-            result.message = f"{volume.id} {min(got)} is below the minimum volume {rule['min_volume']}"
+            result.message = f"{volume.id} {min(got)} is below the minimum volume {rule.min_volume}"
             return result
     if value is None:
         result.status, result.message = "no_value", f"{metric.id} has no value for {current.label}"
         return result
-    threshold = Decimal(rule["threshold"])
-    scope = f" ({rule['breakdown']}={dim})" if dim is not None else ""
+    threshold = Decimal(rule.threshold)
+    scope = f" ({rule.breakdown}={dim})" if dim is not None else ""
     shown = _show(value, metric.unit)
-    if rule["condition"] in ("above", "below"):
-        hit = value > threshold if rule["condition"] == "above" else value < threshold
+    if rule.condition in ("above", "below"):
+        hit = value > threshold if rule.condition == "above" else value < threshold
         result.status = "fired" if hit else "ok"
         result.message = (
             f"{metric.name_en}{scope} for {current.label} is {shown}, "
-            f"{rule['condition']} the threshold {_show(threshold, metric.unit)}"
+            f"{rule.condition} the threshold {_show(threshold, metric.unit)}"
             if hit
             else f"{metric.name_en}{scope} for {current.label} is {shown}"
         )
         return result
     if baseline is None or baseline == 0:
         result.status = "no_baseline"
-        result.message = f"{metric.name_en}{scope} has no {rule['compare_to']} value to compare with"
+        result.message = f"{metric.name_en}{scope} has no {rule.compare_to} value to compare with"
         return result
     change = ((value - baseline) / abs(baseline) * 100).quantize(Decimal("0.01"))
     result.change_pct = change
-    hit = change <= -threshold if rule["condition"] == "drop" else change >= threshold
+    hit = change <= -threshold if rule.condition == "drop" else change >= threshold
     result.status = "fired" if hit else "ok"
-    vs = {"previous": "the previous period", "last_week": "the same period last week"}.get(
-        rule["compare_to"], "the same period last year"
-    )
     result.message = (
-        f"{metric.name_en}{scope} for {current.label} is {shown}, {change:+}% vs {vs} "
+        f"{metric.name_en}{scope} for {current.label} is {shown}, {change:+}% vs {_versus(rule.compare_to)} "
         f"({_show(baseline, metric.unit)})"
     )
     return result
@@ -592,7 +599,7 @@ def _period(b: Bucket) -> dict[str, str]:
     return {"label": b.label, "start": b.start.isoformat(), "end": b.end.isoformat()}
 
 
-def stock_cover(con: Any, tenant: TenantInfo, now: datetime, rule: dict[str, Any]) -> list[dict[str, Any]]:
+def stock_cover(con: Any, tenant: TenantInfo, now: datetime, rule: Rule) -> list[dict[str, Any]]:
     """Products selling in the 14 local days before today, with stock on hand and days of cover.
 
     Stock on hand is the latest inventory snapshot at or before ``now`` per warehouse, summed (as in
@@ -604,10 +611,10 @@ def stock_cover(con: Any, tenant: TenantInfo, now: datetime, rule: dict[str, Any
     excluded = sorted(EXCLUDED_ORDER_STATUSES)
     marks = ", ".join("?" for _ in excluded)
     where, params = "", []
-    if rule["breakdown"] == "category":
-        where, params = " AND p.category = ?", [rule["breakdown_value"]]
-    elif rule["breakdown"] == "product":
-        where, params = " AND s.product_id = ?", [rule["breakdown_value"]]
+    if rule.breakdown == "category":
+        where, params = " AND p.category = ?", [rule.breakdown_value]
+    elif rule.breakdown == "product":
+        where, params = " AND s.product_id = ?", [rule.breakdown_value]
     sql = f"""
 WITH latest AS (
     SELECT product_id, warehouse_code, arg_max(on_hand, snapshot_at) AS on_hand
@@ -646,18 +653,16 @@ ORDER BY s.product_id
     return out
 
 
-def evaluate_stock(con: Any, tenant: TenantInfo, rule: dict[str, Any], now: datetime) -> Evaluation:
+def evaluate_stock(con: Any, tenant: TenantInfo, rule: Rule, now: datetime) -> Evaluation:
     zone = ZoneInfo(tenant.timezone)
     period = now.astimezone(zone).date().isoformat()
-    threshold = Decimal(rule["threshold"])
+    threshold = Decimal(rule.threshold)
     products = stock_cover(con, tenant, now, rule)
     low = [
-        p
-        for p in products
-        if Decimal(p["days_of_cover"]) < threshold and p["units_14d"] >= rule["min_volume"]
+        p for p in products if Decimal(p["days_of_cover"]) < threshold and p["units_14d"] >= rule.min_volume
     ]
     low.sort(key=lambda p: (Decimal(p["days_of_cover"]), p["product_id"]))
-    result = Evaluation(rule["id"], "fired" if low else "ok", period)
+    result = Evaluation(rule.id, "fired" if low else "ok", period)
     result.value = Decimal(len(low))
     result.baseline = threshold
     result.details = {"products": low[:STOCK_PAYLOAD_ITEMS], "products_checked": len(products)}
@@ -677,15 +682,15 @@ def evaluate_stock(con: Any, tenant: TenantInfo, rule: dict[str, Any], now: date
     return result
 
 
-def evaluate(con: Any, tenant: TenantInfo, rule: dict[str, Any], now: datetime) -> Evaluation:
+def evaluate(con: Any, tenant: TenantInfo, rule: Rule, now: datetime) -> Evaluation:
     """Evaluate one rule on a warehouse connection; no state is changed."""
-    if rule["kind"] == "stock":
+    if rule.kind == "stock":
         return evaluate_stock(con, tenant, rule, now)
     return evaluate_metric(con, tenant, rule, now)
 
 
 def _payload(
-    tenant: TenantInfo, rule: dict[str, Any], kind: str, result: Evaluation, event_id: str, fired_at: datetime
+    tenant: TenantInfo, rule: Rule, kind: str, result: Evaluation, event_id: str, fired_at: datetime
 ) -> dict[str, Any]:
     return {
         "type": f"alert.{kind}",
@@ -693,17 +698,17 @@ def _payload(
         "fired_at": fired_at.isoformat(),
         "tenant": tenant.slug,
         "rule": {
-            "id": rule["id"],
-            "name": rule["name"],
-            "kind": rule["kind"],
-            "metric": rule["metric"],
-            "condition": rule["condition"],
-            "compare_to": rule["compare_to"],
-            "threshold": rule["threshold"],
-            "window": rule["window"],
-            "breakdown": rule["breakdown"],
-            "breakdown_value": rule["breakdown_value"],
-            "description": describe(rule),
+            "id": rule.id,
+            "name": rule.name,
+            "kind": rule.kind,
+            "metric": rule.metric,
+            "condition": rule.condition,
+            "compare_to": rule.compare_to,
+            "threshold": _num(rule.threshold),
+            "window": rule.window,
+            "breakdown": rule.breakdown,
+            "breakdown_value": rule.breakdown_value,
+            "description": rule.description,
         },
         "period": result.period,
         "value": None if result.value is None else str(result.value),
@@ -721,7 +726,7 @@ def _record_and_deliver(
     engine: Engine,
     settings: Settings,
     tenant: TenantInfo,
-    rule: dict[str, Any],
+    rule: Rule,
     kind: str,
     result: Evaluation,
     now: datetime,
@@ -729,13 +734,13 @@ def _record_and_deliver(
 ) -> None:
     """Store the firing first (a crash while delivering still leaves it on record), then deliver."""
     with tenant_session(engine, tenant.id) as session:
-        row = session.get(AlertRule, rule["id"])
+        row = session.get(AlertRule, rule.id)
         if row is None:  # deleted meanwhile
             result.status = "deleted"
             return
         event = AlertEvent(
             tenant_id=tenant.id,
-            rule_id=rule["id"],
+            rule_id=rule.id,
             kind=kind,
             fired_at=now,
             period=result.period,
@@ -755,7 +760,7 @@ def _record_and_deliver(
         result.event_id, result.delivery = event.id, event.status
     if url is None or sealed is None:
         return
-    secret = decrypt_field(engine, tenant.id, SECRET_FIELD, rule["id"], sealed)
+    secret = decrypt_field(engine, tenant.id, SECRET_FIELD, rule.id, sealed)
     with tenant_session(engine, tenant.id) as session:
         payload = dict(session.get(AlertEvent, result.event_id).payload)  # type: ignore[union-attr]
     outcome = deliver(url, secret, payload, settings)
@@ -775,29 +780,29 @@ def run_rule(
     settings: Settings,
     con: Any,
     tenant: TenantInfo,
-    rule: dict[str, Any],
+    rule: Rule,
     now: datetime,
     deliver: Deliver = webhook.deliver,
 ) -> Evaluation:
     """Evaluate one rule and, when it fires outside its cool-down and for a new period, record and deliver."""
     result = evaluate(con, tenant, rule, now)
     if result.triggered:
-        last = rule["last_fired_at"]
+        last = rule.last_fired_at
         with tenant_session(engine, tenant.id) as session:
             previous = session.scalar(
                 select(AlertEvent.period)
-                .where(AlertEvent.rule_id == rule["id"], AlertEvent.kind == "firing")
+                .where(AlertEvent.rule_id == rule.id, AlertEvent.kind == "firing")
                 .order_by(AlertEvent.fired_at.desc())
                 .limit(1)
             )
-        if last is not None and now < last + timedelta(minutes=rule["cooldown_minutes"]):
+        if last is not None and now < last + timedelta(minutes=rule.cooldown_minutes):
             result.status = "cooldown"
         elif previous == result.period:
             result.status = "already_fired"
         else:
             _record_and_deliver(engine, settings, tenant, rule, "firing", result, now, deliver)
     with tenant_session(engine, tenant.id) as session:
-        row = session.get(AlertRule, rule["id"])
+        row = session.get(AlertRule, rule.id)
         if row is not None:
             row.last_evaluated_at = now
             row.last_status = result.status
@@ -815,15 +820,15 @@ def run_tenant(
 ) -> list[Evaluation]:
     """Evaluate every enabled rule of a tenant (or the given ones); a failing rule does not stop the rest."""
     now = now or utcnow()
-    rules = [r for r in list_rules(engine, tenant.id) if (r["id"] in rule_ids if rule_ids else r["enabled"])]
+    rules = [r for r in list_rules(engine, tenant.id) if (r.id in rule_ids if rule_ids else r.enabled)]
     results = []
     for rule in rules:
         try:
             results.append(run_rule(engine, settings, con, tenant, rule, now, deliver))
         except Exception as exc:
-            failed = Evaluation(rule["id"], "error", "", message=f"{type(exc).__name__}: {exc}"[:500])
+            failed = Evaluation(rule.id, "error", "", message=f"{type(exc).__name__}: {exc}"[:500])
             with tenant_session(engine, tenant.id) as session:
-                row = session.get(AlertRule, rule["id"])
+                row = session.get(AlertRule, rule.id)
                 if row is not None:
                     row.last_evaluated_at, row.last_status = now, "error"
             results.append(failed)
@@ -837,17 +842,17 @@ def test_fire(
     rule_id: str,
     deliver: Deliver = webhook.deliver,
     now: datetime | None = None,
-) -> Evaluation:
+) -> EvaluationResult:
     """Send a sample delivery of the rule to its webhook (recorded as a ``test`` event, audited)."""
     rule = get_rule(engine, tenant.id, rule_id)
-    if rule["webhook_url"] is None:
+    if rule.webhook_url is None:
         raise ValidationFailed(
-            f"alert rule {rule['name']!r} has no webhook_url to test",
+            f"alert rule {rule.name!r} has no webhook_url to test",
             {"field": "webhook_url", "rule_id": rule_id},
         )
     now = now or utcnow()
     result = Evaluation(
-        rule_id, "test", "test", message=f"Test delivery for alert rule {rule['name']!r}: {describe(rule)}"
+        rule_id, "test", "test", message=f"Test delivery for alert rule {rule.name!r}: {rule.description}"
     )
     _record_and_deliver(engine, settings, tenant, rule, "test", result, now, deliver)
     record_action(
@@ -858,4 +863,4 @@ def test_fire(
         rule_id,
         details={"event_id": result.event_id, "delivery": result.delivery},
     )
-    return result
+    return result.result()

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum, StrEnum
-from typing import Any
 
+from ecomops.analytics.results import Catalogue, CatalogueMetric
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.kernel.money import MONEY_QUANT
 
@@ -582,25 +582,17 @@ def parse_breakdown(breakdown: str | None) -> Breakdown | None:
     return found
 
 
-def catalogue_payload() -> dict[str, Any]:
-    """The catalogue as JSON (API ``/metrics/catalogue`` and ``ecomops metrics --list --json``)."""
-    return {
-        "metrics": [
-            {
-                "id": m.id,
-                "name_en": m.name_en,
-                "name_zh": m.name_zh,
-                "unit": m.unit.value,
-                "formula": m.formula,
-                "description": m.description,
-                "measures": list(m.measures),
-            }
+def catalogue() -> Catalogue:
+    """Every definition (API ``/metrics/catalogue`` and ``ecomops metrics --list``)."""
+    return Catalogue(
+        metrics=tuple(
+            CatalogueMetric(m.id, m.name_en, m.name_zh, m.unit.value, m.formula, m.description, m.measures)
             for m in METRICS
-        ],
-        "base_measures": {m.id: m.definition for m in BASE_MEASURES.values()},
-        "breakdowns": {b.id: b.description for b in BREAKDOWNS.values()},
-        "granularities": ["hour", "day", "week", "month"],
-    }
+        ),
+        base_measures={m.id: m.definition for m in BASE_MEASURES.values()},
+        breakdowns={b.id: b.description for b in BREAKDOWNS.values()},
+        granularities=("hour", "day", "week", "month"),
+    )
 
 
 def _check_catalogue() -> None:

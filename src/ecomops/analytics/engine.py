@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,12 +45,23 @@ from ecomops.analytics.periods import (
     span,
     validate_window,
 )
+from ecomops.analytics.results import (
+    BreakdownShown,
+    MetricInfo,
+    MetricsResult,
+    MetricValue,
+    MetricValues,
+    Period,
+    Periods,
+    SeriesRow,
+    TotalRow,
+)
 from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
 from ecomops.kernel.clock import utcnow, validate_timezone
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
 from ecomops.kernel.money import MONEY_QUANT, normalize_currency
 from ecomops.platform.context import TenantInfo
-from ecomops.platform.warehouse.connection import Warehouse, connect
+from ecomops.platform.warehouse.connection import Warehouse
 
 DEFAULT_DAYS = 30
 DEFAULT_LIMIT = 50
@@ -62,11 +72,13 @@ MAX_CELLS = 50_000
 TIMEOUT_SECONDS = 120.0
 
 CURRENT, PREVIOUS, LAST_YEAR = "total:current", "total:previous_period", "total:last_year"
+#: Where base measures come from: rollups when they can answer (else the facts), or forced.
+SOURCES = ("auto", "rollups", "facts")
 
 
 @dataclass(frozen=True)
 class MetricsQuery:
-    """A metrics request as the API and the CLI take it (strings are validated by :func:`resolve`)."""
+    """A metrics request as the API and the CLI take it (strings are validated by :func:`check`)."""
 
     ids: Sequence[str] | str
     first: date | None = None
@@ -79,6 +91,21 @@ class MetricsQuery:
     timezone: str | None = None
     #: "auto" (rollups when they can answer), "rollups" or "facts" (see compute_on_connection).
     source: str = "auto"
+
+    def params(self) -> dict[str, str | int | bool | date | None]:
+        """The query string of ``GET /api/v1/t/{tenant}/metrics`` asking for this request."""
+        return {
+            "ids": self.ids if isinstance(self.ids, str) else ",".join(self.ids),
+            "from": self.first,
+            "to": self.last,
+            "granularity": self.granularity,
+            "breakdown": self.breakdown,
+            "compare": self.compare,
+            "limit": self.limit,
+            "currency": self.currency,
+            "timezone": self.timezone,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -94,8 +121,17 @@ class Resolved:
     timezone: str
 
 
-def resolve(query: MetricsQuery, tenant: TenantInfo, today: date | None = None) -> Resolved:
-    """Check every parameter and fill defaults; errors name the parameter (422)."""
+@dataclass(frozen=True)
+class _Checked:
+    metrics: list[Metric]
+    breakdown: Breakdown | None
+    granularity: Granularity
+
+
+def check(query: MetricsQuery) -> _Checked:
+    """Every check that needs no tenant (ids, breakdown, granularity, limit, source, zone, currency,
+    days); errors name the parameter (422). The CLI runs it before choosing a path, so a bad request
+    fails with these messages whether a server would have answered it or this process."""
     metrics = [
         METRICS_BY_ID[i] for i in parse_ids(list(query.ids) if not isinstance(query.ids, str) else query.ids)
     ]
@@ -112,11 +148,27 @@ def resolve(query: MetricsQuery, tenant: TenantInfo, today: date | None = None) 
         raise ValidationFailed(
             f"limit must be between 1 and {MAX_LIMIT}, got {query.limit}", {"field": "limit"}
         )
-    timezone = validate_timezone(query.timezone) if query.timezone else tenant.timezone
-    currency = normalize_currency(query.currency) if query.currency else tenant.currency
-    zone = ZoneInfo(timezone)
+    if query.source not in SOURCES:
+        raise ValidationFailed(
+            f"source: unknown source {query.source!r}; known: {', '.join(SOURCES)}",
+            {"field": "source", "unknown": query.source},
+        )
+    if query.timezone:
+        validate_timezone(query.timezone)
+    if query.currency:
+        normalize_currency(query.currency)
     check_day(query.first, "from")
     check_day(query.last, "to")
+    return _Checked(metrics, breakdown, granularity)
+
+
+def resolve(query: MetricsQuery, tenant: TenantInfo, today: date | None = None) -> Resolved:
+    """Check every parameter and fill defaults from the tenant; errors name the parameter (422)."""
+    checked = check(query)
+    granularity = checked.granularity
+    timezone = query.timezone or tenant.timezone
+    currency = normalize_currency(query.currency) if query.currency else tenant.currency
+    zone = ZoneInfo(timezone)
     if today is None:
         today = utcnow().astimezone(zone).date()
     last = query.last or (query.first + timedelta(days=DEFAULT_DAYS - 1) if query.first else today)
@@ -126,7 +178,15 @@ def resolve(query: MetricsQuery, tenant: TenantInfo, today: date | None = None) 
     first, last = snap(first, last, granularity)
     validate_window(first, last, granularity)
     return Resolved(
-        metrics, first, last, granularity, breakdown, query.compare, query.limit, currency, timezone
+        checked.metrics,
+        first,
+        last,
+        granularity,
+        checked.breakdown,
+        query.compare,
+        query.limit,
+        currency,
+        timezone,
     )
 
 
@@ -164,12 +224,12 @@ def _plan(r: Resolved) -> _Plan:
     return _Plan(current, before_first, last_year, totals)
 
 
-def _format(value: Decimal | int | None, unit: Unit) -> str | int | float | None:
-    """JSON form: money as a Decimal string (exact), counts as integers, ratios as numbers."""
+def _typed(value: Decimal | int | None, unit: Unit) -> MetricValue:
+    """A cell's value: money as a Decimal with 4 places (exact), counts as int, ratios as float."""
     if value is None:
         return None
     if unit is Unit.money:
-        return str(Decimal(value).quantize(MONEY_QUANT, rounding=ROUND_HALF_EVEN))
+        return Decimal(value).quantize(MONEY_QUANT, rounding=ROUND_HALF_EVEN)
     if unit is Unit.count:
         return int(value)
     return float(value)
@@ -179,8 +239,8 @@ def _zero(measure: str) -> Decimal | int:
     return Decimal("0.0000") if BASE_MEASURES[measure].unit is Unit.money else 0
 
 
-def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> dict[str, Any]:
-    """Run a resolved request against ``source`` and return the JSON-ready answer."""
+def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> MetricsResult:
+    """Run a resolved request against ``source`` (the answer's ``source`` is named by the caller)."""
     needed = list(dict.fromkeys(m for metric in r.metrics for m in metric.measures))
     reasons = {m: source.unavailable(m, r.breakdown, r.granularity, r.currency) for m in needed}
     metric_reason = {
@@ -200,10 +260,10 @@ def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> dict[str,
         cell = cells.get((label, dim), {})
         return {m: (None if reasons[m] is not None else cell.get(m, _zero(m))) for m in needed}
 
-    def metric_values(label: str, dim: str | None) -> dict[str, str | int | float | None]:
+    def metric_values(label: str, dim: str | None) -> MetricValues:
         base = values_of(label, dim)
         return {
-            metric.id: None if metric_reason[metric.id] else _format(metric.compute(base), metric.unit)
+            metric.id: None if metric_reason[metric.id] else _typed(metric.compute(base), metric.unit)
             for metric in r.metrics
         }
 
@@ -219,7 +279,7 @@ def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> dict[str,
 
         ordered = sorted(seen, key=rank)
         dims = list(ordered[: r.limit])
-        breakdown_info = {"id": r.breakdown.id, "values_total": len(ordered), "values_shown": len(dims)}
+        breakdown_info = BreakdownShown(r.breakdown.id, len(ordered), len(dims))
         if len(plan.current) * max(len(dims), 1) > MAX_CELLS:
             raise ValidationFailed(
                 f"{len(plan.current)} buckets × {len(dims)} {r.breakdown.id} values is more than "
@@ -231,63 +291,58 @@ def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> dict[str,
     previous_labels = [plan.before_first.label] + [b.label for b in plan.current[:-1]]
     for b, prev_label in zip(plan.current, previous_labels, strict=True):
         for dim in dims:
-            row: dict[str, Any] = {
-                "bucket": b.label,
-                "start": b.start.isoformat(),
-                "end": b.end.isoformat(),
-                "breakdown_value": dim,
-                "values": metric_values(b.label, dim),
-            }
-            if r.compare:
-                row["previous"] = metric_values(prev_label, dim)
-                row["last_year"] = metric_values("ly:" + b.label, dim)
-            series.append(row)
-    totals = []
-    for dim in dims:
-        row = {"breakdown_value": dim, "values": metric_values(CURRENT, dim)}
-        if r.compare:
-            row["previous_period"] = metric_values(PREVIOUS, dim)
-            row["last_year"] = metric_values(LAST_YEAR, dim)
-        totals.append(row)
+            series.append(
+                SeriesRow(
+                    b.label,
+                    b.start,
+                    b.end,
+                    dim,
+                    metric_values(b.label, dim),
+                    metric_values(prev_label, dim) if r.compare else None,
+                    metric_values("ly:" + b.label, dim) if r.compare else None,
+                )
+            )
+    totals = [
+        TotalRow(
+            dim,
+            metric_values(CURRENT, dim),
+            metric_values(PREVIOUS, dim) if r.compare else None,
+            metric_values(LAST_YEAR, dim) if r.compare else None,
+        )
+        for dim in dims
+    ]
     cur, prev, ly = plan.totals
-    return {
-        "tenant": tenant.slug,
-        "currency": r.currency,
-        "timezone": r.timezone,
-        "granularity": r.granularity.value,
-        "from": r.first.isoformat(),
-        "to": r.last.isoformat(),
-        "breakdown": breakdown_info,
-        "periods": {
-            "current": _period(cur),
-            "previous_period": _period(prev) if r.compare else None,
-            "last_year": _period(ly) if r.compare else None,
-        },
-        "metrics": [
-            {
-                "id": m.id,
-                "name_en": m.name_en,
-                "name_zh": m.name_zh,
-                "unit": m.unit.value,
-                "formula": m.formula,
-                "available": metric_reason[m.id] is None,
-                "reason": metric_reason[m.id],
-            }
+    return MetricsResult(
+        tenant=tenant.slug,
+        currency=r.currency,
+        timezone=r.timezone,
+        granularity=r.granularity.value,
+        first=r.first,
+        last=r.last,
+        breakdown=breakdown_info,
+        periods=Periods(
+            _period(cur), _period(prev) if r.compare else None, _period(ly) if r.compare else None
+        ),
+        metrics=tuple(
+            MetricInfo(
+                m.id,
+                m.name_en,
+                m.name_zh,
+                m.unit.value,
+                m.formula,
+                metric_reason[m.id] is None,
+                metric_reason[m.id],
+            )
             for m in r.metrics
-        ],
-        "other_currencies": source.other_currencies(cur, r.currency),
-        "series": series,
-        "totals": totals,
-    }
+        ),
+        other_currencies=source.other_currencies(cur, r.currency),
+        series=tuple(series),
+        totals=tuple(totals),
+    )
 
 
-def _period(b: Bucket) -> dict[str, str]:
-    return {
-        "from": b.first_day.isoformat(),
-        "to": (b.end_day - timedelta(days=1)).isoformat(),
-        "start": b.start.isoformat(),
-        "end": b.end.isoformat(),
-    }
+def _period(b: Bucket) -> Period:
+    return Period(b.first_day, b.end_day - timedelta(days=1), b.start, b.end)
 
 
 class MetricsTimeout(EcomopsError):
@@ -297,17 +352,13 @@ class MetricsTimeout(EcomopsError):
     code = "metrics_timeout"
 
 
-#: Where base measures come from: rollups when they can answer (else the facts), or forced.
-SOURCES = ("auto", "rollups", "facts")
-
-
 def compute_on_connection(
     con: Any,
     tenant: TenantInfo,
     resolved: Resolved,
     timeout_seconds: float = TIMEOUT_SECONDS,
     source_kind: str = "auto",
-) -> dict[str, Any]:
+) -> MetricsResult:
     """Metrics over one DuckDB connection or cursor: from the rollups when the request's buckets are
     whole UTC hours and the rollups are ready (plain SQL, no Ibis compile cost), else from the facts
     through an Ibis backend. ``source_kind`` "facts" forces the raw path (benchmarks, checks);
@@ -340,8 +391,7 @@ def compute_on_connection(
     watchdog.start()
     try:
         answer = compute(source, tenant, resolved)
-        answer["source"] = "rollups" if isinstance(source, rollups.RollupSource) else "facts"
-        return answer
+        return replace(answer, source="rollups" if isinstance(source, rollups.RollupSource) else "facts")
     except duckdb.Error as exc:
         if timed_out.is_set():
             raise MetricsTimeout(
@@ -352,14 +402,6 @@ def compute_on_connection(
         raise
     finally:
         watchdog.cancel()
-
-
-def _check_source(source: str) -> None:
-    if source not in SOURCES:
-        raise ValidationFailed(
-            f"source: unknown source {source!r}; known: {', '.join(SOURCES)}",
-            {"field": "source", "unknown": source},
-        )
 
 
 def ensure_rollups(warehouse: Warehouse, tenant: TenantInfo) -> None:
@@ -382,25 +424,15 @@ def ensure_rollups(warehouse: Warehouse, tenant: TenantInfo) -> None:
         rollups.keep_days_in(cur, tenant.timezone)
 
 
-def compute_for_warehouse(warehouse: Warehouse, tenant: TenantInfo, query: MetricsQuery) -> dict[str, Any]:
-    """Metrics from a warehouse this process has open (the server's, or a test's), on a private cursor."""
+def compute_for_warehouse(warehouse: Warehouse, tenant: TenantInfo, query: MetricsQuery) -> MetricsResult:
+    """Metrics from a warehouse this process has open (the server's, or a command's), on a private
+    cursor. A file a command opened read-only is read as it is: its rollups cannot be maintained here,
+    so the answer comes from them when they can give it, else from the raw facts."""
     resolved = resolve(query, tenant)  # validate before touching the warehouse
-    _check_source(query.source)
-    if query.source != "facts":
+    if query.source != "facts" and not warehouse.read_only:
         ensure_rollups(warehouse, tenant)
     cursor = warehouse.cursor()
     try:
         return compute_on_connection(cursor, tenant, resolved, source_kind=query.source)
     finally:
         cursor.close()
-
-
-def compute_for_file(path: Path, tenant: TenantInfo, query: MetricsQuery) -> dict[str, Any]:
-    """Metrics from a warehouse file no server owns, opened read-only."""
-    resolved = resolve(query, tenant)
-    _check_source(query.source)
-    con = connect(path, read_only=True)
-    try:
-        return compute_on_connection(con, tenant, resolved, source_kind=query.source)
-    finally:
-        con.close()

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import duckdb
 import ibis
+from pydantic import Field
 
 from ecomops.analytics import rollups
 from ecomops.analytics.catalogue import (
@@ -55,31 +56,26 @@ STEPS: tuple[tuple[str, str | None], ...] = (
 
 @dataclass(frozen=True)
 class FunnelStep:
-    id: str
-    visitors: int
-    #: Share of the previous step's visitors who reached this step (None for the first step or 0 before).
-    step_rate: float | None
-    #: Share of all visitors who reached this step (None when there were no visitors).
-    overall_rate: float | None
+    id: Annotated[str, Field(description="visitors, product_views, add_to_cart, checkout or orders")]
+    visitors: Annotated[
+        int, Field(description="Distinct visitors who reached this step and every earlier one")
+    ]
+    #: None for the first step, or when the previous step had no visitors.
+    step_rate: Annotated[float | None, Field(description="Share of the previous step's visitors")]
+    #: None when there were no visitors.
+    overall_rate: Annotated[float | None, Field(description="Share of all visitors")]
 
 
 @dataclass(frozen=True)
 class Funnel:
-    first: date
-    last: date
+    """The funnel of a window (``GET …/funnel``, ``ecomops funnel``, the overview's funnel panel)."""
+
+    first: Annotated[date, Field(alias="from")]
+    last: Annotated[date, Field(alias="to")]
     timezone: str
     #: False when the tenant has no page/screen events in the window at all (imports only).
-    available: bool
-    steps: list[FunnelStep]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "from": self.first.isoformat(),
-            "to": self.last.isoformat(),
-            "timezone": self.timezone,
-            "available": self.available,
-            "steps": [s.__dict__ for s in self.steps],
-        }
+    available: Annotated[bool, Field(description="False when the window has no page or screen events")]
+    steps: tuple[FunnelStep, ...]
 
 
 def counts(con: Any, first: date, last: date, timezone: str, source: str = "auto") -> dict[str, int]:
@@ -139,7 +135,7 @@ def compute(con: Any, first: date, last: date, timezone: str) -> Funnel:
             )
         )
         previous = n
-    return Funnel(first, last, timezone, top > 0, steps)
+    return Funnel(first, last, timezone, top > 0, tuple(steps))
 
 
 def window(

@@ -5,10 +5,11 @@ trend, channel mix, top products, ROAS by campaign and the conversion funnel, fo
 with presets (today, yesterday, 7/30 days, this month, 618, Double 11) or a custom range, in the shop's
 time zone.
 
-Every figure comes from the KPI engine (``analytics.engine``) — the same code as
-``GET /api/v1/t/{tenant}/metrics`` — in as few calls as the page allows: one for every card with its
-comparisons (its day or hour series is also the trend), one per breakdown (channel, product,
-campaign), run concurrently on separate cursors; the funnel comes from ``analytics.funnel``. Each
+Every figure comes from the analytics use cases (``analytics.service``) — the same functions as
+``GET /api/v1/t/{tenant}/metrics`` and ``…/funnel`` — in as few calls as the page allows: one for every
+card with its comparisons (its day or hour series is also the trend), one per breakdown (channel,
+product, campaign), run concurrently on separate cursors, plus the funnel. The page reads their typed
+results (Decimal money, int counts, float ratios) directly. Each
 number links to the page that explains it (orders filtered to the range, channel or UTM campaign, a
 product page, the funnel or campaign panel).
 
@@ -32,8 +33,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.analytics import engine, funnel
+from ecomops.analytics import service
 from ecomops.analytics.catalogue import METRICS_BY_ID, Unit
+from ecomops.analytics.engine import MetricsQuery
+from ecomops.analytics.funnel import Funnel
+from ecomops.analytics.results import MetricsResult, MetricValue, MetricValues
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
 from ecomops.platform.console import i18n
@@ -183,33 +187,31 @@ def latest_order_day(cur: Any, timezone: str) -> date | None:
     return value.astimezone(ZoneInfo(timezone)).date()
 
 
-def change(current: Any, base: Any) -> float | None:
-    """Relative change of ``current`` over ``base`` (0.125 = +12.5 %); None without a base to compare."""
-    if current is None or base is None:
+def change(current: MetricValue, base: MetricValue) -> float | None:
+    """Relative change of ``current`` over ``base`` (0.125 = +12.5 %); None without a base to compare.
+    Both are values of one metric, so of one type: Decimal money, int counts or float ratios."""
+    if current is None or base is None or base == 0:
         return None
-    b = Decimal(str(base))
-    if b == 0:
-        return None
-    return float((Decimal(str(current)) - b) / abs(b))
+    if isinstance(current, float) or isinstance(base, float):
+        return (float(current) - float(base)) / abs(float(base))
+    return float((Decimal(current) - Decimal(base)) / abs(Decimal(base)))
 
 
-def display(value: Any, unit: str, metric: str, currency: str, locale: str) -> str:
+def display(value: MetricValue, unit: str, metric: str, currency: str, locale: str) -> str:
     """A metric value as the page shows it: money in the shop currency, counts, percentages, ROAS as x.xx."""
     if value is None:
         return "–"
     if unit == Unit.money.value:
-        return i18n.money(Decimal(str(value)), currency, locale)
+        return i18n.money(Decimal(value), currency, locale)
     if unit == Unit.count.value:
         return i18n.number(int(value), locale)
     if metric in ("roas",):
         return i18n.number(Decimal(str(value)), locale, 2)
-    return i18n.percent(value, locale)
+    return i18n.percent(float(value), locale)
 
 
-def _query(ids: tuple[str, ...] | list[str], rng: DateRange, **extra: Any) -> engine.MetricsQuery:
-    return engine.MetricsQuery(
-        ids=list(ids), first=rng.first, last=rng.last, granularity=rng.granularity, **extra
-    )
+def _query(ids: tuple[str, ...] | list[str], rng: DateRange, **extra: Any) -> MetricsQuery:
+    return MetricsQuery(ids=list(ids), first=rng.first, last=rng.last, granularity=rng.granularity, **extra)
 
 
 def _on_cursor(page: Page, fn: Any) -> Any:
@@ -238,15 +240,29 @@ def _bucket_label(label: str, granularity: str) -> str:
     return label[5:10]
 
 
-async def load(page: Page, rng: DateRange) -> dict[str, Any]:
-    """Every figure of the page: the engine calls and the funnel run concurrently, each on its own cursor."""
-    warehouse = page.state.warehouses.get(page.tenant.id)
-    tenant = page.tenant
+@dataclass(frozen=True)
+class Figures:
+    """The use cases' answers the page is made of."""
 
-    def metrics(query: engine.MetricsQuery) -> dict[str, Any]:
-        return engine.compute_for_warehouse(warehouse, tenant, query)
+    cards: MetricsResult
+    channels: MetricsResult
+    products: MetricsResult
+    campaigns: MetricsResult
+    funnel: Funnel
+    #: Product names of the top products, by product id.
+    names: dict[str, str]
+    #: Rows per fact table (what data the shop holds).
+    counts: dict[str, int]
 
-    cards, channels, products, campaigns, funnel_result, counts = await asyncio.gather(
+
+async def load(page: Page, rng: DateRange) -> Figures:
+    """Every figure of the page: the metrics calls and the funnel run concurrently, each on its own cursor."""
+    state, tenant = page.state, page.tenant
+
+    def metrics(query: MetricsQuery) -> MetricsResult:
+        return service.get_metrics(state, tenant, query)
+
+    cards, channels, products, campaigns, funnel, counts = await asyncio.gather(
         run_in_threadpool(metrics, _query([c.metric for c in CARDS], rng)),
         run_in_threadpool(metrics, _query(CHANNEL_METRICS, rng, breakdown="channel", limit=TOP_CHANNELS)),
         run_in_threadpool(
@@ -257,32 +273,27 @@ async def load(page: Page, rng: DateRange) -> dict[str, Any]:
             metrics,
             _query(CAMPAIGN_METRICS, rng, breakdown="campaign", limit=TOP_CAMPAIGNS, compare=False),
         ),
-        run_in_threadpool(
-            _on_cursor, page, lambda cur: funnel.compute(cur, rng.first, rng.last, tenant.timezone)
-        ),
-        run_in_threadpool(table_counts, warehouse),
+        run_in_threadpool(service.get_funnel, state, tenant, rng.first, rng.last, tenant.timezone),
+        run_in_threadpool(table_counts, state.warehouses.get(tenant.id)),
     )
-    product_ids = [str(t["breakdown_value"]) for t in products["totals"]]
+    product_ids = [str(t.breakdown_value) for t in products.totals]
     names = await run_in_threadpool(_on_cursor, page, lambda cur: _product_names(cur, product_ids))
-    return {
-        "cards": cards,
-        "channels": channels,
-        "products": products,
-        "campaigns": campaigns,
-        "funnel": funnel_result,
-        "names": names,
-        "counts": counts,
-    }
+    return Figures(cards, channels, products, campaigns, funnel, names, counts)
 
 
-def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
-    """Turn the engine answers into what the template shows: formatted values, changes and links."""
+def _of(values: MetricValues | None, metric: str) -> MetricValue:
+    """A metric's value in an optional comparison (absent when the request did not compare)."""
+    return None if values is None else values[metric]
+
+
+def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
+    """Turn the typed answers into what the template shows: formatted values, changes and links."""
     locale, currency, base = page.locale, page.tenant.currency, page.base
     window = {"date_from": rng.first.isoformat(), "date_to": rng.last.isoformat()}
     orders_url = f"{base}/orders?" + urlencode(window)
-    answer = data["cards"]
-    total = answer["totals"][0]
-    metric_info = {m["id"]: m for m in answer["metrics"]}
+    answer = data.cards
+    total = answer.totals[0]
+    metric_info = {m.id: m for m in answer.metrics}
     drill = {
         "orders": orders_url,
         "refunds": f"{base}/orders?" + urlencode({**window, "status": "refunded"}),
@@ -292,41 +303,40 @@ def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
     cards = []
     for card in CARDS:
         info = metric_info[card.metric]
-        value = total["values"][card.metric]
-        prev = total["previous_period"][card.metric]
-        ly = total["last_year"][card.metric]
-        ly_change = change(value, ly)
+        value = total.values[card.metric]
+        prev = _of(total.previous_period, card.metric)
+        ly = _of(total.last_year, card.metric)
         cards.append(
             {
                 "id": card.metric,
                 "label": card.label,
                 "value": value,
-                "text": display(value, info["unit"], card.metric, currency, locale),
-                "available": info["available"],
-                "reason": info["reason"],
-                "previous": display(prev, info["unit"], card.metric, currency, locale),
+                "text": display(value, info.unit, card.metric, currency, locale),
+                "available": info.available,
+                "reason": info.reason,
+                "previous": display(prev, info.unit, card.metric, currency, locale),
                 "previous_change": change(value, prev),
-                "last_year": display(ly, info["unit"], card.metric, currency, locale),
-                "last_year_change": ly_change,
+                "last_year": display(ly, info.unit, card.metric, currency, locale),
+                "last_year_change": change(value, ly),
                 "up_is_good": card.up_is_good,
                 "href": drill[card.drill],
                 "description": METRICS_BY_ID[card.metric].description,
             }
         )
 
-    gmv_total = Decimal(str(total["values"]["gmv"] or 0))
-    trend_rows = answer["series"]
-    has_ly = any(row["last_year"]["gmv"] not in (None, "0.0000") for row in trend_rows)
+    gmv_total = _money(total.values["gmv"])
+    trend_rows = answer.series
+    has_ly = any(_of(row.last_year, "gmv") not in (None, 0) for row in trend_rows)
     trend = {
         "granularity": rng.granularity,
         "currency": currency,
         "locale": locale.replace("_", "-"),
-        "labels": [_bucket_label(row["bucket"], rng.granularity) for row in trend_rows],
-        "gmv": [float(row["values"]["gmv"] or 0) for row in trend_rows],
-        "orders": [int(row["values"]["orders"] or 0) for row in trend_rows],
-        "gmv_last_year": [float(row["last_year"]["gmv"] or 0) for row in trend_rows] if has_ly else None,
+        "labels": [_bucket_label(row.bucket, rng.granularity) for row in trend_rows],
+        "gmv": [float(_money(row.values["gmv"])) for row in trend_rows],
+        "orders": [int(row.values["orders"] or 0) for row in trend_rows],
+        "gmv_last_year": [float(_money(_of(row.last_year, "gmv"))) for row in trend_rows] if has_ly else None,
         "links": [
-            f"{base}/orders?" + urlencode({"date_from": row["bucket"][:10], "date_to": row["bucket"][:10]})
+            f"{base}/orders?" + urlencode({"date_from": row.bucket[:10], "date_to": row.bucket[:10]})
             for row in trend_rows
         ],
         "names": {
@@ -337,18 +347,18 @@ def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
     }
 
     channels = []
-    for row in data["channels"]["totals"]:
-        name = row["breakdown_value"]
-        gmv = row["values"]["gmv"]
+    for row in data.channels.totals:
+        name = row.breakdown_value
+        gmv = row.values["gmv"]
         channels.append(
             {
                 "name": name,
                 "gmv": gmv,
-                "gmv_text": i18n.money(Decimal(gmv), currency, locale) if gmv is not None else "–",
-                "orders": row["values"]["orders"],
-                "buyers": row["values"]["buyers"],
-                "share": float(Decimal(gmv) / gmv_total) if gmv is not None and gmv_total else None,
-                "change": change(gmv, row["previous_period"]["gmv"]),
+                "gmv_text": display(gmv, Unit.money.value, "gmv", currency, locale),
+                "orders": row.values["orders"],
+                "buyers": row.values["buyers"],
+                "share": float(_money(gmv) / gmv_total) if gmv is not None and gmv_total else None,
+                "change": change(gmv, _of(row.previous_period, "gmv")),
                 "href": f"{base}/orders?" + urlencode({**window, "channel": name})
                 if name != "(none)"
                 else orders_url,
@@ -357,36 +367,39 @@ def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
     channel_chart = {
         "currency": currency,
         "locale": locale.replace("_", "-"),
-        "items": [{"name": c["name"], "value": float(c["gmv"] or 0), "href": c["href"]} for c in channels],
+        "items": [
+            {"name": c["name"], "value": float(_money(row.values["gmv"])), "href": c["href"]}
+            for c, row in zip(channels, data.channels.totals, strict=True)
+        ],
     }
 
     products = []
-    for rank, row in enumerate(data["products"]["totals"], start=1):
-        pid = str(row["breakdown_value"])
-        gmv = row["values"]["gmv"]
+    for rank, row in enumerate(data.products.totals, start=1):
+        pid = str(row.breakdown_value)
+        gmv = row.values["gmv"]
         products.append(
             {
                 "rank": rank,
                 "id": pid,
-                "name": data["names"].get(pid, pid),
+                "name": data.names.get(pid, pid),
                 "gmv": gmv,
-                "gmv_text": i18n.money(Decimal(gmv), currency, locale) if gmv is not None else "–",
-                "orders": row["values"]["orders"],
+                "gmv_text": display(gmv, Unit.money.value, "gmv", currency, locale),
+                "orders": row.values["orders"],
                 "href": f"{base}/products/{pid}" if pid != "(none)" else f"{base}/products",
             }
         )
-    product_total = sum((Decimal(p["gmv"]) for p in products if p["gmv"] is not None), Decimal(0))
+    product_total = sum((_money(row.values["gmv"]) for row in data.products.totals), Decimal(0))
 
-    campaign_answer = data["campaigns"]
-    spend_info = {m["id"]: m for m in campaign_answer["metrics"]}
+    campaign_answer = data.campaigns
+    spend_info = {m.id: m for m in campaign_answer.metrics}
     campaigns = []
-    for row in campaign_answer["totals"]:
-        v = row["values"]
+    for row in campaign_answer.totals:
+        v = row.values
         campaigns.append(
             {
-                "name": row["breakdown_value"],
+                "name": row.breakdown_value,
                 # Orders carrying this utm_campaign label in the range ("(none)" = without a campaign).
-                "href": f"{base}/orders?" + urlencode({**window, "utm_campaign": row["breakdown_value"]}),
+                "href": f"{base}/orders?" + urlencode({**window, "utm_campaign": row.breakdown_value}),
                 "spend": v["ad_spend"],
                 "spend_text": display(v["ad_spend"], "money", "ad_spend", currency, locale),
                 "revenue": v["attributed_revenue"],
@@ -399,7 +412,7 @@ def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
         )
     max_roas = max((float(c["roas"]) for c in campaigns if c["roas"] is not None), default=0.0)
 
-    fn: funnel.Funnel = data["funnel"]
+    fn = data.funnel
     steps = [
         {
             "id": s.id,
@@ -413,8 +426,12 @@ def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
         for s in fn.steps
     ]
     periods = {
-        name: (date.fromisoformat(p["from"]), date.fromisoformat(p["to"]))
-        for name, p in answer["periods"].items()
+        name: (p.first, p.last)
+        for name, p in (
+            ("current", answer.periods.current),
+            ("previous_period", answer.periods.previous_period),
+            ("last_year", answer.periods.last_year),
+        )
         if p is not None
     }
     return {
@@ -427,14 +444,19 @@ def build(page: Page, rng: DateRange, data: dict[str, Any]) -> dict[str, Any]:
         "products": products,
         "product_total": product_total,
         "campaigns": campaigns,
-        "campaigns_reason": spend_info["ad_spend"]["reason"],
+        "campaigns_reason": spend_info["ad_spend"].reason,
         "max_roas": max_roas,
         "funnel": fn,
         "funnel_steps": steps,
-        "other_currencies": answer["other_currencies"],
+        "other_currencies": answer.other_currencies,
         "orders_url": orders_url,
-        "counts": data["counts"],
+        "counts": data.counts,
     }
+
+
+def _money(value: MetricValue) -> Decimal:
+    """A money cell as a Decimal (missing: 0), for sums, shares and chart points."""
+    return value if isinstance(value, Decimal) else Decimal(0)
 
 
 def preset_links(page: Page) -> list[dict[str, str]]:

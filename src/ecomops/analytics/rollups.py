@@ -51,6 +51,7 @@ from ecomops.analytics.catalogue import (
     Family,
 )
 from ecomops.analytics.periods import Bucket, Granularity
+from ecomops.analytics.results import RollupStatus
 from ecomops.analytics.rollup_days import dim
 from ecomops.analytics.sources import Cells
 from ecomops.platform.modules import FactsChanged
@@ -389,7 +390,7 @@ def mark_stale(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("UPDATE rollup_state SET ready = false WHERE id = 1")
 
 
-def status(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def status(cur: duckdb.DuckDBPyConnection) -> RollupStatus:
     """Rollup state and row counts, for ``ecomops metrics rollups status`` and the API. A file opened
     read-only before later rollup migrations shows only the tables it has."""
     row = cur.execute(
@@ -404,16 +405,16 @@ def status(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             continue
         counts[table] = int(c[0]) if c else 0
     kept = rollup_cache.state(cur)
-    return {
-        "ready": bool(row[0]),
-        "current": is_current(cur),
-        "rebuilt_at": row[1].isoformat() if row[1] else None,
-        "refreshed_at": row[2].isoformat() if row[2] else None,
-        "hours_refreshed": int(row[3]),
-        "day_zone": rollup_days.zone_of(cur),
-        "version": kept[1] if kept else 0,
-        "rows": counts,
-    }
+    return RollupStatus(
+        ready=bool(row[0]),
+        current=is_current(cur),
+        rebuilt_at=row[1],
+        refreshed_at=row[2],
+        hours_refreshed=int(row[3]),
+        day_zone=rollup_days.zone_of(cur),
+        version=kept[1] if kept else 0,
+        rows=counts,
+    )
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from rich.table import Table
 
 from ecomops.customers import service
 from ecomops.customers.results import CustomerPage, CustomerProfile, PiiView
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import tenant_path
-from ecomops.platform.commandline import cli_errors, console, here_or_server, print_result, tenant_info
+from ecomops.platform.commandline import cli_errors, console, here_or_server, print_json, tenant_info
 
 customers_app = typer.Typer(
     help="Customers: list and profiles (PII masked unless --reveal).", no_args_is_help=True
@@ -77,7 +78,7 @@ def list_command(
     with cli_errors():
         page = fetch_list(tenant, limit=limit, offset=offset, email=email, phone=phone, reveal=reveal)
     if json_out:
-        print_result(page)
+        print_json(json_form(page, CustomerPage))
         return
     table = Table("customer", "orders", "spend", "last seen", "country", "contact")
     for item in page.items:
@@ -105,4 +106,4 @@ def show_command(
     """A customer's profile as JSON: attributes, orders summary with recent orders, PII."""
     with cli_errors():
         profile = fetch_profile(tenant, customer_id, reveal=reveal)
-    print_result(profile)
+    print_json(json_form(profile, CustomerProfile))

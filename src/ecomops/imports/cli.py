@@ -20,13 +20,14 @@ from rich.table import Table
 from ecomops.imports import operations
 from ecomops.imports.operations import ImportJobView
 from ecomops.imports.options import PRESETS, ImportOptions, InputFile
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import ServerClient, tenant_path
 from ecomops.platform.commandline import (
     cli_errors,
     console,
     err_console,
     here_or_server,
-    print_result,
+    print_json,
     tenant_info,
 )
 from ecomops.platform.web.state import AppState
@@ -156,6 +157,6 @@ def import_cmd(
         job = run_import(tenant, files, options, mapping, show=not json_out)
         job.raise_if_failed()
     if json_out:
-        print_result(job)
+        print_json(json_form(job, ImportJobView))
     else:
         _print_summary(job)

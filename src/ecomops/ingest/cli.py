@@ -17,8 +17,9 @@ from rich.table import Table
 from ecomops.ingest import deadletters
 from ecomops.ingest.deadletters import DeadLetter, ReplayResult
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import tenant_path
-from ecomops.platform.commandline import cli_errors, console, here_or_server, print_result, tenant_info
+from ecomops.platform.commandline import cli_errors, console, here_or_server, print_json, tenant_info
 
 ingest_app = typer.Typer(help="Event ingest: dead letters (refused events).", no_args_is_help=True)
 dead_app = typer.Typer(help="List and replay events the ingest API refused.", no_args_is_help=True)
@@ -65,7 +66,7 @@ def list_command(
     with cli_errors():
         letters = fetch_dead_letters(tenant, limit=limit, include_replayed=include_replayed)
     if json_out:
-        print_result(letters)
+        print_json(json_form(letters, list[DeadLetter]))
         return
     table = Table("id", "received", "index", "reason", "payload", "replayed")
     for d in letters:
@@ -102,7 +103,7 @@ def replay_command(
         corrected = read_payload(payload) if payload is not None else None
         result = replay(tenant, dead_letter_id, corrected)
     if json_out:
-        print_result(result)
+        print_json(json_form(result, ReplayResult))
         return
     state = "stored" if result.accepted else "already stored (duplicate messageId)"
     console.print(f"replayed {dead_letter_id}: message {result.message_id} {state}")

@@ -68,19 +68,18 @@ SNAPSHOT_EXAMPLE = {
 }
 
 
-def _scope(ctx: Any) -> service.LiveScope:
-    return service.LiveScope(ctx.tenant.timezone, ctx.tenant.currency)
-
-
 @router.get(
     "",
+    response_model=service.LiveSnapshot,
     summary="Live figures now: last 60 minutes by minute, today so far, hot products, channels, "
     "live sessions, unpaid orders",
     responses={200: {"content": {"application/json": {"example": SNAPSHOT_EXAMPLE}}}},
 )
 async def live_snapshot(ctx: TenantDep, state: StateDep) -> Response:
+    """``live.service.snapshot`` as the hub shares it: computed at most once per interval for every
+    open screen, and sent as the bytes it was serialised to once (its JSON form)."""
     require(ctx, "orders:read")
-    snap = await hub_of(state).snapshot(ctx.tenant.id, _scope(ctx))
+    snap = await hub_of(state).snapshot(ctx.tenant.id, service.LiveScope.of(ctx.tenant))
     return Response(snap.body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
@@ -127,7 +126,7 @@ async def live_stream(
 ) -> StreamingResponse:
     require(ctx, "orders:read")
     return StreamingResponse(
-        sse_events(state, ctx.tenant.id, _scope(ctx), max_seconds, KEEPALIVE_SECONDS),
+        sse_events(state, ctx.tenant.id, service.LiveScope.of(ctx.tenant), max_seconds, KEEPALIVE_SECONDS),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

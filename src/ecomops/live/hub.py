@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from ecomops.kernel.clock import utcnow
+from ecomops.kernel.jsonutil import json_form
 from ecomops.live import service
 from ecomops.platform.warehouse.connection import WarehouseRegistry
 
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Snapshot:
-    data: dict[str, Any]
-    #: The JSON text sent to clients, serialised once for all of them.
+    result: service.LiveSnapshot
+    #: The JSON text sent to clients (the result's JSON form), serialised once for all of them.
     body: bytes
     #: Digest of the content without ``as_of``: equal digests mean nothing on screen would change.
     digest: str
@@ -45,11 +46,12 @@ class Snapshot:
     computed_at: float
 
 
-def make_snapshot(data: dict[str, Any], computed_at: float) -> Snapshot:
+def make_snapshot(result: service.LiveSnapshot, computed_at: float) -> Snapshot:
+    data = json_form(result, service.LiveSnapshot)
     content = {k: v for k, v in data.items() if k != "as_of"}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return Snapshot(data, body, digest, computed_at)
+    return Snapshot(result, body, digest, computed_at)
 
 
 @dataclass(eq=False)  # identity semantics: each open screen is its own set member
@@ -112,7 +114,7 @@ class LiveHub:
         feed.scope = scope  # a changed time zone or currency applies from the next tick
         return feed
 
-    def _compute_sync(self, tenant_id: str, scope: service.LiveScope) -> dict[str, Any]:
+    def _compute_sync(self, tenant_id: str, scope: service.LiveScope) -> service.LiveSnapshot:
         cur = self.warehouses.get(tenant_id).cursor()
         try:
             return service.compute(cur, scope, self.clock())

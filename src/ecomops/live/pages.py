@@ -12,8 +12,6 @@ office or a live-stream control room; it refreshes the same way and needs the sa
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -41,11 +39,10 @@ async def live_page(request: Request, slug: str) -> Response:
             f"screen: {screen[:40]!r} is not one of {', '.join(SCREENS)}",
             page.session,
         )
-    scope = service.LiveScope(page.tenant.timezone, page.tenant.currency)
-    snap = await hub_of(page.state).snapshot(page.tenant.id, scope)
+    snap = await hub_of(page.state).snapshot(page.tenant.id, service.LiveScope.of(page.tenant))
     context = {
         # For a <script> data block: no "<" at all, so no "</script>" or "<!--" can end it early.
-        "snapshot_json": json.dumps(snap.data, ensure_ascii=False).replace("<", "\\u003c"),
+        "snapshot_json": snap.body.decode().replace("<", "\\u003c"),
         "stream_url": f"/api/v1/t/{page.tenant.slug}/live/stream",
         "screen": screen,
     }

@@ -17,6 +17,11 @@ transaction, instead of planning Ibis expressions per request. The counting rule
   minute offset, so they are also whole local minutes).
 
 ``now`` is a parameter so tests can pin the clock.
+
+The snapshot is typed (:class:`LiveSnapshot`: Decimal money with four places, aware datetimes in the
+tenant's zone); its JSON form (money as strings, times as ``isoformat()``) is what ``GET …/live``, the
+SSE stream, the page's first paint and ``ecomops live show --json`` carry. :func:`snapshot` is the use
+case: the server's hub shares it among open screens, the CLI runs it when no server owns the file.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from ecomops.analytics.service import EXCLUDED_ORDER_STATUSES
+from ecomops.kernel.clock import utcnow
+from ecomops.kernel.jsonutil import IsoDateTime
+from ecomops.platform.context import TenantInfo
+from ecomops.platform.web.state import AppState
 
 Cursor = duckdb.DuckDBPyConnection
 
@@ -53,6 +62,108 @@ class LiveScope:
     timezone: str
     currency: str
 
+    @classmethod
+    def of(cls, tenant: TenantInfo) -> LiveScope:
+        return cls(tenant.timezone, tenant.currency)
+
+
+@dataclass(frozen=True)
+class Minute:
+    #: The whole minute's start, in the tenant's zone.
+    minute: IsoDateTime
+    gmv: Decimal
+    orders: int
+    buyers: int
+    visitors: int
+    #: Buyers / visitors of the minute; None without visitors.
+    conversion: float | None
+
+
+@dataclass(frozen=True)
+class Today:
+    gmv: Decimal
+    orders: int
+    buyers: int
+    visitors: int
+    conversion: float | None
+    aov: Decimal | None
+    #: Counted orders of today in other currencies (left out of every figure).
+    other_currencies: int
+    unpaid_orders: int
+    unpaid_value: Decimal
+
+
+@dataclass(frozen=True)
+class HotProduct:
+    rank: int
+    product_id: str
+    name: str | None
+    category: str | None
+    revenue: Decimal
+    units: int
+    orders: int
+
+
+@dataclass(frozen=True)
+class ChannelToday:
+    channel: str
+    gmv: Decimal
+    orders: int
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    live_session_id: str
+    channel: str | None
+    host: str | None
+    title: str | None
+    started_at: IsoDateTime | None
+    ended_at: IsoDateTime | None
+    on_air: bool
+    peak_viewers: int | None
+    total_viewers: int | None
+    gmv: Decimal
+    orders: int
+    gmv_per_viewer: Decimal | None
+
+
+@dataclass(frozen=True)
+class UnpaidOrder:
+    order_id: str
+    ordered_at: IsoDateTime | None
+    status: str
+    channel: str | None
+    customer_id: str | None
+    total: Decimal
+    currency: str
+    items_count: int
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """The live figures of one tenant at ``as_of`` (UTC); other times are in ``timezone``."""
+
+    as_of: IsoDateTime
+    timezone: str
+    currency: str
+    day_start: IsoDateTime
+    minutes: tuple[Minute, ...]
+    today: Today
+    hot_products: tuple[HotProduct, ...]
+    channels: tuple[ChannelToday, ...]
+    live_sessions: tuple[LiveSession, ...]
+    unpaid: tuple[UnpaidOrder, ...]
+    last_order_at: IsoDateTime | None
+
+
+def snapshot(state: AppState, tenant: TenantInfo, now: datetime | None = None) -> LiveSnapshot:
+    """The tenant's live figures now (or at ``now``), on a private cursor of its warehouse."""
+    cur = state.warehouses.get(tenant.id).cursor()
+    try:
+        return compute(cur, LiveScope.of(tenant), now or utcnow())
+    finally:
+        cur.close()
+
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
@@ -60,17 +171,17 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _money(value: Decimal | None) -> str:
-    """Decimal string with four places, as every money value in the API."""
-    return str((value or ZERO).quantize(Decimal("0.0001")))
+def _money(value: Decimal | None) -> Decimal:
+    """Four places, as every money value in the API (a missing sum is zero)."""
+    return (value or ZERO).quantize(Decimal("0.0001"))
 
 
 def _ratio(num: int, den: int) -> float | None:
     return None if den == 0 else num / den
 
 
-def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
-    return None if value is None else value.astimezone(zone).isoformat()
+def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return None if value is None else value.astimezone(zone)
 
 
 def day_start(now: datetime, timezone: str) -> datetime:
@@ -81,7 +192,7 @@ def day_start(now: datetime, timezone: str) -> datetime:
     return midnight.astimezone(UTC)
 
 
-def compute(cur: Cursor, scope: LiveScope, now: datetime) -> dict[str, Any]:
+def compute(cur: Cursor, scope: LiveScope, now: datetime) -> LiveSnapshot:
     """The whole live snapshot at ``now`` in one read transaction (all parts see the same data)."""
     now = _utc(now)
     zone = ZoneInfo(scope.timezone)
@@ -103,19 +214,19 @@ def compute(cur: Cursor, scope: LiveScope, now: datetime) -> dict[str, Any]:
         ).fetchone()
     finally:
         cur.execute("ROLLBACK")
-    return {
-        "as_of": now.isoformat(),
-        "timezone": scope.timezone,
-        "currency": scope.currency,
-        "day_start": today.astimezone(zone).isoformat(),
-        "minutes": minutes,
-        "today": totals,
-        "hot_products": hot,
-        "channels": channels,
-        "live_sessions": sessions,
-        "unpaid": unpaid,
-        "last_order_at": _iso(last_order[0] if last_order else None, zone),
-    }
+    return LiveSnapshot(
+        as_of=now,
+        timezone=scope.timezone,
+        currency=scope.currency,
+        day_start=today.astimezone(zone),
+        minutes=minutes,
+        today=totals,
+        hot_products=hot,
+        channels=channels,
+        live_sessions=sessions,
+        unpaid=unpaid,
+        last_order_at=_local(last_order[0] if last_order else None, zone),
+    )
 
 
 #: Passed as one list parameter (``list_contains(?, status)``): the SQL text never changes.
@@ -130,7 +241,7 @@ def _minutes(
     end: datetime,
     now: datetime,
     zone: ZoneInfo,
-) -> list[dict[str, Any]]:
+) -> tuple[Minute, ...]:
     """60 rows, oldest first, zeros for quiet minutes (a chart needs every minute on its axis)."""
     orders = cur.execute(
         """SELECT time_bucket(INTERVAL 1 MINUTE, ordered_at) AS m, sum(total), count(*),
@@ -158,20 +269,20 @@ def _minutes(
     while minute < end:
         gmv, count, buyers, visitor_count = by_minute.get(minute, [ZERO, 0, 0, 0])
         rows.append(
-            {
-                "minute": minute.astimezone(zone).isoformat(),
-                "gmv": _money(gmv),
-                "orders": int(count),
-                "buyers": int(buyers),
-                "visitors": int(visitor_count),
-                "conversion": _ratio(int(buyers), int(visitor_count)),
-            }
+            Minute(
+                minute=minute.astimezone(zone),
+                gmv=_money(gmv),
+                orders=int(count),
+                buyers=int(buyers),
+                visitors=int(visitor_count),
+                conversion=_ratio(int(buyers), int(visitor_count)),
+            )
         )
         minute += timedelta(minutes=1)
-    return rows
+    return tuple(rows)
 
 
-def _today(cur: Cursor, scope: LiveScope, today: datetime, now: datetime) -> dict[str, Any]:
+def _today(cur: Cursor, scope: LiveScope, today: datetime, now: datetime) -> Today:
     gmv, count, buyers = cur.execute(
         """SELECT sum(total), count(*), count(DISTINCT coalesce(customer_id, anonymous_id))
             FROM orders
@@ -194,20 +305,20 @@ def _today(cur: Cursor, scope: LiveScope, today: datetime, now: datetime) -> dic
     visitor_count = int(visitors[0]) if visitors else 0
     count = int(count or 0)
     buyers = int(buyers or 0)
-    return {
-        "gmv": _money(gmv),
-        "orders": count,
-        "buyers": buyers,
-        "visitors": visitor_count,
-        "conversion": _ratio(buyers, visitor_count),
-        "aov": None if count == 0 else _money((gmv or ZERO) / count),
-        "other_currencies": int(other[0]) if other else 0,
-        "unpaid_orders": int(unpaid[0] or 0),
-        "unpaid_value": _money(unpaid[1]),
-    }
+    return Today(
+        gmv=_money(gmv),
+        orders=count,
+        buyers=buyers,
+        visitors=visitor_count,
+        conversion=_ratio(buyers, visitor_count),
+        aov=None if count == 0 else _money((gmv or ZERO) / count),
+        other_currencies=int(other[0]) if other else 0,
+        unpaid_orders=int(unpaid[0] or 0),
+        unpaid_value=_money(unpaid[1]),
+    )
 
 
-def _hot_products(cur: Cursor, scope: LiveScope, today: datetime, now: datetime) -> list[dict[str, Any]]:
+def _hot_products(cur: Cursor, scope: LiveScope, today: datetime, now: datetime) -> tuple[HotProduct, ...]:
     """Today's best sellers by line revenue (lines of counted orders in the tenant's currency)."""
     rows = cur.execute(
         """SELECT i.product_id, any_value(coalesce(p.name, i.name)),
@@ -223,21 +334,13 @@ def _hot_products(cur: Cursor, scope: LiveScope, today: datetime, now: datetime)
             LIMIT ?""",
         [today, now, scope.currency, _EXCLUDED, TOP_PRODUCTS],
     ).fetchall()
-    return [
-        {
-            "rank": rank,
-            "product_id": pid,
-            "name": name,
-            "category": category,
-            "revenue": _money(revenue),
-            "units": int(units or 0),
-            "orders": int(orders),
-        }
+    return tuple(
+        HotProduct(rank, pid, name, category, _money(revenue), int(units or 0), int(orders))
         for rank, (pid, name, category, revenue, units, orders) in enumerate(rows, start=1)
-    ]
+    )
 
 
-def _channels(cur: Cursor, scope: LiveScope, today: datetime, now: datetime) -> list[dict[str, Any]]:
+def _channels(cur: Cursor, scope: LiveScope, today: datetime, now: datetime) -> tuple[ChannelToday, ...]:
     rows = cur.execute(
         """SELECT coalesce(channel, '(none)') AS ch, sum(total) AS gmv, count(*)
             FROM orders
@@ -245,12 +348,12 @@ def _channels(cur: Cursor, scope: LiveScope, today: datetime, now: datetime) -> 
             GROUP BY ch ORDER BY gmv DESC, ch""",
         [today, now, scope.currency, _EXCLUDED],
     ).fetchall()
-    return [{"channel": ch, "gmv": _money(gmv), "orders": int(n)} for ch, gmv, n in rows]
+    return tuple(ChannelToday(ch, _money(gmv), int(n)) for ch, gmv, n in rows)
 
 
 def _sessions(
     cur: Cursor, scope: LiveScope, today: datetime, now: datetime, zone: ZoneInfo
-) -> list[dict[str, Any]]:
+) -> tuple[LiveSession, ...]:
     """Broadcasts running now or started today, with the GMV and orders attributed to each.
 
     Viewer counts are the platform's (``live_sessions``); GMV is the sum of the counted orders that carry
@@ -284,27 +387,25 @@ def _sessions(
     for sid, channel, host, title, started, ended, peak, total_viewers, gmv, count in rows:
         live = ended is None or _utc(ended) > now
         out.append(
-            {
-                "live_session_id": sid,
-                "channel": channel,
-                "host": host,
-                "title": title,
-                "started_at": _iso(started, zone),
-                "ended_at": _iso(ended, zone),
-                "on_air": live,
-                "peak_viewers": peak,
-                "total_viewers": total_viewers,
-                "gmv": _money(gmv),
-                "orders": int(count or 0),
-                "gmv_per_viewer": None
-                if not total_viewers
-                else _money((gmv or ZERO) / Decimal(total_viewers)),
-            }
+            LiveSession(
+                live_session_id=sid,
+                channel=channel,
+                host=host,
+                title=title,
+                started_at=_local(started, zone),
+                ended_at=_local(ended, zone),
+                on_air=live,
+                peak_viewers=peak,
+                total_viewers=total_viewers,
+                gmv=_money(gmv),
+                orders=int(count or 0),
+                gmv_per_viewer=None if not total_viewers else _money((gmv or ZERO) / Decimal(total_viewers)),
+            )
         )
-    return out
+    return tuple(out)
 
 
-def _unpaid(cur: Cursor, zone: ZoneInfo) -> list[dict[str, Any]]:
+def _unpaid(cur: Cursor, zone: ZoneInfo) -> tuple[UnpaidOrder, ...]:
     """Unpaid orders, newest first: the ones to remind before they lapse."""
     rows = cur.execute(
         """SELECT order_id, ordered_at, status, channel, customer_id, total, currency, items_count
@@ -313,19 +414,12 @@ def _unpaid(cur: Cursor, zone: ZoneInfo) -> list[dict[str, Any]]:
             LIMIT ?""",
         [_UNPAID, UNPAID_LIMIT],
     ).fetchall()
-    return [
-        {
-            "order_id": oid,
-            "ordered_at": _iso(ordered, zone),
-            "status": status,
-            "channel": channel,
-            "customer_id": customer,
-            "total": _money(total),
-            "currency": currency,
-            "items_count": int(items or 0),
-        }
+    return tuple(
+        UnpaidOrder(
+            oid, _local(ordered, zone), status, channel, customer, _money(total), currency, int(items or 0)
+        )
         for oid, ordered, status, channel, customer, total, currency, items in rows
-    ]
+    )
 
 
 def change_marker(cur: Cursor, scope: LiveScope, now: datetime) -> tuple[Any, ...]:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from ecomops.kernel.jsonutil import json_form
 from ecomops.orders import service
 from ecomops.orders.results import OrderDetail, OrderPage
 from ecomops.platform import tenants
@@ -26,7 +27,7 @@ from ecomops.platform.commandline import (
     err_console,
     here_or_server,
     parse_day,
-    print_result,
+    print_json,
     tenant_info,
 )
 
@@ -107,7 +108,7 @@ def list_command(
         page = fetch_orders(tenant, filters, limit=limit, cursor=cursor)
         tz = tenants.get_tenant(engine(), tenant).timezone
     if as_json:
-        print_result(page)
+        print_json(json_form(page, OrderPage))
         return
     table = Table("order", "ordered at", "status", "channel", "customer", "total", "coupon", "items")
     for o in page.items:
@@ -138,7 +139,7 @@ def show_command(
         order = fetch_order(tenant, order_id)
         tz = tenants.get_tenant(engine(), tenant).timezone
     if as_json:
-        print_result(order)
+        print_json(json_form(order, OrderDetail))
         return
     console.print(
         f"[bold]{order.order_id}[/bold] {order.status} · {order.channel or '-'} · "

@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 
 import duckdb
 import typer
-from pydantic_core import to_jsonable_python
 from rich.console import Console
 from sqlalchemy import Engine
 
 from ecomops.kernel.errors import Conflict, EcomopsError, NotFound
 from ecomops.platform.client import ServerClient
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.enablement import check_enabled
 from ecomops.platform.server import running_server
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import engine_for
@@ -77,7 +77,7 @@ class LocalWarehouses:
                     "`ecomops serve` so commands go through the server",
                     {"path": str(path), "error": str(exc)},
                 ) from exc
-            found = self._open[tenant_id] = Warehouse(tenant_id, path, con)
+            found = self._open[tenant_id] = Warehouse(tenant_id, path, con, read_only=not self.writable)
         return found
 
     def close_all(self) -> None:
@@ -108,9 +108,16 @@ def here_or_server(
         return local(state)
 
 
-def tenant_info(state: AppState, slug: str) -> TenantInfo:
-    """The tenant a local command acts for (the server resolves it from the URL on the other path)."""
-    return get_tenant(state.engine, slug)
+def tenant_info(state: AppState, slug: str, module: str | None = None) -> TenantInfo:
+    """The tenant a local command acts for (the server resolves it from the URL on the other path).
+
+    With ``module``: refused like the server refuses that module's routes when the tenant switched
+    the module off (404 ``module_disabled``), so the command fails the same way on both paths.
+    """
+    info = get_tenant(state.engine, slug)
+    if module is not None:
+        check_enabled(state, info.id, module)
+    return info
 
 
 @contextmanager
@@ -136,12 +143,6 @@ def run(fn: Callable[[], T]) -> T:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
-
-
-def print_result(result: Any) -> None:
-    """A use case's typed result as the JSON the API answers for it (pydantic's JSON mode: Decimals as
-    strings, times as ISO 8601), so ``--json`` prints the same thing on both paths and as the API."""
-    print_json(to_jsonable_python(result))
 
 
 def parse_day(value: str | None, option: str) -> date | None:

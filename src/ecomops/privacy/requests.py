@@ -53,7 +53,7 @@ from ecomops.kernel.errors import Conflict, EcomopsError, NotFound, ValidationFa
 from ecomops.platform.audit import record_action
 from ecomops.platform.context import TenantInfo, current
 from ecomops.platform.crypto import keyring as keys
-from ecomops.platform.store.scoping import tenant_session
+from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.platform.warehouse import facts
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.privacy import consents as consent_service
@@ -613,8 +613,6 @@ def fail_interrupted(engine: Engine, tenant_ids: list[str]) -> int:
     PostgreSQL store each own their tenants' files, and must not fail each other's live requests.
     Both kinds are safe to run again: the warehouse and store steps are each one transaction.
     """
-    from ecomops.platform.store.scoping import system_session
-
     if not tenant_ids:
         return 0
     with system_session(

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
     cli_errors,
@@ -20,7 +21,7 @@ from ecomops.platform.commandline import (
     err_console,
     here_or_server,
     parse_day,
-    print_result,
+    print_json,
     tenant_info,
 )
 from ecomops.products import service
@@ -91,7 +92,7 @@ def list_command(
         )
         page = fetch_products(tenant, filters, sort=sort, limit=limit, offset=offset)
     if as_json:
-        print_result(page)
+        print_json(json_form(page, ProductPage))
         return
     table = Table("product", "sku", "name", "units", "revenue", "margin", "stock", "reviews", "rating")
     for p in page.items:
@@ -123,7 +124,7 @@ def show_command(
         filters = service.ProductFilters(parse_day(date_from, "--from"), parse_day(date_to, "--to"))
         p = fetch_product(tenant, product_id, filters)
     if as_json:
-        print_result(p)
+        print_json(json_form(p, ProductDetail))
         return
     console.print(f"[bold]{p.name}[/bold] ({p.sku}) · {p.category or '-'} · {p.price} {p.currency}")
     margin = "-" if p.gross_margin is None else str(p.gross_margin)

@@ -1,8 +1,8 @@
 """``ecomops query``: read-only SQL over a tenant warehouse, through the server when one runs.
 
-DuckDB lets one process write a file. While ``ecomops serve`` runs it owns every warehouse, so
-the query goes to its API with the local control token; otherwise the file is opened read-only
-here. Either way the same service validates and runs the statement.
+One path: the command runs ``query.service.run_query`` — through ``POST /api/v1/t/{tenant}/query`` while
+``ecomops serve`` owns the warehouse file (DuckDB lets one process write it), else here on the file
+opened read-only with file access off — and prints the typed answer (``-f json`` is the API's JSON).
 """
 
 from __future__ import annotations
@@ -16,49 +16,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ecomops.kernel.errors import NotFound
-from ecomops.platform import tenants
-from ecomops.platform.commandline import cli_errors, console, engine, err_console, settings
-from ecomops.platform.server import ServerInfo, call_server, running_server
-from ecomops.platform.warehouse import query as service
-from ecomops.platform.warehouse.connection import warehouse_path
+from ecomops.kernel.jsonutil import json_form
+from ecomops.platform.client import tenant_path
+from ecomops.platform.commandline import cli_errors, console, err_console, here_or_server, tenant_info
+from ecomops.query import service
+from ecomops.query.service import QueryAnswer
 
 
 class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
-
-
-def query_via_server(server: ServerInfo, tenant: str, sql: str, limit: int) -> service.QueryResult:
-    """POST the statement to the running server, authenticated with its local control token."""
-    payload = call_server(
-        server,
-        "POST",
-        f"/api/v1/t/{tenant}/query",
-        json_body={"sql": sql, "limit": limit},
-        # The server cancels queries after its own limit; leave room for the rows to arrive.
-        timeout=service.DEFAULT_TIMEOUT_SECONDS + 30,
-    )
-    return service.QueryResult(
-        columns=[service.Column(str(c["name"]), str(c["type"])) for c in payload["columns"]],
-        rows=payload["rows"],
-        truncated=bool(payload["truncated"]),
-        elapsed_ms=float(payload["elapsed_ms"]),
-    )
-
-
-def query_local(tenant: str, sql: str, limit: int) -> service.QueryResult:
-    """No server: open the tenant's file read-only in this process."""
-    info = tenants.get_tenant(engine(), tenant)
-    path = warehouse_path(settings().warehouse_dir(), info.id)
-    if not path.exists():
-        raise NotFound(
-            f"tenant {tenant!r} has no warehouse file yet; it is created by `ecomops tenant create` "
-            "or when the server first loads data",
-            {"path": str(path)},
-        )
-    return service.query_file(path, sql, limit=limit)
 
 
 def _cell(value: Any) -> str:
@@ -70,16 +38,9 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def render(result: service.QueryResult, fmt: OutputFormat) -> None:
+def render(result: QueryAnswer, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
-        payload = {
-            "columns": [{"name": c.name, "type": c.type} for c in result.columns],
-            "rows": result.rows,
-            "row_count": result.row_count,
-            "truncated": result.truncated,
-            "elapsed_ms": result.elapsed_ms,
-        }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(json_form(result, QueryAnswer), ensure_ascii=False, indent=2) + "\n")
         return
     if fmt is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -105,9 +66,15 @@ def query_command(
 ) -> None:
     """Run read-only SQL on a tenant's warehouse (writes, file access and other databases are refused)."""
     with cli_errors():
-        server = running_server(settings())
-        if server is not None:
-            result = query_via_server(server, tenant, sql, limit)
-        else:
-            result = query_local(tenant, sql, limit)
+        result = here_or_server(
+            remote=lambda client: client.call(
+                "POST",
+                tenant_path(tenant, "query"),
+                QueryAnswer,
+                json={"sql": sql, "limit": limit},
+                # The server cancels the statement after its own limit; leave room for the rows to arrive.
+                timeout=service.TIMEOUT_SECONDS + 30,
+            ),
+            local=lambda state: service.run_query(state, tenant_info(state, tenant), sql, limit),
+        )
     render(result, fmt)

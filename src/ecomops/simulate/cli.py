@@ -12,8 +12,9 @@ import typer
 from rich.table import Table
 
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import ServerClient, tenant_path
-from ecomops.platform.commandline import cli_errors, console, here_or_server, print_result, tenant_info
+from ecomops.platform.commandline import cli_errors, console, here_or_server, print_json, tenant_info
 from ecomops.simulate import params as p
 from ecomops.simulate import service
 from ecomops.simulate.manifest import write_manifest
@@ -77,7 +78,7 @@ def seed_command(
         params = p.SeedParams(days, customers, seed, parse_end_date(end_date)).validated()
         result = seed_shop(tenant, params, manifest)
     if json_out:
-        print_result(result)
+        print_json(json_form(result, SeedResult))
         return
     table = Table("table", "rows", title=f"demo shop seeded into {result.tenant}")
     for name, rows in result.row_counts.items():

@@ -1,8 +1,9 @@
 """``ecomops metrics``: catalogue metrics for a tenant, through the server when one runs.
 
-While ``ecomops serve`` runs it owns the tenant's DuckDB file, so the request goes to its
-``GET /api/v1/t/{tenant}/metrics`` with the local control token; otherwise the file is opened
-read-only here. Both paths run the same engine and print the same JSON.
+One path: the command runs ``analytics.service.get_metrics``, the function behind
+``GET /api/v1/t/{tenant}/metrics`` — through that route when ``ecomops serve`` owns the tenant's DuckDB
+file, else here on the file opened read-only — and prints the typed answer (``--format json`` is the
+API's JSON). ``--list`` prints the catalogue, which needs neither a warehouse nor a server.
 """
 
 from __future__ import annotations
@@ -11,21 +12,26 @@ import csv
 import sys
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ecomops.analytics import engine
-from ecomops.analytics.catalogue import BREAKDOWNS, METRICS, catalogue_payload, parse_ids
+from ecomops.analytics import engine, service
+from ecomops.analytics.catalogue import BREAKDOWNS, METRICS
 from ecomops.analytics.periods import Granularity
-from ecomops.kernel.errors import NotFound, ValidationFailed
-from ecomops.platform import tenants
-from ecomops.platform.commandline import cli_errors, console, err_console, print_json, settings
-from ecomops.platform.commandline import engine as store_engine
-from ecomops.platform.server import call_server, running_server
-from ecomops.platform.warehouse.connection import warehouse_path
+from ecomops.analytics.results import Catalogue, MetricsResult, MetricValue
+from ecomops.kernel.errors import ValidationFailed
+from ecomops.kernel.jsonutil import json_form
+from ecomops.platform.client import tenant_path
+from ecomops.platform.commandline import (
+    cli_errors,
+    console,
+    err_console,
+    here_or_server,
+    print_json,
+    tenant_info,
+)
 
 
 class OutputFormat(StrEnum):
@@ -34,7 +40,8 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def _parse_day(text: str | None, field: str) -> date | None:
+def parse_day(text: str | None, field: str) -> date | None:
+    """A ``--from``/``--to`` option as a date; a 422 naming the option otherwise."""
     if text is None:
         return None
     try:
@@ -43,104 +50,80 @@ def _parse_day(text: str | None, field: str) -> date | None:
         raise ValidationFailed(f"{field} must be a date YYYY-MM-DD, got {text!r}", {"field": field}) from None
 
 
-def metrics_via_server(query: engine.MetricsQuery, tenant: str) -> dict[str, Any] | None:
-    """Ask the running server, or return None when no server owns the data dir."""
-    server = running_server(settings())
-    if server is None:
-        return None
-    params: dict[str, str] = {
-        "ids": ",".join(query.ids) if not isinstance(query.ids, str) else query.ids,
-        "granularity": query.granularity,
-        "compare": "true" if query.compare else "false",
-        "limit": str(query.limit),
-    }
-    for key, value in (
-        ("from", query.first),
-        ("to", query.last),
-        ("breakdown", query.breakdown),
-        ("currency", query.currency),
-        ("timezone", query.timezone),
-        ("source", query.source),
-    ):
-        if value is not None:
-            params[key] = value.isoformat() if isinstance(value, date) else str(value)
-    payload: dict[str, Any] = call_server(server, "GET", f"/api/v1/t/{tenant}/metrics?{urlencode(params)}")
-    return payload
+def fetch(tenant: str, query: engine.MetricsQuery) -> MetricsResult:
+    """``get_metrics`` through the running server, or here when none runs (validated first either way,
+    so a bad request gets the service's message on both paths)."""
+    engine.check(query)
+    return here_or_server(
+        remote=lambda client: client.call(
+            "GET",
+            tenant_path(tenant, "metrics"),
+            MetricsResult,
+            params=query.params(),
+            timeout=engine.TIMEOUT_SECONDS + 30,
+        ),
+        local=lambda state: service.get_metrics(state, tenant_info(state, tenant), query),
+    )
 
 
-def metrics_local(query: engine.MetricsQuery, tenant: str) -> dict[str, Any]:
-    info = tenants.get_tenant(store_engine(), tenant)
-    path = warehouse_path(settings().warehouse_dir(), info.id)
-    if not path.exists():
-        raise NotFound(
-            f"tenant {tenant!r} has no warehouse file yet; it is created by `ecomops tenant create` "
-            "or when the server first loads data",
-            {"path": str(path)},
-        )
-    return engine.compute_for_file(path, info, query)
-
-
-def _cell(value: Any) -> str:
+def _cell(value: MetricValue | str) -> str:
     return "" if value is None else str(value)
 
 
-def _change(current: Any, before: Any) -> str:
+def _change(current: MetricValue, before: MetricValue) -> str:
     """Relative change for the totals table; blank when either side is missing or zero."""
-    try:
-        cur, old = float(current), float(before)
-    except (TypeError, ValueError):
+    if current is None or before is None or before == 0:
         return ""
-    return "" if old == 0 else f"{(cur - old) / abs(old):+.1%}"
+    return f"{(float(current) - float(before)) / abs(float(before)):+.1%}"
 
 
-def render(payload: dict[str, Any], fmt: OutputFormat) -> None:
+def render(answer: MetricsResult, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
-        print_json(payload)
+        print_json(json_form(answer, MetricsResult))
         return
-    ids = [m["id"] for m in payload["metrics"]]
-    has_breakdown = payload["breakdown"] is not None
+    ids = [m.id for m in answer.metrics]
+    has_breakdown = answer.breakdown is not None
     header = ["bucket", *(["breakdown"] if has_breakdown else []), *ids]
-    rows = [
-        [
-            r["bucket"],
-            *([r["breakdown_value"]] if has_breakdown else []),
-            *(_cell(r["values"][i]) for i in ids),
-        ]
-        for r in payload["series"]
-    ]
     if fmt is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows(
+            [
+                r.bucket,
+                *([_cell(r.breakdown_value)] if has_breakdown else []),
+                *(_cell(r.values[i]) for i in ids),
+            ]
+            for r in answer.series
+        )
         return
-    units = {m["id"]: m["unit"] for m in payload["metrics"]}
+    units = {m.id: m.unit for m in answer.metrics}
 
-    def display(metric_id: str, value: Any) -> str:
+    def display(metric_id: str, value: MetricValue) -> str:
         """Table cells: ratios rounded to 4 places (CSV and JSON keep full precision)."""
         if value is None:
             return ""
         return f"{value:.4f}" if units[metric_id] == "ratio" else str(value)
 
     title = (
-        f"{payload['tenant']} {payload['from']} → {payload['to']} by {payload['granularity']} "
-        f"({payload['currency']}, {payload['timezone']})"
+        f"{answer.tenant} {answer.first.isoformat()} → {answer.last.isoformat()} by {answer.granularity} "
+        f"({answer.currency}, {answer.timezone})"
     )
     table = Table(*header, title=title)
-    for r in payload["series"]:
-        cells = [r["bucket"], *([r["breakdown_value"]] if has_breakdown else [])]
-        cells += [display(i, r["values"][i]) or "[dim]–[/dim]" for i in ids]
+    for r in answer.series:
+        cells = [r.bucket, *([_cell(r.breakdown_value)] if has_breakdown else [])]
+        cells += [display(i, r.values[i]) or "[dim]–[/dim]" for i in ids]
         table.add_row(*cells)
     console.print(table)
-    compare = payload["periods"]["previous_period"] is not None
     columns = ["breakdown" if has_breakdown else "", "metric", "window"]
+    compare = answer.periods.previous_period is not None
     columns += ["previous period", "Δ", "last year", "Δ"] if compare else []
     totals = Table(*columns)
-    for t in payload["totals"]:
+    for t in answer.totals:
         for metric_id in ids:
-            cur = t["values"][metric_id]
-            row = [_cell(t["breakdown_value"]) or "all", metric_id, display(metric_id, cur)]
-            if compare:
-                prev, ly = t["previous_period"][metric_id], t["last_year"][metric_id]
+            cur = t.values[metric_id]
+            row = [_cell(t.breakdown_value) or "all", metric_id, display(metric_id, cur)]
+            if t.previous_period is not None and t.last_year is not None:
+                prev, ly = t.previous_period[metric_id], t.last_year[metric_id]
                 row += [
                     display(metric_id, prev),
                     _change(cur, prev),
@@ -149,24 +132,24 @@ def render(payload: dict[str, Any], fmt: OutputFormat) -> None:
                 ]
             totals.add_row(*row)
     console.print(totals)
-    for m in payload["metrics"]:
-        if not m["available"]:
-            err_console.print(f"[yellow]{m['id']}[/yellow] is null: {m['reason']}")
-    for currency, n in payload["other_currencies"].items():
+    for m in answer.metrics:
+        if not m.available:
+            err_console.print(f"[yellow]{m.id}[/yellow] is null: {m.reason}")
+    for currency, n in answer.other_currencies.items():
         err_console.print(
             f"[yellow]note:[/yellow] {n} order(s) in {currency} left out (use --currency {currency})"
         )
-    shown = payload["breakdown"]
-    if shown and shown["values_shown"] < shown["values_total"]:
+    shown = answer.breakdown
+    if shown and shown.values_shown < shown.values_total:
         err_console.print(
-            f"[yellow]note:[/yellow] top {shown['values_shown']} of {shown['values_total']} "
-            f"{shown['id']} values shown (use --limit)"
+            f"[yellow]note:[/yellow] top {shown.values_shown} of {shown.values_total} "
+            f"{shown.id} values shown (use --limit)"
         )
 
 
 def _print_catalogue(fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
-        print_json(catalogue_payload())
+        print_json(json_form(service.catalogue(), Catalogue))
         return
     table = Table("id", "name", "名称", "unit", "formula")
     for m in METRICS:
@@ -207,8 +190,8 @@ def metrics_command(
             )
         query = engine.MetricsQuery(
             ids=ids,
-            first=_parse_day(from_, "--from"),
-            last=_parse_day(to, "--to"),
+            first=parse_day(from_, "--from"),
+            last=parse_day(to, "--to"),
             granularity=granularity.value,
             breakdown=breakdown,
             compare=compare,
@@ -217,6 +200,5 @@ def metrics_command(
             timezone=timezone,
             source=source,
         )
-        parse_ids(ids)  # a typo fails before any server round trip
-        payload = metrics_via_server(query, tenant) or metrics_local(query, tenant)
-    render(payload, fmt)
+        answer = fetch(tenant, query)
+    render(answer, fmt)

@@ -1,25 +1,22 @@
 """``ecomops rollups status|rebuild``: the tenant's metric rollups, through the server when one runs.
 
-The running server owns the tenant's DuckDB file, so both commands go to its
-``/api/v1/t/{tenant}/metrics/rollups`` routes with the local control token; without a server the file
-is opened here (read-only for ``status``). A rebuild is audited either way.
+Both commands run the use cases behind ``/api/v1/t/{tenant}/metrics/rollups`` (and ``…/rebuild``) in
+``analytics.service``: through those routes while ``ecomops serve`` owns the tenant's DuckDB file, else
+here on the file (read-only for ``status``, writable for ``rebuild``). A rebuild is audited either way,
+by the service.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ecomops.analytics import rollups
-from ecomops.kernel.errors import NotFound
-from ecomops.platform import tenants
-from ecomops.platform.audit import record_action
-from ecomops.platform.commandline import cli_errors, console, print_json, settings
-from ecomops.platform.commandline import engine as store_engine
-from ecomops.platform.context import TenantInfo
-from ecomops.platform.server import call_server, running_server
-from ecomops.platform.warehouse.connection import connect, open_warehouse, warehouse_path
+from ecomops.analytics import service
+from ecomops.analytics.results import RollupStatus
+from ecomops.kernel.jsonutil import json_form
+from ecomops.platform.client import tenant_path
+from ecomops.platform.commandline import cli_errors, console, here_or_server, print_json, tenant_info
 
 rollups_app = typer.Typer(
     help="Metric rollups: the hourly aggregates dashboards read (see docs/architecture.md).",
@@ -30,27 +27,21 @@ rollups_app = typer.Typer(
 REBUILD_TIMEOUT_S = 1800.0
 
 
-def _warehouse_file(tenant: str) -> tuple[TenantInfo, Any]:
-    info = tenants.get_tenant(store_engine(), tenant)
-    path = warehouse_path(settings().warehouse_dir(), info.id)
-    if not path.exists():
-        raise NotFound(f"tenant {tenant!r} has no warehouse file yet", {"path": str(path)})
-    return info, path
-
-
-def _print(payload: dict[str, Any], json_out: bool) -> None:
+def _print(status: RollupStatus, json_out: bool) -> None:
     if json_out:
-        print_json(payload)
+        print_json(json_form(status, RollupStatus))
         return
+    rebuilt = status.rebuilt_at.isoformat() if status.rebuilt_at else None
+    refreshed = status.refreshed_at.isoformat() if status.refreshed_at else None
     console.print(
-        f"ready: {payload['ready']}  rebuilt: {payload['rebuilt_at']}  refreshed: {payload['refreshed_at']}  "
-        f"hours refreshed since rebuild: {payload['hours_refreshed']}"
+        f"ready: {status.ready}  rebuilt: {rebuilt}  refreshed: {refreshed}  "
+        f"hours refreshed since rebuild: {status.hours_refreshed}"
     )
     console.print(
-        f"day rollups in: {payload['day_zone'] or '– (built at the first metrics request)'}  "
-        f"maintenance version: {payload['version']}"
+        f"day rollups in: {status.day_zone or '– (built at the first metrics request)'}  "
+        f"maintenance version: {status.version}"
     )
-    for table, n in payload["rows"].items():
+    for table, n in status.rows.items():
         console.print(f"  {table}: {n:,} rows")
 
 
@@ -61,17 +52,11 @@ def status_command(
 ) -> None:
     """Whether the rollups are built, when they were last rebuilt/refreshed and their row counts."""
     with cli_errors():
-        server = running_server(settings())
-        if server is not None:
-            payload = call_server(server, "GET", f"/api/v1/t/{tenant}/metrics/rollups")
-        else:
-            _, path = _warehouse_file(tenant)
-            con = connect(path, read_only=True)
-            try:
-                payload = rollups.status(con)
-            finally:
-                con.close()
-    _print(payload, json_out)
+        status = here_or_server(
+            remote=lambda client: client.call("GET", tenant_path(tenant, "metrics", "rollups"), RollupStatus),
+            local=lambda state: service.rollup_status(state, tenant_info(state, tenant)),
+        )
+    _print(status, json_out)
 
 
 @rollups_app.command("rebuild")
@@ -81,29 +66,14 @@ def rebuild_command(
 ) -> None:
     """Recompute every rollup from the raw facts (after facts changed outside ingest, imports or seeds)."""
     with cli_errors():
-        server = running_server(settings())
-        if server is not None:
-            payload = call_server(
-                server, "POST", f"/api/v1/t/{tenant}/metrics/rollups/rebuild", timeout=REBUILD_TIMEOUT_S
-            )
-        else:
-            info, _ = _warehouse_file(tenant)
-            warehouse = open_warehouse(settings().warehouse_dir(), info.id)
-            try:
-                with warehouse.write() as cur:
-                    before = rollups.status(cur)
-                    rollups.rebuild(cur)
-                    rollups.keep_days_in(cur, info.timezone)
-                    payload = rollups.status(cur)
-            finally:
-                warehouse.close()
-            record_action(
-                store_engine(),
-                info.id,
-                "metrics.rollups_rebuilt",
-                "warehouse",
-                info.id,
-                before=before,
-                after=payload,
-            )
-    _print(payload, json_out)
+        status = here_or_server(
+            remote=lambda client: client.call(
+                "POST",
+                tenant_path(tenant, "metrics", "rollups", "rebuild"),
+                RollupStatus,
+                timeout=REBUILD_TIMEOUT_S,
+            ),
+            local=lambda state: service.rebuild_rollups(state, tenant_info(state, tenant)),
+            writable=True,
+        )
+    _print(status, json_out)

@@ -32,12 +32,17 @@ def raw_connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
 
 @dataclass
 class Warehouse:
-    """One tenant's DuckDB file with its write lock."""
+    """One tenant's DuckDB file with its write lock.
+
+    ``read_only``: opened read-only by a command while no server owns the file, so services skip
+    maintenance writes (rollups kept on first use) and lock reads down further (no file access).
+    """
 
     tenant_id: str
     path: Path
     con: duckdb.DuckDBPyConnection
     write_lock: threading.RLock = field(default_factory=threading.RLock)
+    read_only: bool = False
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one thread's reads; DuckDB connections must not be shared across threads."""

@@ -1,4 +1,4 @@
-"""Read-only SQL over one tenant's warehouse (``ecomops query`` and ``POST /api/v1/t/{tenant}/query``).
+"""Read-only SQL over one tenant's warehouse (the query module: ``ecomops query``, ``POST …/query``).
 
 People explore their data with ad-hoc SQL, but the warehouse file is shared with the ingest
 writer and DuckDB can read and write arbitrary files, attach other databases and load code.
@@ -15,8 +15,8 @@ So a query passes three independent barriers before rows come back:
    statement past step 1.
 3. **DuckDB enforces it again**: the statement runs in a ``READ ONLY`` transaction that is rolled
    back, with Python replacement scans off; without a server the file is opened read-only with
-   external (file system) access disabled. Rows are fetched from a streaming result up to a cap
-   and a watchdog interrupts queries that run past the time limit.
+   external (file system) access disabled (``Warehouse.read_only``). Rows are fetched from a
+   streaming result up to a cap and a watchdog interrupts queries that run past the time limit.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -46,7 +45,7 @@ from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
 from ecomops.kernel.errors import EcomopsError
-from ecomops.platform.warehouse.connection import Warehouse, connect
+from ecomops.platform.warehouse.connection import Warehouse
 
 DEFAULT_LIMIT = 1_000
 #: Largest row cap a caller may ask for; bigger extracts belong in an export job, not a JSON response.
@@ -462,26 +461,15 @@ def query_warehouse(
     limit: int = DEFAULT_LIMIT,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> QueryResult:
-    """Run a read-only query on a warehouse this process owns (the server), on a private cursor."""
+    """Run a read-only query on a warehouse this process has open, on a private cursor.
+
+    A file a command opened read-only (no server owns it) also gets file system access switched off:
+    that can only be switched off, never back on, for the database instance, so it is done only where
+    the instance lives as long as the command (the server's keeps its access for imports)."""
     cursor = warehouse.cursor()
     try:
+        if warehouse.read_only:
+            cursor.execute("SET enable_external_access = false")
         return run_query(cursor, sql, limit=limit, timeout_seconds=timeout_seconds)
     finally:
         cursor.close()
-
-
-def query_file(
-    path: Path,
-    sql: str,
-    *,
-    limit: int = DEFAULT_LIMIT,
-    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-) -> QueryResult:
-    """Run a read-only query on a warehouse file no server owns: read-only, file system access off."""
-    con = connect(path, read_only=True)
-    try:
-        # Can only be switched off, never back on, for this database instance.
-        con.execute("SET enable_external_access = false")
-        return run_query(con, sql, limit=limit, timeout_seconds=timeout_seconds)
-    finally:
-        con.close()

@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform import tenants
 from ecomops.platform.client import ServerClient, tenant_path
 from ecomops.platform.commandline import (
@@ -28,7 +29,6 @@ from ecomops.platform.commandline import (
     here_or_server,
     local_state,
     print_json,
-    print_result,
     tenant_info,
 )
 from ecomops.platform.web.state import AppState
@@ -169,7 +169,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _report(result: PrivacyRequestView, json_out: bool) -> None:
     if json_out:
-        print_result(result)
+        print_json(json_form(result, PrivacyRequestView))
     elif result.status == privacy_requests.DONE:
         console.print(
             f"{result.kind} {result.id} of customer {result.subject}: [green]done[/green]\n"
@@ -238,7 +238,7 @@ def requests_command(
     with cli_errors(), local_state() as state:
         items = operations.list_requests(state, tenant_info(state, tenant), limit=limit)
     if json_out:
-        print_result(items)
+        print_json(json_form(items, list[PrivacyRequestView]))
         return
     table = Table("id", "kind", "customer", "status", "by", "created", "bundle")
     for r in items:

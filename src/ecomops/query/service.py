@@ -1,0 +1,58 @@
+"""The query module's use case: one read-only SQL statement over a tenant's warehouse.
+
+The API (``POST /api/v1/t/{tenant}/query``) and ``ecomops query`` both run :func:`run_query`; the
+guard itself (allowlist, regenerated SQL, read-only transaction, time limit) is the platform's
+``warehouse.query``. The answer is typed: the API serialises it, the CLI prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field, JsonValue
+
+from ecomops.platform.context import TenantInfo
+from ecomops.platform.warehouse import query as guard
+from ecomops.platform.web.state import AppState
+
+DEFAULT_LIMIT = guard.DEFAULT_LIMIT
+MAX_LIMIT = guard.MAX_LIMIT
+MAX_SQL_CHARS = guard.MAX_SQL_CHARS
+#: Seconds a statement may run before it is cancelled (a 400 ``query_timeout``).
+TIMEOUT_SECONDS = guard.DEFAULT_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: Annotated[str, Field(description="DuckDB type, e.g. DECIMAL(18,4) or TIMESTAMP WITH TIME ZONE")]
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    columns: tuple[Column, ...]
+    rows: Annotated[
+        list[list[JsonValue]],
+        Field(
+            description="Row values in column order; decimals as strings, times as ISO 8601, blobs as base64"
+        ),
+    ]
+    row_count: int
+    truncated: Annotated[bool, Field(description="True if the statement had more rows than `limit`")]
+    elapsed_ms: float
+
+
+def run_query(state: AppState, tenant: TenantInfo, sql: str, limit: int = DEFAULT_LIMIT) -> QueryAnswer:
+    """Validate and run ``sql`` on the tenant's warehouse (400 ``query_refused``/``query_failed``/
+    ``query_timeout`` when it is not a read-only query, fails or runs too long)."""
+    result = guard.query_warehouse(
+        state.warehouses.get(tenant.id), sql, limit=limit, timeout_seconds=TIMEOUT_SECONDS
+    )
+    return QueryAnswer(
+        columns=tuple(Column(c.name, c.type) for c in result.columns),
+        rows=result.rows,
+        row_count=result.row_count,
+        truncated=result.truncated,
+        elapsed_ms=result.elapsed_ms,
+    )
