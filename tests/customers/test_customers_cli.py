@@ -58,7 +58,16 @@ def test_list_and_show_masked_then_revealed(
     assert [i["customer_id"] for i in page["items"]] == ["c-1", "c-2"]  # most recently seen first
     first = page["items"][0]
     assert (first["orders_count"], first["spend"]) == (3, "120.50")  # the cancelled order is not spend
-    assert first["pii"] == {"name": "王**", "email": "m***@example.cn", "phone": "139****1111"}
+    # The API's shape: every vault field, null where the customer has none.
+    assert first["pii"] == {
+        "name": "王**",
+        "first_name": None,
+        "last_name": None,
+        "email": "m***@example.cn",
+        "phone": "139****1111",
+        "address": None,
+        "birthday": None,
+    }
     assert page["items"][1]["pii"] is None
 
     by_phone = runner.invoke(

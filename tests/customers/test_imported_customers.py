@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from ecomops.customers import service
+from ecomops.customers.results import PiiView
 from ecomops.imports import jobs
 from ecomops.imports.execution import run_job
 from ecomops.imports.options import ImportOptions, InputFile
@@ -60,4 +61,4 @@ def test_shopify_emails_go_to_the_vault_under_their_pseudonym(
     # Every pseudonymous buyer of the import can be looked up in the vault (guests have no address).
     assert in_vault == order_customers and len(in_vault) >= 2
     masked = vault.mask("email", stored["email"])
-    assert [(i["customer_id"], i["pii"]) for i in page["items"]] == [(alice, {"email": masked})]
+    assert [(i.customer_id, i.pii) for i in page.items] == [(alice, PiiView(email=masked))]

@@ -43,7 +43,11 @@ def test_direct_json(settings: Settings, tenant: TenantInfo) -> None:
         app, ["import", "--tenant", "acme", "--preset", "shopify", "--json", str(SHOPIFY)]
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+    job = json.loads(result.stdout)  # the finished job, as the API answers it
+    assert (
+        job["status"] == "succeeded" and job["rejects_url"] == f"/api/v1/t/acme/imports/{job['id']}/rejects"
+    )
+    summary = job["summary"]
     assert summary.keys() >= SUMMARY_KEYS
     assert (summary["rows_read"], summary["rows_loaded"], summary["rows_rejected"], summary["orders"]) == (
         7,
@@ -62,7 +66,7 @@ def test_direct_json(settings: Settings, tenant: TenantInfo) -> None:
         CliRunner()
         .invoke(app, ["import", "--tenant", "acme", "--preset", "shopify", "--json", str(SHOPIFY)])
         .stdout
-    )
+    )["summary"]
     assert (again["rows_loaded"], again["rows_duplicate"], again["orders"]) == (0, 5, 0)
 
 
@@ -119,7 +123,7 @@ def test_cli_uploads_to_a_running_server(live_server: LiveServer) -> None:
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
+    summary = json.loads(done.stdout)["summary"]
     assert (summary["orders"], summary["customers"], summary["rows_rejected"]) == (4, 4, 4)
     jobs = httpx.get(
         f"{live_server.url}/api/v1/t/acme/imports",

@@ -9,11 +9,14 @@ import httpx
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from ecomops.audit.service import export
 from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
-from ecomops.platform.warehouse.connection import connect, warehouse_path
+from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import connect, open_warehouse, warehouse_path
 from ecomops.tenancy import service as tenancy
 from tests.conftest import start_server
+from tests.one_path import cli_failure, cli_json, http_failure, serving
 from tests.timing import DEADLINE
 
 runner = CliRunner()
@@ -89,3 +92,34 @@ def test_dead_letters_list_and_replay_through_server_then_directly(
         ("b", "Search", "wechat_mini"),
     ]
     con.close()
+
+
+def test_replay_refusal_is_the_same_on_every_path(
+    data_dir: Path, settings: Settings, engine: Engine, tenant: TenantInfo
+) -> None:
+    """A dead letter without a source cannot be replayed: 422 validation_failed, the same message,
+    over HTTP, from the CLI through the server and from the CLI without one (it used to be 400 over
+    HTTP and 422 from the CLI). Listing gives the same letters on both paths."""
+    wh = open_warehouse(settings.warehouse_dir(), tenant.id)
+    with wh.write() as cur:
+        cur.execute(
+            "INSERT INTO ingest_dead_letters (dead_letter_id, received_at, source_id, batch_index, reason, "
+            "payload) VALUES ('dl-orphan', '2026-11-11 08:00:00+00', NULL, NULL, 'source deleted', "
+            '\'{"type": "track", "event": "Search", "userId": "u1"}\')'
+        )
+    wh.close()
+    replay = ["ingest", "dead-letters", "replay", "dl-orphan", "--tenant", "acme"]
+    listing = ["ingest", "dead-letters", "list", "--tenant", "acme", "--json"]
+    with serving(data_dir, "acme") as api:
+        over_http = http_failure(api.post("/ingest/dead-letters/dl-orphan/replay"))
+        through_server = cli_failure(*replay)
+        listed_remote = cli_json(*listing)
+    here = cli_failure(*replay)
+    listed_here = cli_json(*listing)
+    expected = (422, "validation_failed", "dead letter has no source, so it cannot be replayed")
+    assert over_http == through_server == here == expected
+    assert listed_remote == listed_here
+    assert [d["dead_letter_id"] for d in listed_here] == ["dl-orphan"]
+    assert listed_here[0]["received_at"] == "2026-11-11T08:00:00Z" and listed_here[0]["source_id"] is None
+    reads = [r for r in export(engine, tenant.id) if r["action"] == "ingest.dead_letter.read"]
+    assert [r["actor"].split(":")[0] for r in reads] == ["local-cli", "cli"]

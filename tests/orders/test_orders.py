@@ -137,7 +137,7 @@ CASES = [
 )
 def test_filters_match_a_python_reference(warehouse: Warehouse, filters: service.OrderFilters) -> None:
     page = service.list_orders(warehouse.cursor(), "Asia/Shanghai", filters, limit=100)
-    assert [o["order_id"] for o in page.items] == reference(filters)
+    assert [o.order_id for o in page.items] == reference(filters)
     assert page.total == len(reference(filters))
     assert page.next_cursor is None
 
@@ -146,8 +146,8 @@ def test_double_11_in_shanghai_is_not_double_11_in_utc(warehouse: Warehouse) -> 
     d11 = service.OrderFilters(date_from=date(2026, 11, 11), date_to=date(2026, 11, 11))
     shanghai = service.list_orders(warehouse.cursor(), "Asia/Shanghai", d11)
     utc = service.list_orders(warehouse.cursor(), "UTC", d11)
-    assert {o["order_id"] for o in shanghai.items} == {"o2", "o3", "o4", "o5"}
-    assert {o["order_id"] for o in utc.items} == {"o3", "o4", "o5", "o6"}
+    assert {o.order_id for o in shanghai.items} == {"o2", "o3", "o4", "o5"}
+    assert {o.order_id for o in utc.items} == {"o3", "o4", "o5", "o6"}
 
 
 def test_keyset_pages_visit_every_order_once_in_order(warehouse: Warehouse) -> None:
@@ -156,7 +156,7 @@ def test_keyset_pages_visit_every_order_once_in_order(warehouse: Warehouse) -> N
     pages = 0
     while True:
         page = service.list_orders(warehouse.cursor(), "Asia/Shanghai", limit=2, cursor=cursor)
-        seen += [o["order_id"] for o in page.items]
+        seen += [o.order_id for o in page.items]
         pages += 1
         assert page.total == len(ORDERS)
         if page.next_cursor is None:
@@ -175,7 +175,7 @@ def test_keyset_pages_visit_every_order_once_in_order(warehouse: Warehouse) -> N
         limit=10,
         cursor=first.next_cursor,
     )
-    assert [o["order_id"] for o in first.items + rest.items] == ["o7", "o5", "o1"]
+    assert [o.order_id for o in first.items + rest.items] == ["o7", "o5", "o1"]
 
 
 def test_bad_input_is_refused_with_the_field_named(warehouse: Warehouse) -> None:
@@ -199,16 +199,16 @@ def test_bad_input_is_refused_with_the_field_named(warehouse: Warehouse) -> None
 
 def test_order_detail_has_items_refunds_payments(warehouse: Warehouse) -> None:
     order = service.get_order(warehouse.cursor(), "o2")
-    assert order["coupon"] == "D11" and order["channel"] == "douyin"
-    assert [(i["sku"], i["quantity"], i["line_total"]) for i in order["items"]] == [
+    assert order.coupon == "D11" and order.channel == "douyin"
+    assert [(i.sku, i.quantity, i.line_total) for i in order.items] == [
         ("SKU-1", 1, Decimal("18.5000")),
         ("SKU-2", 2, Decimal("500.0000")),
     ]
-    assert [(r["refund_id"], r["amount"], r["reason"]) for r in order["refunds"]] == [
+    assert [(r.refund_id, r.amount, r.reason) for r in order.refunds] == [
         ("r1", Decimal("18.5000"), "不喜欢")
     ]
-    assert order["refunded_total"] == Decimal("18.5000")
-    assert order["payments"][0]["payment_type"] == "alipay"
+    assert order.refunded_total == Decimal("18.5000")
+    assert order.payments[0].payment_type == "alipay"
     with pytest.raises(NotFound, match="order 'nope' not found"):
         service.get_order(warehouse.cursor(), "nope")
 
@@ -325,10 +325,10 @@ def test_utm_filters_select_the_engine_labels(warehouse: Warehouse, tenant: Tena
     for index, name in enumerate(service.UTM_FILTERS):
         for label in {utm_label(v[index]) for v in UTM.values()} | {"nope", "D11_SEARCH"}:
             page = service.list_orders(cur, "Asia/Shanghai", service.OrderFilters(**{name: label}), limit=100)
-            assert [o["order_id"] for o in page.items] == utm_reference(index, label), (name, label)
+            assert [o.order_id for o in page.items] == utm_reference(index, label), (name, label)
             assert page.total == len(page.items) and page.filters == {name: label}
     assert {
-        o["order_id"]
+        o.order_id
         for o in service.list_orders(cur, "UTC", service.OrderFilters(utm_campaign=NONE_LABEL)).items
     } == {"o6", "o7"}
     both = service.OrderFilters(
@@ -337,9 +337,9 @@ def test_utm_filters_select_the_engine_labels(warehouse: Warehouse, tenant: Tena
         utm_source="baidu",
         utm_campaign="d11_search",
     )
-    assert [o["order_id"] for o in service.list_orders(cur, "Asia/Shanghai", both).items] == ["o5", "o2"]
+    assert [o.order_id for o in service.list_orders(cur, "Asia/Shanghai", both).items] == ["o5", "o2"]
     listed = service.list_orders(cur, "Asia/Shanghai", service.OrderFilters(utm_campaign="D11_search")).items
-    assert [(o["utm_source"], o["utm_medium"], o["utm_campaign"]) for o in listed] == [UTM["o4"]]
+    assert [(o.utm_source, o.utm_medium, o.utm_campaign) for o in listed] == [UTM["o4"]]
     facets = service.facets(cur)
     assert facets["utm_campaign"] == ["(none)", "D11_search", "d11_search"]
 
@@ -361,7 +361,7 @@ def test_utm_filters_select_the_engine_labels(warehouse: Warehouse, tenant: Tena
         for label, counted in rows.items():
             filters = service.OrderFilters(date_from=query.first, date_to=query.last, **{name: label})
             items = service.list_orders(cur, tenant.timezone, filters, limit=100).items
-            assert counted == sum(o["status"] not in EXCLUDED_ORDER_STATUSES for o in items), (
+            assert counted == sum(o.status not in EXCLUDED_ORDER_STATUSES for o in items), (
                 breakdown,
                 label,
             )

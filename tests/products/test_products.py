@@ -71,19 +71,19 @@ def warehouse(settings: Settings, tenant: TenantInfo) -> Iterator[Warehouse]:
 
 def test_figures_per_product(warehouse: Warehouse) -> None:
     page = service.list_products(warehouse.cursor(), "Asia/Shanghai")
-    by_id = {p["product_id"]: p for p in page["items"]}
-    assert [p["product_id"] for p in page["items"]] == ["p1", "p2", "p3"]  # by revenue, no sales last
+    by_id = {p.product_id: p for p in page.items}
+    assert [p.product_id for p in page.items] == ["p1", "p2", "p3"]  # by revenue, no sales last
     p1, p2, p3 = by_id["p1"], by_id["p2"], by_id["p3"]
     # p1: 3 + 1 units (the cancelled order's 10 do not count), 360 + 120 revenue, cost 40 each.
-    assert (p1["units_sold"], p1["revenue"], p1["orders"]) == (4, Decimal("480.0000"), 2)
-    assert p1["gross_margin"] == Decimal("480") - 4 * Decimal("40")
-    assert p1["margin_rate"] == Decimal("0.6667")
-    assert (p1["refunded"], p1["refunds"]) == (Decimal("120.0000"), 1)  # the whole-order refund is not p1's
-    assert (p1["stock_on_hand"], p1["stock_reserved"]) == (44 + 10, 2 + 0)  # latest per warehouse
-    assert (p1["review_count"], p1["avg_rating"]) == (2, 4.5)
+    assert (p1.units_sold, p1.revenue, p1.orders) == (4, Decimal("480.0000"), 2)
+    assert p1.gross_margin == Decimal("480") - 4 * Decimal("40")
+    assert p1.margin_rate == Decimal("0.6667")
+    assert (p1.refunded, p1.refunds) == (Decimal("120.0000"), 1)  # the whole-order refund is not p1's
+    assert (p1.stock_on_hand, p1.stock_reserved) == (44 + 10, 2 + 0)  # latest per warehouse
+    assert (p1.review_count, p1.avg_rating) == (2, 4.5)
     # p2: unknown cost → no margin, not a 100 % one.
-    assert p2["gross_margin"] is None and p2["margin_rate"] is None and p2["stock_on_hand"] == 7
-    assert (p3["units_sold"], p3["revenue"], p3["stock_on_hand"], p3["review_count"]) == (
+    assert p2.gross_margin is None and p2.margin_rate is None and p2.stock_on_hand == 7
+    assert (p3.units_sold, p3.revenue, p3.stock_on_hand, p3.review_count) == (
         0,
         Decimal(0),
         None,
@@ -94,38 +94,38 @@ def test_figures_per_product(warehouse: Warehouse) -> None:
 def test_window_is_in_the_tenant_time_zone(warehouse: Warehouse) -> None:
     d11 = service.ProductFilters(date_from=date(2026, 11, 11), date_to=date(2026, 11, 11))
     shanghai = {
-        p["product_id"]: p for p in service.list_products(warehouse.cursor(), "Asia/Shanghai", d11)["items"]
+        p.product_id: p for p in service.list_products(warehouse.cursor(), "Asia/Shanghai", d11).items
     }
-    utc = {p["product_id"]: p for p in service.list_products(warehouse.cursor(), "UTC", d11)["items"]}
-    assert shanghai["p1"]["units_sold"] == 3  # o1 is Double 11 in Shanghai …
-    assert utc["p1"]["units_sold"] == 0  # … and the 10th in UTC
+    utc = {p.product_id: p for p in service.list_products(warehouse.cursor(), "UTC", d11).items}
+    assert shanghai["p1"].units_sold == 3  # o1 is Double 11 in Shanghai …
+    assert utc["p1"].units_sold == 0  # … and the 10th in UTC
 
 
 def test_search_category_sort_and_paging(warehouse: Warehouse) -> None:
     cur = warehouse.cursor()
     assert [
-        p["sku"] for p in service.list_products(cur, "UTC", service.ProductFilters(search="sku-"))["items"]
+        p.sku for p in service.list_products(cur, "UTC", service.ProductFilters(search="sku-")).items
     ] == [
         "SKU-1",
         "SKU-2",
         "SKU-3",
     ]
     found = service.list_products(cur, "UTC", service.ProductFilters(search="面霜"))
-    assert [p["product_id"] for p in found["items"]] == ["p1"] and found["total"] == 1
+    assert [p.product_id for p in found.items] == ["p1"] and found.total == 1
     makeup = service.list_products(cur, "UTC", service.ProductFilters(category="makeup"))
-    assert [p["product_id"] for p in makeup["items"]] == ["p3"]
-    assert [p["product_id"] for p in service.list_products(cur, "UTC", sort="stock")["items"]] == [
+    assert [p.product_id for p in makeup.items] == ["p3"]
+    assert [p.product_id for p in service.list_products(cur, "UTC", sort="stock").items] == [
         "p2",
         "p1",
         "p3",
     ]
-    assert [p["product_id"] for p in service.list_products(cur, "UTC", sort="rating")["items"]] == [
+    assert [p.product_id for p in service.list_products(cur, "UTC", sort="rating").items] == [
         "p1",
         "p2",
         "p3",
     ]
     second = service.list_products(cur, "UTC", sort="name", limit=1, offset=1)
-    assert [p["name"] for p in second["items"]] == ["Serum 30ml"] and second["total"] == 3
+    assert [p.name for p in second.items] == ["Serum 30ml"] and second.total == 3
     with pytest.raises(ValidationFailed, match="sort must be one of"):
         service.list_products(cur, "UTC", sort="price; DROP TABLE products")
     with pytest.raises(ValidationFailed, match="offset"):
@@ -134,16 +134,16 @@ def test_search_category_sort_and_paging(warehouse: Warehouse) -> None:
 
 def test_detail_by_channel_stock_and_reviews(warehouse: Warehouse) -> None:
     p1 = service.get_product(warehouse.cursor(), "Asia/Shanghai", "p1")
-    assert [(c["channel"], c["units_sold"], c["revenue"]) for c in p1["by_channel"]] == [
+    assert [(c.channel, c.units_sold, c.revenue) for c in p1.by_channel] == [
         ("douyin", 3, Decimal("360.0000")),
         ("web", 1, Decimal("120.0000")),
     ]
-    assert [(s["warehouse_code"], s["on_hand"], s["reserved"]) for s in p1["stock"]] == [
+    assert [(s.warehouse_code, s.on_hand, s.reserved) for s in p1.stock] == [
         ("GZ", 10, 0),
         ("SH", 44, 2),
     ]
-    assert p1["rating_histogram"] == {4: 1, 5: 1}
-    assert [r["review_id"] for r in p1["recent_reviews"]] == ["v2", "v1"]
+    assert p1.rating_histogram == {4: 1, 5: 1}
+    assert [r.review_id for r in p1.recent_reviews] == ["v2", "v1"]
     with pytest.raises(NotFound, match="product 'p9' not found"):
         service.get_product(warehouse.cursor(), "UTC", "p9")
 

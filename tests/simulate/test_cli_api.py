@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from ecomops.audit.service import export
 from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
@@ -28,7 +29,8 @@ def test_cli_seeds_directly_and_prints_json(settings: Settings, tenant: TenantIn
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["via_server"] is False
+    assert out["manifest_path"] == str(manifest)  # this process seeded and wrote it
+    assert out["manifest"]["row_counts"] == out["row_counts"]
     assert out["row_counts"]["customers"] == 600
     assert out["params"] == {
         "days": 30,
@@ -82,5 +84,7 @@ def test_api_route_and_cli_through_the_running_server(
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["via_server"] is True
     assert out["row_counts"] == data["row_counts"], "same parameters, same shop"
+    # The server seeded both times (a seed here would be audited as the OS user, cli:…).
+    seeded_by = [r["actor"] for r in export(engine, tenant.id) if r["action"] == "demo.seed"]
+    assert seeded_by == ["local-cli", "local-cli"]

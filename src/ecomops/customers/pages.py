@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.customers import service as customers
 from ecomops.kernel.errors import EcomopsError
-from ecomops.platform.console.params import BadFilter, on_cursor, query_int
+from ecomops.platform.console.params import BadFilter, query_int
 from ecomops.platform.console.shell import Page, error_page, open_page, problem_title, render
 
 router = APIRouter(include_in_schema=False)
@@ -26,16 +26,14 @@ async def customers_page(request: Request, slug: str) -> Response:
     except BadFilter as exc:
         return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
     result = await run_in_threadpool(
-        on_cursor,
-        page,
-        lambda cur: customers.list_customers(
-            cur, page.state.engine, page.tenant.id, limit=CUSTOMERS_PAGE, offset=offset, reveal=False
-        ),
+        lambda: customers.find_customers(
+            page.state, page.tenant, limit=CUSTOMERS_PAGE, offset=offset, via="session"
+        )
     )
     pages = {
         "prev": f"{page.base}/customers?offset={max(0, offset - CUSTOMERS_PAGE)}" if offset else None,
         "next": f"{page.base}/customers?offset={offset + CUSTOMERS_PAGE}"
-        if offset + CUSTOMERS_PAGE < result["total"]
+        if offset + CUSTOMERS_PAGE < result.total
         else None,
     }
     return render(page, "customers/customers.html", {"result": result, "pages": pages})
@@ -48,11 +46,7 @@ async def customer_page(request: Request, slug: str, customer_id: str) -> Respon
         return page
     try:
         profile = await run_in_threadpool(
-            on_cursor,
-            page,
-            lambda cur: customers.get_customer(
-                cur, page.state.engine, page.tenant.id, customer_id, reveal=False
-            ),
+            lambda: customers.find_customer(page.state, page.tenant, customer_id, via="session")
         )
     except EcomopsError as exc:
         return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)

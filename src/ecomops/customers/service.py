@@ -4,8 +4,9 @@ The warehouse knows customers only by pseudonymous id; names, emails and phones 
 (``privacy.vault``), masked unless the caller may and asks to reveal them. Looking customers up by
 email or phone goes through the vault's blind indexes, so the warehouse never sees the address.
 
-Warehouse access takes a DuckDB connection: the server passes a cursor on the file it owns, the CLI
-without a server opens the file read-only.
+Each use case (``find_customers``, ``find_customer``, ``customer_consents``) is one function that the
+API, the CLI (here or through the server) and the console call; it returns the typed results of
+``customers.results`` and audits revealed PII itself.
 """
 
 from __future__ import annotations
@@ -18,9 +19,20 @@ from typing import Any
 import duckdb
 from sqlalchemy import Engine
 
+from ecomops.customers.results import (
+    ConsentView,
+    CustomerConsents,
+    CustomerPage,
+    CustomerProfile,
+    CustomerSummary,
+    EligibilityView,
+    PiiView,
+)
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
+from ecomops.platform.context import TenantInfo
 from ecomops.platform.store.scoping import tenant_session
+from ecomops.platform.web.state import AppState
 from ecomops.privacy import service as vault
 
 MAX_PAGE = 500
@@ -65,8 +77,8 @@ class Viewer:
     reveal: bool
 
 
-def _money(value: Any) -> str:
-    return str(Decimal(value).quantize(Decimal("0.01"))) if value is not None else "0.00"
+def _money(value: Any) -> Decimal:
+    return Decimal(value if value is not None else 0).quantize(Decimal("0.01"))
 
 
 def _rows(cur: Cursor, sql: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -75,10 +87,10 @@ def _rows(cur: Cursor, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
 
 
-def _pii_view(fields: dict[str, str] | None, reveal: bool) -> dict[str, Any] | None:
+def _pii_view(fields: dict[str, str] | None, reveal: bool) -> PiiView | None:
     if fields is None:
         return None
-    return dict(fields) if reveal else vault.mask_all(fields)
+    return PiiView.model_validate(dict(fields) if reveal else vault.mask_all(fields))
 
 
 def list_customers(
@@ -91,7 +103,7 @@ def list_customers(
     email: str | None = None,
     phone: str | None = None,
     reveal: bool = False,
-) -> dict[str, Any]:
+) -> CustomerPage:
     """One page of customers (most recently seen first) with order counts, spend and PII (masked or not)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"limit must be 1..{MAX_PAGE}, got {limit}", {"field": "limit"})
@@ -102,7 +114,7 @@ def list_customers(
         with tenant_session(engine, tenant_id) as session:
             ids = vault.find_customer_ids(session, tenant_id, email=email, phone=phone)
         if not ids:
-            return {"items": [], "total": 0, "limit": limit, "offset": offset}
+            return CustomerPage(items=[], total=0, limit=limit, offset=offset)
         where, params = " WHERE c.customer_id IN (SELECT unnest(?))", [ids]
     total_row = cur.execute(f"SELECT count(*) FROM customers c{where}", params).fetchone()  # noqa: S608
     total = int(total_row[0]) if total_row else 0
@@ -118,8 +130,73 @@ def list_customers(
     for row in rows:
         row["spend"] = _money(row["spend"])
         row["pii"] = _pii_view(pii.get(row["customer_id"]), reveal)
-        items.append(row)
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+        items.append(CustomerSummary.model_validate(row))
+    return CustomerPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def find_customers(
+    state: AppState,
+    tenant: TenantInfo,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    email: str | None = None,
+    phone: str | None = None,
+    reveal: bool = False,
+    via: str,
+) -> CustomerPage:
+    """The "list customers" use case (API, CLI and console). A revealed page is audited here, whoever
+    asked (``via``: session, api_key, local for the CLI through the server, cli without one); the
+    caller has checked that it may reveal."""
+    with state.warehouses.get(tenant.id).reading() as cur:
+        page = list_customers(
+            cur, state.engine, tenant.id, limit=limit, offset=offset, email=email, phone=phone, reveal=reveal
+        )
+    if reveal:
+        audit_reveal(state.engine, tenant.id, [i.customer_id for i in page.items if i.pii], via)
+    return page
+
+
+def find_customer(
+    state: AppState, tenant: TenantInfo, customer_id: str, *, reveal: bool = False, via: str
+) -> CustomerProfile:
+    """The "show a customer" use case (API, CLI and console); a reveal is audited like the list's."""
+    with state.warehouses.get(tenant.id).reading() as cur:
+        profile = get_customer(cur, state.engine, tenant.id, customer_id, reveal=reveal)
+    if reveal and profile.pii:
+        audit_reveal(state.engine, tenant.id, [customer_id], via)
+    return profile
+
+
+def _consent(record: Any) -> ConsentView:
+    return ConsentView.model_validate(record, from_attributes=True)
+
+
+def customer_consents(state: AppState, tenant: TenantInfo, customer_id: str) -> CustomerConsents:
+    """A customer's consents: the current decision per purpose, the history, marketing eligibility.
+
+    An id this tenant has never seen is "not found", not an empty record: the same answer for another
+    tenant's customer ids and for typos.
+    """
+    history = vault.consent_history(state.engine, tenant.id, customer_id)
+    if not history:
+        with state.warehouses.get(tenant.id).reading() as cur:
+            known = customer_known(cur, state.engine, tenant.id, customer_id)
+        if not known:
+            raise NotFound(f"customer {customer_id!r} not found", {"customer_id": customer_id})
+    return CustomerConsents(
+        customer_id=customer_id,
+        current={
+            p: ConsentView.model_validate(r, from_attributes=True) for p, r in vault.latest(history).items()
+        },
+        history=[ConsentView.model_validate(r, from_attributes=True) for r in history],
+        marketing={
+            p: EligibilityView.model_validate(
+                vault.marketing_allowed(state.engine, tenant.id, customer_id, p), from_attributes=True
+            )
+            for p in vault.MARKETING_PURPOSES
+        },
+    )
 
 
 def customer_known(cur: Cursor, engine: Engine, tenant_id: str, customer_id: str) -> bool:
@@ -137,7 +214,7 @@ def customer_known(cur: Cursor, engine: Engine, tenant_id: str, customer_id: str
 
 def get_customer(
     cur: Cursor, engine: Engine, tenant_id: str, customer_id: str, *, reveal: bool
-) -> dict[str, Any]:
+) -> CustomerProfile:
     """The profile: warehouse attributes, an orders summary with the latest orders, and PII."""
     found = _rows(cur, _AGG_SQL + " WHERE c.customer_id = ?", [customer_id])
     with tenant_session(engine, tenant_id) as session:
@@ -172,7 +249,7 @@ def get_customer(
     profile.pop("last_order_at", None)
     profile["orders"] = {**summary, "recent": recent}
     profile["pii"] = _pii_view(pii, reveal)
-    return profile
+    return CustomerProfile.model_validate(profile)
 
 
 def audit_reveal(engine: Engine, tenant_id: str, customer_ids: list[str], via: str) -> None:

@@ -1,8 +1,9 @@
-"""``ecomops import``: thin CLI over the import service, with a progress bar.
+"""``ecomops import``: thin CLI over ``imports.operations.start_import``, with a progress bar.
 
-When ``ecomops serve`` owns the data dir the files are uploaded to its API (authenticated by the
-local control token) and the job is followed until it ends; otherwise the tenant's warehouse is
-opened here and the import runs in this process. Both paths record the job the same way.
+When ``ecomops serve`` owns the data dir the files are uploaded to its API (``here_or_server``, the
+local control token) and the job is followed until it ends; otherwise the same function runs the
+import in this process. Both paths answer the finished job (``--json`` prints the API's job JSON)
+and the same errors: a refused upload as the API's 422, a job that failed as ``import_failed``.
 """
 
 from __future__ import annotations
@@ -12,22 +13,28 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
-import httpx
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ecomops.imports import jobs
-from ecomops.imports.execution import run_job
+from ecomops.imports import operations
+from ecomops.imports.operations import ImportJobView
 from ecomops.imports.options import PRESETS, ImportOptions, InputFile
-from ecomops.kernel.errors import EcomopsError
-from ecomops.platform.commandline import cli_errors, console, engine, err_console, print_json, settings
-from ecomops.platform.server import ServerInfo, running_server
-from ecomops.platform.tenants import get_tenant
-from ecomops.platform.warehouse.connection import open_warehouse
+from ecomops.kernel.jsonutil import json_form
+from ecomops.platform.client import ServerClient, tenant_path
+from ecomops.platform.commandline import (
+    cli_errors,
+    console,
+    err_console,
+    here_or_server,
+    print_json,
+    tenant_info,
+)
+from ecomops.platform.web.state import AppState
 
 POLL_SECONDS = 0.25
+#: Uploading large exports to a local server; generous so slow disks are not cut off.
+UPLOAD_TIMEOUT_S = 3600.0
 
 
 def _progress(enabled: bool) -> Progress:
@@ -42,101 +49,56 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def _direct(tenant_slug: str, files: list[Path], options: ImportOptions, show: bool) -> dict[str, Any]:
-    cfg = settings()
-    eng = engine()
-    tenant = get_tenant(eng, tenant_slug)
-    inputs = [InputFile(p.resolve(), p.name) for p in files]
-    job = jobs.create_job(
-        eng, tenant.id, options.preset, [f.name for f in inputs], sum(p.stat().st_size for p in files)
-    )
-    try:
-        warehouse = open_warehouse(cfg.warehouse_dir(), tenant.id)
-    except duckdb.IOException as exc:
-        jobs.mark_failed(eng, job.id, f"warehouse busy: {exc}")
-        raise EcomopsError(
-            f"the warehouse of {tenant_slug!r} is open in another process; wait for it or start "
-            "`ecomops serve` so imports go through the server",
-            {"error": str(exc)},
-        ) from exc
-    try:
-        with _progress(show) as bar:
-            task = bar.add_task("reading", total=job.bytes_total)
+def run_import(
+    tenant: str, files: list[Path], options: ImportOptions, mapping: Path | None, show: bool
+) -> ImportJobView:
+    """The finished import job: uploaded to the server and followed, or run here."""
+    with _progress(show) as bar:
+        task = bar.add_task("reading", total=None)
 
+        def remote(client: ServerClient) -> ImportJobView:
+            bar.update(task, description="uploading")
+            data = {
+                "preset": options.preset,
+                "encoding": options.encoding,
+                "source_timezone": options.source_timezone,
+                "currency": options.currency,
+            }
+            with ExitStack() as stack:
+                parts: list[tuple[str, tuple[str, Any, str]]] = [
+                    ("files", (p.name, stack.enter_context(p.open("rb")), "application/octet-stream"))
+                    for p in files
+                ]
+                if mapping is not None:
+                    opened = stack.enter_context(mapping.open("rb"))
+                    parts.append(("mapping", (mapping.name, opened, "application/yaml")))
+                job = client.call(
+                    "POST",
+                    tenant_path(tenant, "imports"),
+                    ImportJobView,
+                    files=parts,
+                    data={k: v for k, v in data.items() if v is not None},
+                    timeout=UPLOAD_TIMEOUT_S,
+                )
+            while not job.finished:
+                bar.update(task, completed=job.bytes_done, total=job.bytes_total, description=job.phase)
+                time.sleep(POLL_SECONDS)
+                job = client.call("GET", tenant_path(tenant, "imports", job.id), ImportJobView)
+            return job
+
+        def local(state: AppState) -> ImportJobView:
             def on_progress(done: int, total: int, phase: str) -> None:
                 bar.update(task, completed=done, total=total, description=phase)
 
-            summary = run_job(
-                settings=cfg,
-                engine=eng,
-                warehouse=warehouse,
-                tenant=tenant,
-                job_id=job.id,
-                files=inputs,
-                options=options,
-                progress=on_progress,
-            )
-    finally:
-        warehouse.close()
-    return summary.to_dict()
+            inputs = [InputFile(p.resolve(), p.name) for p in files]
+            info = tenant_info(state, tenant)
+            return operations.start_import(state, info, options, inputs, progress=on_progress)
+
+        return here_or_server(remote=remote, local=local, writable=True)
 
 
-def _raise_for_error(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        error = response.json()["error"]
-        raise EcomopsError(str(error["message"]), error.get("details"), code=str(error.get("code")))
-    except (ValueError, KeyError, TypeError):
-        raise EcomopsError(f"server answered {response.status_code}: {response.text[:200]}") from None
-
-
-def _via_server(
-    server: ServerInfo,
-    tenant_slug: str,
-    files: list[Path],
-    options: ImportOptions,
-    mapping: Path | None,
-    show: bool,
-) -> dict[str, Any]:
-    base = f"{server.url}/api/v1/t/{tenant_slug}/imports"
-    headers = {"Authorization": f"Bearer {server.token}"}
-    data = {"preset": options.preset, "encoding": options.encoding}
-    if options.source_timezone:
-        data["source_timezone"] = options.source_timezone
-    if options.currency:
-        data["currency"] = options.currency
-    timeout = httpx.Timeout(30.0, read=None, write=None)
-    with (
-        httpx.Client(timeout=timeout, headers=headers) as client,
-        ExitStack() as stack,
-        _progress(show) as bar,
-    ):
-        task: TaskID = bar.add_task("uploading", total=None)
-        parts: list[tuple[str, tuple[str, Any, str]]] = [
-            ("files", (p.name, stack.enter_context(p.open("rb")), "application/octet-stream")) for p in files
-        ]
-        if mapping is not None:
-            parts.append(
-                ("mapping", (mapping.name, stack.enter_context(mapping.open("rb")), "application/yaml"))
-            )
-        response = client.post(base, data=data, files=parts)
-        _raise_for_error(response)
-        job = response.json()
-        while job["status"] not in jobs.FINISHED:
-            bar.update(task, completed=job["bytes_done"], total=job["bytes_total"], description=job["phase"])
-            time.sleep(POLL_SECONDS)
-            response = client.get(f"{base}/{job['id']}")
-            _raise_for_error(response)
-            job = response.json()
-    if job["status"] == jobs.FAILED:
-        details = (job.get("summary") or {}).get("details")
-        raise EcomopsError(f"import {job['id']} failed: {job['error']}", details)
-    summary: dict[str, Any] = job["summary"]
-    return summary
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(job: ImportJobView) -> None:
+    summary: dict[str, Any] = job.summary or {}
     table = Table(
         "file", "kind", "read", "loaded", "duplicate", "rejected", title=f"import {summary['import_id']}"
     )
@@ -192,13 +154,9 @@ def import_cmd(
             currency=currency,
             mapping=mapping.read_text(encoding="utf-8-sig") if mapping else None,
         )
-        server = running_server(settings())
-        show = not json_out
-        if server is not None:
-            summary = _via_server(server, tenant, files, options, mapping, show)
-        else:
-            summary = _direct(tenant, files, options, show)
+        job = run_import(tenant, files, options, mapping, show=not json_out)
+        job.raise_if_failed()
     if json_out:
-        print_json(summary)
+        print_json(json_form(job, ImportJobView))
     else:
-        _print_summary(summary)
+        _print_summary(job)

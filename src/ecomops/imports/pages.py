@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.imports import jobs
+from ecomops.imports import operations
 from ecomops.imports.presets import PRESETS
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.console.shell import Page, error_page, open_page, problem_title, render
@@ -19,7 +19,7 @@ async def imports_page(request: Request, slug: str) -> Response:
     page = await open_page(request, slug, "imports:read", "imports")
     if not isinstance(page, Page):
         return page
-    found = await run_in_threadpool(jobs.list_jobs, page.state.engine, page.tenant.id, 20)
+    found = await run_in_threadpool(operations.list_imports, page.state, page.tenant, 20)
     return render(page, "imports/imports.html", {"jobs": found, "presets": list(PRESETS)})
 
 
@@ -30,9 +30,7 @@ async def import_progress(request: Request, slug: str, import_id: str) -> Respon
     if not isinstance(page, Page):
         return page
     try:
-        job = await run_in_threadpool(jobs.get_job, page.state.engine, page.tenant.id, import_id)
+        job = await run_in_threadpool(operations.get_import, page.state, page.tenant, import_id)
     except EcomopsError as exc:
         return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
-    return render(
-        page, "imports/_import_progress.html", {"job": job, "finished": job.status in jobs.FINISHED}
-    )
+    return render(page, "imports/_import_progress.html", {"job": job, "finished": job.finished})

@@ -14,21 +14,21 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.ingest import service
+from ecomops.ingest import deadletters, service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.content_encoding import parse_content_encoding, read_body
+from ecomops.ingest.deadletters import DeadLetter, ReplayResult
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
-from ecomops.ingest.pii import dead_letter_opener, dead_letter_sealer, wal_sealer
+from ecomops.ingest.pii import dead_letter_sealer, wal_sealer
 from ecomops.ingest.pipeline import IngestPipeline
-from ecomops.kernel.errors import BadRequest, EcomopsError, Unauthorized
-from ecomops.platform.audit import record_action
+from ecomops.kernel.errors import BadRequest, Unauthorized
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.observability.logs import set_tenant
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.platform.web.state import AppState
 from ecomops.privacy.service import may_hold_pii
-from ecomops.tenancy.service import SourceInfo, get_source
+from ecomops.tenancy.service import SourceInfo
 
 router = APIRouter()
 #: Dead letters hold raw payloads (possibly personal data): not for viewers or marketers.
@@ -217,29 +217,11 @@ for _kind in (*MESSAGE_TYPES, "batch"):
 # -- dead letters (management API) ----------------------------------------------------------------
 
 
-class DeadLetter(BaseModel):
-    dead_letter_id: str
-    received_at: datetime
-    source_id: str | None
-    batch_index: int | None
-    reason: str
-    payload: str
-    replayed_at: datetime | None
-    replay_message_id: str | None
-
-
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     payload: dict[str, Any] | None = Field(
         default=None, description="Corrected event to store instead of the original payload"
     )
-
-
-class ReplayResult(BaseModel):
-    dead_letter_id: str
-    message_id: str
-    accepted: int
-    duplicates: int
 
 
 @router.get("/api/v1/t/{tenant}/ingest/dead-letters", tags=["ingest"], response_model=list[DeadLetter])
@@ -249,34 +231,21 @@ async def dead_letters(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     include_replayed: bool = False,
-) -> list[dict[str, Any]]:
-    """Events the ingest API refused, newest first, with the reason and the raw payload."""
+) -> list[DeadLetter]:
+    """Events the ingest API refused, newest first, with the reason and the raw payload (audited)."""
     require(ctx, "ingest:read_dead_letters")
-    pipeline: IngestPipeline = state.services["ingest"]
-    await run_in_threadpool(pipeline.flush)
-    warehouse = state.warehouses.get(ctx.tenant.id)
-    opener = dead_letter_opener(state.engine, ctx.tenant.id)
-    letters = await run_in_threadpool(
-        service.list_dead_letters, warehouse, limit, offset, include_replayed, opener
+    return await run_in_threadpool(
+        lambda: deadletters.list_dead_letters(
+            state, ctx.tenant, limit=limit, offset=offset, include_replayed=include_replayed
+        )
     )
-    # Raw payloads may hold personal data: reading them is audited like a change.
-    details = {"count": len(letters), "offset": offset, "include_replayed": include_replayed}
-    await run_in_threadpool(
-        record_action,
-        state.engine,
-        ctx.tenant.id,
-        "ingest.dead_letter.read",
-        "tenant",
-        ctx.tenant.id,
-        details=details,
-    )
-    return letters
 
 
 @router.post(
     "/api/v1/t/{tenant}/ingest/dead-letters/{dead_letter_id}/replay",
     tags=["ingest"],
     response_model=ReplayResult,
+    responses={422: {"description": "The letter cannot be replayed as it is (validation_failed)"}},
 )
 async def replay_dead_letter(
     dead_letter_id: str,
@@ -286,43 +255,7 @@ async def replay_dead_letter(
 ) -> ReplayResult:
     """Validate a dead letter again (or its corrected payload) and store it through the normal path."""
     require(ctx, "events:write_dead_letters")
-    pipeline: IngestPipeline = state.services["ingest"]
-    warehouse = state.warehouses.get(ctx.tenant.id)
-    letter = await run_in_threadpool(
-        service.get_dead_letter, warehouse, dead_letter_id, dead_letter_opener(state.engine, ctx.tenant.id)
-    )
-    if letter["source_id"] is None:
-        raise EcomopsError("dead letter has no source", {"dead_letter_id": dead_letter_id})
-    source = await run_in_threadpool(get_source, state.engine, ctx.tenant.id, letter["source_id"])
-    accepted = service.prepare_replay(
-        letter,
-        source,
-        body.payload if body else None,
-        datetime.now(UTC),
-        await _pii_sealer(state, ctx.tenant.id),
-    )
-    result = await pipeline.submit(ctx.tenant.id, [accepted], [])
-
-    def _mark() -> None:
-        with warehouse.write() as cur:
-            service.mark_replayed(cur, dead_letter_id, accepted.message_id)
-
-    await run_in_threadpool(_mark)
-    await run_in_threadpool(
-        record_action,
-        state.engine,
-        ctx.tenant.id,
-        "ingest.dead_letter.replay",
-        "dead_letter",
-        dead_letter_id,
-        details={
-            "message_id": accepted.message_id,
-            "corrected": body is not None and body.payload is not None,
-        },
-    )
-    return ReplayResult(
-        dead_letter_id=dead_letter_id,
-        message_id=accepted.message_id,
-        accepted=result.accepted,
-        duplicates=result.duplicates,
+    corrected = body.payload if body else None
+    return await run_in_threadpool(
+        deadletters.replay_dead_letter, state, ctx.tenant, dead_letter_id, corrected
     )

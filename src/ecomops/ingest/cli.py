@@ -1,6 +1,8 @@
 """``ecomops ingest dead-letters list|replay``: inspect and replay refused events.
 
-Through the running server's API when one owns the data dir, else on the warehouse file directly.
+Through the running server's API when one owns the data dir, else on the warehouse file here
+(``here_or_server``); both paths run ``ingest.deadletters``, so results, audit records and errors
+(status, code and message) are the same.
 """
 
 from __future__ import annotations
@@ -12,19 +14,45 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ecomops.ingest import service
-from ecomops.ingest.pii import dead_letter_opener, vault_sink, wal_sealer
+from ecomops.ingest import deadletters
+from ecomops.ingest.deadletters import DeadLetter, ReplayResult
 from ecomops.kernel.errors import ValidationFailed
-from ecomops.platform import tenants
-from ecomops.platform.audit import record_action
-from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
-from ecomops.platform.server import call_server, running_server
-from ecomops.platform.warehouse.connection import open_warehouse
-from ecomops.tenancy import service as tenancy
+from ecomops.kernel.jsonutil import json_form
+from ecomops.platform.client import tenant_path
+from ecomops.platform.commandline import cli_errors, console, here_or_server, print_json, tenant_info
 
 ingest_app = typer.Typer(help="Event ingest: dead letters (refused events).", no_args_is_help=True)
 dead_app = typer.Typer(help="List and replay events the ingest API refused.", no_args_is_help=True)
 ingest_app.add_typer(dead_app, name="dead-letters")
+
+
+def fetch_dead_letters(tenant: str, *, limit: int, include_replayed: bool) -> list[DeadLetter]:
+    return here_or_server(
+        remote=lambda client: client.call(
+            "GET",
+            tenant_path(tenant, "ingest", "dead-letters"),
+            list[DeadLetter],
+            params={"limit": limit, "include_replayed": include_replayed},
+        ),
+        local=lambda state: deadletters.list_dead_letters(
+            state, tenant_info(state, tenant), limit=limit, include_replayed=include_replayed
+        ),
+    )
+
+
+def replay(tenant: str, dead_letter_id: str, corrected: dict[str, Any] | None) -> ReplayResult:
+    return here_or_server(
+        remote=lambda client: client.call(
+            "POST",
+            tenant_path(tenant, "ingest", "dead-letters", dead_letter_id, "replay"),
+            ReplayResult,
+            json={"payload": corrected} if corrected is not None else None,
+        ),
+        local=lambda state: deadletters.replay_dead_letter(
+            state, tenant_info(state, tenant), dead_letter_id, corrected
+        ),
+        writable=True,
+    )
 
 
 @dead_app.command("list")
@@ -34,42 +62,33 @@ def list_command(
     include_replayed: Annotated[bool, typer.Option("--include-replayed")] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Refused events, newest first, with the reason."""
+    """Refused events, newest first, with the reason (reading them is audited)."""
     with cli_errors():
-        server = running_server(settings())
-        letters: list[dict[str, Any]]
-        if server is not None:
-            letters = call_server(
-                server,
-                "GET",
-                f"/api/v1/t/{tenant}/ingest/dead-letters?limit={limit}&include_replayed={include_replayed}",
-            )
-        else:
-            info = tenants.get_tenant(engine(), tenant)
-            wh = open_warehouse(settings().warehouse_dir(), info.id)
-            try:
-                letters = service.list_dead_letters(
-                    wh, limit, 0, include_replayed, dead_letter_opener(engine(), info.id)
-                )
-            finally:
-                wh.close()
-            details = {"count": len(letters), "offset": 0, "include_replayed": include_replayed}
-            record_action(engine(), info.id, "ingest.dead_letter.read", "tenant", info.id, details=details)
+        letters = fetch_dead_letters(tenant, limit=limit, include_replayed=include_replayed)
     if json_out:
-        print_json(letters)
+        print_json(json_form(letters, list[DeadLetter]))
         return
     table = Table("id", "received", "index", "reason", "payload", "replayed")
     for d in letters:
-        payload = str(d["payload"])
         table.add_row(
-            str(d["dead_letter_id"]),
-            str(d["received_at"])[:19],
-            str(d["batch_index"] or ""),
-            str(d["reason"]),
-            payload[:60] + ("…" if len(payload) > 60 else ""),
-            str(d["replayed_at"] or "")[:19],
+            d.dead_letter_id,
+            d.received_at.isoformat()[:19],
+            "" if d.batch_index is None else str(d.batch_index),
+            d.reason,
+            d.payload[:60] + ("…" if len(d.payload) > 60 else ""),
+            d.replayed_at.isoformat()[:19] if d.replayed_at else "",
         )
     console.print(table)
+
+
+def read_payload(path: Path) -> dict[str, Any]:
+    try:
+        corrected = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValidationFailed(f"cannot read {path}: {exc}", {"field": "payload"}) from exc
+    if not isinstance(corrected, dict):
+        raise ValidationFailed("the corrected payload must be a JSON object", {"field": "payload"})
+    return corrected
 
 
 @dead_app.command("replay")
@@ -77,48 +96,14 @@ def replay_command(
     dead_letter_id: str,
     tenant: Annotated[str, typer.Option(help="Tenant slug")],
     payload: Annotated[Path | None, typer.Option(help="JSON file with the corrected event")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Validate a dead letter again (or a corrected version) and store it."""
     with cli_errors():
-        corrected = None
-        if payload is not None:
-            try:
-                corrected = json.loads(payload.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ValidationFailed(f"cannot read {payload}: {exc}", {"field": "payload"}) from exc
-            if not isinstance(corrected, dict):
-                raise ValidationFailed("the corrected payload must be a JSON object", {"field": "payload"})
-        server = running_server(settings())
-        if server is not None:
-            result = call_server(
-                server,
-                "POST",
-                f"/api/v1/t/{tenant}/ingest/dead-letters/{dead_letter_id}/replay",
-                json_body={"payload": corrected} if corrected is not None else None,
-            )
-            message_id, stored = result["message_id"], result["accepted"] == 1
-        else:
-            info = tenants.get_tenant(engine(), tenant)
-            wh = open_warehouse(settings().warehouse_dir(), info.id)
-            try:
-                letter = service.get_dead_letter(wh, dead_letter_id, dead_letter_opener(engine(), info.id))
-                if letter["source_id"] is None:
-                    raise ValidationFailed("dead letter has no source", {"dead_letter_id": dead_letter_id})
-                source = tenancy.get_source(engine(), info.id, letter["source_id"])
-                message_id, stored = service.replay_direct(
-                    wh,
-                    letter,
-                    source,
-                    corrected,
-                    info.currency,
-                    wal_sealer(engine(), info.id),
-                    vault_sink(engine())(info.id),
-                )
-            finally:
-                wh.close()
-            details = {"message_id": message_id, "corrected": corrected is not None}
-            record_action(
-                engine(), info.id, "ingest.dead_letter.replay", "dead_letter", dead_letter_id, details=details
-            )
-    state = "stored" if stored else "already stored (duplicate messageId)"
-    console.print(f"replayed {dead_letter_id}: message {message_id} {state}")
+        corrected = read_payload(payload) if payload is not None else None
+        result = replay(tenant, dead_letter_id, corrected)
+    if json_out:
+        print_json(json_form(result, ReplayResult))
+        return
+    state = "stored" if result.accepted else "already stored (duplicate messageId)"
+    console.print(f"replayed {dead_letter_id}: message {result.message_id} {state}")

@@ -1,86 +1,64 @@
 """``ecomops orders list|show``: the orders explorer from the command line.
 
 Through the running server's API when one runs (it owns the warehouse file), otherwise on the file
-opened read-only here; both paths use ``orders.service`` so the answers are the same.
+opened read-only here (``here_or_server``); both paths run ``orders.service.find_orders``/``find_order``
+and get the same typed results, so answers and errors are the same.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
-from urllib.parse import quote, urlencode
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
-from ecomops.kernel.jsonutil import money_strings
+from ecomops.kernel.jsonutil import json_form
 from ecomops.orders import service
+from ecomops.orders.results import OrderDetail, OrderPage
 from ecomops.platform import tenants
+from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
     cli_errors,
     console,
     engine,
     err_console,
-    on_warehouse,
+    here_or_server,
     parse_day,
     print_json,
-    settings,
+    tenant_info,
 )
-from ecomops.platform.context import TenantInfo
-from ecomops.platform.server import call_server, running_server
 
 orders_app = typer.Typer(help="Orders explorer: filtered lists and order details.", no_args_is_help=True)
-T = TypeVar("T")
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime | date) else value
+def fetch_orders(tenant: str, filters: service.OrderFilters, *, limit: int, cursor: str | None) -> OrderPage:
+    return here_or_server(
+        remote=lambda client: client.call(
+            "GET",
+            tenant_path(tenant, "orders"),
+            OrderPage,
+            params={**filters.active(), "limit": limit, "cursor": cursor},
+        ),
+        local=lambda state: service.find_orders(
+            state, tenant_info(state, tenant), filters, limit=limit, cursor=cursor
+        ),
+    )
 
 
-def fetch_orders(
-    tenant: str, filters: service.OrderFilters, *, limit: int, cursor: str | None
-) -> dict[str, Any]:
-    server = running_server(settings())
-    if server is not None:
-        params: dict[str, Any] = {**filters.active(), "limit": limit}
-        if cursor:
-            params["cursor"] = cursor
-        result: dict[str, Any] = call_server(
-            server, "GET", f"/api/v1/t/{quote(tenant)}/orders?{urlencode(params)}"
-        )
-        return result
-
-    def run(cur: Any, info: TenantInfo) -> dict[str, Any]:
-        page = service.list_orders(cur, info.timezone, filters, limit=limit, cursor=cursor)
-        items = [{k: _iso(v) for k, v in money_strings(i).items()} for i in page.items]
-        return {
-            "items": items,
-            "total": page.total,
-            "next_cursor": page.next_cursor,
-            "limit": page.limit,
-            "filters": page.filters,
-        }
-
-    return on_warehouse(tenant, run)
+def fetch_order(tenant: str, order_id: str) -> OrderDetail:
+    return here_or_server(
+        remote=lambda client: client.call("GET", tenant_path(tenant, "orders", order_id), OrderDetail),
+        local=lambda state: service.find_order(state, tenant_info(state, tenant), order_id),
+    )
 
 
-def fetch_order(tenant: str, order_id: str) -> dict[str, Any]:
-    server = running_server(settings())
-    if server is not None:
-        result: dict[str, Any] = call_server(
-            server, "GET", f"/api/v1/t/{quote(tenant)}/orders/{quote(order_id, safe='')}"
-        )
-        return result
-    return on_warehouse(tenant, lambda cur, _: money_strings(service.get_order(cur, order_id)))
-
-
-def _local_time(value: Any, tz: str) -> str:
+def _local_time(value: datetime | None, tz: str) -> str:
     if value is None:
         return ""
-    at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return str(at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"))
+    return str(value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"))
 
 
 @orders_app.command("list")
@@ -127,28 +105,27 @@ def list_command(
             utm_medium=utm_medium,
             utm_campaign=utm_campaign,
         )
-        filters.validate()
         page = fetch_orders(tenant, filters, limit=limit, cursor=cursor)
         tz = tenants.get_tenant(engine(), tenant).timezone
     if as_json:
-        print_json(page)
+        print_json(json_form(page, OrderPage))
         return
     table = Table("order", "ordered at", "status", "channel", "customer", "total", "coupon", "items")
-    for o in page["items"]:
+    for o in page.items:
         table.add_row(
-            o["order_id"],
-            _local_time(o["ordered_at"], tz),
-            o["status"],
-            o["channel"] or "",
-            o["customer_id"] or "",
-            f"{o['total']} {o['currency']}",
-            o["coupon"] or "",
-            str(o["items_count"]),
+            o.order_id,
+            _local_time(o.ordered_at, tz),
+            o.status,
+            o.channel or "",
+            o.customer_id or "",
+            f"{o.total} {o.currency}",
+            o.coupon or "",
+            str(o.items_count),
         )
     console.print(table)
-    err_console.print(f"[dim]{len(page['items'])} of {page['total']} order(s); times in {tz}[/dim]")
-    if page["next_cursor"]:
-        err_console.print(f"[dim]next page: --cursor {page['next_cursor']}[/dim]")
+    err_console.print(f"[dim]{len(page.items)} of {page.total} order(s); times in {tz}[/dim]")
+    if page.next_cursor:
+        err_console.print(f"[dim]next page: --cursor {page.next_cursor}[/dim]")
 
 
 @orders_app.command("show")
@@ -162,27 +139,26 @@ def show_command(
         order = fetch_order(tenant, order_id)
         tz = tenants.get_tenant(engine(), tenant).timezone
     if as_json:
-        print_json(order)
+        print_json(json_form(order, OrderDetail))
         return
     console.print(
-        f"[bold]{order['order_id']}[/bold] {order['status']} · {order['channel'] or '-'} · "
-        f"{_local_time(order['ordered_at'], tz)} ({tz})"
+        f"[bold]{order.order_id}[/bold] {order.status} · {order.channel or '-'} · "
+        f"{_local_time(order.ordered_at, tz)} ({tz})"
     )
     console.print(
-        f"customer {order['customer_id'] or '-'} · coupon {order['coupon'] or '-'} · "
-        f"total {order['total']} {order['currency']} "
-        f"(discount {order['discount']}, shipping {order['shipping']})"
+        f"customer {order.customer_id or '-'} · coupon {order.coupon or '-'} · "
+        f"total {order.total} {order.currency} "
+        f"(discount {order.discount}, shipping {order.shipping})"
     )
     items = Table("sku", "name", "qty", "unit price", "line total", title="items")
-    for i in order["items"]:
-        items.add_row(i["sku"] or "", i["name"] or "", str(i["quantity"]), i["unit_price"], i["line_total"])
+    for i in order.items:
+        items.add_row(i.sku or "", i.name or "", str(i.quantity), str(i.unit_price), str(i.line_total))
     console.print(items)
-    if order["refunds"]:
+    if order.refunds:
         refunds = Table("refund", "at", "amount", "reason", title="refunds")
-        for r in order["refunds"]:
-            refunds.add_row(
-                r["refund_id"], _local_time(r["refunded_at"], tz), r["amount"] or "", r["reason"] or ""
-            )
+        for r in order.refunds:
+            amount = "" if r.amount is None else str(r.amount)
+            refunds.add_row(r.refund_id, _local_time(r.refunded_at, tz), amount, r.reason or "")
         console.print(refunds)
 
 

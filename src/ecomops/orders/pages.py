@@ -51,9 +51,7 @@ async def orders_page(request: Request, slug: str) -> Response:
         cursor = query_text(request, "cursor")
         limit = query_int(request, "limit", orders.DEFAULT_PAGE, 1, orders.MAX_PAGE)
         result = await run_in_threadpool(
-            on_cursor,
-            page,
-            lambda cur: orders.list_orders(cur, page.tenant.timezone, filters, limit=limit, cursor=cursor),
+            lambda: orders.find_orders(page.state, page.tenant, filters, limit=limit, cursor=cursor)
         )
     except EcomopsError as exc:
         filters, error = orders.OrderFilters(), exc.message
@@ -86,7 +84,7 @@ async def order_page(request: Request, slug: str, order_id: str) -> Response:
     if not isinstance(page, Page):
         return page
     try:
-        order = await run_in_threadpool(on_cursor, page, lambda cur: orders.get_order(cur, order_id))
+        order = await run_in_threadpool(orders.find_order, page.state, page.tenant, order_id)
     except EcomopsError as exc:
         return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
     return render(page, "orders/order.html", {"order": order})

@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,9 @@ import duckdb
 
 from ecomops.analytics.service import NONE_LABEL
 from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.orders.results import OrderDetail, OrderPage, OrderSummary
+from ecomops.platform.context import TenantInfo
+from ecomops.platform.web.state import AppState
 
 Cursor = duckdb.DuckDBPyConnection
 
@@ -125,17 +128,6 @@ class OrderFilters:
             if value is not None:
                 out[name] = str(value)
         return out
-
-
-@dataclass(frozen=True)
-class OrderPage:
-    items: list[dict[str, Any]]
-    #: Orders matching the filters (all pages).
-    total: int
-    #: Pass back as ``cursor`` for the next page; None on the last page.
-    next_cursor: str | None
-    limit: int
-    filters: dict[str, str] = field(default_factory=dict)
 
 
 def day_bounds(day: date, timezone: str) -> datetime:
@@ -233,10 +225,35 @@ def list_orders(
         items = items[:limit]
         last = items[-1]
         next_cursor = encode_cursor(last["ordered_at"], last["order_id"])
-    return OrderPage(items, total, next_cursor, limit, filters.active())
+    return OrderPage(
+        items=[OrderSummary.model_validate(i) for i in items],
+        total=total,
+        next_cursor=next_cursor,
+        limit=limit,
+        filters=filters.active(),
+    )
 
 
-def get_order(cur: Cursor, order_id: str) -> dict[str, Any]:
+def find_orders(
+    state: AppState,
+    tenant: TenantInfo,
+    filters: OrderFilters | None = None,
+    *,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> OrderPage:
+    """The "list orders" use case (API, CLI and console): one page on the tenant's warehouse."""
+    with state.warehouses.get(tenant.id).reading() as cur:
+        return list_orders(cur, tenant.timezone, filters, limit=limit, cursor=cursor)
+
+
+def find_order(state: AppState, tenant: TenantInfo, order_id: str) -> OrderDetail:
+    """The "show an order" use case (API, CLI and console)."""
+    with state.warehouses.get(tenant.id).reading() as cur:
+        return get_order(cur, order_id)
+
+
+def get_order(cur: Cursor, order_id: str) -> OrderDetail:
     """An order with its lines, refunds, payments and (for live-commerce orders) the live session."""
     if not 0 < len(order_id) <= MAX_TEXT:
         raise ValidationFailed(f"order id must be 1..{MAX_TEXT} characters", {"field": "order_id"})
@@ -272,7 +289,7 @@ def get_order(cur: Cursor, order_id: str) -> dict[str, Any]:
             [order["live_session_id"]],
         )
         order["live_session"] = sessions[0] if sessions else None
-    return order
+    return OrderDetail.model_validate(order)
 
 
 def facets(cur: Cursor) -> dict[str, list[str]]:

@@ -51,6 +51,8 @@ class ServerClient:
         params: Mapping[str, Any] | None,
         json_body: Any,
         timeout: float | None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
@@ -59,6 +61,8 @@ class ServerClient:
                 self.server.url + path,
                 params=query,
                 json=json_body,
+                files=files,
+                data=data,
                 headers={"Authorization": f"Bearer {self.server.token}"},
                 timeout=timeout or self.timeout,
             )
@@ -79,6 +83,8 @@ class ServerClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         timeout: float | None = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
     ) -> T: ...
 
     @overload
@@ -91,6 +97,8 @@ class ServerClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         timeout: float | None = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Any: ...
 
     def call(
@@ -102,9 +110,14 @@ class ServerClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         timeout: float | None = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
     ) -> T | Any:
-        """Send one request; decode a success into ``result`` (or plain JSON), raise a failure."""
-        response = self._send(method, path, params, json, timeout)
+        """Send one request; decode a success into ``result`` (or plain JSON), raise a failure.
+
+        ``files`` and ``data`` send a multipart form instead of JSON (uploads), as httpx takes them.
+        """
+        response = self._send(method, path, params, json, timeout, files, data)
         _raise_for(response)
         if response.status_code == 204:
             return None

@@ -16,11 +16,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from ecomops.kernel.errors import EcomopsError, NotFound
+from ecomops.kernel.errors import Conflict, EcomopsError, NotFound
 from ecomops.platform.client import ServerClient
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.enablement import check_enabled
@@ -68,9 +69,15 @@ class LocalWarehouses:
                 raise NotFound(
                     "this shop has no warehouse file yet (it is created with the tenant)", {"path": str(path)}
                 )
-            found = self._open[tenant_id] = Warehouse(
-                tenant_id, path, connect(path, read_only=not self.writable), read_only=not self.writable
-            )
+            try:
+                con = connect(path, read_only=not self.writable)
+            except duckdb.IOException as exc:
+                raise Conflict(
+                    "this shop's warehouse is open in another process; wait for it, or start "
+                    "`ecomops serve` so commands go through the server",
+                    {"path": str(path), "error": str(exc)},
+                ) from exc
+            found = self._open[tenant_id] = Warehouse(tenant_id, path, con, read_only=not self.writable)
         return found
 
     def close_all(self) -> None:

@@ -1,72 +1,74 @@
-"""``ecomops products list|show``: product analytics from the command line (through the server when
-one runs, else on the warehouse file opened read-only)."""
+"""``ecomops products list|show``: product analytics from the command line.
+
+Through the server when one runs, else on the warehouse file opened read-only (``here_or_server``);
+both paths run ``products.service.find_products``/``find_product`` and get the same typed results.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ecomops.kernel.jsonutil import money_strings
+from ecomops.kernel.jsonutil import json_form
+from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
     cli_errors,
     console,
     err_console,
-    on_warehouse,
+    here_or_server,
     parse_day,
     print_json,
-    settings,
+    tenant_info,
 )
-from ecomops.platform.server import call_server, running_server
 from ecomops.products import service
+from ecomops.products.results import ProductDetail, ProductPage
+
+
+class Sort(StrEnum):
+    """``service.SORTS``, as choices the command line checks before either path runs."""
+
+    revenue = "revenue"
+    units = "units"
+    stock = "stock"
+    rating = "rating"
+    margin = "margin"
+    name = "name"
+
 
 products_app = typer.Typer(help="Product analytics: sales, stock, margin, reviews.", no_args_is_help=True)
 
 
-def _jsonable(page: dict[str, Any]) -> dict[str, Any]:
-    """Same shape as the API's JSON (decimals and times as strings)."""
-    shaped: dict[str, Any] = json.loads(json.dumps(money_strings(page), default=str))
-    return shaped
-
-
 def fetch_products(
     tenant: str, filters: service.ProductFilters, *, sort: str, limit: int, offset: int
-) -> dict[str, Any]:
-    server = running_server(settings())
-    if server is not None:
-        params = {**filters.active(), "sort": sort, "limit": limit, "offset": offset}
-        result: dict[str, Any] = call_server(
-            server, "GET", f"/api/v1/t/{quote(tenant)}/products?{urlencode(params)}"
-        )
-        return result
-    return _jsonable(
-        on_warehouse(
-            tenant,
-            lambda cur, info: service.list_products(
-                cur, info.timezone, filters, sort=sort, limit=limit, offset=offset
-            ),
-        )
+) -> ProductPage:
+    return here_or_server(
+        remote=lambda client: client.call(
+            "GET",
+            tenant_path(tenant, "products"),
+            ProductPage,
+            params={**filters.active(), "sort": sort, "limit": limit, "offset": offset},
+        ),
+        local=lambda state: service.find_products(
+            state, tenant_info(state, tenant), filters, sort=sort, limit=limit, offset=offset
+        ),
     )
 
 
-def fetch_product(tenant: str, product_id: str, filters: service.ProductFilters) -> dict[str, Any]:
-    server = running_server(settings())
-    if server is not None:
-        query = urlencode(filters.active())
-        result: dict[str, Any] = call_server(
-            server, "GET", f"/api/v1/t/{quote(tenant)}/products/{quote(product_id, safe='')}?{query}"
-        )
-        return result
-    return _jsonable(
-        on_warehouse(tenant, lambda cur, info: service.get_product(cur, info.timezone, product_id, filters))
+def fetch_product(tenant: str, product_id: str, filters: service.ProductFilters) -> ProductDetail:
+    return here_or_server(
+        remote=lambda client: client.call(
+            "GET", tenant_path(tenant, "products", product_id), ProductDetail, params=filters.active()
+        ),
+        local=lambda state: service.find_product(state, tenant_info(state, tenant), product_id, filters),
     )
 
 
-def _pct(rate: str | None) -> str:
-    return "" if rate is None else f"{float(rate) * 100:.1f}%"
+def _pct(rate: Decimal | None) -> str:
+    return "" if rate is None else f"{rate * 100:.1f}%"
 
 
 @products_app.command("list")
@@ -78,7 +80,7 @@ def list_command(
     ] = None,
     category: Annotated[str | None, typer.Option(help="Category")] = None,
     search: Annotated[str | None, typer.Option(help="Part of the name or SKU")] = None,
-    sort: Annotated[str, typer.Option(help="revenue, units, stock, rating, margin or name")] = "revenue",
+    sort: Annotated[Sort, typer.Option(help="Order of the list")] = Sort.revenue,
     limit: Annotated[int, typer.Option(min=1, max=service.MAX_PAGE)] = 20,
     offset: Annotated[int, typer.Option(min=0, max=service.MAX_OFFSET)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
@@ -88,28 +90,25 @@ def list_command(
         filters = service.ProductFilters(
             parse_day(date_from, "--from"), parse_day(date_to, "--to"), category, search
         )
-        filters.validate()
         page = fetch_products(tenant, filters, sort=sort, limit=limit, offset=offset)
     if as_json:
-        print_json(page)
+        print_json(json_form(page, ProductPage))
         return
     table = Table("product", "sku", "name", "units", "revenue", "margin", "stock", "reviews", "rating")
-    for p in page["items"]:
+    for p in page.items:
         table.add_row(
-            p["product_id"],
-            p["sku"] or "",
-            (p["name"] or "")[:40],
-            str(p["units_sold"]),
-            f"{p['revenue']} {p['currency'] or ''}",
-            _pct(p["margin_rate"]),
-            "" if p["stock_on_hand"] is None else str(p["stock_on_hand"]),
-            str(p["review_count"]),
-            "" if p["avg_rating"] is None else f"{p['avg_rating']:.2f}",
+            p.product_id,
+            p.sku or "",
+            (p.name or "")[:40],
+            str(p.units_sold),
+            f"{p.revenue} {p.currency or ''}",
+            _pct(p.margin_rate),
+            "" if p.stock_on_hand is None else str(p.stock_on_hand),
+            str(p.review_count),
+            "" if p.avg_rating is None else f"{p.avg_rating:.2f}",
         )
     console.print(table)
-    err_console.print(
-        f"[dim]{len(page['items'])} of {page['total']} product(s), offset {page['offset']}[/dim]"
-    )
+    err_console.print(f"[dim]{len(page.items)} of {page.total} product(s), offset {page.offset}[/dim]")
 
 
 @products_app.command("show")
@@ -123,23 +122,21 @@ def show_command(
     """One product: sales by channel, stock by warehouse, recent reviews."""
     with cli_errors():
         filters = service.ProductFilters(parse_day(date_from, "--from"), parse_day(date_to, "--to"))
-        filters.validate()
         p = fetch_product(tenant, product_id, filters)
     if as_json:
-        print_json(p)
+        print_json(json_form(p, ProductDetail))
         return
+    console.print(f"[bold]{p.name}[/bold] ({p.sku}) · {p.category or '-'} · {p.price} {p.currency}")
+    margin = "-" if p.gross_margin is None else str(p.gross_margin)
     console.print(
-        f"[bold]{p['name']}[/bold] ({p['sku']}) · {p['category'] or '-'} · {p['price']} {p['currency']}"
-    )
-    console.print(
-        f"units {p['units_sold']} · revenue {p['revenue']} · refunded {p['refunded']} · "
-        f"margin {p['gross_margin'] or '-'} {_pct(p['margin_rate'])} · stock {p['stock_on_hand']}"
+        f"units {p.units_sold} · revenue {p.revenue} · refunded {p.refunded} · "
+        f"margin {margin} {_pct(p.margin_rate)} · stock {p.stock_on_hand}"
     )
     channels = Table("channel", "units", "revenue", "orders", title="sales by channel")
-    for c in p["by_channel"]:
-        channels.add_row(c["channel"], str(c["units_sold"]), c["revenue"], str(c["orders"]))
+    for c in p.by_channel:
+        channels.add_row(c.channel, str(c.units_sold), str(c.revenue), str(c.orders))
     console.print(channels)
     stock = Table("warehouse", "on hand", "reserved", "as of", title="stock")
-    for s in p["stock"]:
-        stock.add_row(s["warehouse_code"], str(s["on_hand"]), str(s["reserved"]), str(s["snapshot_at"]))
+    for s in p.stock:
+        stock.add_row(s.warehouse_code, str(s.on_hand), str(s.reserved), str(s.snapshot_at))
     console.print(stock)

@@ -40,25 +40,23 @@ async def products_page(request: Request, slug: str) -> Response:
         offset = query_int(request, "offset", 0, 0, products.MAX_OFFSET)
         limit = query_int(request, "limit", products.DEFAULT_PAGE, 1, products.MAX_PAGE)
         result = await run_in_threadpool(
-            on_cursor,
-            page,
-            lambda cur: products.list_products(
-                cur, page.tenant.timezone, filters, sort=sort, limit=limit, offset=offset
-            ),
+            lambda: products.find_products(
+                page.state, page.tenant, filters, sort=sort, limit=limit, offset=offset
+            )
         )
     except EcomopsError as exc:
         error = exc.message
     categories = await run_in_threadpool(on_cursor, page, products.categories)
     pages: dict[str, str | None] = {"prev": None, "next": None}
     if result is not None:
-        query = {**result["filters"], "sort": result["sort"]}
-        if result["offset"] + result["limit"] < result["total"]:
+        query = {**result.filters, "sort": result.sort}
+        if result.offset + result.limit < result.total:
             pages["next"] = f"{page.base}/products?" + urlencode(
-                {**query, "offset": result["offset"] + result["limit"]}
+                {**query, "offset": result.offset + result.limit}
             )
-        if result["offset"] > 0:
+        if result.offset > 0:
             pages["prev"] = f"{page.base}/products?" + urlencode(
-                {**query, "offset": max(0, result["offset"] - result["limit"])}
+                {**query, "offset": max(0, result.offset - result.limit)}
             )
     context = {
         "result": result,
@@ -79,9 +77,7 @@ async def product_page(request: Request, slug: str, product_id: str) -> Response
     if not isinstance(page, Page):
         return page
     try:
-        product = await run_in_threadpool(
-            on_cursor, page, lambda cur: products.get_product(cur, page.tenant.timezone, product_id)
-        )
+        product = await run_in_threadpool(products.find_product, page.state, page.tenant, product_id)
     except EcomopsError as exc:
         return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
     return render(page, "products/product.html", {"product": product})

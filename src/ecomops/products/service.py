@@ -27,6 +27,8 @@ import duckdb
 
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.orders.service import day_bounds
+from ecomops.platform.context import TenantInfo
+from ecomops.platform.web.state import AppState
 
 # Catalogue writes, for other modules (explicit re-exports; this file otherwise reads the warehouse).
 from ecomops.products.catalogue import ProductRow as ProductRow
@@ -34,6 +36,7 @@ from ecomops.products.catalogue import StockRow as StockRow
 from ecomops.products.catalogue import WarehouseRow as WarehouseRow
 from ecomops.products.catalogue import foreign_keys_in_use as foreign_keys_in_use
 from ecomops.products.catalogue import upsert_catalogue as upsert_catalogue
+from ecomops.products.results import ProductDetail, ProductPage, ProductSummary
 
 Cursor = duckdb.DuckDBPyConnection
 
@@ -158,7 +161,7 @@ def list_products(
     sort: str = "revenue",
     limit: int = DEFAULT_PAGE,
     offset: int = 0,
-) -> dict[str, Any]:
+) -> ProductPage:
     """One page of products with their sales, stock, margin and review figures."""
     filters = filters or ProductFilters()
     filters.validate()
@@ -183,19 +186,41 @@ def list_products(
         f"{ctes}{_SELECT}{where_sql} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
         [*cte_params, *where_params, limit, offset],
     )
-    return {
-        "items": [_finish(r) for r in items],
-        "total": int(total_row[0]) if total_row else 0,
-        "limit": limit,
-        "offset": offset,
-        "sort": sort,
-        "filters": filters.active(),
-    }
+    return ProductPage(
+        items=[ProductSummary.model_validate(_finish(r)) for r in items],
+        total=int(total_row[0]) if total_row else 0,
+        limit=limit,
+        offset=offset,
+        sort=sort,
+        filters=filters.active(),
+    )
+
+
+def find_products(
+    state: AppState,
+    tenant: TenantInfo,
+    filters: ProductFilters | None = None,
+    *,
+    sort: str = "revenue",
+    limit: int = DEFAULT_PAGE,
+    offset: int = 0,
+) -> ProductPage:
+    """The "list products" use case (API, CLI and console) on the tenant's warehouse."""
+    with state.warehouses.get(tenant.id).reading() as cur:
+        return list_products(cur, tenant.timezone, filters, sort=sort, limit=limit, offset=offset)
+
+
+def find_product(
+    state: AppState, tenant: TenantInfo, product_id: str, filters: ProductFilters | None = None
+) -> ProductDetail:
+    """The "show a product" use case (API, CLI and console)."""
+    with state.warehouses.get(tenant.id).reading() as cur:
+        return get_product(cur, tenant.timezone, product_id, filters)
 
 
 def get_product(
     cur: Cursor, timezone: str, product_id: str, filters: ProductFilters | None = None
-) -> dict[str, Any]:
+) -> ProductDetail:
     """One product: the list figures plus sales by channel, stock by warehouse and recent reviews."""
     filters = filters or ProductFilters()
     filters.validate()
@@ -239,7 +264,7 @@ def get_product(
         [product_id],
     )
     product["window"] = filters.active()
-    return product
+    return ProductDetail.model_validate(product)
 
 
 def categories(cur: Cursor) -> list[str]:

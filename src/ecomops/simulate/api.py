@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.kernel.errors import Conflict
-from ecomops.platform.context import TenantInfo
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
-from ecomops.platform.web.state import AppState
 from ecomops.simulate import params as p
-from ecomops.simulate.service import SeedResult, default_manifest_path, seed_demo
+from ecomops.simulate import service
+from ecomops.simulate.service import SeedResult
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/demo", tags=["demo"])
 
@@ -40,42 +37,13 @@ class SeedRequest(BaseModel):
     )
 
 
-class SeedResponse(BaseModel):
-    tenant: str
-    params: dict[str, Any]
-    row_counts: dict[str, int]
-    store_counts: dict[str, int]
-    timings: dict[str, float]
-    events_per_second: float
-    manifest_path: str
-    manifest: dict[str, Any]
-
-
-def _seed(state: AppState, tenant: TenantInfo, params: p.SeedParams) -> SeedResult:
-    """One seed per server process at a time: two would each hold a full shop in memory."""
-    lock: threading.Lock = state.services.setdefault("demo_seed_lock", threading.Lock())
-    if not lock.acquire(blocking=False):
-        raise Conflict("a demo seed is already running in this server; try again when it finishes")
-    try:
-        warehouse = state.warehouses.get(tenant.id)
-        return seed_demo(
-            state.engine,
-            warehouse,
-            tenant,
-            params,
-            default_manifest_path(state.settings, tenant.slug),
-        )
-    finally:
-        lock.release()
-
-
 @router.post(
     "/seed",
     summary="Replace the tenant's demo-shop data with a freshly simulated shop",
+    response_model=SeedResult,
     responses={403: {"description": "Role may not seed"}, 409: {"description": "Seed running or key clash"}},
 )
-async def seed(body: SeedRequest, ctx: TenantDep, state: StateDep) -> SeedResponse:
+async def seed(body: SeedRequest, ctx: TenantDep, state: StateDep) -> SeedResult:
     require(ctx, "demo:seed")
     params = p.SeedParams(body.days, body.customers, body.seed, body.end_date)
-    result = await run_in_threadpool(_seed, state, ctx.tenant, params)
-    return SeedResponse(**result.to_dict())
+    return await run_in_threadpool(service.seed, state, ctx.tenant, params)

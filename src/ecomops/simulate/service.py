@@ -5,6 +5,7 @@ Re-seeding replaces (never duplicates) what an earlier seed wrote; ingested or i
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
@@ -12,10 +13,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ecomops.kernel.errors import Conflict
 from ecomops.platform.audit import record_action
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse
+from ecomops.platform.web.state import AppState
 from ecomops.simulate.generate import simulate
 from ecomops.simulate.manifest import build_manifest, write_manifest
 from ecomops.simulate.params import SeedParams, Shop
@@ -56,6 +59,29 @@ class SeedResult:
 
 def default_manifest_path(settings: Settings, tenant_slug: str) -> Path:
     return settings.resolved_data_dir / "demo" / f"{tenant_slug}-manifest.json"
+
+
+def seed(
+    state: AppState, tenant: TenantInfo, params: SeedParams, manifest_path: Path | None = None
+) -> SeedResult:
+    """The "seed the demo shop" use case (API and CLI, here or through the server).
+
+    One seed per process at a time: two would each hold a full shop in memory. The manifest goes to
+    ``manifest_path``, else to the data dir's ``demo/<slug>-manifest.json``.
+    """
+    lock: threading.Lock = state.services.setdefault("demo_seed_lock", threading.Lock())
+    if not lock.acquire(blocking=False):
+        raise Conflict("a demo seed is already running in this server; try again when it finishes")
+    try:
+        return seed_demo(
+            state.engine,
+            state.warehouses.get(tenant.id),
+            tenant,
+            params,
+            manifest_path or default_manifest_path(state.settings, tenant.slug),
+        )
+    finally:
+        lock.release()
 
 
 def seed_demo(

@@ -1,4 +1,11 @@
-"""``ecomops tenant|source|apikey|module`` commands."""
+"""``ecomops tenant|source|apikey|module`` commands.
+
+Tenants, sources, API keys and module switches live in the operational store only, which every
+process may use at once: these commands run here, with or without a server, and call the same
+``tenancy.service``/``platform.enablement`` functions as the administration API, so they raise the
+same errors. The one warehouse step, creating a new tenant's file, is left to the server when one
+runs (``here_or_server``): it owns the warehouse files and creates the file on first use.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,9 @@ from rich.table import Table
 from ecomops.kernel.errors import Conflict, ValidationFailed
 from ecomops.platform import enablement
 from ecomops.platform import tenants as tenant_registry
-from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
+from ecomops.platform.commandline import cli_errors, console, engine, here_or_server, print_json
 from ecomops.platform.roles import ROLES
-from ecomops.platform.server import running_server
-from ecomops.platform.warehouse.connection import open_warehouse, warehouse_path
+from ecomops.platform.web.state import AppState
 from ecomops.tenancy import service
 
 tenant_app = typer.Typer(help="Create and list tenants (shops).", no_args_is_help=True)
@@ -61,13 +67,15 @@ def _ensure_warehouse_file(tenant_id: str) -> None:
     """Create the tenant's warehouse file unless a running server owns the warehouses.
 
     A running server holds DuckDB's write lock, so opening the file here would fail; the server
-    creates the file itself the first time the tenant is used.
+    creates the file itself the first time the tenant is used. Here, a writable open creates it.
     """
-    cfg = settings()
-    if running_server(cfg) is not None:
-        return
-    if not warehouse_path(cfg.warehouse_dir(), tenant_id).exists():
-        open_warehouse(cfg.warehouse_dir(), tenant_id).close()
+    here_or_server(
+        remote=lambda _client: None, local=lambda state: _create_file(state, tenant_id), writable=True
+    )
+
+
+def _create_file(state: AppState, tenant_id: str) -> None:
+    state.warehouses.get(tenant_id)
 
 
 @tenant_app.command("list")

@@ -58,6 +58,15 @@ class Warehouse:
         return cur
 
     @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for one use case's reads, closed when it is done (``with warehouse.reading() as cur``)."""
+        cur = self.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write transaction on a private cursor; commit on success, roll back on error."""
         with self.write_lock:

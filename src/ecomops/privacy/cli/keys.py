@@ -14,46 +14,13 @@ from typing import Annotated, Any
 import typer
 
 from ecomops.kernel.errors import ValidationFailed
-from ecomops.platform.audit import record_action
 from ecomops.platform.commandline import cli_errors, console, engine, print_json, settings
 from ecomops.platform.crypto import keyring
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.tenants import get_tenant, list_tenants
-from ecomops.privacy import vault
+from ecomops.privacy import rotation, vault
 
 keys_app = typer.Typer(help="Envelope-encryption keys: status and rotation.", no_args_is_help=True)
-
-
-def rotate_tenant_key(tenant_slug: str, reencrypt: bool) -> dict[str, Any]:
-    """New data-key version for one tenant (audited); optionally rewrite its vault rows under it."""
-    eng = engine()
-    info = get_tenant(eng, tenant_slug)
-    version = keyring.rotate_data_key(eng, info.id)
-    rewritten = 0
-    if reencrypt:
-        with tenant_session(eng, info.id) as session:
-            rewritten = vault.reencrypt_tenant(session, info.id)
-    details = {"scope": "data_key", "new_version": version, "reencrypted_rows": rewritten}
-    record_action(eng, info.id, "keys.rotate", "tenant", info.id, details=details)
-    return {"tenant": info.slug, **details}
-
-
-def rotate_master_key(new_master_file: Path | None) -> dict[str, Any]:
-    """Re-wrap every key under a new master; audited on the chain of every tenant that has keys."""
-    eng = engine()
-    new_master = keyring.read_master_file(new_master_file) if new_master_file is not None else None
-    rotation = keyring.rotate_master(eng, new_master, settings())
-    result = rotation.result
-    details = {
-        "scope": "master",
-        "old_kek_ids": result.old_kek_ids,
-        "new_kek_id": result.new_kek_id,
-        "tenant_keys": result.tenant_keys,
-        "system_keys": result.system_keys,
-    }
-    for tenant_id in result.tenant_ids:
-        record_action(eng, tenant_id, "keys.rotate", "tenant", tenant_id, details=details)
-    return {"mode": rotation.mode, **details}
 
 
 @keys_app.command("rotate")
@@ -84,9 +51,10 @@ def rotate_command(
         if reencrypt and tenant is None:
             raise ValidationFailed("--reencrypt goes with --tenant", {"field": "reencrypt"})
         if tenant is not None:
-            out = rotate_tenant_key(tenant, reencrypt)
+            eng = engine()
+            out = rotation.rotate_tenant_key(eng, get_tenant(eng, tenant), reencrypt)
         else:
-            out = rotate_master_key(new_master_key_file)
+            out = rotation.rotate_master_key(engine(), settings(), new_master_key_file)
     if json_out:
         print_json(out)
         return

@@ -1,9 +1,10 @@
 """``ecomops privacy …``: consents, data-subject export/erasure, retention.
 
-Consents and the retention policy live in the operational store, so those commands work with or
-without a server. Export, erasure and retention runs touch the tenant's warehouse: they go through
-the running server's API (it owns the DuckDB file) and open the file themselves only when no server
-runs, like ``ecomops demo seed``.
+Consents, the request list and the retention policy live in the operational store, so those commands
+run here, with or without a server. Export, erasure and retention runs touch the tenant's warehouse:
+``here_or_server`` sends them to the running server's API (it owns the DuckDB file) or runs the same
+``privacy.operations`` function here when no server runs, so both answer the same JSON and errors.
+Without a server the file is rewritten at once afterwards (``privacy.compaction``), reported on stderr.
 """
 
 from __future__ import annotations
@@ -17,22 +18,24 @@ import typer
 from rich.table import Table
 
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.kernel.jsonutil import json_form
 from ecomops.platform import tenants
+from ecomops.platform.client import ServerClient, tenant_path
 from ecomops.platform.commandline import (
     cli_errors,
     console,
     engine,
     err_console,
+    here_or_server,
     local_state,
     print_json,
-    settings,
+    tenant_info,
 )
-from ecomops.platform.server import call_server, running_server
-from ecomops.platform.warehouse import facts
-from ecomops.platform.warehouse.connection import open_warehouse
-from ecomops.privacy import compaction, retention
+from ecomops.platform.web.state import AppState
+from ecomops.privacy import compaction, operations, retention
 from ecomops.privacy import consents as consent_service
 from ecomops.privacy import requests as privacy_requests
+from ecomops.privacy.operations import PrivacyRequestView
 
 privacy_app = typer.Typer(
     help="Privacy: consents, data-subject export and erasure, retention.", no_args_is_help=True
@@ -119,49 +122,42 @@ def consent_list(
 # -- data-subject requests -----------------------------------------------------------------------------
 
 
-def _run(kind: str, tenant: str, lookup: privacy_requests.Lookup) -> tuple[dict[str, Any], bytes | None]:
-    """Run the request through the server, or on the files; returns the request and the export bundle."""
+def _run(kind: str, tenant: str, lookup: privacy_requests.Lookup) -> tuple[PrivacyRequestView, bytes | None]:
+    """Run the request through the server, or here on the files; returns it and the export bundle."""
     lookup.kind()
     body = {"kind": kind, "customer_id": lookup.customer_id, "email": lookup.email, "phone": lookup.phone}
-    server = running_server(settings())
-    if server is not None:
-        result: dict[str, Any] = call_server(
-            server, "POST", f"/api/v1/t/{tenant}/privacy/requests", json_body=body
+
+    def remote(client: ServerClient) -> tuple[PrivacyRequestView, bytes | None]:
+        request = client.call(
+            "POST", tenant_path(tenant, "privacy", "requests"), PrivacyRequestView, json=body
         )
         bundle = None
-        if result["status"] == privacy_requests.DONE and kind == "export":
-            data = call_server(server, "GET", f"/api/v1/t/{tenant}/privacy/requests/{result['id']}/download")
-            bundle = json.dumps(data, ensure_ascii=False, indent=2).encode()
-        result["via_server"] = True
-        return result, bundle
-    with local_state(writable=True) as state:
-        eng = state.engine
-        info = tenants.get_tenant(eng, tenant)
-        warehouse = state.warehouses.get(info.id)
+        if request.status == privacy_requests.DONE and kind == "export":
+            bundle = client.raw("GET", tenant_path(tenant, "privacy", "requests", request.id, "download"))
+        return request, bundle
 
-        def seal() -> int:
-            return facts.load_pending(state, info, delete_buffers=True)
-
-        seal()  # what a stopped server left buffered counts (its PII for the lookup, its rows)
-        request = privacy_requests.submit(
-            eng,
-            warehouse,
-            info,
-            kind,
-            lookup,
-            seal_wal=seal if kind == "erasure" else None,
-            compaction=privacy_requests.COMPACT_NOW,
+    def local(state: AppState) -> tuple[PrivacyRequestView, bytes | None]:
+        info = tenant_info(state, tenant)
+        request = operations.submit_request(
+            state, info, kind, lookup, compaction_at=privacy_requests.COMPACT_NOW
         )
-    out = request.as_dict()
-    if kind == "erasure" and request.status == privacy_requests.DONE:
-        before, after = compaction.compact(settings().warehouse_dir(), info.id)
-        out["compacted_bytes"] = {"before": before, "after": after}
-    bundle = None
-    if request.status == privacy_requests.DONE and kind == "export":
-        raw = privacy_requests.read_bundle(eng, info.id, request.id)
-        bundle = json.dumps(json.loads(raw), ensure_ascii=False, indent=2).encode()
-    out["via_server"] = False
-    return out, bundle
+        bundle = None
+        if request.status == privacy_requests.DONE and kind == "export":
+            bundle = privacy_requests.read_bundle(state.engine, info.id, request.id)
+        _report_rewrite(operations.rewrite_now(state, info))
+        return request, bundle
+
+    request, bundle = here_or_server(remote=remote, local=local, writable=True)
+    if bundle is not None:
+        bundle = json.dumps(json.loads(bundle), ensure_ascii=False, indent=2).encode()
+    return request, bundle
+
+
+def _report_rewrite(sizes: tuple[int, int] | None) -> None:
+    """Only a command without a server rewrites the file at once; say so on stderr (stdout is the
+    API's JSON)."""
+    if sizes is not None:
+        err_console.print(f"[dim]warehouse rewritten: {sizes[0]:,} -> {sizes[1]:,} bytes[/dim]")
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -171,16 +167,16 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def _report(result: dict[str, Any], json_out: bool) -> None:
+def _report(result: PrivacyRequestView, json_out: bool) -> None:
     if json_out:
-        print_json(result)
-    elif result["status"] == privacy_requests.DONE:
+        print_json(json_form(result, PrivacyRequestView))
+    elif result.status == privacy_requests.DONE:
         console.print(
-            f"{result['kind']} {result['id']} of customer {result['subject']}: [green]done[/green]\n"
-            + json.dumps(result["summary"], ensure_ascii=False, indent=2)
+            f"{result.kind} {result.id} of customer {result.subject}: [green]done[/green]\n"
+            + json.dumps(result.summary, ensure_ascii=False, indent=2)
         )
-    if result["status"] != privacy_requests.DONE:
-        err_console.print(f"[red]{result['kind']} {result['id']} failed:[/red] {result['error']}")
+    if result.status != privacy_requests.DONE:
+        err_console.print(f"[red]{result.kind} {result.id} failed:[/red] {result.error}")
         raise typer.Exit(1)
 
 
@@ -206,7 +202,7 @@ def export_command(
                 _write_private(out, bundle)
             except OSError as exc:
                 raise ValidationFailed(f"cannot write {out}: {exc}", {"field": "out"}) from exc
-            result["written_to"] = str(out)
+            err_console.print(f"[dim]bundle written to {out}[/dim]")
     _report(result, json_out)
 
 
@@ -236,24 +232,24 @@ def requests_command(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
     json_out: JsonOpt = False,
 ) -> None:
-    """Privacy requests of the tenant, newest first (counts only, never PII)."""
-    with cli_errors():
-        eng = engine()
-        info = tenants.get_tenant(eng, tenant)
-        items = [r.as_dict() for r in privacy_requests.list_requests(eng, info.id, limit=limit)]
+    """Privacy requests of the tenant, newest first (counts only, never PII).
+
+    Operational store only: runs here, with or without a server."""
+    with cli_errors(), local_state() as state:
+        items = operations.list_requests(state, tenant_info(state, tenant), limit=limit)
     if json_out:
-        print_json(items)
+        print_json(json_form(items, list[PrivacyRequestView]))
         return
     table = Table("id", "kind", "customer", "status", "by", "created", "bundle")
     for r in items:
         table.add_row(
-            r["id"],
-            r["kind"],
-            r["subject"],
-            r["status"],
-            r["requested_by"],
-            r["created_at"][:19],
-            "yes" if r["bundle_available"] else "",
+            r.id,
+            r.kind,
+            r.subject,
+            r.status,
+            r.requested_by,
+            r.created_at.isoformat()[:19],
+            "yes" if r.bundle_available else "",
         )
     console.print(table)
 
@@ -266,16 +262,22 @@ def compact_command(tenant: TenantOpt) -> None:
     tenant with an erasure since the last rewrite.
     """
     with cli_errors():
-        server = running_server(settings())
-        if server is not None:
-            raise ValidationFailed(
-                f"a server at {server.url} has the warehouse open; stop it (it compacts pending tenants "
-                "when it starts again) or run this while no server runs",
-                {"server": server.url},
-            )
-        info = tenants.get_tenant(engine(), tenant)
-        before, after = compaction.compact(settings().warehouse_dir(), info.id)
-    console.print(f"warehouse of {info.slug} rewritten: {before:,} -> {after:,} bytes")
+        before, after = here_or_server(remote=_refuse_compaction, local=lambda state: _compact(state, tenant))
+    console.print(f"warehouse of {tenant} rewritten: {before:,} -> {after:,} bytes")
+
+
+def _refuse_compaction(client: ServerClient) -> tuple[int, int]:
+    url = client.server.url
+    raise ValidationFailed(
+        f"a server at {url} has the warehouse open; stop it (it compacts pending tenants "
+        "when it starts again) or run this while no server runs",
+        {"server": url},
+    )
+
+
+def _compact(state: AppState, tenant: str) -> tuple[int, int]:
+    info = tenant_info(state, tenant)
+    return compaction.compact(state.settings.warehouse_dir(), info.id)
 
 
 # -- retention ------------------------------------------------------------------------------------------
@@ -356,21 +358,21 @@ def retention_show(tenant: TenantOpt, json_out: JsonOpt = False) -> None:
 @retention_app.command("run")
 def retention_run(tenant: TenantOpt, json_out: JsonOpt = False) -> None:
     """Apply the policy now (through the server when one runs); prints the counts."""
+
+    def local(state: AppState) -> dict[str, Any]:
+        info = tenant_info(state, tenant)
+        summary = operations.run_retention(state, info)
+        _report_rewrite(operations.rewrite_now(state, info))
+        return summary
+
     with cli_errors():
-        server = running_server(settings())
-        if server is not None:
-            summary: dict[str, Any] = call_server(server, "POST", f"/api/v1/t/{tenant}/privacy/retention/run")
-        else:
-            eng = engine()
-            info = tenants.get_tenant(eng, tenant)
-            warehouse = open_warehouse(settings().warehouse_dir(), info.id)
-            try:
-                summary = retention.run_retention(eng, settings(), warehouse, info)
-            finally:
-                warehouse.close()
-            if info.id in compaction.pending_tenants(settings().warehouse_dir()):
-                before, after = compaction.compact(settings().warehouse_dir(), info.id)
-                summary["compacted_bytes"] = {"before": before, "after": after}
+        summary = here_or_server(
+            remote=lambda client: client.call(
+                "POST", tenant_path(tenant, "privacy", "retention", "run"), dict[str, Any]
+            ),
+            local=local,
+            writable=True,
+        )
     if json_out:
         print_json(summary)
         return
