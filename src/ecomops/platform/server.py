@@ -1,8 +1,8 @@
 """The running server's lock file, so CLI commands that touch a warehouse go through the server.
 
 DuckDB lets one process write a file; while ``ecomops serve`` runs it owns every tenant
-warehouse, so the CLI sends warehouse work to its API, authenticated by a local control
-token that only users who can read the data dir can see.
+warehouse, so the CLI sends warehouse work to its API (``platform.client.ServerClient``),
+authenticated by a local control token that only users who can read the data dir can see.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.settings import Settings
 
 
@@ -77,46 +75,3 @@ def running_server(settings: Settings) -> ServerInfo | None:
     except httpx.HTTPError:
         return None
     return info if ok else None
-
-
-class ServerCallFailed(EcomopsError):
-    """The running server answered with an error (its code and message are kept) or not at all."""
-
-
-def call_server(
-    server: ServerInfo, method: str, path: str, *, json_body: Any = None, timeout: float = 60.0
-) -> Any:
-    """Call the running server's API as the local CLI (control token) and return the JSON answer.
-
-    Errors come back in the server's ``{"error": {code, message, details}}`` shape and are re-raised
-    with the same code, message and HTTP status, so the CLI prints what the API would have said.
-    """
-    try:
-        response = httpx.request(
-            method,
-            server.url + path,
-            json=json_body,
-            headers={"Authorization": f"Bearer {server.token}"},
-            timeout=timeout,
-        )
-    except httpx.HTTPError as exc:
-        raise ServerCallFailed(
-            f"could not reach the server at {server.url}: {exc}", code="server_unreachable"
-        ) from exc
-    try:
-        payload = response.json()
-    except ValueError as exc:
-        raise ServerCallFailed(
-            f"server answered HTTP {response.status_code} without JSON", code="server_error"
-        ) from exc
-    if response.is_success:
-        return payload
-    error = payload.get("error") if isinstance(payload, dict) else None
-    error = error if isinstance(error, dict) else {}
-    failure = ServerCallFailed(
-        str(error.get("message") or response.reason_phrase),
-        error.get("details"),
-        code=str(error.get("code") or "server_error"),
-    )
-    failure.status_code = response.status_code
-    raise failure
