@@ -6,11 +6,11 @@ Assembly only: what each module brings (routers, pages, lifecycle, jobs) comes f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -32,7 +32,7 @@ from ecomops.platform.store.db import engine_for
 from ecomops.platform.store.migrate import ensure_current
 from ecomops.platform.warehouse.connection import WarehouseRegistry
 from ecomops.platform.web import apidocs, health, ratelimit
-from ecomops.platform.web.deps import REQUEST_ID_SCOPE_KEY, serving_module
+from ecomops.platform.web.deps import REQUEST_ID_SCOPE_KEY
 from ecomops.platform.web.headers import RequestId, SecurityHeaders
 from ecomops.platform.web.state import AppState
 
@@ -115,11 +115,21 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _mount(app: FastAPI, module: Module) -> None:
-    """A module's routers; each request records the module (for per-tenant switches and logs)."""
-    dependencies = [Depends(serving_module(module.name))]
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route of a router, through included routers too."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _routes(included.routes)
+        else:
+            yield route
+
+
+def _mount(app: FastAPI, state: AppState, module: Module) -> None:
+    """A module's routers, each route recorded as the module's (per-tenant switches and logs)."""
     for router in (*module.api, *module.pages):
-        app.include_router(router, dependencies=dependencies)
+        app.include_router(router)
+        state.route_modules.update({id(route): module.name for route in _routes(router.routes)})
 
 
 @asynccontextmanager
@@ -178,7 +188,7 @@ def create_app(settings: Settings | None = None, control_token: str | None = Non
     app.include_router(apidocs.router)
     app.include_router(metrics_endpoint.router)
     for module in modules.modules:
-        _mount(app, module)
+        _mount(app, state, module)
     app.mount("/static", StaticFiles(directory=apidocs.STATIC_DIR), name="static")
     # Added innermost first: SecurityHeaders wraps RequestId wraps AccessLog wraps RateLimit, so a 429
     # carries both headers and is logged and timed with its request id.

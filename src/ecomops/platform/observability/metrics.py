@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -52,6 +53,7 @@ class Metrics:
             buckets=REQUEST_BUCKETS,
             registry=self.registry,
         )
+        self._request_children: dict[tuple[str, str, int], Any] = {}
         self._refresh = Histogram(
             "ecomops_rollup_refresh_duration_seconds",
             "Time the modules' facts listeners (the analytics rollups) took inside a warehouse write, "
@@ -68,8 +70,11 @@ class Metrics:
         self.registry.register(_LiveFigures(state, modules))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        label = method if method in METHODS else "other"
-        self._requests.labels(label, route, f"{status // 100}xx").observe(seconds)
+        key = (method if method in METHODS else "other", route, status // 100)
+        child = self._request_children.get(key)
+        if child is None:  # labels() per request costs a lock and a tuple; keep each child once
+            child = self._request_children[key] = self._requests.labels(key[0], route, f"{key[2]}xx")
+        child.observe(seconds)
 
     def observe_facts(self, kind: str, seconds: float) -> None:
         self._refresh.labels(kind).observe(seconds)

@@ -8,7 +8,6 @@ stranger learns nothing about a tenant's modules).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated
 
@@ -23,22 +22,15 @@ from ecomops.platform.web.state import AppState, app_state
 
 __all__ = ["REQUEST_ID_SCOPE_KEY", "TenantContext", "request_id", "valid_request_id"]
 
-#: ``request.state`` attribute naming the module whose router is serving the request.
-MODULE_STATE = "ecomops_module"
-
-
-def serving_module(name: str) -> Callable[[Request], Awaitable[None]]:
-    """A router dependency recording which module serves the request (set by the app assembly)."""
-
-    async def mark(request: Request) -> None:
-        setattr(request.state, MODULE_STATE, name)
-
-    return mark
-
 
 def module_of(request: Request) -> str | None:
-    name = getattr(request.state, MODULE_STATE, None)
-    return name if isinstance(name, str) else None
+    """The module whose router serves this request (None for the platform's own routes).
+
+    A dict lookup on the matched route object, recorded when the app mounted each module's routers:
+    no per-request dependency, so the ingest path pays nothing for it.
+    """
+    state: AppState = request.app.state.ecomops
+    return state.route_modules.get(id(request.scope.get("route")))
 
 
 def _authenticated(request: Request, ctx: TenantContext) -> TenantContext:

@@ -29,6 +29,9 @@ class AppState:
     engine: Engine
     warehouses: Warehouses
     control_token: str
+    #: Which module serves each route, by ``id()`` of the route object the router puts in
+    #: ``scope["route"]`` (routes are unhashable and live as long as the app), filled at mount time.
+    route_modules: dict[int, str] = field(default_factory=dict)
     #: Long-lived domain services started in the lifespan (ingest pipeline, import runner), by name.
     services: dict[str, Any] = field(default_factory=dict)
 
