@@ -201,6 +201,9 @@ ecomops_job_failures_total{job="privacy.retention",module="privacy"} 0
 # TYPE ecomops_import_jobs_finished_total counter
 ecomops_import_jobs_finished_total{status="succeeded"} 4
 ecomops_import_jobs_finished_total{status="failed"} 1
+# TYPE ecomops_ingest_dead_letters_dropped_total counter
+ecomops_ingest_dead_letters_dropped_total{tenant="a"} 0
+ecomops_ingest_dead_letters_dropped_total{tenant="b"} %s
 """
 
 
@@ -217,13 +220,14 @@ def _answering(body: bytes) -> Callable[..., bytes]:
 def test_server_figures_add_up_tenants_and_warn_on_lag_and_failed_jobs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    figures = doctor.server_figures(EXPOSITION % (2.5, 0))
+    figures = doctor.server_figures(EXPOSITION % (2.5, 0, 0))
     assert figures == {
         "ingest_accepted": 15,
         "ingest_rejected": 2,
         "ingest_deduplicated": 0,
         "ingest_queue_events": 0,
         "wal_backlog_bytes": 120,
+        "dead_letters_dropped": {},
         "loader_lag_seconds": 2.5,
         "job_failures": {},
         "import_jobs_running": 0,
@@ -231,12 +235,14 @@ def test_server_figures_add_up_tenants_and_warn_on_lag_and_failed_jobs(
         "import_jobs_failed": 1,
     }
     server = ServerInfo(1, "http://127.0.0.1:1", "ctl_x")
-    for lag, failures, status, said in [
-        (2.5, 0, "ok", "loader lag 2.5 s"),
-        (61, 0, "warn", "the ingest loader is 61 s behind"),
-        (0, 3, "warn", "job runs failed since the server started: alerts.evaluate (3)"),
+    for lag, failures, dropped, status, said in [
+        (2.5, 0, 0, "ok", "loader lag 2.5 s"),
+        (61, 0, 0, "warn", "the ingest loader is 61 s behind"),
+        (0, 3, 0, "warn", "job runs failed since the server started: alerts.evaluate (3)"),
+        (0, 0, 7, "warn", "dead letters dropped at the dead-letter quota: b (7)"),
     ]:
-        monkeypatch.setattr(doctor.ServerClient, "raw", _answering((EXPOSITION % (lag, failures)).encode()))
+        exposition = EXPOSITION % (lag, failures, dropped)
+        monkeypatch.setattr(doctor.ServerClient, "raw", _answering(exposition.encode()))
         check = doctor.check_server_metrics(server)
         assert (check.status.value, said in check.detail) == (status, True), check
 

@@ -26,6 +26,7 @@ from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.observability.logs import set_tenant
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.ratelimit import Charge, RateLimiter, denied
 from ecomops.platform.web.state import AppState
 from ecomops.privacy.service import may_hold_pii
 from ecomops.tenancy.service import SourceInfo
@@ -82,8 +83,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     400: {
-        "description": "Malformed JSON, a misshapen body, (strict mode) any invalid event, or a compressed "
-        "body that does not decompress; nothing stored"
+        "description": "Malformed JSON, a misshapen body, more invalid events than a request may carry "
+        "(too_many_invalid_events), (strict mode) any invalid event, or a compressed body that does not "
+        "decompress; nothing stored"
     },
     401: {"description": "Missing or unknown write key"},
     413: {
@@ -95,7 +97,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "nothing stored"
     },
     422: {"description": "Invalid query parameter"},
-    429: {"description": "Write queue full; retry after Retry-After seconds"},
+    429: {
+        "description": "Write queue full, or the write key's request, event or invalid-event budget is "
+        "spent; "
+        "retry after Retry-After seconds"
+    },
 }
 
 
@@ -128,6 +134,50 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return await read_body(request.stream(), limit, coding, request.headers.get("content-length"))
 
 
+def _limiter(state: AppState) -> RateLimiter | None:
+    limiter = state.services.get("ratelimit")
+    return limiter if isinstance(limiter, RateLimiter) and limiter.enabled else None
+
+
+async def _check_write_key_budget(state: AppState, source: SourceInfo, events: int) -> None:
+    """Per write key: the batch's events come out of the events bucket, and a key whose invalid-event
+    budget is spent is refused before its body is validated (429 either way, nothing charged then)."""
+    limiter = _limiter(state)
+    if limiter is None:
+        return
+    denial = await limiter.buckets.take(
+        [
+            Charge(limiter.write_key_invalid, f"write_key_invalid:{source.id}", 0),
+            Charge(limiter.write_key_events, f"write_key_events:{source.id}", events),
+        ]
+    )
+    if denial is not None:
+        raise denied(denial)
+
+
+async def _spend_invalid(state: AppState, source: SourceInfo, invalid: int) -> None:
+    limiter = _limiter(state)
+    if limiter is not None and invalid:
+        await limiter.buckets.spend(
+            [Charge(limiter.write_key_invalid, f"write_key_invalid:{source.id}", invalid)]
+        )
+
+
+async def _refuse_request(
+    state: AppState, source: SourceInfo, body: bytes, reason: str, received_at: datetime, invalid: int
+) -> None:
+    """A request refused as a whole leaves one dead letter (a sample of its body) and spends the key's
+    invalid-event budget; the caller then raises the 400."""
+    pipeline: IngestPipeline = state.services["ingest"]
+    await _spend_invalid(state, source, invalid)
+    set_tenant(await pipeline.prepare_tenant(source.tenant_id))
+    rejection = service.request_rejection(body, reason)
+    seal = _dead_sealer(state, source.tenant_id)
+    await pipeline.submit(
+        source.tenant_id, [], [service.dead_letter_line(source.id, received_at, rejection, seal)]
+    )
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
@@ -146,17 +196,7 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
         envelope = service.decode_body(body, kind)
     except BadRequest as exc:
         if source is not None and exc.code == "malformed_json":
-            set_tenant(await pipeline.prepare_tenant(source.tenant_id))
-            rejection = service.Rejection(None, exc.message, "$", body.decode("utf-8", "replace"))
-            await pipeline.submit(
-                source.tenant_id,
-                [],
-                [
-                    service.dead_letter_line(
-                        source.id, received_at, rejection, _dead_sealer(state, source.tenant_id)
-                    )
-                ],
-            )
+            await _refuse_request(state, source, body, exc.message, received_at, invalid=1)
         raise
     if source is None:
         source = await cache.resolve(envelope.write_key) if envelope.write_key else None
@@ -164,11 +204,25 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
             raise Unauthorized(
                 "missing or unknown write key: send it as the Basic username or a Bearer token"
             )
+    await _check_write_key_budget(state, source, len(envelope.messages))
     set_tenant(await pipeline.prepare_tenant(source.tenant_id))
+    cap = state.settings.ingest_max_invalid_per_request
     processed = service.process(
-        envelope, kind, source, received_at, await _pii_sealer(state, source.tenant_id, body)
+        envelope, kind, source, received_at, await _pii_sealer(state, source.tenant_id, body), cap
     )
     rejected = [r.as_dict() for r in processed.rejected]
+    if processed.gave_up:
+        message = (
+            f"more than {cap} invalid events in one request; nothing was stored (fix the sender: a request "
+            "may carry at most this many invalid events)"
+        )
+        await _refuse_request(state, source, body, message, received_at, invalid=len(rejected))
+        raise BadRequest(
+            message,
+            {"invalid_events_seen": len(rejected), "max_invalid": cap, "rejected": rejected[:10]},
+            code="too_many_invalid_events",
+        )
+    await _spend_invalid(state, source, len(rejected))
     if strict and processed.rejected:
         pipeline.refused(source.tenant_id, len(processed.rejected))
         raise BadRequest(

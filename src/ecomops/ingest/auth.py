@@ -1,6 +1,7 @@
 """Write-key authentication for the Segment endpoints, cached so ingest doesn't hit the store per request.
 
-A revoked key keeps working for at most ``POSITIVE_TTL`` seconds on a running server.
+A key revoked through this server stops at once (``forget``); revoked elsewhere (the CLI, another
+process), it keeps working for at most ``POSITIVE_TTL`` seconds on a running server.
 """
 
 from __future__ import annotations
@@ -55,3 +56,9 @@ class WriteKeyCache:
             self._cache.clear()
         self._cache[write_key] = (now + ttl, source)
         return source
+
+    def forget(self, owner_id: str) -> None:
+        """Drop every cached key of source ``owner_id`` (revoked or rotated here: refused at once)."""
+        for key, (_, source) in list(self._cache.items()):
+            if source is not None and source.id == owner_id:
+                self._cache.pop(key, None)

@@ -21,12 +21,16 @@ import msgspec
 import orjson
 
 from ecomops.ingest.ecommerce import ORDER_EVENTS, parse_order_properties, validate_order_properties
+from ecomops.ingest.nesting import exceeds
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
 from ecomops.privacy.service import may_hold_pii, split_traits
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
+#: Deepest nesting of objects/arrays in one event ({} is 1); deeper events are rejected before any
+#: recursive decoder sees them (``ingest.nesting``).
+MAX_EVENT_DEPTH = 32
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 _REVENUE_MAX = Decimal("99999999999999.9999")
 
@@ -202,6 +206,12 @@ def normalize(
     """
     if not raw.lstrip().startswith(b"{"):
         raise InvalidEvent("each event must be a JSON object", "$")
+    if exceeds(raw, MAX_EVENT_DEPTH):
+        raise InvalidEvent(f"event nested deeper than {MAX_EVENT_DEPTH} levels", "$")
+    try:  # msgspec skips the bytes of nested objects without checking their encoding
+        raw.decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"invalid UTF-8 at byte {exc.start}", "$") from exc
     try:
         msg = _message_decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:

@@ -32,6 +32,12 @@ def collect(state: AppState) -> Iterator[Metric]:
         "deduplicated (messageId seen in the dedupe window) or rejected (invalid).",
         labels=("tenant", "outcome"),
     )
+    dropped = CounterMetricFamily(
+        "ecomops_ingest_dead_letters_dropped",
+        "Dead letters dropped since the server started because the tenant reached its dead-letter quota "
+        "(ECOMOPS_INGEST_DEAD_LETTER_QUOTA); alert on any increase.",
+        labels=("tenant",),
+    )
     backlog = GaugeMetricFamily(
         "ecomops_ingest_wal_backlog_bytes",
         "Acknowledged WAL bytes (events and dead letters) not loaded into the warehouse yet.",
@@ -46,6 +52,7 @@ def collect(state: AppState) -> Iterator[Metric]:
         events.add_metric([tenant.tenant, "accepted"], tenant.accepted)
         events.add_metric([tenant.tenant, "deduplicated"], tenant.deduplicated)
         events.add_metric([tenant.tenant, "rejected"], tenant.rejected)
+        dropped.add_metric([tenant.tenant], tenant.dead_letters_dropped)
         backlog.add_metric([tenant.tenant], tenant.backlog_bytes)
         lag.add_metric([tenant.tenant], tenant.lag_seconds)
-    yield from (events, backlog, lag)
+    yield from (events, dropped, backlog, lag)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -35,6 +36,7 @@ from ecomops.kernel.errors import Overloaded
 from ecomops.platform import tenants
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
+from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.platform.web.state import AppState, Warehouses
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ class TenantFigures:
     deduplicated: int
     #: Invalid events: kept as dead letters, or refused with their whole batch in strict mode.
     rejected: int
+    #: Dead letters dropped because the tenant reached its dead-letter quota.
+    dead_letters_dropped: int
     #: Acknowledged (durable) WAL bytes the warehouse does not hold yet.
     backlog_bytes: int
     #: Seconds since the oldest acknowledged group commit not yet loaded was acknowledged; 0 if none.
@@ -95,6 +99,12 @@ class _TenantState:
     accepted: int = 0
     deduplicated: int = 0
     rejected: int = 0
+    #: Dead letters the warehouse holds or will (counted at open, then per write; recounted by the loader
+    #: near the quota, since retention deletes old ones).
+    dead_letters: int = 0
+    dead_dropped: int = 0
+    dead_counted_at: float = 0.0
+    quota_warned_at: float = -math.inf
 
     def loaded(self, nbytes: int) -> None:
         self.loaded_bytes += nbytes
@@ -110,6 +120,7 @@ class _TenantState:
             self.accepted,
             self.deduplicated,
             self.rejected,
+            self.dead_dropped,
             max(0, self.appended_bytes - loaded),
             0.0 if oldest is None else max(0.0, now - oldest),
         )
@@ -156,6 +167,8 @@ class IngestPipeline:
             warehouse = self.warehouses.get(tenant_id)
             load_pending(wal, warehouse, tenant.currency, pii_sink=self._sink(tenant_id))
             state = _TenantState(wal, tenant.currency, tenant.slug)
+            state.dead_letters = _count_dead_letters(warehouse)
+            state.dead_counted_at = time.monotonic()
             rows = warehouse.query(
                 "SELECT message_id, epoch(received_at) FROM events "
                 "WHERE received_at >= now() - to_seconds(?) ORDER BY received_at",
@@ -254,9 +267,33 @@ class IngestPipeline:
                 undo.append((sub.tenant_id, item.message_id))
                 events.append(item.line)
                 accepted += 1
-            dead.extend(sub.dead_lines)
+            dead.extend(self._within_quota(sub.tenant_id, sub.dead_lines))
             results.append(SubmitResult(accepted, duplicates))
         return results, undo, payloads
+
+    def _within_quota(self, tenant_id: str, lines: list[bytes]) -> list[bytes]:
+        """The dead letters the tenant still has room for; the rest are dropped, counted and warned about
+        (at most every 10 minutes per tenant): junk must not fill the disk."""
+        if not lines:
+            return lines
+        state = self._tenants[tenant_id]
+        room = max(0, self.settings.ingest_dead_letter_quota - state.dead_letters)
+        kept = lines[:room]
+        state.dead_letters += len(kept)
+        if len(kept) < len(lines):
+            state.dead_dropped += len(lines) - len(kept)
+            now = time.monotonic()
+            if now - state.quota_warned_at > 600:
+                state.quota_warned_at = now
+                log.warning(
+                    "tenant %s reached its dead-letter quota (%d): new dead letters are dropped "
+                    "(%d so far); replay or let retention remove old ones, or raise "
+                    "ECOMOPS_INGEST_DEAD_LETTER_QUOTA",
+                    state.slug,
+                    self.settings.ingest_dead_letter_quota,
+                    state.dead_dropped,
+                )
+        return kept
 
     def _write_and_sync(self, payloads: dict[str, tuple[list[bytes], list[bytes]]]) -> None:
         """Append and sync the whole group, or leave every touched WAL as it was (the group is refused)."""
@@ -304,16 +341,24 @@ class IngestPipeline:
                 if state.appended_bytes <= state.loaded_bytes:
                     continue
                 try:
+                    warehouse = self.warehouses.get(tenant_id)
                     state.loaded(
-                        load_pending(
-                            state.wal,
-                            self.warehouses.get(tenant_id),
-                            state.currency,
-                            pii_sink=self._sink(tenant_id),
-                        )
+                        load_pending(state.wal, warehouse, state.currency, pii_sink=self._sink(tenant_id))
                     )
+                    self._recount_dead_letters(state, warehouse)
                 except Exception:
                     log.exception("loading ingest WAL of tenant %s failed; will retry", tenant_id)
+
+    def _recount_dead_letters(self, state: _TenantState, warehouse: Warehouse) -> None:
+        """Near the quota, count again (once a minute): retention and erasure delete dead letters."""
+        now = time.monotonic()
+        if (
+            state.dead_letters < 0.9 * self.settings.ingest_dead_letter_quota
+            or now - state.dead_counted_at < 60
+        ):
+            return
+        state.dead_counted_at = now
+        state.dead_letters = _count_dead_letters(warehouse)
 
     def _load_loop(self) -> None:
         while not self._stop_loader.is_set():
@@ -397,6 +442,11 @@ class IngestPipeline:
 
         loaded: int = self._io.submit(drain).result()
         return loaded
+
+
+def _count_dead_letters(warehouse: Warehouse) -> int:
+    rows = warehouse.query("SELECT count(*) FROM ingest_dead_letters")
+    return int(rows[0][0])
 
 
 async def startup(state: AppState) -> None:

@@ -5,6 +5,7 @@ Kept free of HTTP so the API, the dead-letter replay and tests share one code pa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,15 @@ import msgspec
 import orjson
 
 from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines, store_pii
-from ecomops.ingest.messages import MAX_EVENT_BYTES, Accepted, InvalidEvent, PiiSealer, normalize
+from ecomops.ingest.messages import (
+    MAX_EVENT_BYTES,
+    MAX_EVENT_DEPTH,
+    Accepted,
+    InvalidEvent,
+    PiiSealer,
+    normalize,
+)
+from ecomops.ingest.nesting import Unsplittable, exceeds, split_batch
 from ecomops.ingest.sealed import PiiSink
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
@@ -23,6 +32,8 @@ from ecomops.kernel.errors import BadRequest, NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.tenancy.service import SourceInfo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,8 @@ class Rejection:
 class Processed:
     accepted: list[Accepted]
     rejected: list[Rejection]
+    #: More invalid events than the request may carry: validation stopped there (the request is junk).
+    gave_up: bool = False
 
 
 class _BatchBody(msgspec.Struct):
@@ -75,6 +88,8 @@ def decode_body(body: bytes, kind: str) -> Envelope:
             key = single.writeKey if isinstance(single.writeKey, str) else None
             return Envelope([body], None, None, key)
         batch = _batch_decoder.decode(body)
+    except RecursionError:
+        return _decode_deep_batch(body, kind)
     except msgspec.ValidationError as exc:
         reason, _, loc = str(exc).partition(" - at `")
         loc = loc.rstrip("`") or "$"
@@ -92,9 +107,28 @@ def decode_body(body: bytes, kind: str) -> Envelope:
     return Envelope([bytes(m) for m in batch.batch], batch.sentAt, batch.context, batch.writeKey)
 
 
+def _decode_deep_batch(body: bytes, kind: str) -> Envelope:
+    """A body too deeply nested for the decoder: split it without recursion, so a deep message is
+    rejected on its own (``normalize`` checks the depth) and the rest are stored; a single-event
+    body or a deep envelope (``context``) is refused as a whole."""
+    too_deep = BadRequest(
+        f"request body nested deeper than {MAX_EVENT_DEPTH} levels", {"field": "$"}, code="malformed_json"
+    )
+    if kind != "batch":
+        raise too_deep
+    try:
+        messages, rest = split_batch(body)
+        envelope = decode_body(rest, kind)
+    except (Unsplittable, RecursionError) as exc:
+        raise too_deep from exc
+    return Envelope(messages, envelope.sent_at, envelope.context, envelope.write_key)
+
+
 def _dead_payload(raw: bytes, context: dict[str, Any] | None, expected: str | None) -> str:
     """What a dead letter keeps: the message with the batch context and endpoint type folded in,
     so it can be replayed on its own."""
+    if exceeds(raw, MAX_EVENT_DEPTH):
+        return raw.decode("utf-8", "replace")
     try:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -108,15 +142,25 @@ def _dead_payload(raw: bytes, context: dict[str, Any] | None, expected: str | No
 
 
 def process(
-    envelope: Envelope, kind: str, source: SourceInfo, received_at: datetime, seal_pii: PiiSealer
+    envelope: Envelope,
+    kind: str,
+    source: SourceInfo,
+    received_at: datetime,
+    seal_pii: PiiSealer,
+    max_invalid: int | None = None,
 ) -> Processed:
     """Validate every message; invalid ones become rejections (by index) instead of failing the rest.
 
-    ``seal_pii`` encrypts personal data found in traits (``privacy.ingest.wal_sealer``).
+    ``seal_pii`` encrypts personal data found in traits (``privacy.ingest.wal_sealer``). Past
+    ``max_invalid`` rejections validation stops (``gave_up``): a body of mostly junk costs a bounded
+    amount of work, however many items it holds.
     """
     expected = None if kind == "batch" else kind
     out = Processed([], [])
     for index, raw in enumerate(envelope.messages):
+        if max_invalid is not None and len(out.rejected) > max_invalid:
+            out.gave_up = True
+            break
         if len(raw) > MAX_EVENT_BYTES:
             out.rejected.append(
                 Rejection(
@@ -144,7 +188,23 @@ def process(
             out.rejected.append(
                 Rejection(index, exc.reason, exc.field, _dead_payload(raw, envelope.context, expected))
             )
+        except Exception:  # a bug of ours must cost this event only, never its batch or a 500
+            log.exception("event %d of a batch could not be processed", index)
+            out.rejected.append(
+                Rejection(
+                    index, "the server could not process this event", "$", raw.decode("utf-8", "replace")
+                )
+            )
     return out
+
+
+def request_rejection(body: bytes, reason: str) -> Rejection:
+    """The one dead letter kept for a refused request: its reason and the body's first 32 KB (enough to
+    see what was sent; a junk body must not cost 500 KB of dead letters per request)."""
+    sample = body[:MAX_EVENT_BYTES].decode("utf-8", "replace")
+    if len(body) > MAX_EVENT_BYTES:
+        reason = f"{reason} (payload: the first 32 KB of {len(body)} bytes)"
+    return Rejection(None, reason, "$", sample)
 
 
 #: ``(dead letter id, payload) -> stored payload``: seals payloads that may carry PII

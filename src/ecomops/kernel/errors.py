@@ -71,6 +71,8 @@ class Overloaded(EcomopsError):
     status_code = 429
     code = "overloaded"
 
-    def __init__(self, message: str, retry_after: int = 1, details: Any = None) -> None:
-        super().__init__(message, details)
+    def __init__(
+        self, message: str, retry_after: int = 1, details: Any = None, *, code: str | None = None
+    ) -> None:
+        super().__init__(message, details, code=code)
         self.retry_after = retry_after

@@ -9,12 +9,14 @@ the figures it reports on ``/metrics`` (ingest, loader lag, jobs, imports) are s
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import re
 import shutil
 import socket
 import ssl
+import stat
 import sys
 import tempfile
 import time
@@ -182,7 +184,39 @@ def check_data_dir(settings: Settings) -> Check:
             os.unlink(probe)
     except OSError as exc:
         return Check("data dir", Status.fail, f"{path} is not writable: {exc}", data)
-    return Check("data dir", Status.ok, f"{path} is writable", data)
+    exposed = _exposed_paths(path)
+    if exposed:
+        shown = ", ".join(str(p.relative_to(path)) or "." for p in exposed[:5])
+        more = f" and {len(exposed) - 5} more" if len(exposed) > 5 else ""
+        return Check(
+            "data dir",
+            Status.warn,
+            f"{path} is writable, but other users may read it: {shown}{more}; "
+            f"fix with `chmod -R go-rwx {path}`",
+            {**data, "exposed": [str(p) for p in exposed]},
+        )
+    return Check("data dir", Status.ok, f"{path} is writable and private to its owner", data)
+
+
+#: Walking a huge imports folder must not make doctor slow: the first entries tell enough.
+_PERMISSION_SCAN_LIMIT = 20_000
+
+
+def _exposed_paths(root: Path) -> list[Path]:
+    """The data dir and what it holds that group or others may read, write or enter (it holds the
+    store, every warehouse, WAL segments, uploaded files and key files)."""
+    exposed = []
+    seen = 0
+    for folder, _dirs, files in os.walk(root):
+        for entry in (Path(folder), *(Path(folder) / f for f in files)):
+            seen += 1
+            with contextlib.suppress(OSError):
+                mode = entry.lstat().st_mode
+                if mode & 0o077 and not stat.S_ISLNK(mode):
+                    exposed.append(entry)
+        if seen > _PERMISSION_SCAN_LIMIT:
+            break
+    return exposed
 
 
 def check_disk(settings: Settings) -> Check:
@@ -412,12 +446,18 @@ def server_figures(text_format: str) -> dict[str, Any]:
         labels["job"]: int(value) for labels, value in samples.get("ecomops_job_failures_total", []) if value
     }
     lags = [value for _, value in samples.get("ecomops_ingest_loader_lag_seconds", [])]
+    dropped = {
+        labels["tenant"]: int(value)
+        for labels, value in samples.get("ecomops_ingest_dead_letters_dropped_total", [])
+        if value
+    }
     return {
         "ingest_accepted": int(total("ecomops_ingest_events_total", outcome="accepted")),
         "ingest_rejected": int(total("ecomops_ingest_events_total", outcome="rejected")),
         "ingest_deduplicated": int(total("ecomops_ingest_events_total", outcome="deduplicated")),
         "ingest_queue_events": int(total("ecomops_ingest_queue_events")),
         "wal_backlog_bytes": int(total("ecomops_ingest_wal_backlog_bytes")),
+        "dead_letters_dropped": dropped,
         "loader_lag_seconds": max(lags, default=0.0),
         "job_failures": job_failures,
         "import_jobs_running": int(total("ecomops_import_jobs_running")),
@@ -447,6 +487,9 @@ def check_server_metrics(server: ServerInfo | None) -> Check:
     problems = []
     if figures["loader_lag_seconds"] > LOADER_LAG_WARN_SECONDS:
         problems.append(f"the ingest loader is {figures['loader_lag_seconds']:.0f} s behind")
+    if figures["dead_letters_dropped"]:
+        tenants_over = ", ".join(f"{t} ({n})" for t, n in sorted(figures["dead_letters_dropped"].items()))
+        problems.append(f"dead letters dropped at the dead-letter quota: {tenants_over}")
     if failures:
         jobs = ", ".join(f"{job} ({count})" for job, count in sorted(failures.items()))
         problems.append(f"job runs failed since the server started: {jobs}; the server log names the tenants")

@@ -57,6 +57,26 @@ class Settings(BaseSettings):
     ingest_flush_interval_ms: int = 200
     ingest_dedupe_window_hours: int = 24
     ingest_fsync: bool = True
+    # Abuse bounds (write keys are public: they ship in storefront JavaScript).
+    ingest_max_invalid_per_request: int = Field(
+        default=20,
+        ge=0,
+        description="Invalid events one request may carry; beyond this the request is refused (400) as junk "
+        "and kept as one dead letter instead of one per event.",
+    )
+    ingest_dead_letter_quota: int = Field(
+        default=100_000,
+        ge=0,
+        description="Dead letters a tenant's warehouse keeps at most; beyond it new ones are dropped and "
+        "counted (ecomops_ingest_dead_letters_dropped_total, a warning in the log and in doctor).",
+    )
+    warehouse_memory_limit_mb: int = Field(
+        default=0,
+        ge=0,
+        description="DuckDB memory_limit of each open tenant warehouse, in MB (a query or load beyond it "
+        "spills to disk or fails with a clear error instead of growing the server); 0: a quarter of the "
+        "machine's memory.",
+    )
     # Privacy: how often the server applies every tenant's retention policy (privacy.runner).
     retention_interval_seconds: int = Field(
         default=3600, ge=1, description="Seconds between retention passes over every tenant with a policy."
@@ -83,6 +103,17 @@ class Settings(BaseSettings):
     ratelimit_api_key_burst: int = Field(default=100, ge=1)
     ratelimit_write_key_rate: float = Field(default=1000.0, gt=0, description="Requests/s per write key.")
     ratelimit_write_key_burst: int = Field(default=2000, ge=1)
+    ratelimit_write_key_events_rate: float = Field(
+        default=25_000.0, gt=0, description="Events/s per write key (a batch takes one token per message)."
+    )
+    ratelimit_write_key_events_burst: int = Field(default=100_000, ge=1)
+    ratelimit_write_key_invalid_rate: float = Field(
+        default=20.0,
+        gt=0,
+        description="Invalid events/s per write key; once spent, the key's requests answer 429 until it "
+        "refills.",
+    )
+    ratelimit_write_key_invalid_burst: int = Field(default=1_000, ge=1)
     ratelimit_auth_rate: float = Field(
         default=10 / 60, gt=0, description="POST /auth/login|mfa|step-up per client IP, per second (10/min)."
     )
@@ -106,7 +137,7 @@ class Settings(BaseSettings):
     @property
     def resolved_data_dir(self) -> Path:
         path = self.data_dir.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
     @property
@@ -117,17 +148,17 @@ class Settings(BaseSettings):
 
     def warehouse_dir(self) -> Path:
         path = self.resolved_data_dir / "warehouse"
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
     def wal_dir(self) -> Path:
         path = self.resolved_data_dir / "wal"
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
     def imports_dir(self) -> Path:
         path = self.resolved_data_dir / "imports"
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
 

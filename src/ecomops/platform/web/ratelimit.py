@@ -44,6 +44,7 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ecomops.kernel.errors import Overloaded
 from ecomops.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,20 @@ class Limit:
 
 
 class Charge(NamedTuple):
-    """One bucket a request takes a token from: ``bucket`` is ``<kind>:<ip or credential digest>``.
+    """One bucket a request takes ``cost`` tokens from: ``bucket`` is ``<kind>:<ip or credential digest>``.
 
-    A NamedTuple, not a dataclass: two are made per request and tuples are several times cheaper."""
+    A NamedTuple, not a dataclass: two are made per request and tuples are several times cheaper.
+    ``cost`` is capped at the bucket's burst, so a charge larger than the burst waits for a full bucket
+    instead of never passing. A bucket must hold at least one token to pass, so ``cost=0`` asks "is
+    this bucket spent?" without charging it (the cost is charged later with ``spend``)."""
 
     limit: Limit
     bucket: str
+    cost: float = 1.0
+
+    @property
+    def tokens(self) -> float:
+        return min(self.cost, float(self.limit.burst))
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,9 @@ class Denial:
 
 class Buckets(Protocol):
     async def take(self, charges: Sequence[Charge]) -> Denial | None: ...
+
+    async def spend(self, charges: Sequence[Charge]) -> None:
+        """Charge after the fact (what a request turned out to cost): never denied, floored at zero."""
 
 
 class MemoryBuckets:
@@ -109,49 +121,69 @@ class MemoryBuckets:
                 break
             self._buckets.popitem(last=False)
 
+    def _level(self, charge: Charge, now: float) -> float:
+        rate, burst = charge.limit.rate, charge.limit.burst
+        state = self._buckets.get(charge.bucket)
+        if state is None:
+            return float(burst)
+        return min(float(burst), state[0] + max(0.0, now - state[1]) * rate)
+
+    def _set(self, charge: Charge, left: float, now: float) -> None:
+        self._buckets[charge.bucket] = [left, now, now + (charge.limit.burst - left) / charge.limit.rate]
+        self._buckets.move_to_end(charge.bucket)
+
     def take_now(self, charges: Sequence[Charge]) -> Denial | None:
         now = self.clock()
         self._evict(now)
         levels: list[float] = []
         denial: Denial | None = None
         for charge in charges:
-            rate, burst = charge.limit.rate, charge.limit.burst
-            state = self._buckets.get(charge.bucket)
-            if state is None:
-                tokens = float(burst)
-            else:
-                tokens = min(float(burst), state[0] + max(0.0, now - state[1]) * rate)
-            if tokens < 1.0:
-                wait = (1.0 - tokens) / rate
+            tokens = self._level(charge, now)
+            need = max(1.0, charge.tokens)
+            if tokens < need:
+                wait = (need - tokens) / charge.limit.rate
                 if denial is None or wait > denial.wait:
                     denial = Denial(charge.limit, wait)
             levels.append(tokens)
         if denial is not None:
             return denial
         for charge, tokens in zip(charges, levels, strict=True):
-            left = tokens - 1.0
-            self._buckets[charge.bucket] = [left, now, now + (charge.limit.burst - left) / charge.limit.rate]
-            self._buckets.move_to_end(charge.bucket)
+            self._set(charge, tokens - charge.tokens, now)
         while len(self._buckets) > self.max_buckets:
             self._buckets.popitem(last=False)
         return None
 
+    def spend_now(self, charges: Sequence[Charge]) -> None:
+        now = self.clock()
+        for charge in charges:
+            self._set(charge, max(0.0, self._level(charge, now) - charge.tokens), now)
+
     async def take(self, charges: Sequence[Charge]) -> Denial | None:
         return self.take_now(charges)
 
+    async def spend(self, charges: Sequence[Charge]) -> None:
+        self.spend_now(charges)
 
-#: KEYS: bucket keys; ARGV[1] = now (s), then rate, burst per key. Returns {0, "0"} when every bucket had
-#: a token (all charged), else {index of the emptiest bucket, seconds until it has one} (nothing charged).
-#: The wait is a string to keep its fraction (Lua numbers returned to Redis are truncated to integers).
+
+#: KEYS: bucket keys; ARGV[1] = now (s), ARGV[2] = 1 to spend (charge whatever is there, floored at zero,
+#: never denied) or 0 to take, then rate, burst, cost per key. Taking returns {0, "0"} when every bucket
+#: held its cost and at least one token (all charged), else {index of the emptiest bucket, seconds until
+#: it does}
+#: (nothing charged). The wait is a string to keep its fraction (Lua numbers returned to Redis are
+#: truncated to integers).
 TOKEN_BUCKET_LUA = """
 local now = tonumber(ARGV[1])
+local spend = tonumber(ARGV[2]) == 1
 local levels = {}
 local stamps = {}
+local costs = {}
 local wait = 0
 local worst = 0
 for i = 1, #KEYS do
-  local rate = tonumber(ARGV[2 * i])
-  local burst = tonumber(ARGV[2 * i + 1])
+  local rate = tonumber(ARGV[3 * i])
+  local burst = tonumber(ARGV[3 * i + 1])
+  local cost = tonumber(ARGV[3 * i + 2])
+  costs[i] = cost
   local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
   local tokens = tonumber(state[1])
   local ts = tonumber(state[2])
@@ -162,8 +194,9 @@ for i = 1, #KEYS do
     tokens = math.min(burst, tokens + (now - ts) * rate)
     ts = now
   end
-  if tokens < 1 then
-    local w = (1 - tokens) / rate
+  local need = math.max(1, cost)
+  if tokens < need and not spend then
+    local w = (need - tokens) / rate
     if w > wait then
       wait = w
       worst = i
@@ -176,9 +209,9 @@ if worst > 0 then
   return {worst, tostring(wait)}
 end
 for i = 1, #KEYS do
-  local rate = tonumber(ARGV[2 * i])
-  local burst = tonumber(ARGV[2 * i + 1])
-  local left = levels[i] - 1
+  local rate = tonumber(ARGV[3 * i])
+  local burst = tonumber(ARGV[3 * i + 1])
+  local left = math.max(0, levels[i] - costs[i])
   redis.call('HSET', KEYS[i], 'tokens', tostring(left), 'ts', tostring(stamps[i]))
   redis.call('PEXPIRE', KEYS[i], math.ceil((burst - left) / rate * 1000) + 1000)
 end
@@ -224,12 +257,13 @@ class RedisBuckets:
         self._script = self._client.register_script(TOKEN_BUCKET_LUA)
         return self._script
 
-    async def take(self, charges: Sequence[Charge]) -> Denial | None:
-        args: list[Any] = [repr(self.clock())]
+    async def _run(self, charges: Sequence[Charge], spend: bool) -> Denial | None:
+        args: list[Any] = [repr(self.clock()), int(spend)]
         for charge in charges:
-            args += [repr(charge.limit.rate), charge.limit.burst]
+            args += [repr(charge.limit.rate), charge.limit.burst, repr(charge.tokens)]
+        fallback = self.fallback.spend if spend else self.fallback.take
         if self._missing_client:
-            return await self.fallback.take(charges)
+            return await fallback(charges)
         try:
             script = self._script or self._connect()
             worst, wait = await script(keys=[self.prefix + c.bucket for c in charges], args=args)
@@ -238,11 +272,17 @@ class RedisBuckets:
             if now - self._warned_at > 30:
                 self._warned_at = now
                 log.warning("rate limits fall back to process memory: Redis at %s failed: %r", self.url, exc)
-            return await self.fallback.take(charges)
+            return await fallback(charges)
         worst = int(worst)
         if worst == 0:
             return None
         return Denial(charges[worst - 1].limit, float(wait))
+
+    async def take(self, charges: Sequence[Charge]) -> Denial | None:
+        return await self._run(charges, spend=False)
+
+    async def spend(self, charges: Sequence[Charge]) -> None:
+        await self._run(charges, spend=True)
 
     async def connect(self) -> bool:
         """Open the connection now and say whether Redis answers (a failure is logged, not raised)."""
@@ -307,6 +347,16 @@ class RateLimiter:
         self.write_key = Limit(
             "write_key", settings.ratelimit_write_key_rate, settings.ratelimit_write_key_burst
         )
+        self.write_key_events = Limit(
+            "write_key_events",
+            settings.ratelimit_write_key_events_rate,
+            settings.ratelimit_write_key_events_burst,
+        )
+        self.write_key_invalid = Limit(
+            "write_key_invalid",
+            settings.ratelimit_write_key_invalid_rate,
+            settings.ratelimit_write_key_invalid_burst,
+        )
         if buckets is None:
             memory = MemoryBuckets(settings.ratelimit_max_buckets)
             buckets = RedisBuckets(settings.redis_url, fallback=memory) if settings.redis_url else memory
@@ -341,26 +391,31 @@ _MESSAGES = {
     "auth": "too many sign-in attempts from this address",
     "api_key": "too many requests with this API key",
     "write_key": "too many requests with this write key",
+    "write_key_events": "too many events with this write key",
+    "write_key_invalid": "too many invalid events with this write key",
 }
+
+
+def denied(denial: Denial) -> Overloaded:
+    """The 429 error of a denial, for checks made inside a handler (the middleware answers directly)."""
+    seconds = denial.retry_after
+    return Overloaded(
+        f"{_MESSAGES[denial.limit.kind]}: retry in {seconds} s",
+        retry_after=seconds,
+        details={
+            "limit": denial.limit.kind,
+            "rate_per_second": denial.limit.rate,
+            "burst": denial.limit.burst,
+            "retry_after": seconds,
+        },
+        code="rate_limited",
+    )
 
 
 def too_many_requests(denial: Denial) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Headers and body of the 429 answer, in the API's one error shape."""
     seconds = denial.retry_after
-    body = orjson.dumps(
-        {
-            "error": {
-                "code": "rate_limited",
-                "message": f"{_MESSAGES[denial.limit.kind]}: retry in {seconds} s",
-                "details": {
-                    "limit": denial.limit.kind,
-                    "rate_per_second": denial.limit.rate,
-                    "burst": denial.limit.burst,
-                    "retry_after": seconds,
-                },
-            }
-        }
-    )
+    body = orjson.dumps(denied(denial).to_dict())
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
