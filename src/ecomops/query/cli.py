@@ -53,7 +53,8 @@ def render(result: QueryAnswer, fmt: OutputFormat) -> None:
         console.print(table)
         err_console.print(f"[dim]{result.row_count} row(s) in {result.elapsed_ms:.1f} ms[/dim]")
     if result.truncated:
-        err_console.print(f"[yellow]note:[/yellow] output truncated to {result.row_count} rows (use --limit)")
+        why = "the 16 MB size cap" if result.truncated_by == "bytes" else "the row limit (use --limit)"
+        err_console.print(f"[yellow]note:[/yellow] output truncated to {result.row_count} rows by {why}")
 
 
 def query_command(

@@ -39,8 +39,18 @@ class QueryAnswer:
         ),
     ]
     row_count: int
-    truncated: Annotated[bool, Field(description="True if the statement had more rows than `limit`")]
+    truncated: Annotated[
+        bool,
+        Field(description="True if the statement had more rows than `limit` or than fit in the size cap"),
+    ]
     elapsed_ms: float
+    truncated_by: Annotated[
+        str | None,
+        Field(
+            description='Why rows stop early: "rows" (the limit) or "bytes" (16 MB of JSON rows); '
+            "null when every row is there"
+        ),
+    ] = None
 
 
 def run_query(state: AppState, tenant: TenantInfo, sql: str, limit: int = DEFAULT_LIMIT) -> QueryAnswer:
@@ -55,4 +65,5 @@ def run_query(state: AppState, tenant: TenantInfo, sql: str, limit: int = DEFAUL
         row_count=result.row_count,
         truncated=result.truncated,
         elapsed_ms=result.elapsed_ms,
+        truncated_by=result.truncated_by,
     )

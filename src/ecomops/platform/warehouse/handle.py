@@ -6,6 +6,7 @@ the server state can name the type without depending on module discovery.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,9 +17,21 @@ from typing import Any
 
 import duckdb
 
+from ecomops.platform.settings import get_settings
+
 
 def warehouse_path(warehouse_dir: Path, tenant_id: str) -> Path:
     return warehouse_dir / f"{tenant_id}.duckdb"
+
+
+def memory_limit_mb() -> int:
+    """Each warehouse's DuckDB memory limit: DuckDB's own default is 80 % of the machine *per database*,
+    so a few tenants' queries could together take more than there is and get the server killed."""
+    configured = get_settings().warehouse_memory_limit_mb
+    if configured:
+        return configured
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(256, total // 4 // (1024 * 1024))
 
 
 def raw_connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -26,7 +39,9 @@ def raw_connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
     without migrating (``connection.connect`` migrates writable connections)."""
     if read_only and not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}; create the tenant first")
-    con = duckdb.connect(str(path), read_only=read_only, config={"threads": 2})
+    con = duckdb.connect(
+        str(path), read_only=read_only, config={"threads": 2, "memory_limit": f"{memory_limit_mb()}MB"}
+    )
     con.execute("SET TimeZone = 'UTC'")
     return con
 

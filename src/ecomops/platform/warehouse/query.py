@@ -44,6 +44,7 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
+from ecomops.kernel import jsonutil
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.warehouse.connection import Warehouse
 
@@ -51,6 +52,10 @@ DEFAULT_LIMIT = 1_000
 #: Largest row cap a caller may ask for; bigger extracts belong in an export job, not a JSON response.
 MAX_LIMIT = 100_000
 DEFAULT_TIMEOUT_SECONDS = 30.0
+#: Largest answer in bytes of JSON rows: a row cap alone lets 100,000 wide rows fill gigabytes.
+MAX_RESULT_BYTES = 16 * 1024 * 1024
+#: Rows fetched and converted at a time: the byte cap and the time limit are checked between chunks.
+_FETCH_CHUNK = 1024
 MAX_SQL_CHARS = 100_000
 
 #: Table functions that only compute values; every other table function reads files, settings or SQL.
@@ -150,9 +155,12 @@ class Column:
 class QueryResult:
     columns: list[Column]
     rows: list[list[JsonValue]]
-    #: True when the statement produced more rows than the cap; only the first ``limit`` are returned.
+    #: True when the statement produced more rows than the cap (or their JSON more bytes than
+    #: ``MAX_RESULT_BYTES``); only the rows before the cap are returned.
     truncated: bool
     elapsed_ms: float
+    #: Why the rows stop early: "rows" (the row limit) or "bytes" (the size cap); None when complete.
+    truncated_by: str | None = None
 
     @property
     def row_count(self) -> int:
@@ -413,8 +421,13 @@ def run_query(
     *,
     limit: int = DEFAULT_LIMIT,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    max_bytes: int = MAX_RESULT_BYTES,
 ) -> QueryResult:
-    """Validate and run one read-only statement on ``cursor`` (owned by the caller, used by one thread)."""
+    """Validate and run one read-only statement on ``cursor`` (owned by the caller, used by one thread).
+
+    Rows are fetched from the streaming result a chunk at a time and converted as they come, so memory
+    holds at most the answer (capped at ``max_bytes`` of JSON) and one chunk; the watchdog interrupts
+    DuckDB at the time limit, and the loop checks it between chunks for the Python-side conversion."""
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryRefused(f"limit must be between 1 and {MAX_LIMIT}")
     started = time.perf_counter()
@@ -434,7 +447,8 @@ def run_query(
         try:
             cursor.execute(checked.sql)
             description = cursor.description or []
-            fetched = cursor.fetchmany(limit + 1)
+            columns = [Column(str(d[0]), str(d[1])) for d in description]
+            rows, truncated_by = _fetch(cursor, columns, limit, max_bytes, timed_out)
         except duckdb.Error as exc:
             if timed_out.is_set():
                 raise QueryTimeout(f"query cancelled after {timeout_seconds:g} s") from exc
@@ -444,14 +458,36 @@ def run_query(
         # The transaction may already be aborted by the failure being reported.
         with contextlib.suppress(duckdb.Error):
             cursor.execute("ROLLBACK")
-    columns = [Column(str(d[0]), str(d[1])) for d in description]
-    json_columns = {i for i, c in enumerate(columns) if c.type == "JSON"}
-    rows = [
-        [_parse_json(v) if i in json_columns else to_json_value(v) for i, v in enumerate(row)]
-        for row in fetched[:limit]
-    ]
+    if timed_out.is_set():
+        raise QueryTimeout(f"query cancelled after {timeout_seconds:g} s")
     elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-    return QueryResult(columns, rows, len(fetched) > limit, elapsed_ms)
+    return QueryResult(columns, rows, truncated_by is not None, elapsed_ms, truncated_by)
+
+
+def _fetch(
+    cursor: duckdb.DuckDBPyConnection,
+    columns: list[Column],
+    limit: int,
+    max_bytes: int,
+    timed_out: threading.Event,
+) -> tuple[list[list[JsonValue]], str | None]:
+    """Up to ``limit`` rows whose JSON stays under ``max_bytes``, and what cut them short (if anything)."""
+    json_columns = {i for i, c in enumerate(columns) if c.type == "JSON"}
+    rows: list[list[JsonValue]] = []
+    size = 0
+    while not timed_out.is_set():
+        chunk = cursor.fetchmany(min(_FETCH_CHUNK, limit + 1 - len(rows)))
+        if not chunk:
+            return rows, None
+        for raw in chunk:
+            if len(rows) == limit:
+                return rows, "rows"
+            row = [_parse_json(v) if i in json_columns else to_json_value(v) for i, v in enumerate(raw)]
+            size += len(jsonutil.dumps(row)) + 1
+            if size > max_bytes:
+                return rows, "bytes"
+            rows.append(row)
+    return rows, None
 
 
 def query_warehouse(
