@@ -184,7 +184,7 @@ def test_lockout_after_repeated_failures(server: InProcServer, engine: Engine) -
         locked = _login(client, "ana@acme.test")  # right password, still refused
         assert locked.status_code == 429
         assert locked.json()["error"]["code"] == "account_locked"
-        assert 800 < int(locked.headers["retry-after"]) <= 15 * 60 + 1
+        assert 1 <= int(locked.headers["retry-after"]) <= 61  # the first lock lasts a minute
         unknown = _login(client, "nobody@acme.test")
         assert (
             unknown.status_code == 401 and unknown.json()["error"]["message"] == "invalid email or password"

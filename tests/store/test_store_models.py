@@ -93,6 +93,8 @@ GLOBAL_TABLES = {
     "mfa_recovery_codes",
     "system_keys",
     "alembic_version",
+    # Sign-in attempts per (e-mail digest, address): accounts are platform-wide (security.throttle).
+    "login_throttle",
 }
 
 

@@ -24,9 +24,9 @@ from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import ColumnElement, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
@@ -34,6 +34,7 @@ from ecomops.platform.roles import ROLES
 from ecomops.platform.store.db import session_scope
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.platform.tenants import get_tenant
+from ecomops.security import throttle
 from ecomops.security.models import Membership, User, UserSession
 
 MIN_PASSWORD_LENGTH = 12
@@ -148,10 +149,9 @@ def set_password(engine: Engine, email: str, password: str) -> UserInfo:
     with session_scope(engine) as s:
         user = _user(s, email)
         user.password_hash = hash_password(password)
-        user.failed_logins = 0
-        user.locked_until = None
         end_user_sessions(s, user.id)
         info = UserInfo.of(user)
+    throttle.clear(engine, throttle.subject_of(info.email))
     with system_session(engine, "password change: tenants of the user") as s:
         tenant_ids = sorted(
             s.scalars(select(Membership.tenant_id).where(Membership.user_id == info.id)).all()
@@ -270,12 +270,34 @@ def list_members(engine: Engine, tenant_slug: str) -> list[MemberInfo]:
         return [MemberInfo(m.tenant_id, u.id, u.email, m.role) for m, u in rows]
 
 
+def _last_owner(row: Membership, what: str) -> Conflict:
+    return Conflict(
+        f"cannot {what} the last owner of the tenant; make someone else owner first",
+        {"tenant_id": row.tenant_id},
+    )
+
+
 def _refuse_last_owner(s: Session, row: Membership, what: str) -> None:
     if row.role == "owner" and _owner_count(s, row.tenant_id) <= 1:
-        raise Conflict(
-            f"cannot {what} the last owner of the tenant; make someone else owner first",
-            {"tenant_id": row.tenant_id},
-        )
+        raise _last_owner(row, what)
+
+
+def _unless_last_owner(row: Membership) -> ColumnElement[bool]:
+    """``row``, provided it is not an owner or another owner remains, as one condition of the statement
+    that demotes or removes it. The check and the change are one statement, so they are atomic on
+    SQLite too, where ``FOR UPDATE`` is a no-op and two owners demoting each other at the same moment
+    would otherwise both pass the count (each sees two owners) and leave the tenant with none."""
+    others = aliased(Membership)
+    owners = (
+        select(func.count(others.id))
+        .where(others.tenant_id == row.tenant_id, others.role == "owner")
+        .scalar_subquery()
+    )
+    return and_(
+        Membership.id == row.id,
+        Membership.tenant_id == row.tenant_id,
+        or_(Membership.role != "owner", owners > 1),
+    )
 
 
 def remove_member(engine: Engine, tenant_slug: str, email: str) -> None:
@@ -286,7 +308,9 @@ def remove_member(engine: Engine, tenant_slug: str, email: str) -> None:
         row = _membership(s, tenant.id, user)
         _refuse_last_owner(s, row, "remove")
         before = {"email": user.email, "role": row.role}
-        s.delete(row)
+        if s.execute(delete(Membership).where(_unless_last_owner(row))).rowcount != 1:  # type: ignore[attr-defined]
+            raise _last_owner(row, "remove")
+        s.expunge(row)
         end_user_sessions(s, user.id)
         s.flush()
         # After: the same user with no role here, so the digest pair shows what the removal changed.
@@ -306,7 +330,10 @@ def set_role(engine: Engine, tenant_slug: str, email: str, role: str) -> MemberI
         if role != "owner":
             _refuse_last_owner(s, row, "demote")
         before = {"email": user.email, "role": row.role}
-        row.role = role
+        changed = s.execute(update(Membership).where(_unless_last_owner(row)).values(role=role))
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise _last_owner(row, "demote")
+        s.expire(row)
         end_user_sessions(s, user.id)
         s.flush()
         record_action(

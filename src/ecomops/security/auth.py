@@ -23,14 +23,14 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from ecomops.kernel.clock import utcnow
-from ecomops.kernel.errors import Conflict, Forbidden, NotFound, Overloaded, Unauthorized, ValidationFailed
+from ecomops.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from ecomops.platform.audit import record_action
 from ecomops.platform.settings import Settings
 from ecomops.platform.store.db import session_scope
 from ecomops.platform.store.models import Tenant
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.platform.tenants import get_tenant
-from ecomops.security import accounts, mfa
+from ecomops.security import accounts, mfa, throttle
 from ecomops.security.models import Membership, User, UserSession
 
 MFA_ROLES = frozenset({"owner", "admin"})
@@ -39,10 +39,6 @@ PENDING_MFA_LIFETIME = timedelta(minutes=5)
 MAX_MFA_FAILURES = 5
 #: ``last_seen_at`` is written at most this often: a write per request would serialise the console.
 TOUCH_INTERVAL = timedelta(seconds=60)
-
-
-class AccountLocked(Overloaded):
-    code = "account_locked"
 
 
 @dataclass(frozen=True)
@@ -143,31 +139,24 @@ def login(
 ) -> SignIn:
     """Check the password and open a session in the stage the account's MFA state calls for.
 
-    Wrong passwords count towards a lockout of ``login_lockout_minutes`` after ``login_max_failures``
-    in a row; a locked account is refused even with the right password, with the time it reopens.
-    Unknown and disabled accounts get the same answer as a wrong password (and cost the same time).
+    Every attempt is counted per (e-mail as typed, client address) before the password is checked
+    (``security.throttle``): after ``login_max_failures`` failures the pair is locked with exponential
+    back-off, for unknown e-mails exactly as for accounts. Unknown and disabled accounts get the same
+    answer as a wrong password (and cost the same time).
     """
-    now = utcnow()
-    normalized: str | None
-    try:
-        normalized = accounts.normalize_email(email)
-    except ValidationFailed:
-        normalized = None  # not an address: cannot be an account, answered like a wrong password
-    if normalized is not None:
-        with session_scope(engine) as s:
-            user = s.scalar(select(User).where(User.email == normalized))
-            if user is not None and user.locked_until is not None and user.locked_until > now:
-                _raise_locked(user.locked_until, now)
+    subject, address = throttle.subject_of(email), ip or "unknown"
+    throttle.reserve(engine, settings, subject, address)
     verified = accounts.verify_password(engine, email, password)
     if verified is None:
-        if normalized is not None:
-            _count_failure(engine, settings, normalized)
+        until = throttle.failed(engine, settings, subject, address)
+        if until is not None:
+            _audit_lock(engine, email, address, until)
         raise Unauthorized("invalid email or password")
+    throttle.clear(engine, subject, address)
     needs_enrolment = requires_mfa(engine, verified.id)
+    now = utcnow()
     with session_scope(engine) as s:
         user = s.get_one(User, verified.id)
-        user.failed_logins = 0
-        user.locked_until = None
         if user.mfa_enabled_at is not None:
             stage, expires = "mfa", now + PENDING_MFA_LIFETIME
         else:
@@ -176,38 +165,29 @@ def login(
         return _issue(s, user, stage, expires, ip=ip, user_agent=(user_agent or "")[:300] or None)
 
 
-def _raise_locked(until: datetime, now: datetime) -> None:
-    seconds = max(1, int((until - now).total_seconds()) + 1)
-    raise AccountLocked(
-        f"account locked after too many failed sign-ins; try again after {until:%H:%M} UTC "
-        "or ask an administrator to unlock it (ecomops user unlock EMAIL)",
-        retry_after=seconds,
-        details={"locked_until": until.isoformat()},
-    )
-
-
-def _count_failure(engine: Engine, settings: Settings, normalized_email: str) -> None:
+def _audit_lock(engine: Engine, email: str, ip: str, until: datetime) -> None:
+    """A lock of an existing account's e-mail goes on its tenants' chains (unknown e-mails have none)."""
+    try:
+        normalized = accounts.normalize_email(email)
+    except ValidationFailed:
+        return
     with session_scope(engine) as s:
-        user = s.scalar(select(User).where(User.email == normalized_email).with_for_update())
-        if user is None:
-            return
-        user.failed_logins += 1
-        if user.failed_logins < settings.login_max_failures:
-            return
-        user.failed_logins = 0
-        user.locked_until = utcnow() + timedelta(minutes=settings.login_lockout_minutes)
-        locked = (user.id, user.email, user.locked_until)
-    _audit_on_user_tenants(engine, locked[0], locked[1], "user.locked", {"until": locked[2].isoformat()})
+        user = s.scalar(select(User).where(User.email == normalized))
+        found = None if user is None else (user.id, user.email)
+    if found is not None:
+        details: dict[str, object] = {"until": until.isoformat(), "ip": ip}
+        _audit_on_user_tenants(engine, found[0], found[1], "user.locked", details)
 
 
 def unlock(engine: Engine, email: str) -> None:
+    """Lift every lock on the account's e-mail, from every address."""
     with session_scope(engine) as s:
         user = s.scalar(select(User).where(User.email == accounts.normalize_email(email)))
         if user is None:
             raise NotFound(f"user {email!r} not found", {"email": email})
-        user.failed_logins = 0
-        user.locked_until = None
-    _audit_on_user_tenants(engine, user.id, user.email, "user.unlock", {})
+        found = (user.id, user.email)
+    throttle.clear(engine, throttle.subject_of(found[1]))
+    _audit_on_user_tenants(engine, found[0], found[1], "user.unlock", {})
 
 
 def current(engine: Engine, settings: Settings, token: str | None) -> SessionInfo | None:
@@ -271,9 +251,22 @@ def step_up(engine: Engine, token: str, code: str) -> SignIn:
             raise Conflict("finish signing in first", {"stage": row.stage})
         if user.mfa_enabled_at is None:
             raise Forbidden("set up two-factor authentication first (account → MFA)", code="mfa_not_enrolled")
-        if not mfa.verify_totp(engine, s, user, code):
-            raise Unauthorized("wrong or already used code", {"field": "code"})
-        return _rotate(s, row, user, "active", utcnow())
+        if mfa.verify_totp(engine, s, user, code):
+            row.mfa_failures = 0
+            return _rotate(s, row, user, "active", utcnow())
+        # Wrong codes count against the session as at sign-in: a stolen session cookie must not be
+        # able to guess its way through the 10^6 codes, and every miss is on the record.
+        row.mfa_failures += 1
+        ended = row.mfa_failures >= MAX_MFA_FAILURES
+        if ended:
+            s.delete(row)
+        user_id, email, failures = user.id, user.email, row.mfa_failures
+    _audit_on_user_tenants(
+        engine, user_id, email, "user.step_up_failed", {"failures": failures, "signed_out": ended}
+    )
+    if ended:
+        raise Unauthorized("too many wrong codes; sign in again")
+    raise Unauthorized("wrong or already used code", {"field": "code"})
 
 
 def begin_enrolment(engine: Engine, token: str) -> mfa.Enrolment:

@@ -42,9 +42,6 @@ class User(Base):
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Last accepted TOTP time step: a code is never accepted twice (replay within its 30 s window).
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
-    #: Consecutive failed sign-ins; reaching the limit sets ``locked_until``.
-    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class UserSession(Base):
@@ -96,3 +93,21 @@ class Membership(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class LoginThrottle(Base):
+    """Sign-in attempts of one e-mail (as typed, account or not) from one client address
+    (``security.throttle``); no tenant: accounts are platform-wide."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (Index("ix_login_throttle_updated_at", "updated_at"),)
+
+    #: SHA-256 of the normalised e-mail (the address itself is not kept for addresses that are no account).
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Attempts since the last success or lock, counted before the password is checked.
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Locks so far: each lasts twice as long as the one before, up to the configured lockout.
+    locks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

@@ -24,6 +24,7 @@ module = Module(
     api=(auth.router, admin.router),
     pages=(pages.router,),
     templates=Path(__file__).parent / "templates",
+    store_migrations=Path(__file__).parent / "store_migrations",
     nav=(
         NavEntry(
             "members",
