@@ -33,6 +33,10 @@ from ecomops.security import mfa
 from ecomops.tenancy import service as tenancy
 from tests.timing import DEADLINE, ManualDateTime, wait_until
 
+# Like every ``ecomops`` command (its root callback): what tests write in process is private too, so
+# ``doctor``'s data-dir permission check sees what a real install has.
+os.umask(0o077)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

@@ -35,6 +35,13 @@ def add_module_commands(cli: typer.Typer) -> None:
 add_module_commands(app)
 
 
+@app.callback()
+def _private_files() -> None:
+    """Everything ecomops writes (store, warehouses, WAL, imports, rejects, keys) is the service user's
+    alone: files 0600 and folders 0700, whatever umask the shell had."""
+    os.umask(0o077)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default ECOMOPS_HOST)")] = None,

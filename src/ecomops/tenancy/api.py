@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ecomops.platform import enablement
 from ecomops.platform.permissions import require, require_owner_for
 from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.state import AppState, CredentialCache
 from ecomops.platform.web.stepup import require_step_up
 from ecomops.tenancy import service as tenancy
 
@@ -63,6 +64,18 @@ class SourceOut(BaseModel):
     name: str
     channel: str
     write_key_prefix: str
+    previous_key_expires_at: datetime | None = Field(
+        default=None, description="During a rotation's overlap, the previous write key works until then"
+    )
+
+
+class RotateIn(Strict):
+    overlap_hours: float = Field(
+        default=24,
+        ge=0,
+        le=tenancy.MAX_OVERLAP_HOURS,
+        description="Hours the current key keeps working next to the new one (0: end it at once)",
+    )
 
 
 class NewSourceOut(SourceOut):
@@ -119,10 +132,48 @@ async def revoke_key(key_id: IdPath, ctx: TenantDep, state: StateDep) -> Respons
 async def list_sources(ctx: TenantDep, state: StateDep) -> list[SourceOut]:
     require(ctx, "keys:manage")
     sources = await run_in_threadpool(tenancy.list_sources, state.engine, ctx.tenant.slug)
-    return [
-        SourceOut(id=s.id, name=s.name, channel=s.channel, write_key_prefix=s.write_key_prefix)
-        for s in sources
-    ]
+    return [_source_out(s) for s in sources]
+
+
+def _source_out(s: tenancy.SourceInfo) -> SourceOut:
+    return SourceOut(
+        id=s.id,
+        name=s.name,
+        channel=s.channel,
+        write_key_prefix=s.write_key_prefix,
+        previous_key_expires_at=s.previous_key_expires_at,
+    )
+
+
+def _forget_write_keys(state: AppState, source_id: str) -> None:
+    """Make this server stop accepting a revoked or rotated key at once (others within their cache time)."""
+    cache = state.services.get("write_keys")
+    if isinstance(cache, CredentialCache):
+        cache.forget(source_id)
+
+
+@router.post(
+    "/sources/{source_id}/rotate",
+    response_model=NewSourceOut,
+    summary="Issue a new write key; the current one keeps working for overlap_hours",
+)
+async def rotate_source(source_id: IdPath, body: RotateIn, ctx: TenantDep, state: StateDep) -> NewSourceOut:
+    require(ctx, "keys:manage")
+    require_step_up(ctx, "write key creation")
+    info, write_key = await run_in_threadpool(
+        tenancy.rotate_source, state.engine, ctx.tenant.slug, source_id, body.overlap_hours
+    )
+    if body.overlap_hours == 0:
+        _forget_write_keys(state, info.id)
+    return NewSourceOut(**_source_out(info).model_dump(), write_key=write_key)
+
+
+@router.delete("/sources/{source_id}", status_code=204, summary="Revoke a source's write keys at once")
+async def revoke_source(source_id: IdPath, ctx: TenantDep, state: StateDep) -> Response:
+    require(ctx, "keys:manage")
+    info = await run_in_threadpool(tenancy.revoke_source, state.engine, ctx.tenant.slug, source_id)
+    _forget_write_keys(state, info.id)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -114,10 +114,49 @@ def source_list(tenant: Annotated[str, typer.Option(help="Tenant slug")]) -> Non
     """List a tenant's sources (write keys are never shown again, only their prefix)."""
     with cli_errors():
         sources = service.list_sources(engine(), tenant)
-    table = Table("id", "name", "channel", "write key prefix")
+    table = Table("id", "name", "channel", "write key prefix", "previous key works until")
     for s in sources:
-        table.add_row(s.id, s.name, s.channel, s.write_key_prefix + "…")
+        until = s.previous_key_expires_at.isoformat(timespec="minutes") if s.previous_key_expires_at else ""
+        table.add_row(s.id, s.name, s.channel, s.write_key_prefix + "…", until)
     console.print(table)
+
+
+@source_app.command("rotate")
+def source_rotate(
+    source: Annotated[str, typer.Argument(help="Source name or id")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    overlap_hours: Annotated[
+        float, typer.Option(help="Hours the current key keeps working next to the new one (0: end it now)")
+    ] = 24,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Issue a new write key for a source and print it (shown only this once); audited."""
+    with cli_errors():
+        info, key = service.rotate_source(engine(), tenant, source, overlap_hours)
+    if json_out:
+        print_json({**info.__dict__, "write_key": key})
+        return
+    until = info.previous_key_expires_at
+    console.print(
+        f"source [bold]{info.name}[/bold]: new write key (shown once); "
+        + (
+            f"the previous key works until {until.isoformat(timespec='minutes')}"
+            if until
+            else "the previous key no longer works"
+        )
+    )
+    console.print(key, highlight=False, soft_wrap=True)
+
+
+@source_app.command("revoke")
+def source_revoke(
+    source: Annotated[str, typer.Argument(help="Source name or id")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+) -> None:
+    """End a source's write keys at once (events sent with them are refused with 401); audited."""
+    with cli_errors():
+        info = service.revoke_source(engine(), tenant, source)
+    console.print(f"source [bold]{info.name}[/bold] revoked: its write keys no longer work")
 
 
 def parse_duration(text: str) -> timedelta:

@@ -22,7 +22,10 @@ class Source(Base):
     """An event source (site, mini program, platform) with its ingest write key (stored hashed)."""
 
     __tablename__ = "sources"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("previous_key_hash", name="uq_sources_previous_key_hash"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("src_"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
@@ -32,6 +35,10 @@ class Source(Base):
     write_key_prefix: Mapped[str] = mapped_column(String(16), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: After a rotation, the old key keeps working until ``previous_key_expires_at`` (store branch
+    #: ``tenancy_0001``).
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_key_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiKey(Base):

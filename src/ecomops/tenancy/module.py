@@ -19,6 +19,7 @@ module = Module(
     api=(api.router,),
     pages=(pages.router,),
     templates=Path(__file__).parent / "templates",
+    store_migrations=Path(__file__).parent / "store_migrations",
     nav=(
         NavEntry(
             "sources",

@@ -8,13 +8,11 @@ nothing for secrets with that much entropy and would cost every request). API ke
 from __future__ import annotations
 
 import re
-import secrets
-from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ecomops.kernel.clock import validate_timezone
+from ecomops.kernel.clock import utcnow, validate_timezone
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.kernel.money import normalize_currency
 from ecomops.platform.audit import record_action
@@ -35,9 +33,20 @@ from ecomops.tenancy.apikeys import (
 )
 from ecomops.tenancy.models import Source
 from ecomops.tenancy.secrets import hash_secret
+from ecomops.tenancy.writekeys import (
+    MAX_OVERLAP_HOURS,
+    WRITE_KEY_PREFIX,
+    SourceInfo,
+    new_write_key,
+    revoke_source,
+    rotate_source,
+    source_info,
+)
 
 __all__ = [
     "CHANNELS",
+    "MAX_OVERLAP_HOURS",
+    "WRITE_KEY_PREFIX",
     "ApiKeyInfo",
     "ApiKeyListing",
     "ResolvedKey",
@@ -53,21 +62,13 @@ __all__ = [
     "list_sources",
     "resolve_api_key",
     "revoke_api_key",
+    "revoke_source",
+    "rotate_source",
     "source_for_write_key",
 ]
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 CHANNELS = ("web", "wechat_mini", "douyin", "tmall", "jd", "shopify", "app", "pos", "other")
-WRITE_KEY_PREFIX = "wk_"
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    id: str
-    tenant_id: str
-    name: str
-    channel: str
-    write_key_prefix: str
 
 
 def _tenant_state(t: Tenant) -> dict[str, str]:
@@ -105,7 +106,7 @@ def create_source(engine: Engine, tenant_slug: str, name: str, channel: str) -> 
     if channel not in CHANNELS:
         raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}", {"field": "channel"})
     tenant = get_tenant(engine, tenant_slug)
-    write_key = WRITE_KEY_PREFIX + secrets.token_urlsafe(32)
+    write_key = new_write_key()
     source = Source(
         tenant_id=tenant.id,
         name=name,
@@ -135,19 +136,29 @@ def create_source(engine: Engine, tenant_slug: str, name: str, channel: str) -> 
 def list_sources(engine: Engine, tenant_slug: str) -> list[SourceInfo]:
     tenant = get_tenant(engine, tenant_slug)
     with tenant_session(engine, tenant.id) as s:
-        rows = s.scalars(select(Source).where(Source.tenant_id == tenant.id, Source.revoked_at.is_(None)))
-        return [SourceInfo(r.id, r.tenant_id, r.name, r.channel, r.write_key_prefix) for r in rows]
+        rows = s.scalars(
+            select(Source)
+            .where(Source.tenant_id == tenant.id, Source.revoked_at.is_(None))
+            .order_by(Source.name)
+        )
+        return [source_info(r) for r in rows]
 
 
 def source_for_write_key(engine: Engine, write_key: str) -> SourceInfo | None:
-    # The key names the tenant, so the lookup cannot be tenant-scoped; the hash is unique.
+    """The live source whose current key this is, or whose previous key it is during a rotation's overlap."""
+    # The key names the tenant, so the lookup cannot be tenant-scoped; the hashes are unique.
+    digest = hash_secret(write_key)
     with system_session(engine, "write-key lookup by hash") as s:
         row = s.scalar(
-            select(Source).where(Source.write_key_hash == hash_secret(write_key), Source.revoked_at.is_(None))
+            select(Source).where(
+                Source.revoked_at.is_(None),
+                or_(
+                    Source.write_key_hash == digest,
+                    and_(Source.previous_key_hash == digest, Source.previous_key_expires_at > utcnow()),
+                ),
+            )
         )
-        if row is None:
-            return None
-        return SourceInfo(row.id, row.tenant_id, row.name, row.channel, row.write_key_prefix)
+        return None if row is None else source_info(row)
 
 
 def get_source(engine: Engine, tenant_id: str, source_id: str) -> SourceInfo:
@@ -155,4 +166,4 @@ def get_source(engine: Engine, tenant_id: str, source_id: str) -> SourceInfo:
         row = s.get(Source, source_id)
         if row is None or row.tenant_id != tenant_id:
             raise NotFound(f"source {source_id!r} not found", {"source_id": source_id})
-        return SourceInfo(row.id, row.tenant_id, row.name, row.channel, row.write_key_prefix)
+        return source_info(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -21,6 +21,15 @@ class Warehouses(Protocol):
     def get(self, tenant_id: str) -> Warehouse: ...
 
     def close_all(self) -> None: ...
+
+
+@runtime_checkable
+class CredentialCache(Protocol):
+    """A cache of resolved credentials (write keys, API keys) kept in ``AppState.services``: the module
+    that revokes a credential tells it to forget the owner at once, without importing the module that
+    owns the cache."""
+
+    def forget(self, owner_id: str) -> None: ...
 
 
 @dataclass
