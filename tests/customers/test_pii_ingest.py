@@ -108,13 +108,13 @@ def test_identify_pii_reaches_only_the_vault_encrypted(server: InProcServer, dat
         conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
     # The dead letter's payload is sealed at rest, yet readable (audited) through the API.
     admin = tenancy.create_api_key(engine, server.tenant.slug, "admin", "dl-reader")[1]
-    letters = httpx.get(
-        f"{server.url}/api/v1/t/{server.tenant.slug}/ingest/dead-letters",
-        headers={"Authorization": f"Bearer {admin}"},
-        timeout=30,
-    )
+    url = f"{server.url}/api/v1/t/{server.tenant.slug}/ingest/dead-letters"
+    headers = {"Authorization": f"Bearer {admin}"}
+    letters = httpx.get(url, headers=headers, timeout=30)
     assert letters.status_code == 200, letters.text
-    assert DEAD_EMAIL in letters.json()[0]["payload"]
+    assert DEAD_EMAIL not in letters.json()[0]["payload"] and "[masked]" in letters.json()[0]["payload"]
+    revealed = httpx.get(url, headers=headers, params={"reveal": "true"}, timeout=30)
+    assert DEAD_EMAIL in revealed.json()[0]["payload"]
     files = _all_bytes(data_dir)
     assert any(p.suffix == ".sqlite3" for p in files) and any(p.suffix == ".duckdb" for p in files)
     for needle in (EMAIL, PHONE, NAME, STREET, "bob@example.com", DEAD_EMAIL):

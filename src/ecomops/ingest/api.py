@@ -19,7 +19,7 @@ from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.content_encoding import parse_content_encoding, read_body
 from ecomops.ingest.deadletters import DeadLetter, ReplayResult
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
-from ecomops.ingest.pii import dead_letter_sealer, wal_sealer
+from ecomops.ingest.pii import dead_letter_sealer, user_pseudonymizer, wal_sealer
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import BadRequest, Unauthorized
 from ecomops.platform.crypto.keyring import keyring
@@ -28,6 +28,7 @@ from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.platform.web.ratelimit import Charge, RateLimiter, denied
 from ecomops.platform.web.state import AppState
+from ecomops.platform.web.stepup import require_step_up
 from ecomops.privacy.service import may_hold_pii
 from ecomops.tenancy.service import SourceInfo
 
@@ -121,6 +122,8 @@ async def _pii_sealer(state: AppState, tenant_id: str, body: bytes | None = None
         ring = keyring(state.engine)
         if not ring.has_current(tenant_id):
             await run_in_threadpool(ring.tenant_key, tenant_id, "data")
+            if body is None or b"@" in body:  # an e-mail userId is pseudonymised with the tenant's key
+                await run_in_threadpool(ring.pseudonym_key, tenant_id)
     return wal_sealer(state.engine, tenant_id)
 
 
@@ -208,7 +211,13 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
     set_tenant(await pipeline.prepare_tenant(source.tenant_id))
     cap = state.settings.ingest_max_invalid_per_request
     processed = service.process(
-        envelope, kind, source, received_at, await _pii_sealer(state, source.tenant_id, body), cap
+        envelope,
+        kind,
+        source,
+        received_at,
+        await _pii_sealer(state, source.tenant_id, body),
+        cap,
+        user_pseudonymizer(state.engine, source.tenant_id),
     )
     rejected = [r.as_dict() for r in processed.rejected]
     if processed.gave_up:
@@ -285,12 +294,22 @@ async def dead_letters(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     include_replayed: bool = False,
+    reveal: Annotated[
+        bool,
+        Query(
+            description="Show personal data in payloads: needs customers:read_pii and a fresh second factor"
+        ),
+    ] = False,
 ) -> list[DeadLetter]:
-    """Events the ingest API refused, newest first, with the reason and the raw payload (audited)."""
+    """Events the ingest API refused, newest first, with the reason and the raw payload (personal values
+    masked unless revealed; audited)."""
     require(ctx, "ingest:read_dead_letters")
+    if reveal:
+        require(ctx, "customers:read_pii")
+        require_step_up(ctx, "dead-letter payloads with personal data")
     return await run_in_threadpool(
         lambda: deadletters.list_dead_letters(
-            state, ctx.tenant, limit=limit, offset=offset, include_replayed=include_replayed
+            state, ctx.tenant, limit=limit, offset=offset, include_replayed=include_replayed, reveal=reveal
         )
     )
 

@@ -26,16 +26,18 @@ dead_app = typer.Typer(help="List and replay events the ingest API refused.", no
 ingest_app.add_typer(dead_app, name="dead-letters")
 
 
-def fetch_dead_letters(tenant: str, *, limit: int, include_replayed: bool) -> list[DeadLetter]:
+def fetch_dead_letters(
+    tenant: str, *, limit: int, include_replayed: bool, reveal: bool = False
+) -> list[DeadLetter]:
     return here_or_server(
         remote=lambda client: client.call(
             "GET",
             tenant_path(tenant, "ingest", "dead-letters"),
             list[DeadLetter],
-            params={"limit": limit, "include_replayed": include_replayed},
+            params={"limit": limit, "include_replayed": include_replayed, "reveal": reveal},
         ),
         local=lambda state: deadletters.list_dead_letters(
-            state, tenant_info(state, tenant), limit=limit, include_replayed=include_replayed
+            state, tenant_info(state, tenant), limit=limit, include_replayed=include_replayed, reveal=reveal
         ),
     )
 
@@ -60,11 +62,14 @@ def list_command(
     tenant: Annotated[str, typer.Option(help="Tenant slug")],
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     include_replayed: Annotated[bool, typer.Option("--include-replayed")] = False,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show personal data in payloads (masked otherwise); audited")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Refused events, newest first, with the reason (reading them is audited)."""
     with cli_errors():
-        letters = fetch_dead_letters(tenant, limit=limit, include_replayed=include_replayed)
+        letters = fetch_dead_letters(tenant, limit=limit, include_replayed=include_replayed, reveal=reveal)
     if json_out:
         print_json(json_form(letters, list[DeadLetter]))
         return

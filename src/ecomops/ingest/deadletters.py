@@ -20,12 +20,13 @@ import anyio.from_thread
 from pydantic import BaseModel, ConfigDict
 
 from ecomops.ingest import service
-from ecomops.ingest.pii import dead_letter_opener, vault_sink, wal_sealer
+from ecomops.ingest.pii import dead_letter_opener, user_pseudonymizer, vault_sink, wal_sealer
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.audit import record_action
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.web.state import AppState
+from ecomops.privacy.service import mask_text
 from ecomops.tenancy.service import get_source
 
 
@@ -67,8 +68,13 @@ def list_dead_letters(
     limit: int = 100,
     offset: int = 0,
     include_replayed: bool = False,
+    reveal: bool = False,
 ) -> list[DeadLetter]:
-    """Refused events, newest first; the read is audited (``ingest.dead_letter.read``)."""
+    """Refused events, newest first; the read is audited (``ingest.dead_letter.read``).
+
+    Payloads are raw events and may carry personal data: unless ``reveal`` (the API asks for
+    ``customers:read_pii`` and a fresh second factor first), every personal value in them is replaced by
+    ``[masked]`` (``privacy.fields.mask_text``), so the reason and the shape stay readable."""
     pipeline = _pipeline(state)
     if pipeline is not None:
         pipeline.flush()
@@ -79,7 +85,10 @@ def list_dead_letters(
         include_replayed,
         dead_letter_opener(state.engine, tenant.id),
     )
-    details = {"count": len(rows), "offset": offset, "include_replayed": include_replayed}
+    if not reveal:
+        for row in rows:
+            row["payload"] = mask_text(row["payload"])
+    details = {"count": len(rows), "offset": offset, "include_replayed": include_replayed, "reveal": reveal}
     record_action(state.engine, tenant.id, "ingest.dead_letter.read", "tenant", tenant.id, details=details)
     return [DeadLetter.model_validate(row) for row in rows]
 
@@ -100,14 +109,16 @@ def replay_dead_letter(
         )
     source = get_source(state.engine, tenant.id, letter["source_id"])
     sealer = wal_sealer(state.engine, tenant.id)
+    pseudonymize = user_pseudonymizer(state.engine, tenant.id)
     pipeline = _pipeline(state)
     if pipeline is None:
+        sink = vault_sink(state.engine)(tenant.id)
         message_id, stored = service.replay_direct(
-            warehouse, letter, source, corrected, tenant.currency, sealer, vault_sink(state.engine)(tenant.id)
+            warehouse, letter, source, corrected, tenant.currency, sealer, sink, pseudonymize
         )
         accepted, duplicates = (1, 0) if stored else (0, 1)
     else:
-        event = service.prepare_replay(letter, source, corrected, datetime.now(UTC), sealer)
+        event = service.prepare_replay(letter, source, corrected, datetime.now(UTC), sealer, pseudonymize)
         submitted = anyio.from_thread.run(pipeline.submit, tenant.id, [event], [])
         with warehouse.write() as cur:
             service.mark_replayed(cur, dead_letter_id, event.message_id)

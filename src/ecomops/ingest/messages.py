@@ -24,7 +24,15 @@ from ecomops.ingest.ecommerce import ORDER_EVENTS, parse_order_properties, valid
 from ecomops.ingest.nesting import exceeds
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
-from ecomops.privacy.service import may_hold_pii, split_traits
+from ecomops.privacy.service import (
+    may_hold_pii,
+    properties_may_hold_pii,
+    split_properties,
+    split_traits,
+    strip_url_parameters,
+    url_may_hold_pii,
+    value_field,
+)
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -37,7 +45,12 @@ _REVENUE_MAX = Decimal("99999999999999.9999")
 Id = str | int
 #: Encrypts an event's personal data for its WAL line: ``(message id, JSON bytes) -> ciphertext text``.
 PiiSealer = Callable[[str, bytes], str]
+#: An e-mail address sent as ``userId`` → the tenant's keyed pseudonym (``ingest.pii.user_pseudonymizer``).
+Pseudonymizer = Callable[[str], str]
 
+
+#: Prefix of a sealed vault field that only fills an empty one (``ingest.pii.store_wal_pii``).
+FILL_PREFIX = "fill:"
 
 #: Default for absent nested objects (msgspec cannot put Raw in a union with None).
 _ABSENT = msgspec.Raw(b"")
@@ -165,26 +178,39 @@ def _json_column(raw: bytes | None) -> str | None:
 
 
 def _extract_pii(
-    traits_json: bytes | None, context_json: bytes | None
-) -> tuple[bytes | None, bytes | None, dict[str, str]]:
-    """Move personal data out of ``traits`` and ``context.traits`` (Segment puts identify traits in
-    both); returns the remaining JSON of each and the vault fields (``traits`` wins on conflicts).
+    traits_json: bytes | None, context_json: bytes | None, properties_json: bytes | None
+) -> tuple[bytes | None, bytes | None, bytes | None, dict[str, str]]:
+    """Move personal data out of ``traits``, ``context.traits`` (Segment puts identify traits in both)
+    and ``properties`` (an order's e-mail or shipping address); returns the remaining JSON of each and
+    the vault fields (``traits`` wins on conflicts, then ``context.traits``, then ``properties``).
 
-    The substring pre-check keeps events without PII-looking keys (nearly all) off the decode path.
+    The substring pre-checks keep events without PII-looking keys or values off the decode path.
     """
-    pii: dict[str, str] = {}
+    from_properties: dict[str, str] = {}
+    from_context: dict[str, str] = {}
+    from_traits: dict[str, str] = {}
+    if (
+        properties_json is not None
+        and properties_json.lstrip()[:1] == b"{"
+        and properties_may_hold_pii(properties_json)
+    ):
+        kept_properties, from_properties = split_properties(orjson.loads(properties_json))
+        if from_properties:
+            properties_json = jsonutil.dumps(kept_properties)
     if traits_json is not None and may_hold_pii(traits_json):
-        kept, pii = split_traits(orjson.loads(traits_json))
+        kept, from_traits = split_traits(orjson.loads(traits_json))
         traits_json = jsonutil.dumps(kept)
     if context_json is not None and b'"traits"' in context_json and may_hold_pii(context_json):
         context = orjson.loads(context_json)
         nested = context.get("traits")
         if isinstance(nested, dict):
-            kept, more = split_traits(nested)
-            if more:
-                pii = {**more, **pii}
+            kept, from_context = split_traits(nested)
+            if from_context:
                 context_json = jsonutil.dumps({**context, "traits": kept})
-    return traits_json, context_json, pii
+    # An order's contact details fill the customer's vault fields only where nothing is known yet: they
+    # are the order's, and must not overwrite what the customer said about themselves.
+    fills = {FILL_PREFIX + field: value for field, value in from_properties.items()}
+    return traits_json, context_json, properties_json, {**fills, **from_context, **from_traits}
 
 
 def normalize(
@@ -197,12 +223,16 @@ def normalize(
     source_id: str,
     source_channel: str,
     seal_pii: PiiSealer | None = None,
+    pseudonymize: Pseudonymizer | None = None,
 ) -> Accepted:
     """Validate one message (its JSON bytes) and turn it into an NDJSON ``events`` line.
 
-    Personal data in traits (``privacy.fields.TRAIT_FIELDS``) leaves the line's ``traits``/``context``
-    and travels only as ``pii``, encrypted by ``seal_pii`` with the tenant's data key; without a
-    sealer an event carrying PII is refused rather than written in clear text.
+    Personal data (``privacy.fields``: traits and ``context.traits`` by normalised key or by value,
+    an order's e-mail or address in ``properties``, an e-mail address sent as ``userId``) leaves the
+    line and travels only as ``pii``, encrypted by ``seal_pii`` with the tenant's data key; the
+    ``userId`` becomes its keyed pseudonym (``pseudonymize``), and personal query parameters of URLs
+    are blanked. Without a sealer (or pseudonymizer) such an event is refused rather than written in
+    clear text.
     """
     if not raw.lstrip().startswith(b"{"):
         raise InvalidEvent("each event must be a JSON object", "$")
@@ -212,6 +242,8 @@ def normalize(
         raw.decode()
     except UnicodeDecodeError as exc:
         raise InvalidEvent(f"invalid UTF-8 at byte {exc.start}", "$") from exc
+    if url_may_hold_pii(raw):  # ?email=… in a page URL or referrer
+        raw = strip_url_parameters(raw)
     try:
         msg = _message_decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -262,11 +294,21 @@ def normalize(
     _require_object(context_json, "$.context")
     _require_object(traits_json, "$.traits")
     # Group traits describe the group (a company), not the person: only identify traits are the user's.
-    person_traits, context_json, pii = _extract_pii(
-        traits_json if msg_type == "identify" else None, context_json
+    person_traits, context_json, properties_json, pii = _extract_pii(
+        traits_json if msg_type == "identify" else None, context_json, properties_json
     )
     if msg_type == "identify":
         traits_json = person_traits
+    previous_id = _str_id(msg.previousId)
+    if user_id is not None and "@" in user_id and value_field(user_id) == "email":
+        if pseudonymize is None:
+            raise RuntimeError("an e-mail userId reached normalize() without a pseudonymizer")
+        pii = {"email": user_id.strip(), **pii}
+        user_id = pseudonymize(user_id)
+    if previous_id is not None and "@" in previous_id and value_field(previous_id) == "email":
+        if pseudonymize is None:
+            raise RuntimeError("an e-mail previousId reached normalize() without a pseudonymizer")
+        previous_id = pseudonymize(previous_id)
     sealed_pii = None
     if pii:
         if seal_pii is None:
@@ -290,7 +332,7 @@ def normalize(
         extra = orjson.loads(properties_json) if properties_json is not None else {}
         properties = jsonutil.dumps({"groupId": _str_id(msg.groupId), **extra}).decode()
     elif msg_type == "alias":
-        properties = jsonutil.dumps({"previousId": _str_id(msg.previousId)}).decode()
+        properties = jsonutil.dumps({"previousId": previous_id}).decode()
     # Promoted columns (utm_*, page, device, location, x/y, ids) are extracted by the loader in SQL.
     row = {
         "message_id": message_id,

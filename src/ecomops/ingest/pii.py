@@ -17,14 +17,15 @@ import orjson
 from sqlalchemy import Engine
 
 from ecomops.ingest.loader import load_pending
-from ecomops.ingest.messages import PiiSealer
+from ecomops.ingest.messages import FILL_PREFIX, PiiSealer
 from ecomops.ingest.sealed import PiiSink, UnloadableLine, WalPii
 from ecomops.ingest.wal import TenantWal
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.crypto.keyring import CiphertextInvalid, Keyring, keyring
+from ecomops.platform.crypto.pseudonym import pseudonymize_email
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.web.state import AppState
-from ecomops.privacy.service import PII_FIELDS, may_hold_pii, upsert_pii
+from ecomops.privacy.service import PII_FIELDS, get_pii, may_hold_pii, upsert_pii
 
 #: Field name bound into the AAD of WAL blobs (vault ciphertexts use the vault field names).
 WAL_FIELD = "wal-pii"
@@ -47,16 +48,32 @@ def wal_sealer(engine: Engine, tenant_id: str) -> PiiSealer:
     return seal
 
 
+def user_pseudonymizer(engine: Engine, tenant_id: str) -> Callable[[str], str]:
+    """An e-mail address sent as ``userId`` → the tenant's keyed pseudonym of it (the same one imports
+    give that buyer, so both paths meet on one customer id); the address itself goes to the vault."""
+
+    def pseudonymize(email: str) -> str:
+        return pseudonymize_email(keyring(engine).pseudonym_key(tenant_id), email)
+
+    return pseudonymize
+
+
 def open_wal_pii(engine: Engine, tenant_id: str, item: WalPii) -> dict[str, str]:
     ring = keyring(engine)
     text = ring.decrypt_field(tenant_id, WAL_FIELD, item.message_id, base64.b64decode(item.sealed))
     fields = orjson.loads(text)
-    return {k: v for k, v in fields.items() if k in PII_FIELDS and isinstance(v, str)}
+    return {
+        k: v
+        for k, v in fields.items()
+        if isinstance(v, str) and (k in PII_FIELDS or (k.startswith(FILL_PREFIX) and k[5:] in PII_FIELDS))
+    }
 
 
 def store_wal_pii(engine: Engine, tenant_id: str, items: Sequence[WalPii]) -> int:
-    """Upsert the loaded events' PII into the vault (later events win per field); returns customers."""
+    """Upsert the loaded events' PII into the vault (later events win per field; ``fill:`` fields, from
+    an order's properties, only where the customer has no value yet); returns customers."""
     merged: dict[str, dict[str, str]] = {}
+    fills: dict[str, dict[str, str]] = {}
     for item in items:
         customer_id = item.customer_id
         if customer_id is None:
@@ -68,13 +85,24 @@ def store_wal_pii(engine: Engine, tenant_id: str, items: Sequence[WalPii]) -> in
             # (still sealed) as a dead letter. Key problems (wrong master) are not caught: they must stop
             # loading until fixed, not turn every event into a dead letter.
             raise UnloadableLine(f"sealed PII of message {item.message_id} cannot be opened: {exc}") from exc
-        merged.setdefault(customer_id, {}).update(fields)
-    if not merged:
+        own = merged.setdefault(customer_id, {})
+        for key, value in fields.items():
+            if key.startswith(FILL_PREFIX):
+                fills.setdefault(customer_id, {}).setdefault(key.removeprefix(FILL_PREFIX), value)
+            else:
+                own[key] = value
+    if not any(merged.values()) and not fills:
         return 0
     keyring(engine).tenant_key(tenant_id, "data")  # any first-use key creation commits before our writes
     with tenant_session(engine, tenant_id) as session:
-        for customer_id, fields in merged.items():
-            upsert_pii(session, tenant_id, customer_id, dict(fields))
+        for customer_id in merged:
+            change: dict[str, str | None] = dict(merged[customer_id])
+            filling = fills.get(customer_id)
+            if filling:
+                known = get_pii(session, tenant_id, customer_id) or {}
+                change = {**{k: v for k, v in filling.items() if not known.get(k)}, **change}
+            if change:
+                upsert_pii(session, tenant_id, customer_id, change)
     return len(merged)
 
 

@@ -22,6 +22,7 @@ from ecomops.ingest.messages import (
     Accepted,
     InvalidEvent,
     PiiSealer,
+    Pseudonymizer,
     normalize,
 )
 from ecomops.ingest.nesting import Unsplittable, exceeds, split_batch
@@ -148,6 +149,7 @@ def process(
     received_at: datetime,
     seal_pii: PiiSealer,
     max_invalid: int | None = None,
+    pseudonymize: Pseudonymizer | None = None,
 ) -> Processed:
     """Validate every message; invalid ones become rejections (by index) instead of failing the rest.
 
@@ -182,6 +184,7 @@ def process(
                     source_id=source.id,
                     source_channel=source.channel,
                     seal_pii=seal_pii,
+                    pseudonymize=pseudonymize,
                 )
             )
         except InvalidEvent as exc:
@@ -290,6 +293,7 @@ def prepare_replay(
     corrected: dict[str, Any] | None,
     received_at: datetime,
     seal_pii: PiiSealer,
+    pseudonymize: Pseudonymizer | None = None,
 ) -> Accepted:
     """Validate the stored (or corrected) payload again; still invalid → ValidationFailed with the reason."""
     if letter["replayed_at"] is not None:
@@ -319,6 +323,7 @@ def prepare_replay(
             source_id=source.id,
             source_channel=source.channel,
             seal_pii=seal_pii,
+            pseudonymize=pseudonymize,
         )
     except InvalidEvent as exc:
         raise ValidationFailed(f"still invalid: {exc.reason}", {"field": exc.field}) from exc
@@ -341,11 +346,12 @@ def replay_direct(
     default_currency: str,
     seal_pii: PiiSealer,
     pii_sink: PiiSink,
+    pseudonymize: Pseudonymizer | None = None,
 ) -> tuple[str, bool]:
     """Replay without a server (this process owns the file): one transaction stores the event and
     marks the letter. Returns (message_id, stored) — stored is False for an already stored messageId.
     The event's PII goes to the vault (``pii_sink``) before that transaction commits."""
-    accepted = prepare_replay(letter, source, corrected, datetime.now(UTC), seal_pii)
+    accepted = prepare_replay(letter, source, corrected, datetime.now(UTC), seal_pii, pseudonymize)
     events = parse_lines(accepted.line, EVENT_SCHEMA)
     with warehouse.write() as cur:
         exists = cur.execute(

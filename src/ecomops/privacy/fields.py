@@ -1,10 +1,16 @@
-"""Which customer attributes are personal data, and how they are spotted in Segment traits.
+"""Which customer attributes are personal data, and how they are spotted in events and payloads.
 
 Kept free of database imports so the ingest edge (``ingest.messages``) can use it on the hot path.
+
+Spotting by exact key names missed ``Email``, ``EMAIL``, ``emailAddress``, ``contact.email``,
+``mobile_phone``, ``full_name``, ``lastname`` and addresses sent under any other key, so keys are
+compared *normalised* (lower case, letters and digits only), nested objects are walked, and string
+values that look like an e-mail address or a phone number are personal data whatever their key.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -12,24 +18,75 @@ import orjson
 #: Fields the vault stores (one ciphertext column each in ``customer_pii``).
 PII_FIELDS = ("name", "first_name", "last_name", "email", "phone", "address", "birthday")
 
-#: Segment trait names (spec spellings and common variants) → vault field. Anything listed here is
-#: moved out of ``traits`` at the edge; it never reaches the WAL or the warehouse in clear text.
-TRAIT_FIELDS: dict[str, str] = {
-    "name": "name",
-    "first_name": "first_name",
-    "firstName": "first_name",
-    "last_name": "last_name",
-    "lastName": "last_name",
-    "email": "email",
-    "phone": "phone",
-    "phone_number": "phone",
-    "phoneNumber": "phone",
-    "mobile": "phone",
-    "address": "address",
-    "birthday": "birthday",
+#: Normalised key (``normal_key``) → vault field. Anything matching is moved out of traits at the edge.
+_TRAIT_KEYS: dict[str, str] = {
+    **dict.fromkeys(("name", "fullname", "customername", "realname", "contactname"), "name"),
+    **dict.fromkeys(("firstname", "givenname", "forename"), "first_name"),
+    **dict.fromkeys(("lastname", "surname", "familyname"), "last_name"),
+    **dict.fromkeys(
+        ("email", "emailaddress", "mail", "useremail", "contactemail", "customeremail", "emailaddr"), "email"
+    ),
+    **dict.fromkeys(
+        (
+            "phone",
+            "phonenumber",
+            "phoneno",
+            "mobile",
+            "mobilephone",
+            "mobilenumber",
+            "cellphone",
+            "cell",
+            "tel",
+            "telephone",
+            "contactphone",
+            "customerphone",
+        ),
+        "phone",
+    ),
+    **dict.fromkeys(
+        ("address", "streetaddress", "street", "shippingaddress", "billingaddress", "homeaddress"), "address"
+    ),
+    **dict.fromkeys(("birthday", "birthdate", "dateofbirth", "dob"), "birthday"),
 }
-#: Cheap pre-check on raw JSON: traits without any of these substrings cannot hold PII keys.
-_NEEDLES = tuple(f'"{key}"'.encode() for key in TRAIT_FIELDS)
+#: In ``properties`` a bare ``name`` is a product's or a page's, not a person's: only these keys count.
+_PROPERTY_KEYS = {k: v for k, v in _TRAIT_KEYS.items() if k not in ("name", "street", "cell", "tel", "mail")}
+#: Backwards-compatible name of the trait key table (spec spellings are all in it, normalised).
+TRAIT_FIELDS = _TRAIT_KEYS
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}")
+#: Mainland mobile numbers (optionally +86), and international numbers written with a leading +.
+PHONE = re.compile(
+    r"(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}|\+\d{1,3}[ .-]?(?:\(?\d{1,4}\)?[ .-]?){2,5}\d{2,4}"
+)
+#: Raw-JSON pre-check: no key hint and no value that could match the patterns means no PII.
+_NEEDLES = (
+    b"name",
+    b"mail",
+    b"phone",
+    b"mobile",
+    b"tel",
+    b"cell",
+    b"address",
+    b"street",
+    b"birth",
+    b"dob",
+    b"@",
+)
+_DIGITS = re.compile(rb"1[3-9]\d[ -]?\d{4}[ -]?\d{4}|\+\d")
+#: Query parameters of URLs that carry personal data (``?email=…`` in a landing page URL).
+URL_PARAMETERS = re.compile(
+    rb"([?&](?:e-?mail|email_?address|mail|phone|mobile|tel|name|first_?name|last_?name|address)=)"
+    rb"[^&#\"\\\s]*",
+    re.IGNORECASE,
+)
+#: Walking deeper than this in traits is not worth it (and events are at most 32 levels deep anyway).
+_MAX_DEPTH = 6
+REDACTED = "[redacted]"
+MASKED = "[masked]"
+
+
+def normal_key(key: str) -> str:
+    return "".join(ch for ch in key.lower() if ch.isalnum())
 
 
 def _as_text(value: Any) -> str | None:
@@ -44,21 +101,146 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
+def value_field(value: str) -> str | None:
+    """``email`` or ``phone`` if the whole string is one, else None."""
+    text = value.strip()
+    if "@" in text and EMAIL.fullmatch(text):
+        return "email"
+    if (
+        len(text) >= 8
+        and (text[0] == "+" or text[0] == "1" or text.startswith("86"))
+        and PHONE.fullmatch(text)
+    ):
+        return "phone"
+    return None
+
+
 def may_hold_pii(raw: bytes) -> bool:
-    """False only if no PII key can be in this JSON; a ``\\u`` escape could spell one, so it counts."""
-    return b"\\u" in raw or any(needle in raw for needle in _NEEDLES)
+    """False only if no PII key or value can be in this JSON (a ``\\u`` escape could spell one)."""
+    lowered = raw.lower()
+    return b"\\u" in raw or any(needle in lowered for needle in _NEEDLES) or _DIGITS.search(raw) is not None
+
+
+def properties_may_hold_pii(raw: bytes) -> bool:
+    """The cheaper test for ``properties``, on every event: product names are not personal (``name`` is no
+    hint here), and ``\\u`` escapes (Python SDKs escape every non-ASCII name) are not looked into:
+    this catches what a shop's own code sends by mistake, not keys spelled to evade it. Written as one
+    expression of substring tests: each is a C-speed scan, a generator would cost more than all of them."""
+    if b"@" in raw:
+        return True
+    low = raw.lower()
+    return (
+        b"mail" in low
+        or b"phone" in low
+        or b"mobile" in low
+        or b"address" in low
+        or b"birth" in low
+        or b"surname" in low
+        or b"firstname" in low
+        or b"lastname" in low
+    )
+
+
+def url_may_hold_pii(raw: bytes) -> bool:
+    """Whether ``URL_PARAMETERS`` can match: a personal parameter name followed by ``=``."""
+    if b"=" not in raw:
+        return False
+    low = raw.lower()
+    return (
+        b"mail=" in low
+        or b"phone=" in low
+        or b"mobile=" in low
+        or b"tel=" in low
+        or b"name=" in low
+        or b"address=" in low
+    )
+
+
+def _split(
+    obj: dict[str, Any], keys: dict[str, str], pii: dict[str, str], depth: int, by_value: bool
+) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in obj.items():
+        field = keys.get(normal_key(key))
+        if (field is not None and not isinstance(value, dict | list | bool)) or (
+            field == "address" and isinstance(value, dict)
+        ):
+            text = _as_text(value)
+            if text is not None and field is not None:
+                pii.setdefault(field, text)
+            continue
+        if isinstance(value, dict) and depth < _MAX_DEPTH:
+            kept[key] = _split(value, keys, pii, depth + 1, by_value)
+            continue
+        if by_value and isinstance(value, str):
+            found = value_field(value)
+            if found is not None:
+                pii.setdefault(found, value.strip())
+                kept[key] = REDACTED
+                continue
+        kept[key] = value
+    return kept
 
 
 def split_traits(traits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``(traits without PII keys, vault fields)``; the first spelling of a field wins."""
-    kept: dict[str, Any] = {}
+    """``(traits without personal data, vault fields)``: by normalised key at any depth, and any string
+    that is an e-mail address or a phone number (its value replaced by ``[redacted]``); the first
+    spelling of a field wins."""
     pii: dict[str, str] = {}
-    for key, value in traits.items():
-        field = TRAIT_FIELDS.get(key)
-        if field is None:
-            kept[key] = value
-            continue
-        text = _as_text(value)
-        if text is not None and field not in pii:
-            pii[field] = text
+    return _split(traits, _TRAIT_KEYS, pii, 0, True), pii
+
+
+def split_properties(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Like ``split_traits`` for an event's ``properties`` (e.g. an order's ``email`` or
+    ``shipping_address``), where a bare ``name`` is a product's and phone-like strings may be order
+    numbers: personal keys at any depth, and only e-mail addresses by value."""
+    pii: dict[str, str] = {}
+    kept = _split_email_values(_split(properties, _PROPERTY_KEYS, pii, 0, False), pii, 0)
     return kept, pii
+
+
+def _split_email_values(obj: dict[str, Any], pii: dict[str, str], depth: int) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in obj.items():
+        if isinstance(value, str) and "@" in value and EMAIL.fullmatch(value.strip()):
+            pii.setdefault("email", value.strip())
+            kept[key] = REDACTED
+        elif isinstance(value, dict) and depth < _MAX_DEPTH:
+            kept[key] = _split_email_values(value, pii, depth + 1)
+        else:
+            kept[key] = value
+    return kept
+
+
+def strip_url_parameters(raw: bytes) -> bytes:
+    """``?email=a@b.c&x=1`` → ``?email=redacted&x=1`` anywhere in the JSON text (page URLs, referrers)."""
+    return URL_PARAMETERS.sub(rb"\1redacted", raw)
+
+
+def mask(value: Any, depth: int = 0) -> Any:
+    """A payload with every personal value replaced by ``[masked]`` (keys kept), for readers who may
+    see what was sent but not who sent it."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if normal_key(str(key)) in _TRAIT_KEYS and not isinstance(item, dict | list):
+                out[key] = MASKED
+            else:
+                out[key] = mask(item, depth + 1) if depth < 40 else MASKED
+        return out
+    if isinstance(value, list):
+        return [mask(item, depth + 1) if depth < 40 else MASKED for item in value]
+    if isinstance(value, str):
+        masked = EMAIL.sub(MASKED, value)
+        return PHONE.sub(MASKED, masked) if any(ch.isdigit() for ch in masked) else masked
+    return value
+
+
+def mask_text(text: str) -> str:
+    """``mask`` for a payload kept as text (JSON or not)."""
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        masked = EMAIL.sub(MASKED, text)
+        return PHONE.sub(MASKED, masked)
+    return orjson.dumps(mask(parsed)).decode()

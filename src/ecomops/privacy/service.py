@@ -14,7 +14,18 @@ from ecomops.privacy.consents import (
     marketing_allowed,
     record_consent,
 )
-from ecomops.privacy.fields import PII_FIELDS, may_hold_pii, split_traits
+from ecomops.privacy.fields import (
+    PII_FIELDS,
+    URL_PARAMETERS,
+    mask_text,
+    may_hold_pii,
+    properties_may_hold_pii,
+    split_properties,
+    split_traits,
+    strip_url_parameters,
+    url_may_hold_pii,
+    value_field,
+)
 from ecomops.privacy.vault import (
     VaultPseudonymKeys,
     find_customer_ids,
@@ -27,6 +38,7 @@ from ecomops.privacy.vault import (
 __all__ = [
     "MARKETING_PURPOSES",
     "PII_FIELDS",
+    "URL_PARAMETERS",
     "VaultPseudonymKeys",
     "consent_history",
     "find_customer_ids",
@@ -35,8 +47,14 @@ __all__ = [
     "latest",
     "marketing_allowed",
     "mask_all",
+    "mask_text",
     "may_hold_pii",
+    "properties_may_hold_pii",
     "record_consent",
+    "split_properties",
     "split_traits",
+    "strip_url_parameters",
     "upsert_pii",
+    "url_may_hold_pii",
+    "value_field",
 ]
