@@ -34,6 +34,7 @@ from ecomops.platform.warehouse.connection import WarehouseRegistry
 from ecomops.platform.web import apidocs, health, ratelimit
 from ecomops.platform.web.deps import REQUEST_ID_SCOPE_KEY
 from ecomops.platform.web.headers import RequestId, SecurityHeaders
+from ecomops.platform.web.heavy import HeavyWork
 from ecomops.platform.web.state import AppState
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -154,6 +155,9 @@ async def _lifespan(state: AppState, modules: Registry) -> AsyncIterator[None]:
             if module.shutdown is not None:
                 await module.shutdown(state)
         await ratelimit.shutdown(state)
+        heavy = state.services.pop("heavy", None)
+        if isinstance(heavy, HeavyWork):
+            heavy.close()
         state.warehouses.close_all()
 
 

@@ -77,6 +77,19 @@ class Settings(BaseSettings):
         "spills to disk or fails with a clear error instead of growing the server); 0: a quarter of the "
         "machine's memory.",
     )
+    heavy_workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Threads for heavy reads (SQL queries, metric reports, funnels), apart from the pool "
+        "every other request uses.",
+    )
+    heavy_per_tenant: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Heavy reads one shop may run at once; more answer 429 too_many_concurrent.",
+    )
     # Privacy: how often the server applies every tenant's retention policy (privacy.runner).
     retention_interval_seconds: int = Field(
         default=3600, ge=1, description="Seconds between retention passes over every tenant with a policy."

@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.heavy import run_heavy
 from ecomops.query import service
 from ecomops.query.service import QueryAnswer
 
@@ -45,4 +45,6 @@ QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def run_query(body: QueryRequest, ctx: TenantDep, state: StateDep) -> QueryAnswer:
     require(ctx, "sql:query")
-    return await run_in_threadpool(service.run_query, state, ctx.tenant, body.sql, body.limit)
+    return await run_heavy(
+        state, ctx.tenant.id, "queries", lambda: service.run_query(state, ctx.tenant, body.sql, body.limit)
+    )

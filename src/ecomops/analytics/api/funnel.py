@@ -10,12 +10,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
 
 from ecomops.analytics import service
 from ecomops.analytics.funnel import Funnel
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.heavy import run_heavy
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/funnel", tags=["analytics"])
 
@@ -36,4 +36,6 @@ async def get_funnel(
     ] = None,
 ) -> Funnel:
     require(ctx, "orders:read")
-    return await run_in_threadpool(service.get_funnel, state, ctx.tenant, from_, to, timezone)
+    return await run_heavy(
+        state, ctx.tenant.id, "funnels", lambda: service.get_funnel(state, ctx.tenant, from_, to, timezone)
+    )

@@ -20,6 +20,7 @@ from ecomops.analytics.periods import Granularity
 from ecomops.analytics.results import Catalogue, MetricsResult, RollupStatus
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.platform.web.heavy import run_heavy
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/metrics", tags=["analytics"])
 
@@ -80,7 +81,9 @@ async def get_metrics(
         timezone=timezone,
         source=source,
     )
-    return await run_in_threadpool(service.get_metrics, state, ctx.tenant, query)
+    return await run_heavy(
+        state, ctx.tenant.id, "metric reports", lambda: service.get_metrics(state, ctx.tenant, query)
+    )
 
 
 @router.get("/catalogue", response_model=Catalogue, summary="Every metric's definition")
