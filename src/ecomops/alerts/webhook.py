@@ -11,8 +11,11 @@ A webhook URL is chosen by a tenant user, and the server would then make request
 without a check it could be pointed at the metadata service, the database port or an admin panel on
 the private network (server-side request forgery). So the host is resolved and every address must
 be public, at creation and again right before each attempt (DNS answers change); redirects are not
-followed. ``settings.alerts_allow_private_webhooks`` lifts the address check for on-premises
-receivers and the tests' local receiver.
+followed. The attempt then connects to the very address that was checked (the URL's host replaced by
+it, the name kept in ``Host`` and as the TLS server name, so the certificate is still checked against
+it): resolving a second time for the connection would let a DNS server answer a public address to the
+check and a private one to the connection (DNS rebinding). ``settings.alerts_allow_private_webhooks``
+lifts the address check for on-premises receivers and the tests' local receiver.
 """
 
 from __future__ import annotations
@@ -80,6 +83,11 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> str:
 
     ``resolve=False`` checks only the shape (used when an unreachable DNS should not block editing).
     """
+    return checked_address(url, allow_private, resolve)[0]
+
+
+def checked_address(url: str, allow_private: bool, resolve: bool = True) -> tuple[str, str | None]:
+    """``check_url``, and the public address that was checked (None when no address was checked)."""
     url = url.strip()
     if len(url) > MAX_URL:
         raise ValidationFailed(f"webhook_url is longer than {MAX_URL} characters", {"field": "webhook_url"})
@@ -110,7 +118,7 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> str:
             f"webhook_url has an invalid port: {url[:60]!r}", {"field": "webhook_url"}
         ) from None
     if allow_private or not resolve:
-        return url
+        return url, None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -126,7 +134,22 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> str:
                 "(ECOMOPS_ALERTS_ALLOW_PRIVATE_WEBHOOKS=true lifts this for on-premises receivers)",
                 {"field": "webhook_url", "host": host, "address": str(address)},
             )
-    return url
+    return url, str(ipaddress.ip_address(str(infos[0][4][0]).split("%", 1)[0]))
+
+
+def pinned_request(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The URL to connect to, the extra headers and the request extensions that make the connection go
+    to ``address`` while the receiver still sees (and the TLS check still uses) the URL's host."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    target = parts._replace(netloc=netloc).geturl()
+    header_host = parts.netloc.rsplit("@", 1)[-1]
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return target, {"Host": header_host}, extensions
 
 
 @dataclass
@@ -163,18 +186,20 @@ def deliver(
                 sleep(settings.alerts_webhook_backoff_seconds * 2 ** (attempt - 2))
             attempts = attempt
             try:
-                check_url(url, settings.alerts_allow_private_webhooks)
+                _, address = checked_address(url, settings.alerts_allow_private_webhooks)
             except ValidationFailed as exc:
                 return Delivery(False, attempts, None, exc.message)
+            target, pin_headers, extensions = pinned_request(url, address)
             timestamp = int(time.time())
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": f"ecomops-alerts/{__version__}",
                 TIMESTAMP_HEADER: str(timestamp),
                 SIGNATURE_HEADER: sign(secret, timestamp, body),
+                **pin_headers,
             }
             try:
-                response = client.post(url, content=body, headers=headers)
+                response = client.post(target, content=body, headers=headers, extensions=extensions)
             except httpx.HTTPError as exc:
                 status, error = None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]
                 continue
