@@ -156,3 +156,33 @@ def test_step_up_guesses_are_limited_and_audited(
         client.close()
     failures = [r for r in audit.export(engine, server.tenant.id) if r["action"] == "user.step_up_failed"]
     assert len(failures) == 5
+
+
+def _login_form(client: httpx.Client) -> dict[str, str]:
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    return {"email": "ana@acme.test", "password": PASSWORD, "csrf_token": token}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),  # a sibling subdomain that planted the cookie
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Sec-Fetch-Site": "same-origin"}, 303),
+        ({}, 303),
+    ],
+)
+def test_login_csrf_from_another_site_is_refused_even_with_a_planted_cookie(
+    server: InProcServer, engine: Engine, headers: dict[str, str], status: int
+) -> None:
+    accounts.create_user(engine, "ana@acme.test", PASSWORD)
+    accounts.add_member(engine, "acme", "ana@acme.test", "analyst")
+    with httpx.Client(base_url=server.url, timeout=DEADLINE) as client:
+        # The attacker's token and cookie, as if planted in the victim's browser: they match each other.
+        form = _login_form(client)
+        r = client.post("/login", data=form, headers=headers)
+    assert r.status_code == status, r.text[:200]
+    if status == 403:
+        assert "only from this site" in r.text

@@ -7,6 +7,13 @@ subdomains), so every state-changing request made with the cookie must also prov
 own page: forms carry a hidden ``csrf_token``, scripts send ``X-CSRF-Token``, both equal to the
 session's token (synchronizer token). Before sign-in there is no session, so the login form uses a
 double-submit cookie instead: a random ``eco_csrf`` cookie that the form must echo.
+
+A double-submit cookie alone fails against an attacker who can set cookies for our host (a sibling
+subdomain, a plain-HTTP hop): they plant their own token and post the form with it, signing the
+victim in to the attacker's account (login CSRF). So the sign-in form must also come from our own
+origin: a browser says where a form was posted from (``Sec-Fetch-Site``, ``Origin``), and a cross-site
+answer is refused whatever the token. Over TLS the cookie is ``__Host-eco_csrf``, a name browsers let
+only this exact host set.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from ecomops.security import auth
 
 SESSION_COOKIE = "eco_session"
 PRE_CSRF_COOKIE = "eco_csrf"
+#: Over TLS: a ``__Host-`` cookie can be set only by this host, over HTTPS, for path ``/``.
+SECURE_PRE_CSRF_COOKIE = "__Host-eco_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -83,9 +92,13 @@ def check_csrf(given: str | None, session: auth.SessionInfo) -> None:
         )
 
 
+def _pre_cookie(request: Request) -> str:
+    return SECURE_PRE_CSRF_COOKIE if _secure(request) else PRE_CSRF_COOKIE
+
+
 def pre_session_csrf(request: Request) -> tuple[str, bool]:
     """The login form's token: the visitor's ``eco_csrf`` cookie, or a new one (second item True)."""
-    token = request.cookies.get(PRE_CSRF_COOKIE)
+    token = request.cookies.get(_pre_cookie(request))
     if token and len(token) <= 100:
         return token, False
     return secrets.token_urlsafe(32), True
@@ -93,11 +106,24 @@ def pre_session_csrf(request: Request) -> tuple[str, bool]:
 
 def set_pre_session_cookie(response: Response, request: Request, token: str) -> None:
     response.set_cookie(
-        PRE_CSRF_COOKIE, token, httponly=True, secure=_secure(request), samesite="strict", path="/"
+        _pre_cookie(request), token, httponly=True, secure=_secure(request), samesite="strict", path="/"
     )
 
 
+def _same_origin(request: Request) -> bool:
+    """What the browser says about where the form was posted from. Current browsers send
+    ``Sec-Fetch-Site`` (it does not depend on how a proxy rewrites ``Host``); older ones only ``Origin``;
+    clients that send neither (scripts, curl) cannot be made to post by another site and pass."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
 def check_pre_session_csrf(request: Request, given: str | None) -> None:
-    cookie = request.cookies.get(PRE_CSRF_COOKIE)
+    if not _same_origin(request):
+        raise Forbidden("sign-in forms are accepted only from this site's own pages", code="csrf_failed")
+    cookie = request.cookies.get(_pre_cookie(request))
     if not cookie or not tokens_match(given, cookie):
         raise Forbidden("the sign-in form expired; reload the page and try again", code="csrf_failed")
