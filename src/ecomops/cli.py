@@ -13,6 +13,7 @@ from ecomops.platform.commandline import cli_errors, console, settings
 from ecomops.platform.observability import logs
 from ecomops.platform.registry import registry
 from ecomops.platform.server import ServerInfo, new_control_token, remove_lock, running_server, write_lock
+from ecomops.platform.web.protocol import bounded_head_protocol
 
 #: Seconds ``ecomops serve`` lets running requests finish on Ctrl-C before cancelling them.
 SHUTDOWN_GRACE_SECONDS = 5
@@ -101,6 +102,11 @@ def serve(
             # Live dashboards keep SSE streams open (docs/live.md): on Ctrl-C, requests still running
             # after this many seconds are cancelled instead of holding the shutdown for minutes.
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            # Connection bounds (docs/security.md, deployment): a request head must arrive whole and in
+            # time (slowloris), idle kept-alive connections close, and connections are capped.
+            http=bounded_head_protocol(cfg.http_head_timeout_seconds, cfg.http_max_head_bytes),
+            timeout_keep_alive=cfg.http_keep_alive_seconds,
+            limit_concurrency=cfg.http_limit_concurrency,
         )
     finally:
         remove_lock(cfg, os.getpid())

@@ -116,3 +116,25 @@ def test_console_admin_needs_a_fresh_second_factor(
         headers = {"x-csrf-token": up.json()["csrf_token"]}
         again = c.post("/api/v1/t/acme/keys", json={"name": "k2", "role": "viewer"}, headers=headers)
         assert again.status_code == 201
+
+
+def test_only_an_owner_can_revoke_an_owner_key(server: InProcServer, engine: Engine) -> None:
+    """Issue 10: an admin could revoke the owners' keys (cutting their automation off) while only owners
+    may create such keys; now it is refused like creating one, and nothing is revoked or audited."""
+    owner_info, owner_key = tenancy.create_api_key(engine, "acme", "owner", "owner automation")
+    _, admin_key = tenancy.create_api_key(engine, "acme", "admin", "ops")
+    analyst_info, _ = tenancy.create_api_key(engine, "acme", "analyst", "dash")
+    with _api(server, admin_key) as admin, _api(server, owner_key) as owner:
+        refused = admin.delete(f"/keys/{owner_info.id}")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "forbidden"
+        assert "only an owner" in refused.json()["error"]["message"]
+        assert owner.get("/keys").status_code == 200  # the owner key still works
+        assert admin.delete(f"/keys/{analyst_info.id}").status_code == 204  # admins still revoke the rest
+
+        second_info, second_key = tenancy.create_api_key(engine, "acme", "owner", "second owner key")
+        assert owner.delete(f"/keys/{second_info.id}").status_code == 204
+        with _api(server, second_key) as revoked:
+            assert revoked.get("/keys").status_code == 401
+    revokes = audit.export(engine, server.tenant.id, action="apikey.revoke")
+    assert sorted(r["target_id"] for r in revokes) == sorted([analyst_info.id, second_info.id])

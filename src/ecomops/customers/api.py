@@ -3,7 +3,9 @@ customer's consents (``…/{customer_id}/consents``: GET with customers:read, PO
 
 ``?reveal=true`` needs ``customers:read_pii`` (owners and admins), a fresh second factor for console
 sessions (``platform.web.stepup``), and writes a ``customer.pii_read`` audit record. Without it PII comes
-back masked (``a***@example.com``) for anyone with ``customers:read``.
+back masked (``a***@example.com``) for anyone with ``customers:read``. Searching by ``?email=``/``?phone=``
+also needs ``customers:read_pii`` (the answer says whether that person is a customer) and is audited as
+``customer.pii_lookup``, found or not.
 """
 
 from __future__ import annotations
@@ -35,14 +37,29 @@ async def list_customers(
     ctx: TenantDep,
     state: StateDep,
     email: Annotated[
-        str | None, Query(min_length=3, max_length=320, description="Exact email (any case)")
+        str | None,
+        Query(
+            min_length=3,
+            max_length=320,
+            description="Exact email (any case); needs customers:read_pii, audited as customer.pii_lookup",
+        ),
     ] = None,
-    phone: Annotated[str | None, Query(min_length=3, max_length=40, description="Exact phone number")] = None,
+    phone: Annotated[
+        str | None,
+        Query(
+            min_length=3,
+            max_length=40,
+            description="Exact phone number; needs customers:read_pii, audited as customer.pii_lookup",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     reveal: RevealQuery = False,
 ) -> CustomerPage:
     require(ctx, "customers:read")
+    if email is not None or phone is not None:
+        # Whether an address belongs to a customer is personal data: not for every role that sees lists.
+        require(ctx, "customers:read_pii")
     if reveal:
         require(ctx, "customers:read_pii")
         require_step_up(ctx, "customer.pii_read")

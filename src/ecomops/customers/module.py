@@ -34,6 +34,10 @@ module = Module(
     commands=(Command("customers", customers_app),),
     permissions=(
         Permission("customers:read", ALL_ROLES, "read customers (pseudonymised identifiers, aggregates)"),
-        Permission("customers:read_pii", MANAGERS, "read customers' personal data in clear text"),
+        Permission(
+            "customers:read_pii",
+            MANAGERS,
+            "read customers' personal data in clear text, or find customers by email or phone",
+        ),
     ),
 )

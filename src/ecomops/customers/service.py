@@ -147,11 +147,15 @@ def find_customers(
 ) -> CustomerPage:
     """The "list customers" use case (API, CLI and console). A revealed page is audited here, whoever
     asked (``via``: session, api_key, local for the CLI through the server, cli without one); the
-    caller has checked that it may reveal."""
+    caller has checked that it may reveal. A search by email or phone is audited too, found or not
+    (``audit_lookup``): the answer alone tells whether someone is a customer of the shop."""
     with state.warehouses.get(tenant.id).reading() as cur:
         page = list_customers(
             cur, state.engine, tenant.id, limit=limit, offset=offset, email=email, phone=phone, reveal=reveal
         )
+    if email is not None or phone is not None:
+        by = [name for name, value in (("email", email), ("phone", phone)) if value is not None]
+        audit_lookup(state.engine, tenant.id, by, page, via)
     if reveal:
         audit_reveal(state.engine, tenant.id, [i.customer_id for i in page.items if i.pii], via)
     return page
@@ -250,6 +254,24 @@ def get_customer(
     profile["orders"] = {**summary, "recent": recent}
     profile["pii"] = _pii_view(pii, reveal)
     return CustomerProfile.model_validate(profile)
+
+
+def audit_lookup(engine: Engine, tenant_id: str, by: list[str], page: CustomerPage, via: str) -> None:
+    """Every search by email or phone leaves a record naming the actor, whether it matched or not.
+
+    Finding a customer by a known address is a read of personal data (it confirms that this person
+    buys here), so it is accountable like a reveal; the searched value itself is not recorded (the
+    audit log would become a second copy of the PII), only what was searched by and what it found."""
+    found = [i.customer_id for i in page.items]
+    target_type, target_id = ("customer", found[0]) if page.total == 1 and found else ("customers", "search")
+    record_action(
+        engine,
+        tenant_id,
+        "customer.pii_lookup",
+        target_type,
+        target_id,
+        details={"via": via, "by": by, "matches": page.total, "customer_ids": found},
+    )
 
 
 def audit_reveal(engine: Engine, tenant_id: str, customer_ids: list[str], via: str) -> None:

@@ -107,6 +107,30 @@ class Settings(BaseSettings):
     alerts_webhook_backoff_seconds: float = Field(
         default=2.0, ge=0, le=60, description="Wait before retry n is this × 2^(n-1) seconds."
     )
+    # Connection bounds of `ecomops serve` (platform/web/protocol.py, docs/security.md): the reverse proxy
+    # bounds slow bodies; these keep a client talking to ecomops directly from holding connections open.
+    http_head_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A request line and headers must arrive within this time of the connection opening "
+        "(or of the request's first byte on a kept-alive connection), else the connection is closed.",
+    )
+    http_max_head_bytes: int = Field(
+        default=64 * 1024, ge=8 * 1024, description="Largest request line and headers; larger gets 431."
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="Idle kept-alive connections close after this many seconds.",
+    )
+    http_limit_concurrency: int = Field(
+        default=1000,
+        ge=10,
+        description="Connections and requests at once; beyond, new requests get 503 at once (live "
+        "dashboards hold one connection each).",
+    )
     # Rate limits (token buckets, web/ratelimit.py): `rate` tokens per second refill up to `burst`; one
     # request takes one token. In process memory, or shared through Redis when redis_url is set.
     ratelimit_enabled: bool = Field(default=True, description="Answer 429 when a bucket is empty.")

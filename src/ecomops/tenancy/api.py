@@ -3,7 +3,7 @@
 The console's settings pages use these; the CLI has the same commands. Creating a credential is
 sensitive: besides ``keys:manage`` it needs a fresh second factor from a console session
 (``require_step_up``), and only an owner may create an owner key (an admin could otherwise raise
-itself to owner through a key).
+itself to owner through a key) or revoke one.
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ async def create_key(body: KeyIn, ctx: TenantDep, state: StateDep) -> NewKeyOut:
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key at once")
 async def revoke_key(key_id: IdPath, ctx: TenantDep, state: StateDep) -> Response:
     require(ctx, "keys:manage")
-    await run_in_threadpool(tenancy.revoke_api_key, state.engine, ctx.tenant.slug, key_id)
+    await run_in_threadpool(
+        lambda: tenancy.revoke_api_key(state.engine, ctx.tenant.slug, key_id, caller_role=ctx.role)
+    )
     return Response(status_code=204)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, event, inspect, select
 from sqlalchemy.orm import Session
 
 from ecomops.kernel.clock import utcnow
-from ecomops.kernel.errors import NotFound, ValidationFailed
+from ecomops.kernel.errors import Forbidden, NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.roles import ROLES
@@ -121,17 +121,26 @@ def list_api_keys(engine: Engine, tenant_slug: str) -> list[ApiKeyListing]:
         ]
 
 
-def revoke_api_key(engine: Engine, tenant_slug: str, key_id: str) -> None:
+def revoke_api_key(engine: Engine, tenant_slug: str, key_id: str, *, caller_role: str | None = None) -> None:
     """Revoke a key at once (``api_key_for_secret`` ignores revoked keys); revoking twice is a no-op.
 
     The key must belong to ``tenant_slug``: another tenant's key id answers "not found" so ids of
-    other tenants' keys cannot be probed or revoked from here.
+    other tenants' keys cannot be probed or revoked from here. An owner key can only be revoked by an
+    owner (``caller_role``), like only an owner can create one: otherwise an admin could cut the owners'
+    automation off and leave its own keys standing. The key's role is only known here, so the check is
+    made in the revoking transaction. ``caller_role`` None is the operator on the server's machine (the
+    CLI without a server), who holds the data dir and acts as owner.
     """
     tenant = get_tenant(engine, tenant_slug)
     with tenant_session(engine, tenant.id) as s:
         row = s.get(ApiKey, key_id)
         if row is None or row.tenant_id != tenant.id:
             raise NotFound(f"API key {key_id!r} not found in tenant {tenant_slug!r}", {"key_id": key_id})
+        if row.role == "owner" and caller_role not in (None, "owner"):
+            raise Forbidden(
+                "only an owner can revoke an owner's API key",
+                {"role": caller_role, "key_role": row.role, "key_id": key_id},
+            )
         if row.revoked_at is not None:
             return
         state = {"name": row.name, "role": row.role, "key_prefix": row.key_prefix}

@@ -40,7 +40,7 @@ from uuid import UUID
 import duckdb
 import sqlglot
 from pydantic import JsonValue
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
@@ -60,10 +60,66 @@ MAX_SQL_CHARS = 100_000
 
 #: Table functions that only compute values; every other table function reads files, settings or SQL.
 ALLOWED_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
-#: Scalar functions with side effects or access to the process environment.
-DENIED_SCALAR_FUNCTIONS = frozenset({"getenv", "nextval", "setval", "current_setting", "pg_sleep"})
-#: Catalog schemas of DuckDB itself, readable without an existence check (no user data, no files).
+#: Scalar functions with side effects or access to the process environment (``write_log`` writes to
+#: the server's DuckDB log).
+DENIED_SCALAR_FUNCTIONS = frozenset(
+    {"getenv", "nextval", "setval", "current_setting", "pg_sleep", "write_log"}
+)
+#: Catalog schemas of DuckDB itself: only the relations in ``SYSTEM_RELATIONS`` may be read there.
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
+#: DuckDB's catalog views a query may read: plain metadata about this warehouse's schemas, tables,
+#: columns, constraints, indexes and types, which a SQL client needs to explore. An allowlist, because
+#: the same schemas also hold ``pg_catalog.pg_settings`` (every setting: the data-dir and temp paths,
+#: the tenant id in them, ``/root/…`` when the server runs as root) and ``pg_prepared_statements``, and
+#: a DuckDB upgrade may add more such views; ``duckdb_*``/``pragma_*`` views and functions (database
+#: file paths, extensions, temporary files, secrets) are refused as unknown tables or table functions.
+SYSTEM_RELATIONS = frozenset(
+    {
+        ("information_schema", name)
+        for name in (
+            "schemata",
+            "tables",
+            "columns",
+            "views",
+            "table_constraints",
+            "key_column_usage",
+            "check_constraints",
+            "referential_constraints",
+            "constraint_column_usage",
+            "constraint_table_usage",
+            "character_sets",
+        )
+    }
+    | {
+        ("pg_catalog", name)
+        for name in (
+            "pg_am",
+            "pg_attrdef",
+            "pg_attribute",
+            "pg_class",
+            "pg_collation",
+            "pg_constraint",
+            "pg_database",
+            "pg_depend",
+            "pg_description",
+            "pg_enum",
+            "pg_index",
+            "pg_indexes",
+            "pg_namespace",
+            "pg_proc",
+            "pg_sequence",
+            "pg_sequences",
+            "pg_tables",
+            "pg_tablespace",
+            "pg_type",
+            "pg_views",
+        )
+    }
+)
+#: Deepest bracket nesting a query may have. sqlglot's parser recurses ~17 Python frames per level and
+#: hits the interpreter's recursion limit past ~55; real queries stay far below. Deep expressions
+#: without brackets (``NOT NOT …``) are caught as a RecursionError instead.
+MAX_NESTING = 32
 #: Relation names a query may use. Anything with dots, slashes or quotes in it could be a file path that
 #: DuckDB's replacement scans would open, so such names are refused even for CTEs.
 _RELATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
@@ -261,7 +317,13 @@ def _check_relation(table: exp.Table, catalog: Catalog, cte_refs: set[int]) -> N
     if id(table) in cte_refs:
         return
     if schema in SYSTEM_SCHEMAS:
-        return
+        if (schema, name.lower()) in SYSTEM_RELATIONS:
+            return
+        raise QueryRefused(
+            f"refused: {table.sql(dialect='duckdb')!r} is not readable here (it exposes the server's "
+            "settings or environment); catalog metadata such as information_schema.tables and "
+            "information_schema.columns is"
+        )
     if database == "system":
         raise QueryRefused(f"refused: unknown system relation {table.sql(dialect='duckdb')!r}")
     if (schema or "main", name.lower()) not in catalog.relations:
@@ -294,6 +356,32 @@ def _check_tree(tree: exp.Expr, catalog: Catalog) -> None:
                     )
             elif blocked := [n for n in names if n in blocked_functions]:
                 raise QueryRefused(f"refused: function {blocked[0]}() is not allowed")
+
+
+_OPENING = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSING = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
+
+
+def _check_nesting(sql: str) -> None:
+    """Refuse bracket nesting deeper than ``MAX_NESTING`` before the recursive parser sees it.
+
+    Counted on sqlglot's tokens (iterative), so brackets inside strings, quoted names and comments
+    do not count; text that does not tokenize is left to the parser to report."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
+    except SqlglotError:
+        return
+    depth = 0
+    for token in tokens:
+        if token.token_type in _OPENING:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise QueryRefused(
+                    f"refused: brackets nested more than {MAX_NESTING} deep "
+                    f"(line {token.line}, column {token.col})"
+                )
+        elif token.token_type in _CLOSING:
+            depth = max(0, depth - 1)
 
 
 def _parse_single(sql: str) -> exp.Expr:
@@ -341,12 +429,25 @@ def _statement_kind(tree: exp.Expr, sql: str) -> str:
 
 
 def check_read_only(sql: str, catalog: Catalog) -> CheckedQuery:
-    """Validate ``sql`` against the allowlist; return the statement that will run, or raise QueryRefused."""
+    """Validate ``sql`` against the allowlist; return the statement that will run, or raise QueryRefused.
+
+    sqlglot parses, walks and regenerates by recursion, so a deeply nested expression (``NOT NOT …``,
+    ``((((…))))``) used to raise RecursionError: a 500 and a 77 KB traceback in the log per request.
+    Bracket depth is refused up front; any other RecursionError becomes the same short refusal, without
+    its traceback (``from None``)."""
     if len(sql) > MAX_SQL_CHARS:
         raise QueryRefused(f"query longer than {MAX_SQL_CHARS} characters")
+    _check_nesting(sql)
+    try:
+        return _check_read_only(sql, catalog)
+    except RecursionError:
+        raise QueryRefused("refused: the query is nested too deeply to be checked") from None
+
+
+def _check_read_only(sql: str, catalog: Catalog) -> CheckedQuery:
     explain = _EXPLAIN.match(sql)
     if explain:
-        inner = check_read_only(explain.group("rest"), catalog)
+        inner = _check_read_only(explain.group("rest"), catalog)
         if inner.kind != "query":
             raise QueryRefused("refused: EXPLAIN is only allowed for queries")
         prefix = "EXPLAIN ANALYZE " if explain.group("analyze") else "EXPLAIN "

@@ -7,6 +7,17 @@
   var PALETTE = ["#0f766e", "#2563eb", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#dc2626",
     "#4b5563", "#9333ea", "#0d9488", "#ca8a04"];
 
+  // ECharts shows what a tooltip formatter returns as HTML. Channel names come from imported files and
+  // events, so every text from the data is escaped here (the CSP already refuses inline scripts and
+  // handlers; an injected <img>, <a> or style must not render either). Only ECharts' own marker is HTML.
+  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+  function escapeHtml(value) {
+    return String(value === null || value === undefined ? "" : value).replace(/[&<>"']/g, function (c) {
+      return ESCAPES[c];
+    });
+  }
+
   function read(el) {
     try { return JSON.parse(el.getAttribute("data-chart") || "null"); } catch (e) { return null; }
   }
@@ -43,10 +54,10 @@
         trigger: "axis",
         valueFormatter: null,
         formatter: function (items) {
-          var lines = [items.length ? items[0].axisValueLabel : ""];
+          var lines = [escapeHtml(items.length ? items[0].axisValueLabel : "")];
           items.forEach(function (it) {
             var value = it.seriesIndex === 1 ? count.format(it.value) : money.full(it.value);
-            lines.push(it.marker + " " + it.seriesName + ": " + value);
+            lines.push(it.marker + " " + escapeHtml(it.seriesName) + ": " + escapeHtml(value));
           });
           return lines.join("<br>");
         }
@@ -75,7 +86,8 @@
       animation: false,
       color: PALETTE,
       tooltip: { trigger: "item", formatter: function (p) {
-        return p.marker + " " + p.name + ": " + money.full(p.value) + " (" + p.percent + "%)";
+        return p.marker + " " + escapeHtml(p.name) + ": " + escapeHtml(money.full(p.value)) +
+          " (" + escapeHtml(p.percent) + "%)";
       } },
       legend: { orient: "vertical", right: 8, top: "middle", itemWidth: 10, itemHeight: 10, textStyle: { fontSize: 12 } },
       series: [{ type: "pie", radius: ["45%", "72%"], center: ["35%", "50%"], avoidLabelOverlap: true,
