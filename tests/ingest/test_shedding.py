@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecomops.ingest.shedding import RSS_CACHE_SECONDS, TRIM_GROWTH_BYTES, LoadShedder, read_rss
+from ecomops.ingest.shedding import RSS_CACHE_SECONDS, LoadShedder, read_rss
 from ecomops.kernel.errors import Overloaded
 from ecomops.platform.settings import Settings
 from tests.timing import ManualClock
@@ -23,22 +23,17 @@ class Readings:
         return self.value
 
 
-def shedder(rss: Readings, clock: ManualClock, trims: list[int], **settings: object) -> LoadShedder:
-    return LoadShedder(
-        Settings(ingest_memory_watermark_mb=1000, **settings),  # type: ignore[arg-type]
-        clock=clock,
-        rss=rss,
-        trim=lambda: trims.append(1),
-    )
+def shedder(rss: Readings, clock: ManualClock, **settings: object) -> LoadShedder:
+    return LoadShedder(Settings(ingest_memory_watermark_mb=1000, **settings), clock=clock, rss=rss)  # type: ignore[arg-type]
 
 
 def test_rss_is_read_at_most_every_100_ms_and_sheds_until_it_falls() -> None:
-    clock, rss, trims = ManualClock(), Readings(500 * MB), []
-    shed = shedder(rss, clock, trims)
+    clock, rss = ManualClock(), Readings(500 * MB)
+    shed = shedder(rss, clock)
     for _ in range(100):
         with shed.admit():
             pass
-    assert rss.reads == 2  # one for the first request, one after the trim that followed it
+    assert rss.reads == 1
     rss.value = 1200 * MB
     with shed.admit():  # the cached reading is still trusted
         pass
@@ -54,7 +49,7 @@ def test_rss_is_read_at_most_every_100_ms_and_sheds_until_it_falls() -> None:
 
 
 def test_the_cap_counts_bodies_in_flight_and_frees_a_slot_on_errors() -> None:
-    shed = shedder(Readings(100 * MB), ManualClock(), [], ingest_max_in_flight=2)
+    shed = shedder(Readings(100 * MB), ManualClock(), ingest_max_in_flight=2)
     with shed.admit(), shed.admit():
         assert shed.in_flight == 2
         with pytest.raises(Overloaded) as refused, shed.admit():
@@ -63,23 +58,6 @@ def test_the_cap_counts_bodies_in_flight_and_frees_a_slot_on_errors() -> None:
     with pytest.raises(ValueError), shed.admit():
         raise ValueError("a request that fails while validating")
     assert shed.in_flight == 0
-
-
-def test_memory_is_trimmed_after_a_burst_that_grew_the_process() -> None:
-    clock, rss, trims = ManualClock(), Readings(100 * MB), []
-    shed = shedder(rss, clock, trims)
-    with shed.admit():
-        pass
-    assert trims == [1]  # the first burst after start: RSS is above the (zero) last trim
-    rss.value += TRIM_GROWTH_BYTES // 2
-    clock.advance(10)
-    with shed.admit():
-        pass
-    assert trims == [1]  # grew too little
-    rss.value += TRIM_GROWTH_BYTES
-    with shed.admit(), shed.admit():
-        clock.advance(10)
-    assert len(trims) == 2 and shed.figures().trims == 2  # once, when the last body is done
 
 
 def test_rss_is_read_from_proc_on_linux() -> None:

@@ -84,8 +84,3 @@ def _shedding(state: AppState) -> Iterator[Metric]:
     for reason, count in sorted(figures.shed.items()):
         shed.add_metric([reason], count)
     yield shed
-    yield CounterMetricFamily(
-        "ecomops_ingest_malloc_trims",
-        "Times freed heap memory was handed back to the system after an ingest burst.",
-        value=figures.trims,
-    )

@@ -17,15 +17,13 @@ it never answered 429 (the write queue's bound is checked only after a body is r
   falls back. On a system without ``/proc`` the watermark is not applied (peak RSS from ``getrusage``
   never falls, so it would shed for good after one spike).
 
-After a burst the freed request buffers are handed back to the system (``malloc_trim`` on glibc, at
-most once every few seconds when the last body in flight is done and RSS grew since the last trim):
-glibc keeps freed heap pages of its per-thread arenas otherwise, and the process stayed at its peak.
+Not done: calling glibc's ``malloc_trim`` after a burst. Measured with ``bench/ingest.py --abuse`` it made
+no difference beyond the run-to-run noise (1,368 against 1,405 MB five seconds after the flood): what the
+process keeps after a burst is DuckDB's buffer pool and the dedupe window, not freed request buffers.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import time
@@ -41,9 +39,6 @@ log = logging.getLogger(__name__)
 
 #: How long one RSS reading is trusted: cheap enough per request, fresh enough to stop a burst.
 RSS_CACHE_SECONDS = 0.1
-#: Trim at most this often, and only after RSS grew by this much since the last trim.
-TRIM_INTERVAL_SECONDS = 5.0
-TRIM_GROWTH_BYTES = 64 * 1024 * 1024
 _STATM = Path("/proc/self/statm")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -74,20 +69,6 @@ def watermark_bytes(settings: Settings) -> int:
     return machine_memory() // 2
 
 
-def _malloc_trim() -> Callable[[], None] | None:
-    """glibc's ``malloc_trim(0)`` (every arena, free pages inside the heap too), or None elsewhere."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # musl, macOS: no malloc_trim
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return lambda: trim(0) and None
-
-
 @dataclass(frozen=True)
 class SheddingFigures:
     in_flight: int
@@ -96,7 +77,6 @@ class SheddingFigures:
     watermark_bytes: int
     #: Requests refused since start, by reason: ``in_flight`` or ``memory``.
     shed: dict[str, int]
-    trims: int
 
 
 class LoadShedder:
@@ -109,21 +89,15 @@ class LoadShedder:
         *,
         clock: Callable[[], float] = time.monotonic,
         rss: Callable[[], int | None] = read_rss,
-        trim: Callable[[], None] | None = None,
     ) -> None:
         self.max_in_flight = settings.ingest_max_in_flight
         self.watermark = watermark_bytes(settings)
-        self.trim_enabled = settings.ingest_malloc_trim
         self.clock = clock
         self._rss = rss
-        self._trim = trim if trim is not None else (_malloc_trim() if self.trim_enabled else None)
         self.in_flight = 0
         self.shed = {"in_flight": 0, "memory": 0}
-        self.trims = 0
         self._rss_at = -1e9
         self._rss_value: int | None = None
-        self._trimmed_at = -1e9
-        self._trimmed_rss = 0
 
     def rss(self) -> int | None:
         """RSS, read again at most every ``RSS_CACHE_SECONDS``."""
@@ -157,26 +131,8 @@ class LoadShedder:
             yield
         finally:
             self.in_flight -= 1
-            if self.in_flight == 0:
-                self._maybe_trim()
-
-    def _maybe_trim(self) -> None:
-        """After a burst (nothing in flight), give freed heap memory back once RSS grew noticeably."""
-        if self._trim is None:
-            return
-        now = self.clock()
-        if now - self._trimmed_at < TRIM_INTERVAL_SECONDS:
-            return
-        rss = self.rss()
-        if rss is None or rss < self._trimmed_rss + TRIM_GROWTH_BYTES:
-            return
-        self._trimmed_at = now
-        self._trim()
-        self.trims += 1
-        self._rss_at = -1e9
-        self._trimmed_rss = self.rss() or 0
 
     def figures(self) -> SheddingFigures:
         return SheddingFigures(
-            self.in_flight, self.max_in_flight, self._rss_value, self.watermark, dict(self.shed), self.trims
+            self.in_flight, self.max_in_flight, self._rss_value, self.watermark, dict(self.shed)
         )

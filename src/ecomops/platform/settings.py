@@ -83,10 +83,6 @@ class Settings(BaseSettings):
         description="Process RSS in MB above which /v1/* answers 429 until it falls back (checked at most "
         "every 100 ms); 0: half of the machine's (or the container's) memory.",
     )
-    ingest_malloc_trim: bool = Field(
-        default=True,
-        description="Hand freed heap memory back to the system after an ingest burst (glibc malloc_trim).",
-    )
     warehouse_memory_limit_mb: int = Field(
         default=0,
         ge=0,
