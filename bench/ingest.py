@@ -2,6 +2,16 @@
 of 100 events. Prints events/s and p50/p99 acknowledgement latency for the durable path (fsync per
 group commit) and, as the in-run baseline, the same server with fsync off; the ratio is the cost
 of durability. Usage: python bench/ingest.py [--batches 3000] [--clients 32]
+
+``--abuse`` instead runs one durable server with two tenants (issue 10): tenant B's clients send good
+100-event batches for ``--seconds`` alone (B's normal throughput), then as long again while tenant A's write
+key sends junk at full speed (480 KB ``{"batch":[1,1,…]}`` bodies and batches of invalid events, never
+backing off), then a flood: 400 connections posting 400-event batches (the load that used to take /healthz
+to 2–3 s). Each party connects from its own loopback address (127.0.0.2 the abuser, .3 tenant B, .4 the
+probe, .5 the flood) so the per-IP bucket limits each as it would distinct hosts. Prints B's events/s in
+each phase and the ratio (target >= 0.80), the /healthz latency sampled every 20 ms (p99 target < 100 ms),
+the answers the abuser and the flood got, and the server's RSS.
+Usage: python bench/ingest.py --abuse [--seconds 20] [--clients 16]
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import json
+import math
 import os
 import shutil
 import statistics
@@ -144,11 +155,238 @@ def run_case(label: str, fsync: bool, batches: int, clients: int) -> float:
         shutil.rmtree(data, ignore_errors=True)
 
 
+# -- abuse run ------------------------------------------------------------------------------------
+
+ABUSER, TENANT_B, PROBE, FLOOD = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection from a chosen local address; reconnects when the server closes."""
+
+    def __init__(self, port: int, local: str) -> None:
+        self.port = port
+        self.local = local
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", auth: str = ""
+    ) -> tuple[int, dict[str, str]]:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(
+                "127.0.0.1", self.port, local_addr=(self.local, 0)
+            )
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if auth:
+            head += f"Authorization: Basic {auth}\r\nContent-Type: application/json\r\n"
+        if body:
+            head += f"Content-Length: {len(body)}\r\n"
+        try:
+            self.writer.write(head.encode() + b"\r\n" + body)
+            await self.writer.drain()
+            status_line = await self.reader.readline()
+            if not status_line:
+                raise ConnectionResetError("closed")
+            headers: dict[str, str] = {}
+            while True:
+                line = await self.reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            headers["body"] = (await self.reader.readexactly(int(headers.get("content-length", 0)))).decode()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.close()
+            return 0, {}
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return int(status_line.split()[1]), headers
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def good_batch(events: int) -> bytes:
+    """``events`` good events (the shape ``make_bodies`` sends) whose messageIds start with ``TAGX-``:
+    replacing that makes a new batch without building JSON per request."""
+    body = make_bodies(1, "TAGX")[0].replace(b'"TAGX-0-', b'"TAGX-')
+    if events == 100:
+        return body
+    decoded = json.loads(body)
+    one = decoded["batch"][0]
+    decoded["batch"] = [{**one, "messageId": f"TAGX-{i}"} for i in range(events)]
+    return json.dumps(decoded).encode()
+
+
+def junk_bodies() -> list[bytes]:
+    ones = b'{"batch":[' + b",".join([b"1"] * 240_000) + b"]}"
+    invalid = json.dumps({"batch": [{"type": "track", "userId": f"u{i}"} for i in range(100)]}).encode()
+    return [ones, invalid]
+
+
+async def good_client(
+    port: int, auth: str, tag: str, events: int, stop: float, accepted: list[int], statuses: dict[int, int]
+) -> None:
+    conn = Conn(port, TENANT_B if tag.startswith("b") else FLOOD)
+    template = good_batch(events)
+    n = 0
+    while time.perf_counter() < stop:
+        n += 1
+        status, headers = await conn.request(
+            "POST", "/v1/batch", template.replace(b'"TAGX-', f'"{tag}-{n}-'.encode()), auth
+        )
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 200:
+            accepted.append(json.loads(headers["body"])["accepted"])
+        elif status == 429:  # a well-behaved SDK waits as told
+            await asyncio.sleep(
+                min(float(headers.get("retry-after", "1")), max(0.0, stop - time.perf_counter()))
+            )
+        elif status == 0:
+            await asyncio.sleep(0.05)
+    conn.close()
+
+
+async def abuser(port: int, auth: str, stop: float, statuses: dict[int, int]) -> None:
+    conn = Conn(port, ABUSER)
+    bodies = junk_bodies()
+    n = 0
+    while time.perf_counter() < stop:
+        n += 1
+        status, _ = await conn.request("POST", "/v1/batch", bodies[n % 2], auth)
+        statuses[status] = statuses.get(status, 0) + 1
+    conn.close()
+
+
+async def probe(port: int, stop: float, latencies: list[float]) -> None:
+    conn = Conn(port, PROBE)
+    while time.perf_counter() < stop:
+        start = time.perf_counter()
+        status, _ = await conn.request("GET", "/healthz")
+        if status == 200:
+            latencies.append(time.perf_counter() - start)
+        else:
+            latencies.append(float("inf"))
+        await asyncio.sleep(0.02)
+    conn.close()
+
+
+def rss_mb(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+async def phase(
+    port: int, keys: dict[str, str], seconds: float, clients: int, abusers: int, flood: int, name: str
+) -> dict[str, object]:
+    stop = time.perf_counter() + seconds
+    accepted: list[int] = []
+    flood_accepted: list[int] = []
+    b_status: dict[int, int] = {}
+    a_status: dict[int, int] = {}
+    f_status: dict[int, int] = {}
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(
+        probe(port, stop, latencies),
+        *(good_client(port, keys["b"], f"b{name}{i}", 100, stop, accepted, b_status) for i in range(clients)),
+        *(abuser(port, keys["a"], stop, a_status) for _ in range(abusers)),
+        *(
+            good_client(port, keys["b"], f"f{name}{i}", 400, stop, flood_accepted, f_status)
+            for i in range(flood)
+        ),
+    )
+    elapsed = time.perf_counter() - started
+    lat = sorted(latencies)
+    return {
+        "b_rate": sum(accepted) / elapsed,
+        "b_status": b_status,
+        "a_status": a_status,
+        "f_rate": sum(flood_accepted) / elapsed,
+        "f_status": f_status,
+        "probes": len(lat),
+        "p50": statistics.median(lat) * 1000,
+        "p99": lat[max(0, math.ceil(len(lat) * 0.99) - 1)] * 1000,
+        "max": lat[-1] * 1000,
+    }
+
+
+def run_abuse(seconds: float, clients: int, abusers: int, flood: int) -> None:
+    data = Path(tempfile.mkdtemp(prefix="ecomops-bench-abuse-"))
+    env = {**os.environ, "ECOMOPS_DATA_DIR": str(data)}
+    env.pop("ECOMOPS_DATABASE_URL", None)
+    keys: dict[str, str] = {}
+    for tenant in ("a", "b"):
+        create = [*ECOMOPS, "tenant", "create", f"shop-{tenant}"]
+        subprocess.run(create, env=env, check=True, capture_output=True)
+        out = subprocess.run(
+            [*ECOMOPS, "source", "create", "site", "--tenant", f"shop-{tenant}", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        keys[tenant] = base64.b64encode(f"{json.loads(out)['write_key']}:".encode()).decode()
+    port = 18000 + os.getpid() % 1000
+    server = subprocess.Popen(
+        [*ECOMOPS, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        asyncio.run(phase(port, keys, 3, clients, 0, 0, "warm"))
+        rss_start = rss_mb(server.pid)
+        alone = asyncio.run(phase(port, keys, seconds, clients, 0, 0, "alone"))
+        rss_alone = rss_mb(server.pid)
+        abused = asyncio.run(phase(port, keys, seconds, clients, abusers, 0, "abused"))
+        rss_abused = rss_mb(server.pid)
+        flooded = asyncio.run(phase(port, keys, seconds / 2, 0, 0, flood, "flood"))
+        rss_flood = rss_mb(server.pid)
+        time.sleep(5)
+        rss_after = rss_mb(server.pid)
+        for label, r in (("B alone", alone), ("B + abuser A", abused), (f"flood {flood} conns", flooded)):
+            rate = r["f_rate"] if label.startswith("flood") else r["b_rate"]
+            print(
+                f"{label:<18} {rate:>10,.0f} events/s  /healthz p50 {r['p50']:6.1f} ms  "
+                f"p99 {r['p99']:6.1f} ms  max {r['max']:6.1f} ms ({r['probes']} probes)  "
+                f"B {r['b_status']}  A {r['a_status']}  flood {r['f_status']}"
+            )
+        ratio = float(abused["b_rate"]) / float(alone["b_rate"])  # type: ignore[arg-type]
+        print(
+            f"B under abuse / B alone: {ratio:.2f} (target >= 0.80); /healthz p99 under abuse "
+            f"{abused['p99']:.1f} ms (target < 100 ms)"
+        )
+        print(
+            f"server RSS: {rss_start:,.0f} MB after warm-up, {rss_alone:,.0f} after B alone, "
+            f"{rss_abused:,.0f} after the abuse, {rss_flood:,.0f} at the end of the flood, "
+            f"{rss_after:,.0f} 5 s later"
+        )
+    finally:
+        server.terminate()
+        server.wait(60)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--abuse", action="store_true", help="the abuse run (see the module docstring)")
+    parser.add_argument("--seconds", type=float, default=20, help="abuse run: length of each phase")
+    parser.add_argument("--abusers", type=int, default=8, help="abuse run: the abuser's connections")
+    parser.add_argument("--flood", type=int, default=400, help="abuse run: connections of the flood")
     args = parser.parse_args()
+    if args.abuse:
+        run_abuse(args.seconds, 16 if args.clients == 32 else args.clients, args.abusers, args.flood)
+        return
     durable = run_case("durable (fsync)", True, args.batches, args.clients)
     baseline = run_case("baseline (no fsync)", False, args.batches, args.clients)
     print(

@@ -265,6 +265,26 @@ def test_sign_in_paths_have_a_tight_bucket_per_address(buckets: tuple[Buckets, F
     run(scenario())
 
 
+def test_spending_leaves_debt_so_the_sustained_rate_is_the_buckets(
+    buckets: tuple[Buckets, FakeClock],
+) -> None:
+    """A request costing 21 tokens after the fact must not pass every time one token is back: the bucket
+    goes into debt (down to -burst) and the next one passes only once the debt is paid."""
+    store, clock = buckets
+    junk = Limit("write_key_invalid", 20, 100)
+    ask = [Charge(junk, "write_key_invalid:k", 0)]
+    run(store.spend([Charge(junk, "write_key_invalid:k", 100)]))
+    run(store.spend([Charge(junk, "write_key_invalid:k", 21)]))  # 21 in debt
+    clock.advance(1)  # 20 back: still 1 in debt
+    assert run(store.take(ask)) is not None
+    clock.advance(0.15)  # 23 back: 2 tokens
+    assert run(store.take(ask)) is None
+    for _ in range(20):
+        run(store.spend([Charge(junk, "write_key_invalid:k", 100)]))
+    clock.advance(5.1)  # the debt is bounded by one burst: paid back in 5 s, then 2 tokens
+    assert run(store.take(ask)) is None
+
+
 def test_denied_requests_charge_no_bucket() -> None:
     """An address over its limit does not also burn its key's tokens (nothing is charged on 429)."""
     clock = FakeClock()

@@ -6,6 +6,7 @@ SDKs drop a whole batch answered 4xx; ``?strict=true`` rejects the whole batch w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,9 +19,10 @@ from ecomops.ingest import deadletters, service
 from ecomops.ingest.auth import WriteKeyCache, write_key_from_headers
 from ecomops.ingest.content_encoding import parse_content_encoding, read_body
 from ecomops.ingest.deadletters import DeadLetter, ReplayResult
-from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, PiiSealer
+from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, Accepted, PiiSealer
 from ecomops.ingest.pii import dead_letter_sealer, user_pseudonymizer, wal_sealer
 from ecomops.ingest.pipeline import IngestPipeline
+from ecomops.ingest.shedding import LoadShedder
 from ecomops.kernel.errors import BadRequest, Unauthorized
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.observability.logs import set_tenant
@@ -99,9 +101,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     422: {"description": "Invalid query parameter"},
     429: {
-        "description": "Write queue full, or the write key's request, event or invalid-event budget is "
-        "spent; "
-        "retry after Retry-After seconds"
+        "description": "The server is shedding load (too many request bodies in flight, memory above its "
+        "watermark) or its write queue is full (overloaded), or the write key's request, event or "
+        "invalid-event budget is spent (rate_limited); retry after Retry-After seconds"
     },
 }
 
@@ -158,6 +160,18 @@ async def _check_write_key_budget(state: AppState, source: SourceInfo, events: i
         raise denied(denial)
 
 
+async def _check_invalid_budget(state: AppState, source: SourceInfo) -> None:
+    """Is the key's invalid-event budget spent? Asked before the body is read (nothing charged)."""
+    limiter = _limiter(state)
+    if limiter is None:
+        return
+    denial = await limiter.buckets.take(
+        [Charge(limiter.write_key_invalid, f"write_key_invalid:{source.id}", 0)]
+    )
+    if denial is not None:
+        raise denied(denial)
+
+
 async def _spend_invalid(state: AppState, source: SourceInfo, invalid: int) -> None:
     limiter = _limiter(state)
     if limiter is not None and invalid:
@@ -185,16 +199,54 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
+def _shedder(state: AppState) -> LoadShedder:
+    shedder = state.services.get("ingest_shedding")
+    if shedder is None:
+        shedder = state.services["ingest_shedding"] = LoadShedder(state.settings)
+    assert isinstance(shedder, LoadShedder)
+    return shedder
+
+
+@dataclass
+class _Validated:
+    """What a request hands to the writer: its lines, not its body (dropped once validated)."""
+
+    source: SourceInfo
+    accepted: list[Accepted]
+    dead: list[bytes]
+    rejected: list[dict[str, Any]]
+
+
 async def _ingest(request: Request, kind: str, strict: bool) -> Response:
     state: AppState = request.app.state.ecomops
     pipeline: IngestPipeline = state.services["ingest"]
+    with _shedder(state).admit():
+        validated = await _validate(request, state, kind, strict)
+    result = await pipeline.submit(validated.source.tenant_id, validated.accepted, validated.dead)
+    return _json(
+        {
+            "success": True,
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": validated.rejected,
+        }
+    )
+
+
+async def _validate(request: Request, state: AppState, kind: str, strict: bool) -> _Validated:
+    """Read, authenticate and validate one request (under a body slot). A key sent in a header is
+    resolved, and its invalid-event budget checked, before the body is read: an unknown key or a key
+    that only sends junk costs no body read."""
+    pipeline: IngestPipeline = state.services["ingest"]
     received_at = datetime.now(UTC)
-    body = await _read_body(request, MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES)
     cache = _key_cache(state)
     header_key = write_key_from_headers(request)
     source: SourceInfo | None = await cache.resolve(header_key) if header_key else None
     if header_key and source is None:
         raise Unauthorized("unknown or revoked write key")
+    if source is not None:
+        await _check_invalid_budget(state, source)
+    body = await _read_body(request, MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES)
     try:
         envelope = service.decode_body(body, kind)
     except BadRequest as exc:
@@ -241,10 +293,7 @@ async def _ingest(request: Request, kind: str, strict: bool) -> Response:
         )
     seal_dead = _dead_sealer(state, source.tenant_id)
     dead = [service.dead_letter_line(source.id, received_at, r, seal_dead) for r in processed.rejected]
-    result = await pipeline.submit(source.tenant_id, processed.accepted, dead)
-    return _json(
-        {"success": True, "accepted": result.accepted, "duplicates": result.duplicates, "rejected": rejected}
-    )
+    return _Validated(source, processed.accepted, dead, rejected)
 
 
 def _route(kind: str) -> None:

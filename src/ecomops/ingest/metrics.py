@@ -8,10 +8,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from ecomops.ingest.pipeline import IngestPipeline
+from ecomops.ingest.shedding import LoadShedder
 from ecomops.platform.web.state import AppState
 
 
 def collect(state: AppState) -> Iterator[Metric]:
+    yield from _shedding(state)
     pipeline = state.services.get("ingest")
     if not isinstance(pipeline, IngestPipeline):
         return
@@ -56,3 +58,29 @@ def collect(state: AppState) -> Iterator[Metric]:
         backlog.add_metric([tenant.tenant], tenant.backlog_bytes)
         lag.add_metric([tenant.tenant], tenant.lag_seconds)
     yield from (events, dropped, backlog, lag)
+
+
+def _shedding(state: AppState) -> Iterator[Metric]:
+    shedder = state.services.get("ingest_shedding")
+    if not isinstance(shedder, LoadShedder):
+        return
+    figures = shedder.figures()
+    yield GaugeMetricFamily(
+        "ecomops_ingest_requests_in_flight",
+        "Ingest request bodies being read or validated now (429 beyond ECOMOPS_INGEST_MAX_IN_FLIGHT).",
+        value=figures.in_flight,
+    )
+    yield GaugeMetricFamily(
+        "ecomops_ingest_memory_watermark_bytes",
+        "process_resident_memory_bytes above which ingest answers 429 (ECOMOPS_INGEST_MEMORY_WATERMARK_MB).",
+        value=figures.watermark_bytes,
+    )
+    shed = CounterMetricFamily(
+        "ecomops_ingest_shed_requests",
+        "Ingest requests answered 429 before their body was read, by reason: in_flight (too many bodies "
+        "at once) or memory (RSS above the watermark).",
+        labels=("reason",),
+    )
+    for reason, count in sorted(figures.shed.items()):
+        shed.add_metric([reason], count)
+    yield shed

@@ -31,6 +31,7 @@ from ecomops.ingest.loader import load_pending
 from ecomops.ingest.messages import Accepted
 from ecomops.ingest.pii import vault_sink
 from ecomops.ingest.sealed import PiiSink
+from ecomops.ingest.shedding import LoadShedder
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.errors import Overloaded
 from ecomops.platform import tenants
@@ -458,6 +459,7 @@ async def startup(state: AppState) -> None:
     pipeline = IngestPipeline(state.settings, state.warehouses, tenant_of, vault_sink(engine))
     await pipeline.start()
     state.services["ingest"] = pipeline
+    state.services["ingest_shedding"] = LoadShedder(state.settings)
 
 
 async def shutdown(state: AppState) -> None:

@@ -6,7 +6,7 @@ Kept free of HTTP so the API, the dead-letter replay and tests share one code pa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,9 +73,13 @@ _single_decoder = msgspec.json.Decoder(_SingleBody)
 
 @dataclass
 class Envelope:
-    """A request body split into its messages' raw bytes and the batch-level fields."""
+    """A request body split into its messages' raw bytes and the batch-level fields.
 
-    messages: list[bytes]
+    Messages stay ``msgspec.Raw`` (views into the body) until ``process`` reaches them: copying each to
+    ``bytes`` up front doubled the cost of a 240,000-item junk batch (20 → 40 ms of event loop) that
+    validation abandons after 21 items."""
+
+    messages: Sequence[bytes | msgspec.Raw]
     sent_at: datetime | None
     context: dict[str, Any] | None
     write_key: str | None
@@ -105,7 +109,7 @@ def decode_body(body: bytes, kind: str) -> Envelope:
         raise BadRequest(message, {"field": loc}, code="invalid_body") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc}", {"field": "$"}, code="malformed_json") from exc
-    return Envelope([bytes(m) for m in batch.batch], batch.sentAt, batch.context, batch.writeKey)
+    return Envelope(batch.batch, batch.sentAt, batch.context, batch.writeKey)
 
 
 def _decode_deep_batch(body: bytes, kind: str) -> Envelope:
@@ -159,10 +163,11 @@ def process(
     """
     expected = None if kind == "batch" else kind
     out = Processed([], [])
-    for index, raw in enumerate(envelope.messages):
+    for index, message in enumerate(envelope.messages):
         if max_invalid is not None and len(out.rejected) > max_invalid:
             out.gave_up = True
             break
+        raw = bytes(message)
         if len(raw) > MAX_EVENT_BYTES:
             out.rejected.append(
                 Rejection(

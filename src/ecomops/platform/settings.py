@@ -70,6 +70,19 @@ class Settings(BaseSettings):
         description="Dead letters a tenant's warehouse keeps at most; beyond it new ones are dropped and "
         "counted (ecomops_ingest_dead_letters_dropped_total, a warning in the log and in doctor).",
     )
+    # Load shedding (ingest/shedding.py): refuse /v1/* with 429 before reading the body when saturated.
+    ingest_max_in_flight: int = Field(
+        default=32,
+        ge=0,
+        description="Ingest request bodies read or validated at once; beyond, 429 before reading the body "
+        "(validation runs in the event loop: more at once only delays everything else). 0: no cap.",
+    )
+    ingest_memory_watermark_mb: int = Field(
+        default=0,
+        ge=0,
+        description="Process RSS in MB above which /v1/* answers 429 until it falls back (checked at most "
+        "every 100 ms); 0: half of the machine's (or the container's) memory.",
+    )
     warehouse_memory_limit_mb: int = Field(
         default=0,
         ge=0,

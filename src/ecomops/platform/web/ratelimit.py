@@ -96,7 +96,10 @@ class Buckets(Protocol):
     async def take(self, charges: Sequence[Charge]) -> Denial | None: ...
 
     async def spend(self, charges: Sequence[Charge]) -> None:
-        """Charge after the fact (what a request turned out to cost): never denied, floored at zero."""
+        """Charge after the fact (what a request turned out to cost): never denied, and it may leave the
+        bucket in debt down to ``-burst``. Floored at zero, a key could pass a 21-invalid-event request
+        each time one token came back (20 such requests/s on a 20/s budget, 21 times the rate); with debt
+        the key's sustained rate is the bucket's rate, whatever each request costs."""
 
 
 class MemoryBuckets:
@@ -156,7 +159,7 @@ class MemoryBuckets:
     def spend_now(self, charges: Sequence[Charge]) -> None:
         now = self.clock()
         for charge in charges:
-            self._set(charge, max(0.0, self._level(charge, now) - charge.tokens), now)
+            self._set(charge, max(-float(charge.limit.burst), self._level(charge, now) - charge.tokens), now)
 
     async def take(self, charges: Sequence[Charge]) -> Denial | None:
         return self.take_now(charges)
@@ -165,7 +168,7 @@ class MemoryBuckets:
         self.spend_now(charges)
 
 
-#: KEYS: bucket keys; ARGV[1] = now (s), ARGV[2] = 1 to spend (charge whatever is there, floored at zero,
+#: KEYS: bucket keys; ARGV[1] = now (s), ARGV[2] = 1 to spend (charge the cost, down to a debt of -burst,
 #: never denied) or 0 to take, then rate, burst, cost per key. Taking returns {0, "0"} when every bucket
 #: held its cost and at least one token (all charged), else {index of the emptiest bucket, seconds until
 #: it does}
@@ -211,7 +214,7 @@ end
 for i = 1, #KEYS do
   local rate = tonumber(ARGV[3 * i])
   local burst = tonumber(ARGV[3 * i + 1])
-  local left = math.max(0, levels[i] - costs[i])
+  local left = math.max(-burst, levels[i] - costs[i])
   redis.call('HSET', KEYS[i], 'tokens', tostring(left), 'ts', tostring(stamps[i]))
   redis.call('PEXPIRE', KEYS[i], math.ceil((burst - left) / rate * 1000) + 1000)
 end
