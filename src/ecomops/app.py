@@ -60,8 +60,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(EcomopsError)
     async def _domain(_: Request, exc: EcomopsError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
-        return _error(exc.status_code, exc.code, exc.message, exc.details, headers)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else {}
+        if exc.close_connection:
+            headers["Connection"] = "close"
+        return _error(exc.status_code, exc.code, exc.message, exc.details, headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,7 +23,7 @@ from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TY
 from ecomops.ingest.pii import dead_letter_sealer, user_pseudonymizer, wal_sealer
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.ingest.shedding import LoadShedder
-from ecomops.kernel.errors import BadRequest, Unauthorized
+from ecomops.kernel.errors import BadRequest, EcomopsError, Unauthorized
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.observability.logs import set_tenant
 from ecomops.platform.permissions import require
@@ -241,11 +241,15 @@ async def _validate(request: Request, state: AppState, kind: str, strict: bool) 
     received_at = datetime.now(UTC)
     cache = _key_cache(state)
     header_key = write_key_from_headers(request)
-    source: SourceInfo | None = await cache.resolve(header_key) if header_key else None
-    if header_key and source is None:
-        raise Unauthorized("unknown or revoked write key")
-    if source is not None:
-        await _check_invalid_budget(state, source)
+    try:
+        source: SourceInfo | None = await cache.resolve(header_key) if header_key else None
+        if header_key and source is None:
+            raise Unauthorized("unknown or revoked write key")
+        if source is not None:
+            await _check_invalid_budget(state, source)
+    except EcomopsError as exc:
+        exc.close_connection = True  # refused before the body was read: do not read it to discard it
+        raise
     body = await _read_body(request, MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES)
     try:
         envelope = service.decode_body(body, kind)

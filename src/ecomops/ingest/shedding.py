@@ -114,17 +114,21 @@ class LoadShedder:
         rss = self.rss()
         if rss is not None and rss > self.watermark:
             self.shed["memory"] += 1
-            raise Overloaded(
-                "the server is short of memory; retry later",
-                retry_after=2,
-                details={"reason": "memory", "retry_after": 2},
+            raise _unread(
+                Overloaded(
+                    "the server is short of memory; retry later",
+                    retry_after=2,
+                    details={"reason": "memory", "retry_after": 2},
+                )
             )
         if self.max_in_flight and self.in_flight >= self.max_in_flight:
             self.shed["in_flight"] += 1
-            raise Overloaded(
-                "too many ingest requests at once; retry later",
-                retry_after=1,
-                details={"reason": "in_flight", "max_in_flight": self.max_in_flight, "retry_after": 1},
+            raise _unread(
+                Overloaded(
+                    "too many ingest requests at once; retry later",
+                    retry_after=1,
+                    details={"reason": "in_flight", "max_in_flight": self.max_in_flight, "retry_after": 1},
+                )
             )
         self.in_flight += 1
         try:
@@ -136,3 +140,10 @@ class LoadShedder:
         return SheddingFigures(
             self.in_flight, self.max_in_flight, self._rss_value, self.watermark, dict(self.shed)
         )
+
+
+def _unread(error: Overloaded) -> Overloaded:
+    """A refusal made before the body was read closes the connection (``Connection: close``): reading
+    a refused 500 KB body only to discard it is the work shedding exists to avoid."""
+    error.close_connection = True
+    return error

@@ -12,6 +12,9 @@ from typing import Any
 class EcomopsError(Exception):
     status_code = 400
     code = "bad_request"
+    #: Answer with ``Connection: close``: set when a request is refused before its body was read, so the
+    #: server drops the connection instead of reading and discarding a body it has already refused.
+    close_connection = False
 
     def __init__(self, message: str, details: Any = None, *, code: str | None = None) -> None:
         super().__init__(message)

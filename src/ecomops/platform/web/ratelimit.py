@@ -423,6 +423,8 @@ def too_many_requests(denial: Denial) -> tuple[list[tuple[bytes, bytes]], bytes]
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(seconds).encode()),
+        # Refused before the body was read: close rather than read (up to 500 KB) and discard it.
+        (b"connection", b"close"),
     ]
     return headers, body
 
