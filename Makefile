@@ -55,7 +55,7 @@ screenshots: $(STAMP)
 	ECOMOPS_SCREENSHOTS=docs $(BIN)/pytest tests/console/test_browser.py tests/console/test_live_browser.py tests/platform/test_modules_browser.py -q
 
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .ecomops .pytest_cache .mypy_cache .ruff_cache

@@ -29,10 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from argon2 import PasswordHasher
 from starlette.requests import Request
 
+from _serving import start_server
 from ecomops.app import create_app
 from ecomops.platform.settings import Settings
 from ecomops.platform.web.deps import tenant_context
@@ -86,19 +86,8 @@ def api_key_overhead(requests: int) -> None:
     _cli(env, "tenant", "create", "bench")
     key = str(_cli(env, "apikey", "create", "--tenant", "bench", "--role", "admin")["key"])
     port = 18500 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [*ECOMOPS, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(env, port)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         conn = http.client.HTTPConnection("127.0.0.1", port)
         authed = {"Authorization": f"Bearer {key}"}
         unknown = {"Authorization": "Bearer eco_live_" + "x" * 43}

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from _serving import start_server
 
 REPO = Path(__file__).resolve().parents[1]
 ECOMOPS = [sys.executable, "-m", "ecomops.cli"]
@@ -122,19 +122,8 @@ def run_case(label: str, fsync: bool, batches: int, clients: int) -> float:
     ).stdout
     key = json.loads(out)["write_key"]
     port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [*ECOMOPS, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(env, port)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         bodies = make_bodies(batches, label)
         asyncio.run(drive(port, key, make_bodies(50, label + "-warm"), clients))
         elapsed, latencies, accepted = asyncio.run(drive(port, key, bodies, clients))
@@ -329,19 +318,8 @@ def run_abuse(seconds: float, clients: int, abusers: int, flood: int) -> None:
         ).stdout
         keys[tenant] = base64.b64encode(f"{json.loads(out)['write_key']}:".encode()).decode()
     port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [*ECOMOPS, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(env, port)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         asyncio.run(phase(port, keys, 3, clients, 0, 0, "warm"))
         rss_start = rss_mb(server.pid)
         alone = asyncio.run(phase(port, keys, seconds, clients, 0, 0, "alone"))
