@@ -120,7 +120,8 @@ def dependency_cost(rounds: int) -> None:
     data = Path(tempfile.mkdtemp(prefix="ecomops-bench-auth-dep-"))
     try:
         settings = Settings(data_dir=data)
-        state = create_app(settings).state.ecomops
+        app = create_app(settings)
+        state = app.state.ecomops
         tenancy.create_tenant(state.engine, "bench")
         _, key = tenancy.create_api_key(state.engine, "bench", "admin")
         scope = {
@@ -130,6 +131,7 @@ def dependency_cost(rounds: int) -> None:
             "query_string": b"",
             "headers": [(b"authorization", f"Bearer {key}".encode())],
             "client": ("127.0.0.1", 40000),
+            "app": app,
         }
 
         async def per_call(n: int) -> float:
