@@ -125,3 +125,29 @@ def test_above_the_memory_watermark_ingest_answers_429_and_healthz_200(server: I
     assert metric(server, "ecomops_ingest_shed_requests_total", reason="memory") == 1
     assert metric(server, "ecomops_ingest_memory_watermark_bytes") == 1024 * 1024
     assert int(server.query("SELECT count(*) FROM events")[0][0]) == 0
+
+
+@pytest.fixture
+def short_body_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ECOMOPS_INGEST_BODY_TIMEOUT_SECONDS", "0.5")
+    yield
+
+
+@pytest.mark.usefixtures("short_body_timeout")
+def test_a_client_trickling_its_body_is_answered_408_and_frees_its_slot(server: InProcServer) -> None:
+    """Before: a client that sent its headers and a few bytes held a body slot for as long as it liked."""
+    slow = SlowRequest(server)  # headers and 10 bytes of the body, then nothing
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        chunk = slow.sock.recv(65536)  # the server answers on its own, after its body timeout
+        if not chunk:
+            break
+        answer += chunk
+    slow.sock.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ", 2)[1] == b"408", answer[:300]
+    assert b"connection: close" in head.lower()
+    assert json.loads(body)["error"]["code"] == "request_timeout"
+    assert metric(server, "ecomops_ingest_requests_in_flight") == 0
+    with server.client() as c:
+        assert c.post("/v1/batch", content=batch()).json()["accepted"] == 3

@@ -6,6 +6,7 @@ SDKs drop a whole batch answered 4xx; ``?strict=true`` rejects the whole batch w
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TY
 from ecomops.ingest.pii import dead_letter_sealer, user_pseudonymizer, wal_sealer
 from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.ingest.shedding import LoadShedder
-from ecomops.kernel.errors import BadRequest, EcomopsError, Unauthorized
+from ecomops.kernel.errors import BadRequest, EcomopsError, RequestTimeout, Unauthorized
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.observability.logs import set_tenant
 from ecomops.platform.permissions import require
@@ -133,10 +134,19 @@ def _dead_sealer(state: AppState, tenant_id: str) -> service.PayloadCodec:
     return dead_letter_sealer(state.engine, tenant_id)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, undone from its Content-Encoding (415 if unknown), at most ``limit`` bytes decoded."""
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, undone from its Content-Encoding (415 if unknown), at most ``limit`` bytes decoded, within
+    ``timeout`` seconds (408 after, with ``Connection: close``): the request holds a body slot meanwhile."""
     coding = parse_content_encoding(request.headers.get("content-encoding"))
-    return await read_body(request.stream(), limit, coding, request.headers.get("content-length"))
+    try:
+        async with asyncio.timeout(timeout):
+            return await read_body(request.stream(), limit, coding, request.headers.get("content-length"))
+    except TimeoutError:
+        error = RequestTimeout(
+            f"the request body did not arrive within {timeout:g} s", {"timeout_seconds": timeout}
+        )
+        error.close_connection = True
+        raise error from None
 
 
 def _limiter(state: AppState) -> RateLimiter | None:
@@ -250,7 +260,8 @@ async def _validate(request: Request, state: AppState, kind: str, strict: bool) 
     except EcomopsError as exc:
         exc.close_connection = True  # refused before the body was read: do not read it to discard it
         raise
-    body = await _read_body(request, MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES)
+    limit = MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES
+    body = await _read_body(request, limit, state.settings.ingest_body_timeout_seconds)
     try:
         envelope = service.decode_body(body, kind)
     except BadRequest as exc:

@@ -65,6 +65,11 @@ class StepUpRequired(Forbidden):
     code = "step_up_required"
 
 
+class RequestTimeout(EcomopsError):
+    status_code = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(EcomopsError):
     status_code = 413
     code = "payload_too_large"

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         description="Ingest request bodies read or validated at once; beyond, 429 before reading the body "
         "(validation runs in the event loop: more at once only delays everything else). 0: no cap.",
     )
+    ingest_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an ingest request may take to send its body; a slower one answers 408 and frees "
+        "its slot (a client trickling bytes must not hold one of the bodies in flight).",
+    )
     ingest_memory_watermark_mb: int = Field(
         default=0,
         ge=0,
