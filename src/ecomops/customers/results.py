@@ -30,7 +30,9 @@ class PiiView(_Result):
     birthday: str | None = None
 
 
-class CustomerSummary(_Result):
+class _CustomerFacts(_Result):
+    """What a list row and a profile both show (fields in this order in both answers)."""
+
     customer_id: str
     source: str | None
     first_seen_at: datetime | None
@@ -40,6 +42,9 @@ class CustomerSummary(_Result):
     country: str | None
     region: str | None
     city: str | None
+
+
+class CustomerSummary(_CustomerFacts):
     orders_count: int
     spend: Decimal = Field(description="Sum of non-cancelled order totals, as a decimal string")
     last_order_at: datetime | None
@@ -74,16 +79,7 @@ class OrdersSummary(_Result):
     recent: list[OrderBrief]
 
 
-class CustomerProfile(_Result):
-    customer_id: str
-    source: str | None
-    first_seen_at: datetime | None
-    last_seen_at: datetime | None
-    signup_at: datetime | None
-    channel: str | None
-    country: str | None
-    region: str | None
-    city: str | None
+class CustomerProfile(_CustomerFacts):
     attributes: Any = None
     orders: OrdersSummary
     pii: PiiView | None

@@ -223,6 +223,15 @@ def _extract_pii(
     return traits_json, context_json, properties_json, {**fills, **from_context, **from_traits}
 
 
+def _pseudonymized(identifier: str | None, pseudonymize: Pseudonymizer | None, what: str) -> str | None:
+    """An id that is an e-mail address → its keyed pseudonym; any other id as it is."""
+    if identifier is None or "@" not in identifier or value_field(identifier) != "email":
+        return identifier
+    if pseudonymize is None:
+        raise RuntimeError(f"an e-mail {what} reached normalize() without a pseudonymizer")
+    return pseudonymize(identifier)
+
+
 def normalize(
     raw: bytes,
     *,
@@ -312,16 +321,11 @@ def normalize(
     )
     if msg_type == "identify":
         traits_json = person_traits
-    previous_id = _str_id(msg.previousId)
-    if user_id is not None and "@" in user_id and value_field(user_id) == "email":
-        if pseudonymize is None:
-            raise RuntimeError("an e-mail userId reached normalize() without a pseudonymizer")
+    previous_id = _pseudonymized(_str_id(msg.previousId), pseudonymize, "previousId")
+    pseudonymous_user = _pseudonymized(user_id, pseudonymize, "userId")
+    if pseudonymous_user != user_id and user_id is not None:
         pii = {"email": user_id.strip(), **pii}
-        user_id = pseudonymize(user_id)
-    if previous_id is not None and "@" in previous_id and value_field(previous_id) == "email":
-        if pseudonymize is None:
-            raise RuntimeError("an e-mail previousId reached normalize() without a pseudonymizer")
-        previous_id = pseudonymize(previous_id)
+        user_id = pseudonymous_user
     sealed_pii = None
     if pii:
         if seal_pii is None:

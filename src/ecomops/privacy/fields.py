@@ -11,6 +11,7 @@ values that look like an e-mail address or a phone number are personal data what
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -156,9 +157,20 @@ def url_may_hold_pii(raw: bytes) -> bool:
     )
 
 
+def _email_value(value: str) -> str | None:
+    return "email" if "@" in value and EMAIL.fullmatch(value.strip()) else None
+
+
 def _split(
-    obj: dict[str, Any], keys: dict[str, str], pii: dict[str, str], depth: int, by_value: bool
+    obj: dict[str, Any],
+    keys: dict[str, str],
+    by_key: dict[str, str],
+    by_value: dict[str, str],
+    depth: int,
+    spot: Callable[[str], str | None] | None,
 ) -> dict[str, Any]:
+    """One walk: values under personal keys go to ``by_key``; other strings that ``spot`` recognises go
+    to ``by_value`` (replaced by ``[redacted]``); the first of each field wins."""
     kept: dict[str, Any] = {}
     for key, value in obj.items():
         field = keys.get(normal_key(key))
@@ -167,15 +179,15 @@ def _split(
         ):
             text = _as_text(value)
             if text is not None and field is not None:
-                pii.setdefault(field, text)
+                by_key.setdefault(field, text)
             continue
         if isinstance(value, dict) and depth < _MAX_DEPTH:
-            kept[key] = _split(value, keys, pii, depth + 1, by_value)
+            kept[key] = _split(value, keys, by_key, by_value, depth + 1, spot)
             continue
-        if by_value and isinstance(value, str):
-            found = value_field(value)
+        if spot is not None and isinstance(value, str):
+            found = spot(value)
             if found is not None:
-                pii.setdefault(found, value.strip())
+                by_value.setdefault(found, value.strip())
                 kept[key] = REDACTED
                 continue
         kept[key] = value
@@ -187,29 +199,18 @@ def split_traits(traits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     that is an e-mail address or a phone number (its value replaced by ``[redacted]``); the first
     spelling of a field wins."""
     pii: dict[str, str] = {}
-    return _split(traits, _TRAIT_KEYS, pii, 0, True), pii
+    return _split(traits, _TRAIT_KEYS, pii, pii, 0, value_field), pii
 
 
 def split_properties(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Like ``split_traits`` for an event's ``properties`` (e.g. an order's ``email`` or
     ``shipping_address``), where a bare ``name`` is a product's and phone-like strings may be order
-    numbers: personal keys at any depth, and only e-mail addresses by value."""
-    pii: dict[str, str] = {}
-    kept = _split_email_values(_split(properties, _PROPERTY_KEYS, pii, 0, False), pii, 0)
-    return kept, pii
-
-
-def _split_email_values(obj: dict[str, Any], pii: dict[str, str], depth: int) -> dict[str, Any]:
-    kept: dict[str, Any] = {}
-    for key, value in obj.items():
-        if isinstance(value, str) and "@" in value and EMAIL.fullmatch(value.strip()):
-            pii.setdefault("email", value.strip())
-            kept[key] = REDACTED
-        elif isinstance(value, dict) and depth < _MAX_DEPTH:
-            kept[key] = _split_email_values(value, pii, depth + 1)
-        else:
-            kept[key] = value
-    return kept
+    numbers: personal keys at any depth, and only e-mail addresses by value (a key's value wins over an
+    address found elsewhere)."""
+    by_key: dict[str, str] = {}
+    by_value: dict[str, str] = {}
+    kept = _split(properties, _PROPERTY_KEYS, by_key, by_value, 0, _email_value)
+    return kept, by_key | {field: text for field, text in by_value.items() if field not in by_key}
 
 
 def strip_url_parameters(raw: bytes) -> bytes:
