@@ -230,18 +230,17 @@ def test_write_key_and_api_key_limits_are_independent(buckets: tuple[Buckets, Fa
     run(scenario())
 
 
-def test_body_write_key_is_limited_and_the_body_passes_intact(buckets: tuple[Buckets, FakeClock]) -> None:
+def test_the_middleware_never_reads_a_body(buckets: tuple[Buckets, FakeClock]) -> None:
+    """A key only in the body is the ingest handler's to charge, after load shedding admitted the request:
+    the middleware passes such requests on unread and charges their address only."""
     store, _ = buckets
     body = b'{"writeKey": "wk_in_body", "batch": [' + b'{"type":"track","event":"x"},' * 2000 + b"{}]}"
 
     async def scenario() -> None:
         async with client(store, limits()) as c:
-            for _ in range(2):
+            for _ in range(4):  # the write_key burst is 2: the body's key is not charged here
                 answer = await c.post("/v1/batch", content=body)
                 assert answer.status_code == 200 and answer.content == body
-            assert (await c.post("/v1/batch", content=body)).status_code == 429
-            other = body.replace(b"wk_in_body", b"wk_other")
-            assert (await c.post("/v1/batch", content=other)).status_code == 200
 
     run(scenario())
 
@@ -400,15 +399,38 @@ def test_real_server_limits_api_keys_but_not_ingest(
         )
 
 
-def test_real_ingest_with_body_write_key_passes_the_scanned_body_on(server: InProcServer) -> None:
-    body = {
-        "writeKey": server.write_key,
-        "batch": [{"type": "track", "event": "A", "userId": "u", "messageId": f"m{i}"} for i in range(50)],
-    }
+@pytest.fixture
+def tight_write_key(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOMOPS_RATELIMIT_WRITE_KEY_BURST", "2")
+    monkeypatch.setenv("ECOMOPS_RATELIMIT_WRITE_KEY_RATE", "0.01")
+    get_settings.cache_clear()
+
+
+def test_real_ingest_charges_a_body_write_key_per_request(
+    tight_write_key: None, server: InProcServer, engine: Engine
+) -> None:
+    _, other_key = tenancy.create_source(engine, server.tenant.slug, "other", "web")
+
+    def body(key: str, n: int) -> dict[str, object]:
+        return {
+            "writeKey": key,
+            "batch": [
+                {"type": "track", "event": "A", "userId": "u", "messageId": f"{key}-{n}-{i}"}
+                for i in range(50)
+            ],
+        }
+
     with httpx.Client(base_url=server.url, timeout=DEADLINE) as c:
-        answer = c.post("/v1/batch", json=body)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["accepted"] == 50
+        for n in range(2):
+            answer = c.post("/v1/batch", json=body(server.write_key, n))
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["accepted"] == 50
+        over = c.post("/v1/batch", json=body(server.write_key, 2))
+        assert over.status_code == 429
+        assert over.json()["error"]["details"]["limit"] == "write_key"
+        # The same key in a header shares the bucket; another key has its own.
+        assert c.post("/v1/batch", json=body("", 3), auth=(server.write_key, "")).status_code == 429
+        assert c.post("/v1/batch", json=body(other_key, 0)).status_code == 200
 
 
 def test_redis_url_without_redis_py_keeps_limits_per_process(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -154,18 +154,23 @@ def _limiter(state: AppState) -> RateLimiter | None:
     return limiter if isinstance(limiter, RateLimiter) and limiter.enabled else None
 
 
-async def _check_write_key_budget(state: AppState, source: SourceInfo, events: int) -> None:
+async def _check_write_key_budget(
+    state: AppState, source: SourceInfo, events: int, body_key: str | None
+) -> None:
     """Per write key: the batch's events come out of the events bucket, and a key whose invalid-event
-    budget is spent is refused before its body is validated (429 either way, nothing charged then)."""
+    budget is spent is refused before its body is validated (429 either way, nothing charged then).
+    A key sent only in the body (``body_key``) also pays its per-request token here: the rate-limit
+    middleware sees headers only."""
     limiter = _limiter(state)
     if limiter is None:
         return
-    denial = await limiter.buckets.take(
-        [
-            Charge(limiter.write_key_invalid, f"write_key_invalid:{source.id}", 0),
-            Charge(limiter.write_key_events, f"write_key_events:{source.id}", events),
-        ]
-    )
+    charges = [
+        Charge(limiter.write_key_invalid, f"write_key_invalid:{source.id}", 0),
+        Charge(limiter.write_key_events, f"write_key_events:{source.id}", events),
+    ]
+    if body_key is not None:
+        charges.append(limiter.write_key_charge(body_key.encode()))
+    denial = await limiter.buckets.take(charges)
     if denial is not None:
         raise denied(denial)
 
@@ -274,7 +279,9 @@ async def _validate(request: Request, state: AppState, kind: str, strict: bool) 
             raise Unauthorized(
                 "missing or unknown write key: send it as the Basic username or a Bearer token"
             )
-    await _check_write_key_budget(state, source, len(envelope.messages))
+    await _check_write_key_budget(
+        state, source, len(envelope.messages), envelope.write_key if header_key is None else None
+    )
     set_tenant(await pipeline.prepare_tenant(source.tenant_id))
     cap = state.settings.ingest_max_invalid_per_request
     processed = service.process(

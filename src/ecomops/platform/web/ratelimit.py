@@ -12,8 +12,9 @@ Buckets, all from ``Settings.ratelimit_*``:
 - ``auth``: ``POST /auth/login``, ``/auth/mfa``, ``/auth/step-up`` per client IP, much tighter
   (password and TOTP guessing);
 - ``api_key``: management API (``/api/v1/t/...``) per ``Authorization: Bearer`` credential;
-- ``write_key``: ingest (``/v1/...``) per write key, from Basic (username), Bearer or, when the
-  request has no Authorization header, the body's ``writeKey``.
+- ``write_key``: ingest (``/v1/...``) per write key, from Basic (username) or Bearer here; a key sent
+  only as the body's ``writeKey`` is charged by the ingest handler once load shedding admitted the
+  request (``write_key_charge``), so this middleware never reads a body.
 
 Credentials are never stored or used as keys: the bucket id is a BLAKE2b digest of the presented
 value, so a multi-kilobyte header costs one hash and 32 hex characters of memory. Credentials are
@@ -34,7 +35,6 @@ import binascii
 import hashlib
 import logging
 import math
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ecomops.kernel.errors import Overloaded
 from ecomops.platform.settings import Settings
@@ -52,9 +52,6 @@ log = logging.getLogger(__name__)
 #: Console sign-in endpoints guarded by the ``auth`` bucket (and anything below them).
 #: The console's HTML forms (/login, /login/mfa, /step-up) take passwords and codes too.
 AUTH_PATHS = ("/auth/login", "/auth/mfa", "/auth/step-up", "/login", "/step-up")
-#: Ingest bodies are at most 500 KB; scanning for a body ``writeKey`` stops after this many bytes.
-_BODY_SCAN_LIMIT = 600_000
-_BODY_WRITE_KEY = re.compile(rb'"writeKey"\s*:\s*"([^"\\]{1,512})"')
 
 
 @dataclass(frozen=True)
@@ -365,16 +362,23 @@ class RateLimiter:
             buckets = RedisBuckets(settings.redis_url, fallback=memory) if settings.redis_url else memory
         self.buckets = buckets
 
-    def charges(self, scope: Scope, body_write_key: bytes | None = None) -> list[Charge]:
+    def write_key_charge(self, key: bytes) -> Charge:
+        """The per-request charge of a write key. The middleware takes it for keys sent in a header; the
+        ingest handler takes it for a key found in the body, once load shedding has admitted the request
+        (reading bodies here, before shedding, would make a flood of body-key requests cost a body read
+        each)."""
+        return Charge(self.write_key, f"write_key:{_digest(key)}")
+
+    def charges(self, scope: Scope) -> list[Charge]:
         client = scope.get("client")
         ip = client[0] if client else "unknown"
         charges = [Charge(self.ip, f"ip:{ip}")]
         path: str = scope.get("path", "")
         if path.startswith("/v1/"):
             header = _header(scope, b"authorization")
-            key = credential_from_authorization(header) if header else body_write_key
+            key = credential_from_authorization(header) if header else None
             if key:
-                charges.append(Charge(self.write_key, f"write_key:{_digest(key)}"))
+                charges.append(self.write_key_charge(key))
         elif path.startswith("/api/v1/t/"):
             header = _header(scope, b"authorization")
             token = credential_from_authorization(header) if header else None
@@ -429,24 +433,6 @@ def too_many_requests(denial: Denial) -> tuple[list[tuple[bytes, bytes]], bytes]
     return headers, body
 
 
-async def _buffer_body(receive: Receive) -> tuple[list[Message], bytes]:
-    """Read the request body (up to the scan limit) so it can be searched and then replayed."""
-    messages: list[Message] = []
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False) or size > _BODY_SCAN_LIMIT:
-            break
-    return messages, b"".join(chunks)
-
-
 class RateLimit:
     """ASGI middleware: charge the request's buckets, answer 429 when one is empty."""
 
@@ -458,23 +444,7 @@ class RateLimit:
         if scope["type"] != "http" or not self.limiter.enabled:
             await self.app(scope, receive, send)
             return
-        body_key: bytes | None = None
-        if (
-            scope.get("method") == "POST"
-            and scope.get("path", "").startswith("/v1/")
-            and _header(scope, b"authorization") is None
-        ):
-            # Rare (SDKs send the key in a header): find the body's writeKey, then hand the body on.
-            buffered, body = await _buffer_body(receive)
-            match = _BODY_WRITE_KEY.search(body)
-            body_key = match.group(1) if match else None
-            upstream = receive
-
-            async def replay() -> Message:
-                return buffered.pop(0) if buffered else await upstream()
-
-            receive = replay
-        denial = await self.limiter.buckets.take(self.limiter.charges(scope, body_key))
+        denial = await self.limiter.buckets.take(self.limiter.charges(scope))
         if denial is None:
             await self.app(scope, receive, send)
             return
