@@ -195,6 +195,12 @@ ecomops_ingest_loader_lag_seconds{tenant="b"} %s
 # TYPE ecomops_ingest_wal_backlog_bytes gauge
 ecomops_ingest_wal_backlog_bytes{tenant="a"} 100
 ecomops_ingest_wal_backlog_bytes{tenant="b"} 20
+# TYPE ecomops_ingest_backlog_max_bytes gauge
+ecomops_ingest_backlog_max_bytes 200
+# TYPE ecomops_ingest_backlog_max_seconds gauge
+ecomops_ingest_backlog_max_seconds 600
+# TYPE ecomops_ingest_wal_disk_free_bytes gauge
+ecomops_ingest_wal_disk_free_bytes 5000000000
 # TYPE ecomops_job_failures_total counter
 ecomops_job_failures_total{job="alerts.evaluate",module="alerts"} %s
 ecomops_job_failures_total{job="privacy.retention",module="privacy"} 0
@@ -227,6 +233,11 @@ def test_server_figures_add_up_tenants_and_warn_on_lag_and_failed_jobs(
         "ingest_deduplicated": 0,
         "ingest_queue_events": 0,
         "wal_backlog_bytes": 120,
+        "wal_backlog_by_tenant": {"a": 100, "b": 20},
+        "loader_lag_by_tenant": {"a": 0.5, "b": 2.5},
+        "backlog_max_bytes": 200,
+        "backlog_max_seconds": 600,
+        "wal_disk_free_bytes": 5000000000,
         "dead_letters_dropped": {},
         "loader_lag_seconds": 2.5,
         "job_failures": {},
@@ -240,6 +251,7 @@ def test_server_figures_add_up_tenants_and_warn_on_lag_and_failed_jobs(
         (61, 0, 0, "warn", "the ingest loader is 61 s behind"),
         (0, 3, 0, "warn", "job runs failed since the server started: alerts.evaluate (3)"),
         (0, 0, 7, "warn", "dead letters dropped at the dead-letter quota: b (7)"),
+        (301, 0, 0, "warn", "tenant b has 0 MB / 301 s of events not loaded yet, past half of its backlog"),
     ]:
         exposition = EXPOSITION % (lag, failures, dropped)
         monkeypatch.setattr(doctor.ServerClient, "raw", _answering(exposition.encode()))

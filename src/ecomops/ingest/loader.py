@@ -391,9 +391,13 @@ def load_pending(
     default_currency: str,
     max_bytes: int = 32 << 20,
     pii_sink: PiiSink | None = None,
+    budget: int | None = None,
 ) -> int:
-    """Load every durable, not yet loaded WAL line; returns the number of bytes loaded."""
+    """Load every durable, not yet loaded WAL line, or (``budget``) stop once that many bytes are loaded so
+    the caller can turn to another tenant; returns the number of bytes loaded."""
     offsets = loaded_offsets(warehouse)
+    if budget is not None:
+        max_bytes = min(max_bytes, budget)
     total = 0
     for stream, schema in (("events", EVENT_SCHEMA), ("dead", DEAD_SCHEMA)):
         for name in wal.segments(stream):
@@ -414,6 +418,8 @@ def load_pending(
                     )
                 start += len(data)
                 total += len(data)
+                if budget is not None and total >= budget:
+                    return total
             if not wal.is_current(name) and start >= wal.durable.get(name, 0):
                 # File first: a crash in between leaves a harmless offset row, never a reload from 0.
                 wal.drop(name)

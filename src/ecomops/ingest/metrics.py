@@ -28,6 +28,21 @@ def collect(state: AppState) -> Iterator[Metric]:
         "Queued events beyond which ingest answers 429 (ECOMOPS_INGEST_QUEUE_MAX_EVENTS).",
         value=figures.queue_capacity,
     )
+    yield GaugeMetricFamily(
+        "ecomops_ingest_backlog_max_bytes",
+        "A tenant's WAL backlog beyond which its ingest answers 429 (ECOMOPS_INGEST_BACKLOG_MAX_MB).",
+        value=figures.backlog_max_bytes,
+    )
+    yield GaugeMetricFamily(
+        "ecomops_ingest_backlog_max_seconds",
+        "A tenant's loader lag beyond which its ingest answers 429 (ECOMOPS_INGEST_BACKLOG_MAX_SECONDS).",
+        value=figures.backlog_max_seconds,
+    )
+    yield GaugeMetricFamily(
+        "ecomops_ingest_wal_disk_free_bytes",
+        "Free bytes on the WAL's file system; ingest answers 429 below ECOMOPS_INGEST_MIN_FREE_DISK_MB.",
+        value=figures.disk_free_bytes,
+    )
     events = CounterMetricFamily(
         "ecomops_ingest_events",
         "Events received since the server started, by tenant and outcome: accepted (durable), "

@@ -11,6 +11,12 @@ Because the writer is a single task, deduplication needs no locks and is exact.
 The pipeline keeps what ``/metrics`` reports (``figures``): per tenant the events accepted,
 deduplicated and rejected since start, the WAL bytes not loaded yet and the loader's lag, the age of
 the oldest acknowledged group commit the warehouse does not hold yet.
+
+Back-pressure: when the loader falls behind, the WAL absorbs the burst (acknowledged, durable) until a
+tenant's backlog reaches its budget (``ingest_backlog_max_seconds`` of lag or ``ingest_backlog_max_mb``)
+or the disk runs short (``ingest_min_free_disk_mb``); only then is that tenant answered 429. The loader
+serves tenants in turns of ``ingest_load_turn_mb``, most behind first, so one tenant's flood delays another
+tenant's freshness by one turn, not by its whole backlog.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import shutil
 import threading
 import time
 from collections import deque
@@ -41,7 +48,8 @@ from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.platform.web.state import AppState, Warehouses
 
 log = logging.getLogger(__name__)
-MAX_LOAD_BACKLOG_BYTES = 512 * 1024 * 1024
+#: How long one free-disk reading is trusted (a statvfs per request would be wasted work).
+DISK_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,12 @@ class IngestFigures:
     queued_events: int
     queue_capacity: int
     tenants: list[TenantFigures]
+    #: A tenant's backlog budget: past either, its ingest answers 429.
+    backlog_max_bytes: int
+    backlog_max_seconds: float
+    #: Free bytes on the WAL's file system, and the floor below which ingest answers 429 (0: unchecked).
+    disk_free_bytes: int
+    min_free_disk_bytes: int
 
 
 @dataclass
@@ -111,6 +125,15 @@ class _TenantState:
         self.loaded_bytes += nbytes
         while self.unloaded and self.unloaded[0][0] <= self.loaded_bytes:
             self.unloaded.popleft()
+
+    def oldest_unloaded_at(self) -> float | None:
+        """When the oldest group commit not loaded yet was acknowledged (O(1), any thread): the front of
+        ``unloaded``, which loads pop; a commit loaded a moment ago may still be there, erring old."""
+        try:
+            end, at = self.unloaded[0]
+        except IndexError:
+            return None
+        return at if end > self.loaded_bytes else None
 
     def figures(self, now: float) -> TenantFigures:
         loaded = self.loaded_bytes
@@ -155,6 +178,11 @@ class IngestPipeline:
         self._stop_loader = threading.Event()
         self._loader: threading.Thread | None = None
         self._last_evict = time.monotonic()
+        self.backlog_max_bytes = settings.ingest_backlog_max_mb * 1024 * 1024
+        self.backlog_max_seconds = settings.ingest_backlog_max_seconds
+        self.min_free_disk = settings.ingest_min_free_disk_mb * 1024 * 1024
+        self.load_turn_bytes = settings.ingest_load_turn_mb * 1024 * 1024
+        self._free_disk: tuple[float, int] = (-math.inf, 0)
 
     # -- tenants -----------------------------------------------------------------------------
     def _tenant(self, tenant_id: str) -> _TenantState:
@@ -208,8 +236,7 @@ class IngestPipeline:
         state = self._tenants[tenant_id]
         if self._queued_events + len(items) > self.max_queued:
             raise Overloaded("ingest write queue is full; retry later", retry_after=1)
-        if state.appended_bytes - state.loaded_bytes > MAX_LOAD_BACKLOG_BYTES:
-            raise Overloaded("warehouse loading is behind; retry later", retry_after=2)
+        self._check_backlog(state)
         future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
         self._queued_events += len(items)
         self._queue.put_nowait(_Submission(tenant_id, items, dead_lines, future))
@@ -217,6 +244,43 @@ class IngestPipeline:
             return await future
         finally:
             self._queued_events -= len(items)
+
+    def _check_backlog(self, state: _TenantState) -> None:
+        """429 once the tenant's unloaded backlog is past its budget or the WAL's disk is short."""
+        backlog = state.appended_bytes - state.loaded_bytes
+        if backlog > self.backlog_max_bytes:
+            raise Overloaded(
+                "warehouse loading is behind; retry later",
+                retry_after=5,
+                details={"reason": "backlog", "backlog_bytes": backlog, "max_bytes": self.backlog_max_bytes},
+            )
+        oldest = state.oldest_unloaded_at()
+        lag = 0.0 if oldest is None else time.monotonic() - oldest
+        if lag > self.backlog_max_seconds:
+            raise Overloaded(
+                "warehouse loading is behind; retry later",
+                retry_after=5,
+                details={
+                    "reason": "lag",
+                    "lag_seconds": round(lag, 1),
+                    "max_seconds": self.backlog_max_seconds,
+                },
+            )
+        if self.min_free_disk and self.free_disk() < self.min_free_disk:
+            raise Overloaded(
+                "the event log's disk is nearly full; retry later",
+                retry_after=30,
+                details={"reason": "disk", "min_free_bytes": self.min_free_disk},
+            )
+
+    def free_disk(self) -> int:
+        """Free bytes on the WAL's file system, read at most every ``DISK_CHECK_SECONDS``."""
+        now = time.monotonic()
+        at, free = self._free_disk
+        if now - at >= DISK_CHECK_SECONDS:
+            free = shutil.disk_usage(self.settings.wal_dir()).free
+            self._free_disk = (now, free)
+        return free
 
     # -- writer --------------------------------------------------------------------------------
     async def _write_loop(self) -> None:
@@ -337,18 +401,39 @@ class IngestPipeline:
 
     # -- loader --------------------------------------------------------------------------------
     def _load_all(self) -> None:
-        for tenant_id, state in list(self._tenants.items()):
+        """Load every tenant's backlog, in fair passes until none is left (or a pass makes no progress,
+        e.g. a warehouse that fails: it is retried on the next wake-up, not in a tight loop)."""
+        while self._load_pass():
+            pass
+
+    def _load_pass(self) -> bool:
+        """One turn for each tenant with a backlog, most behind first; True if a backlog is left and this
+        pass loaded something. A tenant's turn ends after ``load_turn_bytes``."""
+        now = time.monotonic()
+        behind = [(t, s) for t, s in list(self._tenants.items()) if s.appended_bytes > s.loaded_bytes]
+        behind.sort(key=lambda item: item[1].oldest_unloaded_at() or now)
+        progressed = left = False
+        for tenant_id, state in behind:
             with state.load_lock:
                 if state.appended_bytes <= state.loaded_bytes:
                     continue
                 try:
                     warehouse = self.warehouses.get(tenant_id)
-                    state.loaded(
-                        load_pending(state.wal, warehouse, state.currency, pii_sink=self._sink(tenant_id))
+                    loaded = load_pending(
+                        state.wal,
+                        warehouse,
+                        state.currency,
+                        pii_sink=self._sink(tenant_id),
+                        budget=self.load_turn_bytes,
                     )
+                    state.loaded(loaded)
                     self._recount_dead_letters(state, warehouse)
                 except Exception:
                     log.exception("loading ingest WAL of tenant %s failed; will retry", tenant_id)
+                    continue
+                progressed = progressed or loaded > 0
+                left = left or state.appended_bytes > state.loaded_bytes
+        return progressed and left
 
     def _recount_dead_letters(self, state: _TenantState, warehouse: Warehouse) -> None:
         """Near the quota, count again (once a minute): retention and erasure delete dead letters."""
@@ -411,6 +496,10 @@ class IngestPipeline:
             self._queued_events,
             self.max_queued,
             [state.figures(now) for state in list(self._tenants.values())],
+            self.backlog_max_bytes,
+            self.backlog_max_seconds,
+            self.free_disk(),
+            self.min_free_disk,
         )
 
     def seal_tenant(self, tenant_id: str) -> int:

@@ -451,7 +451,14 @@ def server_figures(text_format: str) -> dict[str, Any]:
         for labels, value in samples.get("ecomops_ingest_dead_letters_dropped_total", [])
         if value
     }
+    backlogs = {labels["tenant"]: int(v) for labels, v in samples.get("ecomops_ingest_wal_backlog_bytes", [])}
+    tenant_lags = {labels["tenant"]: v for labels, v in samples.get("ecomops_ingest_loader_lag_seconds", [])}
     return {
+        "wal_backlog_by_tenant": {t: b for t, b in backlogs.items() if b},
+        "loader_lag_by_tenant": {t: v for t, v in tenant_lags.items() if v},
+        "backlog_max_bytes": int(total("ecomops_ingest_backlog_max_bytes")),
+        "backlog_max_seconds": total("ecomops_ingest_backlog_max_seconds"),
+        "wal_disk_free_bytes": int(total("ecomops_ingest_wal_disk_free_bytes")),
         "ingest_accepted": int(total("ecomops_ingest_events_total", outcome="accepted")),
         "ingest_rejected": int(total("ecomops_ingest_events_total", outcome="rejected")),
         "ingest_deduplicated": int(total("ecomops_ingest_events_total", outcome="deduplicated")),
@@ -464,6 +471,21 @@ def server_figures(text_format: str) -> dict[str, Any]:
         "import_jobs_queued": int(total("ecomops_import_jobs_queued")),
         "import_jobs_failed": int(total("ecomops_import_jobs_finished_total", status="failed")),
     }
+
+
+def _backlog_problems(figures: dict[str, Any]) -> list[str]:
+    """Tenants past half of their backlog budget: ingest answers them 429 at the full budget."""
+    problems = []
+    max_bytes, max_seconds = figures["backlog_max_bytes"], figures["backlog_max_seconds"]
+    for tenant, backlog in sorted(figures["wal_backlog_by_tenant"].items()):
+        lag = figures["loader_lag_by_tenant"].get(tenant, 0.0)
+        if (max_bytes and backlog > max_bytes / 2) or (max_seconds and lag > max_seconds / 2):
+            problems.append(
+                f"tenant {tenant} has {backlog / 2**20:.0f} MB / {lag:.0f} s of events not loaded yet, "
+                f"past half of its backlog budget ({max_bytes / 2**20:.0f} MB / {max_seconds:.0f} s; "
+                "then its ingest answers 429)"
+            )
+    return problems
 
 
 def check_server_metrics(server: ServerInfo | None) -> Check:
@@ -487,6 +509,7 @@ def check_server_metrics(server: ServerInfo | None) -> Check:
     problems = []
     if figures["loader_lag_seconds"] > LOADER_LAG_WARN_SECONDS:
         problems.append(f"the ingest loader is {figures['loader_lag_seconds']:.0f} s behind")
+    problems += _backlog_problems(figures)
     if figures["dead_letters_dropped"]:
         tenants_over = ", ".join(f"{t} ({n})" for t, n in sorted(figures["dead_letters_dropped"].items()))
         problems.append(f"dead letters dropped at the dead-letter quota: {tenants_over}")

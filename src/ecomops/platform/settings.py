@@ -70,6 +70,32 @@ class Settings(BaseSettings):
         description="Dead letters a tenant's warehouse keeps at most; beyond it new ones are dropped and "
         "counted (ecomops_ingest_dead_letters_dropped_total, a warning in the log and in doctor).",
     )
+    # Backlog budget (ingest/pipeline.py): how far the warehouse may fall behind the acknowledged WAL before
+    # ingest answers 429. Bursts beyond what the loader keeps up with are absorbed, durable, up to it.
+    ingest_backlog_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A tenant's loader lag (age of its oldest acknowledged event not in the warehouse yet) "
+        "beyond which its ingest answers 429 until the loader catches up.",
+    )
+    ingest_backlog_max_mb: int = Field(
+        default=4096,
+        ge=1,
+        description="Acknowledged WAL bytes of one tenant not loaded yet beyond which its ingest answers "
+        "429.",
+    )
+    ingest_min_free_disk_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Free space on the WAL's file system below which ingest answers 429 (the WAL must never "
+        "fill the disk the warehouses and the store share). 0: not checked.",
+    )
+    ingest_load_turn_mb: int = Field(
+        default=8,
+        ge=1,
+        description="WAL bytes the loader moves for one tenant before it turns to the next tenant with a "
+        "backlog (one tenant's flood delays another's freshness by at most one turn).",
+    )
     # Load shedding (ingest/shedding.py): refuse /v1/* with 429 before reading the body when saturated.
     ingest_max_in_flight: int = Field(
         default=32,
