@@ -421,12 +421,39 @@ def test_sensitive_actions_step_up_and_come_back(console: Console, owner: Browse
     assert changed.value.status == 200
     page.wait_for_load_state("load")  # the script reloads the list after a change
     expect(page.get_by_label("Role of ana@demo.ecomops.test")).to_have_value("marketer")
-    # Add a member, remove them again (confirmed in a dialog), relax and restore the MFA policy.
+    # Invite a member (the link is shown once, the invitation listed), revoke one invitation, let Mia
+    # accept another in her own browser, remove her again (confirmed in a dialog), relax and restore
+    # the MFA policy.
     page.on("dialog", lambda dialog: dialog.accept())
-    page.get_by_label("Email of an existing user").fill("mia@demo.ecomops.test")
-    page.locator("#add-member-form").get_by_label("Role").select_option("operator")
-    page.get_by_role("button", name="Add", exact=True).click()
+    invite_form = page.locator("#add-member-form")
+    invite_form.get_by_label("Email").fill("leo@demo.ecomops.test")
+    invite_form.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.locator("#new-invitation-link")).to_have_text(re.compile(r"/invitations/[\w-]{40,}$"))
+    expect(page.locator("#invitations-list")).to_contain_text("leo@demo.ecomops.test")
+    page.get_by_role("button", name="Revoke the invitation of leo@demo.ecomops.test").click()
+    expect(page.locator("#invitations-list")).not_to_contain_text("leo@demo.ecomops.test")
+    invite_form.get_by_label("Email").fill("mia@demo.ecomops.test")
+    invite_form.get_by_label("Role").select_option("operator")
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.locator("#new-invitation-link")).to_have_text(re.compile(r"/invitations/[\w-]{40,}$"))
+    expect(page.locator("#invitations-list")).to_contain_text("mia@demo.ecomops.test")
+    shot(page, "11-members-invitation")
+    link = page.locator("#new-invitation-link").inner_text()
+    mia_ctx = console.context()
+    mia = console.watch(mia_ctx.new_page())
+    mia.goto(link)
+    expect(mia).to_have_url(re.compile(r"/login\?next=/invitations/"))
+    mia.get_by_label("Email").fill("mia@demo.ecomops.test")
+    mia.get_by_label("Password").fill(PASSWORD)
+    mia.get_by_role("button", name="Sign in").click()
+    expect(mia.get_by_text("You are invited to join")).to_contain_text("operator")
+    mia.get_by_role("button", name="Accept and join").click()
+    expect(mia).to_have_url(re.compile(r"/t/demo/$"))
+    mia_ctx.close()
+    page.reload()
     expect(page.get_by_label("Role of mia@demo.ecomops.test")).to_have_value("operator")
+    expect(page.locator("#invitations-list")).to_contain_text("No pending invitations.")
     page.get_by_role("button", name="Remove mia@demo.ecomops.test").click()
     expect(page.get_by_label("Role of mia@demo.ecomops.test")).to_have_count(0)
     policy = "Owners and admins must use two-factor authentication"

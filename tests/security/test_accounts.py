@@ -15,7 +15,7 @@ from ecomops.cli import app
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.platform import tenants
 from ecomops.platform.settings import get_settings
-from ecomops.security import accounts
+from ecomops.security import accounts, invitations
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 
@@ -107,8 +107,9 @@ def test_cli_users_members_and_keys(cli: CliRunner, store_engine: Engine) -> Non
     assert weak.exit_code == 1 and "at least 12" in weak.output
     assert "bob@shop.example" in _ok(cli, "user", "list")
 
-    _ok(cli, "member", "add", "--tenant", "acme", "ann@shop.example", "--role", "owner")
-    _ok(cli, "member", "add", "--tenant", "acme", "bob@shop.example", "--role", "viewer")
+    for email, role in (("ann@shop.example", "owner"), ("bob@shop.example", "viewer")):
+        invited = json.loads(_ok(cli, "member", "add", "--tenant", "acme", email, "--role", role, "--json"))
+        invitations.accept(store_engine, invited["token"], accounts.get_user(store_engine, email).id)
     _ok(cli, "member", "role", "--tenant", "acme", "bob@shop.example", "analyst")
     demote = cli.invoke(app, ["member", "role", "--tenant", "acme", "ann@shop.example", "viewer"])
     assert demote.exit_code == 1 and "last owner" in demote.output

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, update
 from ecomops.audit import service as audit
 from ecomops.kernel.clock import utcnow
 from ecomops.platform.store.db import session_scope
-from ecomops.security import accounts
+from ecomops.security import accounts, invitations
 from ecomops.security.models import UserSession
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
@@ -31,6 +31,13 @@ def _api(server: InProcServer, key: str) -> httpx.Client:
     return httpx.Client(
         base_url=f"{server.url}/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"}, timeout=DEADLINE
     )
+
+
+def _accepted(engine: Engine, email: str, token: str) -> str:
+    """The invited person accepts (as from the console); their user id."""
+    user = accounts.get_user(engine, email)
+    invitations.accept(engine, token, user.id)
+    return user.id
 
 
 def test_keys_sources_and_members_through_the_api(server: InProcServer, engine: Engine) -> None:
@@ -57,16 +64,17 @@ def test_keys_sources_and_members_through_the_api(server: InProcServer, engine: 
         assert source.status_code == 201 and source.json()["write_key"].startswith("wk_")
         assert admin.post("/sources", json={"name": "x", "channel": "fax"}).status_code == 422
 
-        added = admin.post("/members", json={"email": "ann@acme.test", "role": "analyst"})
-        assert added.status_code == 201
-        user_id = added.json()["user_id"]
+        invited = admin.post("/members", json={"email": "ann@acme.test", "role": "analyst"})
+        assert invited.status_code == 202
+        user_id = _accepted(engine, "ann@acme.test", invited.json()["token"])
         assert admin.put(f"/members/{user_id}/role", json={"role": "owner"}).status_code == 403
         assert owner.put(f"/members/{user_id}/role", json={"role": "owner"}).status_code == 200
         assert admin.delete(f"/members/{user_id}").status_code == 403  # an owner now
         last = owner.delete(f"/members/{user_id}")  # the tenant's only owner member
         assert last.status_code == 409 and "last owner" in last.json()["error"]["message"]
         accounts.create_user(engine, "bob@acme.test", PASSWORD)
-        bob = owner.post("/members", json={"email": "bob@acme.test", "role": "owner"}).json()["user_id"]
+        bob_invited = owner.post("/members", json={"email": "bob@acme.test", "role": "owner"}).json()
+        bob = _accepted(engine, "bob@acme.test", bob_invited["token"])
         assert owner.delete(f"/members/{user_id}").status_code == 204
         assert owner.get("/members").json() == [{"user_id": bob, "email": "bob@acme.test", "role": "owner"}]
         assert admin.delete("/members/usr_nope").status_code == 404
@@ -79,6 +87,8 @@ def test_keys_sources_and_members_through_the_api(server: InProcServer, engine: 
         "apikey.create",
         "apikey.revoke",
         "source.create",
+        "invitation.create",
+        "invitation.accept",
         "member.add",
         "member.role",
         "member.remove",

@@ -127,6 +127,8 @@ GATED = [
     Gated("POST", "/members", "members:manage", {"json": {"email": "nobody@x.test", "role": "viewer"}}),
     Gated("PUT", "/members/usr_missing/role", "members:manage", {"json": {"role": "viewer"}}),
     Gated("DELETE", "/members/usr_missing", "members:manage"),
+    Gated("GET", "/invitations", "members:manage"),
+    Gated("DELETE", "/invitations/inv_missing", "members:manage"),
     Gated("GET", "/mfa-policy", "members:manage"),
     Gated("PUT", "/mfa-policy", "members:manage", {"json": {"require_mfa": True}}),
     Gated("GET", "/audit", "audit:read"),
@@ -197,7 +199,7 @@ def test_every_tenant_route_is_in_the_gated_list(server: InProcServer) -> None:
     """A new route under /api/v1/t/ fails here until it is listed (and so tested cell by cell)."""
     known = {_route_key(g.method, TENANT_PREFIX + g.path.replace("imp_missing", "{id}")) for g in GATED}
     known = {
-        (m, re.sub(r"(dl|cus|key|usr|prq|ord|prd|alr|mod|src)_missing", "{}", p)) for m, p in known
+        (m, re.sub(r"(dl|cus|key|usr|prq|ord|prd|alr|mod|src|inv)_missing", "{}", p)) for m, p in known
     } | UNGATED
     routes = tenant_routes(server.app)
     assert len(routes) >= len(known) - len(UNGATED)  # the walk finds routes (it once found none)

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=12, ge=1, description="Sign out this long after sign-in.")
     login_max_failures: int = Field(default=5, ge=1, description="Failed sign-ins in a row before lockout.")
     login_lockout_minutes: int = Field(default=15, ge=1, description="Lockout duration.")
+    # Members join by invitation (security/invitations.py): how long a link stays valid, and how many a
+    # tenant may send per hour (so inviting cannot be used to spam addresses or probe them).
+    invitation_days: int = Field(default=7, ge=1, le=90, description="An invitation link expires after this.")
+    invitations_per_hour: int = Field(
+        default=50, ge=1, description="Invitations one tenant may create per hour."
+    )
     # Ingest tuning: bounded queue so overload turns into 429 instead of unbounded memory.
     ingest_queue_max_events: int = 200_000
     ingest_flush_interval_ms: int = 200

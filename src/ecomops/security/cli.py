@@ -1,9 +1,10 @@
-"""``ecomops user`` and ``ecomops member`` commands."""
+"""``ecomops user`` and ``ecomops member`` commands (members join by invitation: ``security.invitations``)."""
 
 from __future__ import annotations
 
 import secrets
 import sys
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ from ecomops.platform.commandline import cli_errors, console, engine, print_json
 from ecomops.platform.roles import ROLES
 from ecomops.platform.settings import get_settings
 from ecomops.platform.tenants import get_tenant
-from ecomops.security import accounts, auth
+from ecomops.security import accounts, auth, invitations
 
 user_app = typer.Typer(help="User accounts (people who sign in).", no_args_is_help=True)
 member_app = typer.Typer(help="Tenant memberships and roles.", no_args_is_help=True)
@@ -72,16 +73,80 @@ def user_disable(email: str) -> None:
 _ROLE_HELP = f"One of: {', '.join(ROLES)}"
 
 
+def _invite(email: str, tenant: str, role: str, json_out: bool) -> None:
+    settings = get_settings()
+    with cli_errors():
+        invited = invitations.invite(
+            engine(),
+            tenant,
+            email,
+            role,
+            days=settings.invitation_days,
+            per_hour=settings.invitations_per_hour,
+        )
+    link = f"http://{_host()}/invitations/{invited.token}"
+    info = invited.invitation
+    if json_out:
+        print_json(
+            {"status": "invited", "invitation": info.__dict__, "token": invited.token, "accept_url": link}
+        )
+        return
+    console.print(f"{info.email} invited to {tenant} as {info.role} (until {_when(info.expires_at)})")
+    console.print("Send them this link (shown once); they open it signed in with that e-mail:")
+    console.print(link, highlight=False, soft_wrap=True)
+
+
+def _when(at: datetime) -> str:
+    return at.isoformat(timespec="minutes")
+
+
+@member_app.command("invite")
+def member_invite(
+    email: str,
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    role: Annotated[str, typer.Option(help=_ROLE_HELP)],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Invite someone by e-mail with a role; prints the link to send them (ecomops sends no e-mail)."""
+    _invite(email, tenant, role, json_out)
+
+
 @member_app.command("add")
 def member_add(
     email: str,
     tenant: Annotated[str, typer.Option(help="Tenant slug")],
     role: Annotated[str, typer.Option(help=_ROLE_HELP)],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Make a user a member of a tenant with a role."""
+    """The former name of `member invite`: members join by accepting an invitation."""
+    _invite(email, tenant, role, json_out)
+
+
+@member_app.command("invitations")
+def member_invitations(
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List a tenant's pending invitations."""
     with cli_errors():
-        info = accounts.add_member(engine(), tenant, email, role)
-    console.print(f"{info.email} is now {info.role} of {tenant}")
+        pending = invitations.list_pending(engine(), tenant)
+    if json_out:
+        print_json([i.__dict__ for i in pending])
+        return
+    table = Table("id", "email", "role", "invited by", "expires")
+    for i in pending:
+        table.add_row(i.id, i.email, i.role, i.invited_by, _when(i.expires_at))
+    console.print(table)
+
+
+@member_app.command("revoke-invitation")
+def member_revoke_invitation(
+    invitation_id: str, tenant: Annotated[str, typer.Option(help="Tenant slug")]
+) -> None:
+    """Revoke a pending invitation: its link stops working."""
+    with cli_errors():
+        info = invitations.revoke(engine(), tenant, invitation_id)
+    console.print(f"invitation of {info.email} to {tenant} revoked")
 
 
 @member_app.command("remove")

@@ -111,3 +111,31 @@ class LoginThrottle(Base):
     locks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class Invitation(Base):
+    """An offer of a role in one tenant to whoever signs in with ``email`` and presents the token.
+
+    Members join only this way from the API, console and CLI, so the answer to "add this e-mail" never
+    depends on whether the platform has an account for it. ``email`` is normalised the way ``users.email``
+    is (lower-cased, trimmed) and kept like it, so the tenant's admins can see whom they invited; the
+    link's token is random and only its SHA-256 is stored, like console session tokens.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index("ix_invitations_tenant_created", "tenant_id", "created_at"),
+        Index("ix_invitations_tenant_email", "tenant_id", "email"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("inv_"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    #: The audit actor who invited (``user:…``, ``key:…``, ``cli:…``): invitations outlive sessions and keys.
+    invited_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

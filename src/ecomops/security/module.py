@@ -11,7 +11,7 @@ from ecomops.platform.console.i18n import N_
 from ecomops.platform.modules import Command, Module, NavEntry
 from ecomops.platform.roles import MANAGERS, Permission
 from ecomops.security import pages
-from ecomops.security.api import admin, auth
+from ecomops.security.api import admin, auth, invitations
 from ecomops.security.authn import KeysAndSessions
 from ecomops.security.cli import member_app, user_app
 
@@ -21,7 +21,7 @@ module = Module(
     summary=N_("Accounts, sign-in with MFA and step-up, sessions, memberships and roles."),
     docs="docs/security.md",
     order=50,
-    api=(auth.router, admin.router),
+    api=(auth.router, admin.router, invitations.router),
     pages=(pages.router,),
     templates=Path(__file__).parent / "templates",
     store_migrations=Path(__file__).parent / "store_migrations",

@@ -1,5 +1,6 @@
 """Sign-in pages (password, second factor, MFA enrolment with QR, step-up, sign-out), the console's
-entry ``/``, the language switcher ``POST /lang`` and the members page.
+entry ``/``, the language switcher ``POST /lang``, the members page and accepting an invitation
+(``/invitations/{token}``).
 
 Plain HTML forms that work without JavaScript. Each POST checks a CSRF token (``security.signin``) and,
 on a refused attempt, renders the form again with the reason; a successful step redirects to the next
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +22,7 @@ from ecomops.platform.console.templating import templates
 from ecomops.platform.roles import ROLES
 from ecomops.platform.web.deps import StateDep
 from ecomops.platform.web.state import AppState
-from ecomops.security import accounts, auth, signin
+from ecomops.security import accounts, auth, invitations, signin
 
 router = APIRouter(include_in_schema=False)
 #: A year: the language is a preference, not a secret.
@@ -276,8 +277,76 @@ async def members_page(request: Request, slug: str) -> Response:
     if not isinstance(page, Page):
         return page
     members = await run_in_threadpool(accounts.list_members, page.state.engine, page.tenant.slug)
+    pending = await run_in_threadpool(invitations.list_pending, page.state.engine, page.tenant.slug)
     policy = await run_in_threadpool(auth.mfa_policy, page.state.engine, page.tenant.id)
-    return render(page, "security/members.html", {"members": members, "roles": ROLES, "require_mfa": policy})
+    context = {
+        "members": members,
+        "invitations": pending,
+        "invitation_days": page.state.settings.invitation_days,
+        "roles": ROLES,
+        "require_mfa": policy,
+    }
+    return render(page, "security/members.html", context)
+
+
+InvitationToken = Annotated[str, Path(max_length=200)]
+
+
+async def _invitee(request: Request, state: AppState, token: str) -> auth.SessionInfo | Response:
+    """The signed-in invitee, or the redirect that gets them signed in and back here."""
+    session = await signin.current_session(request, state)
+    here = f"/invitations/{token}"
+    if session is None:
+        return _redirect(f"/login?next={here}")
+    if session.stage != "active":
+        return _redirect(_for_stage(session.stage, here))
+    return session
+
+
+def _invitation_page(
+    request: Request,
+    session: auth.SessionInfo,
+    token: str,
+    offer: invitations.Offer | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "offer": offer,
+        "error": error,
+        "email": session.email,
+        "csrf_token": session.csrf_token,
+        "action": f"/invitations/{token}",
+    }
+    return _page(request, "auth/invitation.html", context, status)
+
+
+@router.get("/invitations/{token}", response_class=HTMLResponse)
+async def invitation_page(request: Request, state: StateDep, token: InvitationToken) -> Response:
+    """Show the offer before accepting: a GET changes nothing (link previews and prefetches open it)."""
+    session = await _invitee(request, state, token)
+    if isinstance(session, Response):
+        return session
+    try:
+        offer = await run_in_threadpool(invitations.offer, state.engine, token, session.user_id)
+    except EcomopsError as exc:
+        return _invitation_page(request, session, token, error=exc.message, status=exc.status_code)
+    return _invitation_page(request, session, token, offer)
+
+
+@router.post("/invitations/{token}", response_class=HTMLResponse)
+async def invitation_accept(
+    request: Request, state: StateDep, token: InvitationToken, csrf_token: TokenField = ""
+) -> Response:
+    session = await _invitee(request, state, token)
+    if isinstance(session, Response):
+        return session
+    try:
+        signin.check_csrf(csrf_token, session)
+        joined = await run_in_threadpool(invitations.accept, state.engine, token, session.user_id)
+    except EcomopsError as exc:
+        return _invitation_page(request, session, token, error=exc.message, status=exc.status_code)
+    return _redirect(f"/t/{joined.tenant_slug}/")
 
 
 @router.get("/", response_class=HTMLResponse)

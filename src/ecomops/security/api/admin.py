@@ -1,6 +1,8 @@
-"""Tenant administration over HTTP: members, their roles, and the MFA policy.
+"""Tenant administration over HTTP: members, their roles, invitations, and the MFA policy.
 
-The console's settings pages use these; the CLI has the same commands. Granting a role and relaxing
+The console's settings pages use these; the CLI has the same commands. People join by invitation
+(``security.invitations``): ``POST …/members`` answers 202 with the same shape for every e-mail, so it
+cannot be used to learn which e-mails have accounts on the platform. Granting a role and relaxing
 the MFA policy are sensitive: besides the permission they need a fresh
 second factor when done from a console session (``require_step_up``). Only an owner may hand out the
 owner role or act on an owner (promote, demote or remove an owner); an admin could otherwise raise
@@ -9,9 +11,10 @@ itself to owner through a colleague.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -19,7 +22,7 @@ from ecomops.kernel.errors import NotFound
 from ecomops.platform.permissions import require, require_owner_for
 from ecomops.platform.web.deps import StateDep, TenantContext, TenantDep
 from ecomops.platform.web.stepup import require_step_up
-from ecomops.security import accounts, auth
+from ecomops.security import accounts, auth, invitations
 
 router = APIRouter(prefix="/api/v1/t/{tenant}", tags=["administration"])
 
@@ -46,6 +49,25 @@ class MemberOut(BaseModel):
     role: str
 
 
+class InvitationOut(BaseModel):
+    id: str
+    email: str
+    role: str
+    expires_at: datetime
+
+
+class PendingInvitationOut(InvitationOut):
+    invited_by: str
+    created_at: datetime
+
+
+class InvitedOut(BaseModel):
+    status: str = Field(description="Always `invited`, whether or not the e-mail has an account")
+    invitation: InvitationOut
+    token: str = Field(description="Shown once: accept with POST /api/v1/invitations/accept")
+    accept_url: str = Field(description="Shown once: the console link to forward to the invited person")
+
+
 class MfaPolicy(Strict):
     require_mfa: bool
 
@@ -66,14 +88,58 @@ async def _member(state: StateDep, ctx: TenantContext, user_id: str) -> accounts
 
 
 @router.post(
-    "/members", response_model=MemberOut, status_code=201, summary="Add an existing user as a member"
+    "/members",
+    response_model=InvitedOut,
+    status_code=202,
+    summary="Invite someone by e-mail (the same answer whether or not they have an account)",
+    responses={409: {"description": "Already a member of this tenant"}, 429: {"description": "Too many"}},
 )
-async def add_member(body: MemberIn, ctx: TenantDep, state: StateDep) -> MemberOut:
+async def invite_member(body: MemberIn, request: Request, ctx: TenantDep, state: StateDep) -> InvitedOut:
     require(ctx, "members:manage")
     require_owner_for(ctx, body.role)
     require_step_up(ctx, "role change")
-    info = await run_in_threadpool(accounts.add_member, state.engine, ctx.tenant.slug, body.email, body.role)
-    return MemberOut(user_id=info.user_id, email=info.email, role=info.role)
+    invited = await run_in_threadpool(
+        invitations.invite,
+        state.engine,
+        ctx.tenant.slug,
+        body.email,
+        body.role,
+        days=state.settings.invitation_days,
+        per_hour=state.settings.invitations_per_hour,
+    )
+    info = invited.invitation
+    return InvitedOut(
+        status="invited",
+        invitation=InvitationOut(id=info.id, email=info.email, role=info.role, expires_at=info.expires_at),
+        token=invited.token,
+        accept_url=f"{request.base_url}invitations/{invited.token}",
+    )
+
+
+@router.get("/invitations", response_model=list[PendingInvitationOut], summary="Invitations not yet accepted")
+async def list_invitations(ctx: TenantDep, state: StateDep) -> list[PendingInvitationOut]:
+    require(ctx, "members:manage")
+    pending = await run_in_threadpool(invitations.list_pending, state.engine, ctx.tenant.slug)
+    return [
+        PendingInvitationOut(
+            id=i.id,
+            email=i.email,
+            role=i.role,
+            expires_at=i.expires_at,
+            invited_by=i.invited_by,
+            created_at=i.created_at,
+        )
+        for i in pending
+    ]
+
+
+@router.delete("/invitations/{invitation_id}", status_code=204, summary="Revoke a pending invitation")
+async def revoke_invitation(invitation_id: IdPath, ctx: TenantDep, state: StateDep) -> Response:
+    require(ctx, "members:manage")
+    found = await run_in_threadpool(invitations.get_invitation, state.engine, ctx.tenant.slug, invitation_id)
+    require_owner_for(ctx, found.role)
+    await run_in_threadpool(invitations.revoke, state.engine, ctx.tenant.slug, invitation_id)
+    return Response(status_code=204)
 
 
 @router.put("/members/{user_id}/role", response_model=MemberOut, summary="Change a member's role")
