@@ -11,6 +11,7 @@ tests run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -87,7 +88,7 @@ def test_inviting_answers_alike_whether_or_not_the_email_has_an_account(
     assert known.json()["invitation"]["email"] == "ann@elsewhere.test"
     assert set(known.json()["invitation"]) == {"id", "email", "role", "expires_at"}
     for body in (known.json(), unknown.json()):
-        assert body["accept_url"] == f"{server.url}/invitations/{body['token']}"
+        assert body["accept_url"] == f"{server.url}/invitations/accept?token={body['token']}"
     assert owner_api.get("/members").json() == []  # nobody was added directly
     pending = owner_api.get("/invitations").json()
     assert {i["email"] for i in pending} == {"ann@elsewhere.test", "ghost@nowhere.test"}
@@ -230,27 +231,37 @@ def test_a_tenant_gets_a_bounded_number_of_invitations_per_hour(
         )
 
 
-def test_the_console_shows_the_offer_and_accepts_it(server: InProcServer, owner_api: httpx.Client) -> None:
+def test_the_console_shows_the_offer_and_accepts_it(
+    server: InProcServer, owner_api: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ecomops.access")
     engine = server.state.engine
     for email in ("ann@acme.test", "bob@acme.test"):
         accounts.create_user(engine, email, PASSWORD)
     token = owner_api.post("/members", json={"email": "ann@acme.test", "role": "marketer"}).json()["token"]
     with httpx.Client(base_url=server.url, timeout=DEADLINE) as anonymous:
-        login = anonymous.get(f"/invitations/{token}")
-        assert login.status_code == 303 and login.headers["location"] == f"/login?next=/invitations/{token}"
+        login = anonymous.get(f"/invitations/accept?token={token}")
+        assert login.status_code == 303
+        assert login.headers["location"] == f"/login?next=%2Finvitations%2Faccept%3Ftoken%3D{token}"
     with signed_in(server, "bob@acme.test") as (bob, bob_csrf):
-        wrong = bob.get(f"/invitations/{token}")
+        wrong = bob.get(f"/invitations/accept?token={token}")
         assert wrong.status_code == 404 and "another e-mail address" in wrong.text
         assert "Acme Shop" not in wrong.text  # the wrong account learns nothing about the invitation
-        assert bob.post(f"/invitations/{token}", data={"csrf_token": bob_csrf}).status_code == 404
+        refused = bob.post(f"/invitations/accept?token={token}", data={"csrf_token": bob_csrf})
+        assert refused.status_code == 404
     with signed_in(server, "ann@acme.test") as (ann, csrf):
-        page = ann.get(f"/invitations/{token}")
+        page = ann.get(f"/invitations/accept?token={token}")
         assert page.status_code == 200 and "Acme Shop" in page.text and "marketer" in page.text
         assert accounts.list_members(engine, "acme") == []  # opening the link changes nothing
-        forged = ann.post(f"/invitations/{token}", data={"csrf_token": "nope"})
+        forged = ann.post(f"/invitations/accept?token={token}", data={"csrf_token": "nope"})
         assert forged.status_code == 403
-        accepted = ann.post(f"/invitations/{token}", data={"csrf_token": csrf})
+        accepted = ann.post(f"/invitations/accept?token={token}", data={"csrf_token": csrf})
         assert accepted.status_code == 303 and accepted.headers["location"] == "/t/acme/"
+    access = [
+        f"{r.getMessage()} {getattr(r, 'path', '')}" for r in caplog.records if r.name == "ecomops.access"
+    ]
+    assert any("/invitations/accept" in line for line in access)
+    assert not any(token in line for line in access)  # the token never reaches the server log
     assert [(m.email, m.role) for m in accounts.list_members(engine, "acme")] == [
         ("ann@acme.test", "marketer")
     ]
@@ -335,7 +346,7 @@ def test_cli_invites_lists_and_revokes(cli: CliRunner, store_engine: Engine) -> 
     added = json.loads(
         _ok(cli, "member", "add", "cy@shop.example", "--tenant", "acme", "--role", "viewer", "--json")
     )
-    assert added["status"] == "invited" and added["accept_url"].endswith(f"/invitations/{added['token']}")
+    assert added["status"] == "invited" and added["accept_url"].endswith(f"/invitations/accept?token={added['token']}")
     listed = json.loads(_ok(cli, "member", "invitations", "--tenant", "acme", "--json"))
     assert {i["email"] for i in listed} == {"bob@shop.example", "cy@shop.example"}
     assert all(i["invited_by"].startswith("cli:") for i in listed)

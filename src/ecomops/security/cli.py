@@ -84,7 +84,7 @@ def _invite(email: str, tenant: str, role: str, json_out: bool) -> None:
             days=settings.invitation_days,
             per_hour=settings.invitations_per_hour,
         )
-    link = f"http://{_host()}/invitations/{invited.token}"
+    link = f"http://{_host()}{invitations.link(invited.token)}"
     info = invited.invitation
     if json_out:
         print_json(

@@ -24,6 +24,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +49,15 @@ INVALID_MESSAGE = (
     "this invitation cannot be used: it has expired, was revoked or already used, or was sent to "
     "another e-mail address than the one you signed in with; ask the shop for a new one"
 )
+
+#: The console page that accepts an invitation. The token goes in the query string: access lines keep
+#: paths but drop query strings, so the token never reaches the server log.
+ACCEPT_PATH = "/invitations/accept"
+
+
+def link(token: str) -> str:
+    """The invitation's console path (relative: the caller prefixes its own origin)."""
+    return f"{ACCEPT_PATH}?{urlencode({'token': token})}"
 
 
 @dataclass(frozen=True)

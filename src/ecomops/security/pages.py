@@ -1,6 +1,6 @@
 """Sign-in pages (password, second factor, MFA enrolment with QR, step-up, sign-out), the console's
 entry ``/``, the language switcher ``POST /lang``, the members page and accepting an invitation
-(``/invitations/{token}``).
+(``/invitations/accept?token=…``: in the query string, which the access log drops, never in the path).
 
 Plain HTML forms that work without JavaScript. Each POST checks a CSRF token (``security.signin``) and,
 on a refused attempt, renders the form again with the reason; a successful step redirects to the next
@@ -10,8 +10,9 @@ stage, so refreshing a page never re-submits a code.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -47,7 +48,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 def _for_stage(stage: str, next_url: str) -> str:
     if stage == "mfa":
-        return f"/login/mfa?next={next_url}"
+        return f"/login/mfa?{urlencode({'next': next_url})}"
     if stage == "enroll":
         return "/account/mfa"
     return next_url
@@ -289,15 +290,17 @@ async def members_page(request: Request, slug: str) -> Response:
     return render(page, "security/members.html", context)
 
 
-InvitationToken = Annotated[str, Path(max_length=200)]
+#: The token travels in the query string: access lines keep paths but drop query strings, so the token
+#: never reaches the server log (nor, on the way to sign-in, the ``next`` path).
+InvitationToken = Annotated[str, Query(max_length=200)]
 
 
 async def _invitee(request: Request, state: AppState, token: str) -> auth.SessionInfo | Response:
     """The signed-in invitee, or the redirect that gets them signed in and back here."""
     session = await signin.current_session(request, state)
-    here = f"/invitations/{token}"
+    here = invitations.link(token)
     if session is None:
-        return _redirect(f"/login?next={here}")
+        return _redirect(f"/login?{urlencode({'next': here})}")
     if session.stage != "active":
         return _redirect(_for_stage(session.stage, here))
     return session
@@ -316,12 +319,12 @@ def _invitation_page(
         "error": error,
         "email": session.email,
         "csrf_token": session.csrf_token,
-        "action": f"/invitations/{token}",
+        "action": invitations.link(token),
     }
     return _page(request, "auth/invitation.html", context, status)
 
 
-@router.get("/invitations/{token}", response_class=HTMLResponse)
+@router.get(invitations.ACCEPT_PATH, response_class=HTMLResponse)
 async def invitation_page(request: Request, state: StateDep, token: InvitationToken) -> Response:
     """Show the offer before accepting: a GET changes nothing (link previews and prefetches open it)."""
     session = await _invitee(request, state, token)
@@ -334,7 +337,7 @@ async def invitation_page(request: Request, state: StateDep, token: InvitationTo
     return _invitation_page(request, session, token, offer)
 
 
-@router.post("/invitations/{token}", response_class=HTMLResponse)
+@router.post(invitations.ACCEPT_PATH, response_class=HTMLResponse)
 async def invitation_accept(
     request: Request, state: StateDep, token: InvitationToken, csrf_token: TokenField = ""
 ) -> Response:

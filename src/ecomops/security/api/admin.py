@@ -112,7 +112,7 @@ async def invite_member(body: MemberIn, request: Request, ctx: TenantDep, state:
         status="invited",
         invitation=InvitationOut(id=info.id, email=info.email, role=info.role, expires_at=info.expires_at),
         token=invited.token,
-        accept_url=f"{request.base_url}invitations/{invited.token}",
+        accept_url=str(request.base_url).rstrip("/") + invitations.link(invited.token),
     )
 
 
