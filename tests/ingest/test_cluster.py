@@ -46,6 +46,8 @@ class Traffic:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.count = 0
+        #: Acknowledged events that repeat a messageId acknowledged before (through the other process).
+        self.resent = 0
 
     def acked_total(self) -> int:
         with self.lock:
@@ -53,23 +55,25 @@ class Traffic:
 
     def run(self, worker: int) -> None:
         clients = [httpx.Client(base_url=u, timeout=DEADLINE) for u in self.urls]
-        previous: list[str] = []
+        slugs = list(self.keys)
+        previous: dict[str, list[str]] = {slug: [] for slug in slugs}
         try:
             for n in itertools.count():
                 if self.stop.is_set():
                     return
-                slug = list(self.keys)[n % len(self.keys)]
-                ids = [f"w{worker}-{n}-{i}" for i in range(90)] + previous[:10]
+                # A tenant's consecutive batches alternate between the processes, so a repeat crosses them.
+                slug, client = slugs[n % len(slugs)], clients[(n // len(slugs)) % len(clients)]
+                ids = [f"w{worker}-{n}-{i}" for i in range(90)]
+                resent = previous[slug][:10]
                 batch = [
                     {"type": "track", "event": "Product Viewed", "userId": f"u{worker}", "messageId": m,
                      "properties": {"product_id": f"p{i % 7}"}}
-                    for i, m in enumerate(ids)
+                    for i, m in enumerate(ids + resent)
                 ]  # fmt: skip
                 batch.append(
                     {"type": "identify", "userId": f"u{worker}", "messageId": f"w{worker}-{n}-id",
                      "traits": {"email": f"u{worker}@example.com", "plan": "gold"}}
                 )  # fmt: skip
-                client = clients[n % len(clients)]
                 try:
                     r = client.post("/v1/batch", json={"batch": batch}, auth=(self.keys[slug], ""))
                 except httpx.HTTPError:
@@ -79,7 +83,8 @@ class Traffic:
                     with self.lock:
                         self.acked[slug].update(m["messageId"] for m in batch)
                         self.count += len(batch)
-                    previous = ids if n % len(self.keys) == 0 else previous
+                        self.resent += len(resent)
+                    previous[slug] = ids
                 else:
                     assert r.status_code == 429, r.text
         finally:
@@ -145,6 +150,7 @@ def test_two_ingest_processes_two_loaders_survive_kill_9(
         for loader in loaders:
             loader.stop()
         assert loaders[1].proc.returncode == 0, loaders[1].log()
+        assert traffic.resent > 0
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -179,3 +185,50 @@ def test_the_log_refuses_a_redis_that_does_not_fsync_each_write(tmp_path: Path) 
     finally:
         client.close()
         redis_proc.stop()
+
+
+def test_a_server_with_a_loader_shard_loads_its_tenants_and_reports_duplicates(
+    tmp_path: Path, data_dir: Path, engine: Engine, tenant: TenantInfo
+) -> None:
+    _, key = tenancy.create_source(engine, tenant.slug, "site", "web")
+    redis_proc, log_url = start_redis(tmp_path / "redis")
+    env = cluster_env(
+        tmp_path / "serve",
+        f"sqlite:///{data_dir / 'ecomops.sqlite3'}",
+        log_url,
+        f"test-{uuid.uuid4().hex[:8]}:",
+        ECOMOPS_INGEST_LOADER_SHARD="0/1",
+    )
+    server = start_ingest(tmp_path / "serve", env)
+    try:
+        with httpx.Client(base_url=server.url, auth=(key, ""), timeout=DEADLINE) as client:
+
+            def send(ids: list[str]) -> dict[str, object]:
+                batch = [{"type": "track", "event": "E", "userId": "u", "messageId": m} for m in ids]
+                answer: dict[str, object] = client.post("/v1/batch", json={"batch": batch}).json()
+                return answer
+
+            assert send(["m1", "m2", "m2"]) == {
+                "success": True,
+                "accepted": 2,
+                "duplicates": 1,
+                "rejected": [],
+            }
+            # A repeat of an earlier request is accepted by the ingest side and dropped by the loader.
+            assert send(["m1", "m3"]) == {"success": True, "accepted": 2, "duplicates": 0, "rejected": []}
+
+            def deduplicated() -> bool:
+                metrics = httpx.get(server.url + "/metrics", timeout=DEADLINE).text
+                line = f'ecomops_ingest_events_total{{outcome="deduplicated",tenant="{tenant.slug}"}} 2.0'
+                return line in metrics and "ecomops_ingest_log_backlog_entries{" in metrics
+
+            wait_until(deduplicated, "the loader to drop the repeat")
+    finally:
+        server.stop()
+        redis_proc.stop()
+    con = connect(warehouse_path(tmp_path / "serve" / "warehouse", tenant.id), read_only=True)
+    try:
+        rows = con.execute("SELECT message_id FROM events ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert [r[0] for r in rows] == ["m1", "m2", "m3"]

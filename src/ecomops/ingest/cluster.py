@@ -77,6 +77,8 @@ class ClusterIngest:
         self.max_queued = settings.ingest_queue_max_events
         self.running = False
         self._tenants: dict[str, _Counts] = {}
+        #: Slugs of the tenants in the log, for the backlog figures (looked up once each).
+        self._slugs: dict[str, str] = {}
         #: tenant → (log entries seen at its last append, monotonic time): the backlog bound's input.
         self._lengths: dict[str, tuple[int, float]] = {}
         self._queue: asyncio.Queue[_Submission] | None = None
@@ -217,7 +219,8 @@ class ClusterIngest:
         """Every tenant's log backlog as (slug, backlog), for ``/metrics`` and ``doctor``."""
         out = []
         for tenant_id in self.log.tenants():
-            counts = self._tenants.get(tenant_id)
-            slug = counts.slug if counts is not None else self.tenant_of(tenant_id).slug
+            slug = self._slugs.get(tenant_id)
+            if slug is None:
+                slug = self._slugs[tenant_id] = self.tenant_of(tenant_id).slug
             out.append((slug, self.log.backlog(tenant_id)))
         return out
