@@ -123,6 +123,18 @@ def report(label: str, events: int, elapsed: float, latencies: list[float], clie
     return rate
 
 
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU time of a child so far (``/proc``): barely moved by the machine's other load."""
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_line(label: str, spent: dict[str, float], events: int) -> None:
+    per_event = sum(spent.values()) / events * 1e6
+    parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in spent.items())
+    print(f"{label:<26} CPU {parts}: {per_event:,.0f} µs per event in all")
+
+
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen([*ECOMOPS, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -137,6 +149,20 @@ def wait_ready(port: int) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"port {port} did not become ready")
+
+
+def wait_loaded(port: int) -> None:
+    """Wait for the embedded server's WAL backlog (``/metrics``) to empty: its CPU then includes loading."""
+    while True:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+        backlog = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("ecomops_ingest_wal_backlog_bytes{")
+        ]
+        if not any(backlog):
+            return
+        time.sleep(0.05)
 
 
 def main() -> None:
@@ -179,8 +205,11 @@ def main() -> None:
         server = start_server({**base, "ECOMOPS_DATA_DIR": str(store_dir)}, port)
         procs.append(server)
         asyncio.run(drive([port], work("embedded-warm")[:50], args.clients))
+        serve_before = cpu_seconds(server)
         elapsed, latencies = asyncio.run(drive([port], work("embedded"), args.clients))
         embedded = report("embedded (1 process)", events, elapsed, latencies, args.clients)
+        wait_loaded(port)
+        cpu_line("embedded (1 process)", {"serve": cpu_seconds(server) - serve_before}, events)
         server.terminate()
         server.wait(60)
 
@@ -201,14 +230,19 @@ def main() -> None:
                 time.sleep(0.02)
         cluster = {**base, "ECOMOPS_DATABASE_URL": store_url, "ECOMOPS_INGEST_LOG": log_url}
         ports = []
+        roles: dict[str, subprocess.Popen[bytes]] = {}
         for name in ("ingest-a", "ingest-b"):
             p = free_port()
             env = {**cluster, "ECOMOPS_DATA_DIR": str(root / name)}
-            procs.append(spawn(["serve", "--port", str(p)], env, root / f"{name}.log"))
+            roles[name] = spawn(["serve", "--port", str(p)], env, root / f"{name}.log")
             ports.append(p)
         for i in (0, 1):
             env = {**cluster, "ECOMOPS_DATA_DIR": str(root / f"loader-{i}")}
-            procs.append(spawn(["loader", "--shard", str(i), "--shards", "2"], env, root / f"loader-{i}.log"))
+            roles[f"loader-{i}"] = spawn(
+                ["loader", "--shard", str(i), "--shards", "2"], env, root / f"loader-{i}.log"
+            )
+        roles["redis"] = redis_proc
+        procs.extend(p for name, p in roles.items() if name != "redis")
         for p in ports:
             wait_ready(p)
         asyncio.run(drive(ports, work("cluster-warm")[:50], args.clients))
@@ -220,17 +254,20 @@ def main() -> None:
 
         while backlog():
             time.sleep(0.05)
+        before = {name: cpu_seconds(p) for name, p in roles.items()}
         started = time.perf_counter()
         elapsed, latencies = asyncio.run(drive(ports, work("cluster"), args.clients))
         rate = report("cluster (2 ingest + 2 ld)", events, elapsed, latencies, args.clients)
         while backlog():
             time.sleep(0.01)
         loaded = time.perf_counter() - started
+        spent = {name: cpu_seconds(p) - before[name] for name, p in roles.items()}
         log.close()
         print(
             f"{'cluster, loaded':<26} {events / loaded:>10,.0f} events/s from the first request to the last "
             f"load ({loaded:.2f} s; acknowledged in {elapsed:.2f} s)"
         )
+        cpu_line("cluster", spent, events)
         print(f"cluster / embedded acknowledged: {rate / embedded:.2f}")
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"load average (1, 5, 15 min): {load} on {os.cpu_count()} cores")
