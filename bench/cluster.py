@@ -31,10 +31,10 @@ import httpx
 import redis
 
 from _serving import start_server
-from ecomops.ingest.eventlog import shard_of
 from ecomops.ingest.redis_log import RedisStreamLog
 from ecomops.platform.store.db import make_engine
 from ecomops.platform.store.migrate import upgrade
+from ecomops.platform.warehouse.ownership import shard_of
 from ecomops.tenancy import service as tenancy
 
 ECOMOPS = [sys.executable, "-m", "ecomops.cli"]

@@ -13,10 +13,10 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from ecomops.ingest.eventlog import shard_of
 from ecomops.ingest.redis_log import LogNotDurable, RedisStreamLog, check_fsync
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.warehouse.connection import connect, warehouse_path
+from ecomops.platform.warehouse.ownership import shard_of
 from ecomops.tenancy import service as tenancy
 from tests.ingest.cluster_support import Proc, cluster_env, start_ingest, start_loader, start_redis
 from tests.timing import DEADLINE, wait_until

@@ -7,13 +7,12 @@ sides need from the engine, small enough for one class per engine (Redis Streams
 JetStream subject or a Kafka partition per tenant fit the same shape: entry ids are opaque strings
 the engine orders).
 
-Which loader owns a tenant is ``shard_of(tenant id, shards)``: a stable hash, so every process agrees
-without talking to the others.
+Which loader owns a tenant is ``platform.warehouse.ownership.shard_of(tenant id, shards)``: a stable hash,
+so every process agrees without talking to the others.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -65,35 +64,3 @@ class EventLog(Protocol):
     def backlog(self, tenant_id: str) -> LogBacklog: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Shard:
-    """The tenants one loader owns: those whose ``shard_of`` is ``index`` among ``count`` shards."""
-
-    index: int
-    count: int
-
-    def __post_init__(self) -> None:
-        if self.count < 1 or not 0 <= self.index < self.count:
-            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= index < count")
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        """``"i/n"`` (the ``ECOMOPS_INGEST_LOADER_SHARD`` form)."""
-        index, sep, count = text.partition("/")
-        if not sep or not index.strip().isdigit() or not count.strip().isdigit():
-            raise ValueError(f"loader shard {text!r} is not of the form i/n (e.g. 0/2)")
-        return cls(int(index), int(count))
-
-    def owns(self, tenant_id: str) -> bool:
-        return shard_of(tenant_id, self.count) == self.index
-
-
-def shard_of(tenant_id: str, shards: int) -> int:
-    """The shard a tenant belongs to: the first 8 bytes of SHA-256 of its id, modulo ``shards``.
-
-    SHA-256 rather than Python's ``hash`` (salted per process) so every process, on every host and
-    version, agrees."""
-    digest = hashlib.sha256(tenant_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") % shards

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from ecomops.ingest import pipeline
 from ecomops.ingest.cluster import ClusterIngest, open_log
-from ecomops.ingest.eventlog import Shard
 from ecomops.ingest.pii import vault_sink
 from ecomops.ingest.shedding import LoadShedder
 from ecomops.ingest.stream_loader import StreamLoader
 from ecomops.platform import tenants
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.warehouse.ownership import Shard
 from ecomops.platform.web.state import AppState
 
 

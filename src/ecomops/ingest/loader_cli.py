@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from ecomops.ingest.cluster import open_log
-from ecomops.ingest.eventlog import Shard
 from ecomops.ingest.pii import vault_sink
 from ecomops.ingest.stream_loader import StreamLoader
 from ecomops.platform import tenants
@@ -18,6 +17,7 @@ from ecomops.platform.context import TenantInfo
 from ecomops.platform.observability import logs
 from ecomops.platform.server import running_server
 from ecomops.platform.warehouse.connection import WarehouseRegistry
+from ecomops.platform.warehouse.ownership import Shard
 
 
 def loader(
