@@ -108,7 +108,13 @@ class StreamLoader:
         self._refreshed_at = now
         for tenant_id in self.log.tenants():
             if tenant_id not in self._tenants and self.owns(tenant_id):
-                self._tenants[tenant_id] = self._open(tenant_id)
+                try:
+                    self._tenants[tenant_id] = self._open(tenant_id)
+                except Exception:
+                    # One tenant that cannot be opened (deleted, warehouse unreadable) must not keep the
+                    # others from loading; it is tried again at the next refresh.
+                    log.exception("cannot open tenant %s to load it from the ingest log", tenant_id)
+                    continue
                 log.info("loading tenant %s from the ingest log", tenant_id)
 
     def _open(self, tenant_id: str) -> _Tenant:
