@@ -70,6 +70,7 @@ def test_healthy_install_passes(settings: Settings, tenant: TenantInfo) -> None:
         "redis": "skip",
         "server": "skip",
         "server metrics": "skip",
+        "ingest log": "skip",
         "warehouse acme": "ok",
     }
     assert checks["store"]["data"]["journal_mode"] == "wal"

@@ -24,8 +24,8 @@ from ecomops.ingest.content_encoding import parse_content_encoding, read_body
 from ecomops.ingest.deadletters import DeadLetter, ReplayResult
 from ecomops.ingest.messages import MAX_BATCH_BYTES, MAX_EVENT_BYTES, MESSAGE_TYPES, Accepted, PiiSealer
 from ecomops.ingest.pii import dead_letter_sealer, user_pseudonymizer, wal_sealer
-from ecomops.ingest.pipeline import IngestPipeline
 from ecomops.ingest.shedding import LoadShedder
+from ecomops.ingest.writer import IngestWriter
 from ecomops.kernel.errors import BadRequest, EcomopsError, RequestTimeout, Unauthorized
 from ecomops.platform.crypto.keyring import keyring
 from ecomops.platform.observability.logs import set_tenant
@@ -209,7 +209,7 @@ async def _refuse_request(
 ) -> None:
     """A request refused as a whole leaves one dead letter (a sample of its body) and spends the key's
     invalid-event budget; the caller then raises the 400."""
-    pipeline: IngestPipeline = state.services["ingest"]
+    pipeline: IngestWriter = state.services["ingest"]
     await _spend_invalid(state, source, invalid)
     set_tenant(await pipeline.prepare_tenant(source.tenant_id))
     rejection = service.request_rejection(body, reason)
@@ -250,7 +250,7 @@ class _Validated:
 
 async def _ingest(request: Request, kind: str, strict: bool) -> Response:
     state: AppState = request.app.state.ecomops
-    pipeline: IngestPipeline = state.services["ingest"]
+    pipeline: IngestWriter = state.services["ingest"]
     with _shedder(state).admit():
         validated = await _validate(request, state, kind, strict)
     result = await pipeline.submit(validated.source.tenant_id, validated.accepted, validated.dead)
@@ -268,7 +268,7 @@ async def _validate(request: Request, state: AppState, kind: str, strict: bool) 
     """Read, authenticate and validate one request (under a body slot). A key sent in a header is
     resolved, and its invalid-event budget checked, before the body is read: an unknown key or a key
     that only sends junk costs no body read."""
-    pipeline: IngestPipeline = state.services["ingest"]
+    pipeline: IngestWriter = state.services["ingest"]
     received_at = datetime.now(UTC)
     cache = _key_cache(state)
     header_key = write_key_from_headers(request)

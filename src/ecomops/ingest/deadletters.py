@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ecomops.ingest import service
 from ecomops.ingest.pii import dead_letter_opener, user_pseudonymizer, vault_sink, wal_sealer
-from ecomops.ingest.pipeline import IngestPipeline
+from ecomops.ingest.writer import IngestWriter
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.platform.audit import record_action
 from ecomops.platform.context import TenantInfo
@@ -56,8 +56,8 @@ class ReplayResult(BaseModel):
     duplicates: int
 
 
-def _pipeline(state: AppState) -> IngestPipeline | None:
-    pipeline: IngestPipeline | None = state.services.get("ingest")
+def _pipeline(state: AppState) -> IngestWriter | None:
+    pipeline: IngestWriter | None = state.services.get("ingest")
     return pipeline
 
 

@@ -7,16 +7,19 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from ecomops.ingest.pipeline import IngestPipeline
+from ecomops.ingest.cluster import ClusterIngest
 from ecomops.ingest.shedding import LoadShedder
+from ecomops.ingest.writer import IngestWriter
 from ecomops.platform.web.state import AppState
 
 
 def collect(state: AppState) -> Iterator[Metric]:
     yield from _shedding(state)
     pipeline = state.services.get("ingest")
-    if not isinstance(pipeline, IngestPipeline):
+    if not isinstance(pipeline, IngestWriter):
         return
+    if isinstance(pipeline, ClusterIngest):
+        yield from _log_backlog(pipeline)
     figures = pipeline.figures()
     yield GaugeMetricFamily(
         "ecomops_ingest_queue_events",
@@ -99,3 +102,21 @@ def _shedding(state: AppState) -> Iterator[Metric]:
     for reason, count in sorted(figures.shed.items()):
         shed.add_metric([reason], count)
     yield shed
+
+
+def _log_backlog(cluster: ClusterIngest) -> Iterator[Metric]:
+    """Cluster mode: what each tenant's shared log holds that its loader has not loaded yet."""
+    entries = GaugeMetricFamily(
+        "ecomops_ingest_log_backlog_entries",
+        "Cluster mode: entries (group commits) in the tenant's shared ingest log not loaded yet.",
+        labels=("tenant",),
+    )
+    age = GaugeMetricFamily(
+        "ecomops_ingest_log_lag_seconds",
+        "Cluster mode: age of the oldest entry of the tenant's shared ingest log not loaded yet; 0 if none.",
+        labels=("tenant",),
+    )
+    for slug, backlog in sorted(cluster.log_backlog(), key=lambda b: b[0]):
+        entries.add_metric([slug], backlog.entries)
+        age.add_metric([slug], backlog.oldest_age_seconds)
+    yield from (entries, age)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from ecomops.ingest import api, metrics, pipeline
+from ecomops.ingest import api, lifecycle, metrics
 from ecomops.ingest.cli import ingest_app
+from ecomops.ingest.loader_cli import loader
 from ecomops.ingest.pii import load_pending_writes
 from ecomops.platform.console.i18n import N_
 from ecomops.platform.modules import Command, Module
@@ -25,7 +27,7 @@ module = Module(
     docs="docs/ingest.md",
     order=20,
     api=(api.router,),
-    commands=(Command("ingest", ingest_app),),
+    commands=(Command("ingest", ingest_app), Command("loader", loader)),
     permissions=(
         Permission(
             "ingest:read_dead_letters",
@@ -36,8 +38,9 @@ module = Module(
             "events:write_dead_letters", MANAGERS | {"operator"}, "replay dead letters into the pipeline"
         ),
     ),
-    startup=pipeline.startup,
-    shutdown=pipeline.shutdown,
+    startup=lifecycle.startup,
+    shutdown=lifecycle.shutdown,
+    warehouse_migrations=Path(__file__).parent / "warehouse_sql",
     pending_loaders=(load_pending_writes,),
     readiness=(("ingest", _ready),),
     metrics=(metrics.collect,),

@@ -14,7 +14,10 @@ from typing import Any
 import duckdb
 import msgspec
 import orjson
+import redis
 
+from ecomops.ingest.cluster import open_log
+from ecomops.ingest.eventlog import LogBacklog
 from ecomops.ingest.loader import EVENT_SCHEMA, load_events, parse_lines, store_pii
 from ecomops.ingest.messages import (
     MAX_EVENT_BYTES,
@@ -26,11 +29,13 @@ from ecomops.ingest.messages import (
     normalize,
 )
 from ecomops.ingest.nesting import Unsplittable, exceeds, split_batch
+from ecomops.ingest.redis_log import LogNotDurable
 from ecomops.ingest.sealed import PiiSink
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
 from ecomops.kernel.errors import BadRequest, NotFound, ValidationFailed
 from ecomops.kernel.ids import new_id
+from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse
 from ecomops.tenancy.service import SourceInfo
 
@@ -367,3 +372,20 @@ def replay_direct(
             load_events(cur, events, default_currency)
         mark_replayed(cur, letter["dead_letter_id"], accepted.message_id)
     return accepted.message_id, exists is None
+
+
+class LogUnusable(Exception):
+    """Cluster mode's event log cannot take acknowledged events (unreachable, or not durable)."""
+
+
+def log_backlog(settings: Settings) -> list[LogBacklog]:
+    """Cluster mode: each tenant's shared-log backlog (``doctor`` reads it without a server). Raises
+    ``LogUnusable`` when the log is unreachable or would acknowledge writes it has not fsynced."""
+    try:
+        event_log = open_log(settings)
+    except (LogNotDurable, redis.RedisError) as exc:
+        raise LogUnusable(str(exc)) from exc
+    try:
+        return [event_log.backlog(tenant_id) for tenant_id in event_log.tenants()]
+    finally:
+        event_log.close()

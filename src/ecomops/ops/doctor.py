@@ -33,6 +33,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, make_url, text
 
+from ecomops.ingest import service as ingest
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform import tenants as tenant_registry
 from ecomops.platform.client import ServerClient, ServerError, tenant_path
@@ -521,6 +522,34 @@ def check_server_metrics(server: ServerInfo | None) -> Check:
     return Check("server metrics", Status.ok, detail, figures)
 
 
+def check_ingest_log(settings: Settings, slugs: dict[str, str]) -> Check:
+    """Cluster mode: is the shared ingest log durable and reachable, and how far behind is each loader?"""
+    if not settings.ingest_log:
+        return Check("ingest log", Status.skip, "embedded mode (ECOMOPS_INGEST_LOG unset)")
+    try:
+        backlogs = ingest.log_backlog(settings)
+    except ingest.LogUnusable as exc:
+        return Check("ingest log", Status.fail, f"{_safe_url(settings.ingest_log)}: {exc}")
+    detail = ", ".join(
+        f"{slugs.get(b.tenant_id, b.tenant_id)} {b.entries} entries ({b.oldest_age_seconds:.1f} s)"
+        for b in backlogs
+    )
+    figures = {
+        slugs.get(b.tenant_id, b.tenant_id): {"entries": b.entries, "lag_seconds": b.oldest_age_seconds}
+        for b in backlogs
+    }
+    behind = [slug for slug, f in figures.items() if f["lag_seconds"] > LOADER_LAG_WARN_SECONDS]
+    if behind:
+        return Check(
+            "ingest log",
+            Status.warn,
+            f"the loaders of {', '.join(behind)} are more than {LOADER_LAG_WARN_SECONDS:.0f} s behind "
+            f"(is a loader running for each shard?): {detail}",
+            figures,
+        )
+    return Check("ingest log", Status.ok, f"backlog per tenant: {detail or 'none'}", figures)
+
+
 _VERSION_SQL = "SELECT module, max(version) AS version FROM _module_migrations GROUP BY module"
 
 
@@ -606,6 +635,8 @@ def run_checks(settings: Settings, server: ServerInfo | None = None, *, detect_s
         checks.append(Check("warehouses", Status.skip, "tenants unknown until the store check passes"))
         return Report(checks)
     tenants = tenant_registry.list_tenants(engine)
+    slugs = {t.id: t.slug for t in tenants}
+    checks.append(_guarded("ingest log", lambda: check_ingest_log(settings, slugs)))
     if not tenants:
         checks.append(Check("warehouses", Status.skip, "no tenants yet (`ecomops tenant create SLUG`)"))
     for tenant in tenants:

@@ -29,6 +29,7 @@ from ecomops.platform.observability.logs import LogFields, bound
 from ecomops.platform.periodic import Periodic
 from ecomops.platform.registry import registry
 from ecomops.platform.tenants import get_tenant_by_id
+from ecomops.platform.warehouse.ownership import owns_warehouse
 from ecomops.platform.web.state import AppState
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class Scheduler:
         with scheduled.lock, acting_as(AuditContext(job.actor)):
             started = time.perf_counter()
             for tenant_id in job.tenants(self.state.engine):
+                if not owns_warehouse(self.state.settings, tenant_id):
+                    continue  # cluster mode: the process that loads the tenant runs its jobs
                 try:
                     if module.optional and module.name in disabled_modules(self.state.engine, tenant_id):
                         stats.skipped_disabled += 1

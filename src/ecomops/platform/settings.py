@@ -63,6 +63,31 @@ class Settings(BaseSettings):
     ingest_flush_interval_ms: int = 200
     ingest_dedupe_window_hours: int = 24
     ingest_fsync: bool = True
+    # Cluster mode (docs/cluster.md): stateless ingest processes append to a shared log, loaders own shards.
+    ingest_log: str = Field(
+        default="",
+        description="URL of the shared event log for cluster mode (redis://host:port/db): ingest processes "
+        "append validated events there and `ecomops loader` processes load them. Empty: the embedded WAL.",
+    )
+    ingest_log_prefix: str = Field(
+        default="ecomops:",
+        description="Prefix of every key cluster mode keeps in the log (installations may share one).",
+    )
+    ingest_log_require_fsync: bool = Field(
+        default=True,
+        description="Refuse to start cluster mode unless the log acknowledges only what it has fsynced "
+        "(Redis: appendonly yes and appendfsync always). false only where durability is ensured otherwise.",
+    )
+    ingest_log_max_backlog_entries: int = Field(
+        default=100_000,
+        ge=1,
+        description="Appended entries a tenant's log may hold before its loader loads them; beyond, 429.",
+    )
+    ingest_loader_shard: str = Field(
+        default="",
+        description='In cluster mode, `ecomops serve` also loads this shard of tenants ("i/n", like '
+        "`ecomops loader --shard i --shards n`) and serves their warehouses' reads.",
+    )
     # Abuse bounds (write keys are public: they ship in storefront JavaScript).
     ingest_max_invalid_per_request: int = Field(
         default=20,
