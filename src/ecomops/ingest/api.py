@@ -219,7 +219,7 @@ async def _refuse_request(
     )
 
 
-async def _off_loop(pipeline: IngestPipeline, body: bytes, work: Callable[[], _T]) -> _T:
+async def _off_loop(pipeline: IngestWriter, body: bytes, work: Callable[[], _T]) -> _T:
     """Run CPU-bound request work (decoding, validation) where it does not hold up the event loop."""
     if len(body) < OFF_LOOP_BYTES:
         return work()

@@ -8,6 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from ecomops.ingest.cluster import ClusterIngest
+from ecomops.ingest.pipeline import IngestFigures
 from ecomops.ingest.shedding import LoadShedder
 from ecomops.ingest.writer import IngestWriter
 from ecomops.platform.web.state import AppState
@@ -31,21 +32,8 @@ def collect(state: AppState) -> Iterator[Metric]:
         "Queued events beyond which ingest answers 429 (ECOMOPS_INGEST_QUEUE_MAX_EVENTS).",
         value=figures.queue_capacity,
     )
-    yield GaugeMetricFamily(
-        "ecomops_ingest_backlog_max_bytes",
-        "A tenant's WAL backlog beyond which its ingest answers 429 (ECOMOPS_INGEST_BACKLOG_MAX_MB).",
-        value=figures.backlog_max_bytes,
-    )
-    yield GaugeMetricFamily(
-        "ecomops_ingest_backlog_max_seconds",
-        "A tenant's loader lag beyond which its ingest answers 429 (ECOMOPS_INGEST_BACKLOG_MAX_SECONDS).",
-        value=figures.backlog_max_seconds,
-    )
-    yield GaugeMetricFamily(
-        "ecomops_ingest_wal_disk_free_bytes",
-        "Free bytes on the WAL's file system; ingest answers 429 below ECOMOPS_INGEST_MIN_FREE_DISK_MB.",
-        value=figures.disk_free_bytes,
-    )
+    if figures.backlog_max_bytes:
+        yield from _wal_budget(figures)
     events = CounterMetricFamily(
         "ecomops_ingest_events",
         "Events received since the server started, by tenant and outcome: accepted (durable), "
@@ -120,3 +108,22 @@ def _log_backlog(cluster: ClusterIngest) -> Iterator[Metric]:
         entries.add_metric([slug], backlog.entries)
         age.add_metric([slug], backlog.oldest_age_seconds)
     yield from (entries, age)
+
+
+def _wal_budget(figures: IngestFigures) -> Iterator[Metric]:
+    """The embedded WAL's backlog budget and free disk (not in cluster mode: no WAL)."""
+    yield GaugeMetricFamily(
+        "ecomops_ingest_backlog_max_bytes",
+        "A tenant's WAL backlog beyond which its ingest answers 429 (ECOMOPS_INGEST_BACKLOG_MAX_MB).",
+        value=figures.backlog_max_bytes,
+    )
+    yield GaugeMetricFamily(
+        "ecomops_ingest_backlog_max_seconds",
+        "A tenant's loader lag beyond which its ingest answers 429 (ECOMOPS_INGEST_BACKLOG_MAX_SECONDS).",
+        value=figures.backlog_max_seconds,
+    )
+    yield GaugeMetricFamily(
+        "ecomops_ingest_wal_disk_free_bytes",
+        "Free bytes on the WAL's file system; ingest answers 429 below ECOMOPS_INGEST_MIN_FREE_DISK_MB.",
+        value=figures.disk_free_bytes,
+    )

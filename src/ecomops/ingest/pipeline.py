@@ -89,12 +89,12 @@ class IngestFigures:
     queued_events: int
     queue_capacity: int
     tenants: list[TenantFigures]
-    #: A tenant's backlog budget: past either, its ingest answers 429.
-    backlog_max_bytes: int
-    backlog_max_seconds: float
+    #: A tenant's WAL backlog budget: past either, its ingest answers 429 (0: no WAL, cluster mode).
+    backlog_max_bytes: int = 0
+    backlog_max_seconds: float = 0.0
     #: Free bytes on the WAL's file system, and the floor below which ingest answers 429 (0: unchecked).
-    disk_free_bytes: int
-    min_free_disk_bytes: int
+    disk_free_bytes: int = 0
+    min_free_disk_bytes: int = 0
 
 
 @dataclass
