@@ -32,6 +32,12 @@ def test_coverage_reads_the_seeded_shop(shop: SeededShop) -> None:
     early = covered(shop, datetime(2026, 11, 30, 0, tzinfo=UTC))
     assert early.last_event_day == date(2026, 11, 30) and early.last_event_at is not None
     assert early.last_event_at <= datetime(2026, 11, 30, 0, tzinfo=UTC)
+    # Today (Nov 30 in Shanghai) is not over: the rate is that of the 7 whole days before it.
+    (whole,) = shop.query(
+        "SELECT count(*) / 7 FROM events WHERE ts >= TIMESTAMPTZ '2026-11-22 16:00:00+00' "
+        "AND ts < TIMESTAMPTZ '2026-11-29 16:00:00+00'"
+    )[0]
+    assert early.events_per_day == round(whole, 1)
 
 
 def test_a_shop_up_to_the_end_date_is_reused(shop: SeededShop) -> None:

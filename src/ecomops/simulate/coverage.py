@@ -42,8 +42,8 @@ class Coverage:
     last_event_at: IsoDateTime | None
     #: Its local date in the tenant's time zone.
     last_event_day: date | None
-    #: Simulated events per day over the 7 local days up to ``last_event_day`` (the live feed's default
-    #: rate, so today and caught-up days look like the shop's history).
+    #: Simulated events per day over the 7 whole local days up to ``last_event_day`` (before today): the
+    #: live feed's default rate, so today and caught-up days look like the shop's history.
     events_per_day: float
 
 
@@ -79,9 +79,10 @@ def read_coverage(cur: duckdb.DuckDBPyConnection, tenant: TenantInfo, now: datet
     zone = ZoneInfo(tenant.timezone)
     per_day = 0.0
     if last_at is not None:
-        end_day = last_at.astimezone(zone).date() + timedelta(days=1)
+        # Whole days only: today's are not over yet.
+        end_day = min(last_at.astimezone(zone).date() + timedelta(days=1), now.astimezone(zone).date())
         start = datetime.combine(end_day - timedelta(days=RATE_DAYS), time.min, zone)
-        end = min(datetime.combine(end_day, time.min, zone), now)
+        end = datetime.combine(end_day, time.min, zone)
         counted = cur.execute(
             "SELECT count(*) FROM events WHERE starts_with(message_id, ?) AND ts >= ? AND ts < ?",
             [prefix, start, end],
