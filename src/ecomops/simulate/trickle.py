@@ -70,6 +70,8 @@ SHIFTS = ((8, 12), (12, 16), (16, 20), (20, 24))
 #: Viewers who drop into the live room per live-room session we simulate (the platform's audience is
 #: far larger than the sessions that click through to the shop), as in the seeder's ``live_sessions``.
 AUDIENCE_PER_SESSION = 30
+#: Peak concurrent viewers as a share of all viewers so far (the seeder draws 0.15–0.3 per show).
+PEAK_SHARE = 0.22
 #: Mean seconds between two events of a session.
 EVENT_GAP_S = 20.0
 _ZERO = Decimal("0")
@@ -125,7 +127,6 @@ class TrickleModel:
         share = np.array([CATEGORIES[k].share for k in self.catalog.category])
         weight = share * self.catalog.popularity
         self.product_weight = weight / weight.sum()
-        self.scale = Decimal(1).scaleb(-2)
 
     # --- shows -------------------------------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class TrickleModel:
         for k in range(elapsed):
             total += self._sessions_per_minute(show.start + timedelta(minutes=k)) * live_share
         viewers = round(total * AUDIENCE_PER_SESSION)
-        return max(1, round(viewers * 0.22)), viewers
+        return max(1, round(viewers * PEAK_SHARE)), viewers
 
     def show_messages(self, minute: datetime) -> list[dict[str, Any]]:
         """Start, per-minute viewer update and end of the show running in ``minute`` (UTC, whole minute)."""
@@ -345,7 +346,7 @@ class TrickleModel:
 
     def _product(self, p: int | np.integer[Any]) -> dict[str, Any]:
         i = int(p)
-        price = (Decimal(int(self.catalog.list_price[i])) * self.scale).quantize(_CENT)
+        price = Decimal(int(self.catalog.list_price[i])) * _CENT  # minor units → amount
         return {
             "product_id": self.product_ids[i],
             "sku": self.catalog.sku[i],
