@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from ecomops.simulate.coverage import MAX_CATCH_UP_DAYS, Coverage, decide, read_coverage
+from ecomops.simulate.trickle_cli import RESUME_OVERLAP, catch_up_start
 from tests.simulate.conftest import SHOP_PARAMS, SeededShop
 
 AFTER = datetime(2026, 12, 3, 12, tzinfo=UTC)
@@ -62,3 +63,14 @@ def test_no_shop_or_another_size_is_seeded(shop: SeededShop) -> None:
     assert decide(replace(cov, last_event_at=None, last_event_day=None), SHOP_PARAMS).action == "seed"
     other = decide(cov, replace(SHOP_PARAMS, customers=SHOP_PARAMS.customers + 1))
     assert other.action == "seed" and "customers" in other.reason
+
+
+def test_the_feed_resumes_a_little_before_the_last_event_and_at_most_the_catch_up_window(
+    shop: SeededShop,
+) -> None:
+    cov = covered(shop)
+    assert cov.last_event_at is not None
+    assert catch_up_start(cov, AFTER) == cov.last_event_at - RESUME_OVERLAP
+    much_later = AFTER + timedelta(days=30)
+    assert catch_up_start(cov, much_later) == much_later - timedelta(days=MAX_CATCH_UP_DAYS)
+    assert catch_up_start(replace(cov, last_event_at=None), AFTER) == AFTER

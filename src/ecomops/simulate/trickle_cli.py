@@ -29,6 +29,8 @@ from ecomops.simulate.feed import Feed, FeedStats, FeedStopped
 from ecomops.simulate.feedkey import demo_write_key
 from ecomops.simulate.trickle import DEFAULT_RATE, TrickleModel, TrickleParams
 
+#: How far before the last simulated event a restarted feed resumes (longer than a session lasts).
+RESUME_OVERLAP = timedelta(minutes=30)
 #: Seconds between two summary lines while the feed runs.
 REPORT_EVERY_S = 600.0
 
@@ -55,10 +57,11 @@ def wait_for_server(url: str, seconds: float) -> None:
 
 
 def catch_up_start(cov: coverage.Coverage, now: datetime) -> datetime:
-    """Where the shop's simulated traffic stops (bounded to the catch-up window); ``now`` if none."""
+    """Where to resume: a little before the shop's last simulated event, so sessions a stopped feed left
+    half sent are completed (what was sent comes back as duplicates); ``now`` for a shop without one."""
     if cov.last_event_at is None:
         return now
-    return max(cov.last_event_at, now - timedelta(days=coverage.MAX_CATCH_UP_DAYS))
+    return max(cov.last_event_at - RESUME_OVERLAP, now - timedelta(days=coverage.MAX_CATCH_UP_DAYS))
 
 
 def shop_rate(cov: coverage.Coverage) -> float:
