@@ -12,6 +12,8 @@ DEMO_OWNER ?= owner@demo.ecomops.test
 # nothing is simulated in the future (today fills from live events). `demo seed` alone keeps its fixed
 # default end date, so its output never depends on the day it runs.
 DEMO_END_DATE ?= $(shell TZ=Asia/Shanghai date -d yesterday +%F)
+# Mean events per second of the live feed; empty: the seeded shop's own recent rate (`demo trickle --rate`).
+DEMO_RATE ?=
 export ECOMOPS_DATA_DIR ?= $(CURDIR)/.ecomops
 
 .PHONY: install demo serve test lint format typecheck bench screenshots clean
@@ -26,10 +28,17 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ecomops tenant create $(DEMO_TENANT) --name "Demo Shop 演示店铺" --timezone Asia/Shanghai --currency CNY --if-not-exists
-	$(BIN)/ecomops demo seed --tenant $(DEMO_TENANT) --days $(DEMO_DAYS) --customers $(DEMO_CUSTOMERS) --seed 42 --end-date $(DEMO_END_DATE)
-	@# A fresh password on every run, so the login printed here always works.
-	$(BIN)/ecomops user bootstrap --tenant $(DEMO_TENANT) --email $(DEMO_OWNER) --reset-password
-	$(BIN)/ecomops serve
+	@# A second run keeps the seeded shop (seconds, not minutes) and the live feed fills the days since;
+	@# RESEED=1 seeds it again from scratch.
+	$(BIN)/ecomops demo seed --tenant $(DEMO_TENANT) --days $(DEMO_DAYS) --customers $(DEMO_CUSTOMERS) --seed 42 --end-date $(DEMO_END_DATE) $(if $(RESEED),,--if-missing)
+	@# A fresh password on every run, so the login printed here always works; the owner's authenticator
+	@# is enrolled once, its QR code printed here (later runs keep it).
+	$(BIN)/ecomops user bootstrap --tenant $(DEMO_TENANT) --email $(DEMO_OWNER) --reset-password --enroll-totp
+	@# The live feed sends visits, orders and a live show through the ingest API while the server runs,
+	@# and stops with it (Ctrl-C stops both).
+	$(BIN)/ecomops demo trickle --tenant $(DEMO_TENANT) --customers $(DEMO_CUSTOMERS) --seed 42 $(if $(DEMO_RATE),--rate $(DEMO_RATE)) & feed=$$!; \
+	  trap 'kill $$feed 2>/dev/null; wait $$feed' EXIT; \
+	  ECOMOPS_DEMO_SIGNIN_HINT=1 $(BIN)/ecomops serve
 
 serve: $(STAMP)
 	$(BIN)/ecomops serve

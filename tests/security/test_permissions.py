@@ -112,6 +112,7 @@ GATED = [
     Gated("GET", "/imports/imp_missing", "imports:read"),
     Gated("GET", "/imports/imp_missing/rejects", "imports:run"),
     Gated("POST", "/demo/seed", "demo:seed", {"json": {}}),
+    Gated("GET", "/demo/coverage", "demo:seed"),
     Gated("GET", "/ingest/dead-letters", "ingest:read_dead_letters"),
     Gated("POST", "/ingest/dead-letters/dl_missing/replay", "events:write_dead_letters", {"json": None}),
     Gated("GET", "/keys", "keys:manage"),

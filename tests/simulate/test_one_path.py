@@ -33,3 +33,21 @@ def test_seed_answers_alike_here_through_the_server_and_over_http(
     assert through_server == here == over_http == (404, "not_found", "tenant 'nope' not found")
     assert _stable(remote) == _stable(local)  # same parameters, same shop, same manifest and paths
     assert local["row_counts"]["customers"] == 600 and local["manifest"]["row_counts"] == local["row_counts"]
+
+
+def test_if_missing_decides_alike_here_and_through_the_server(
+    data_dir: Path, settings: Settings, tenant: TenantInfo
+) -> None:
+    cli_json("demo", "seed", "--tenant", tenant.slug, *SMALL, "--json")
+    keep = ["demo", "seed", "--tenant", tenant.slug, *SMALL, "--if-missing", "--json"]
+    here = cli_json(*keep)
+    with serving(data_dir, tenant.slug) as api:
+        through_server = cli_json(*keep)
+        coverage = api.get("/demo/coverage").json()
+    assert here == through_server == {"action": "reuse", "reason": here["reason"], "missing_days": 0}
+    assert "2026-06-30" in here["reason"]
+    assert (coverage["products"], coverage["customers"], coverage["last_event_day"]) == (
+        202,
+        600,
+        "2026-06-30",
+    )

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from ecomops.ingest.ecommerce import ORDER_EVENTS, Derived, OrderEvent, derive
+from ecomops.ingest.livestream import apply_live_streams
 from ecomops.ingest.sealed import PiiSink, UnloadableLine, WalPii
 from ecomops.ingest.wal import TenantWal
 from ecomops.kernel.ids import new_id
@@ -275,6 +276,7 @@ def load_events(cur: duckdb.DuckDBPyConnection, events: pa.Table, default_curren
             _apply_orders(cur, derived)
             touched = [o["order_id"] for o in derived.orders] + [r["order_id"] for r in derived.refunds]
             touched += list(derived.cancelled)
+        apply_live_streams(cur)
         # Same transaction as the facts: dashboards never see facts without their rollups.
         facts.publish(cur, facts.FactsChanged("loaded", order_ids=touched, events_table="loaded_events"))
         # Only on success: after an error the transaction is aborted and its rollback drops it.

@@ -21,6 +21,7 @@ import msgspec
 import orjson
 
 from ecomops.ingest.ecommerce import ORDER_EVENTS, parse_order_properties, validate_order_properties
+from ecomops.ingest.livestream import LIVE_STREAM_EVENTS, validate_live_stream_properties
 from ecomops.ingest.nesting import exceeds
 from ecomops.kernel import jsonutil
 from ecomops.kernel.clock import to_epoch_micros
@@ -338,10 +339,15 @@ def normalize(
     if msg_type == "track" and msg.event in ORDER_EVENTS:
         problem = validate_order_properties(msg.event, properties_json or b"{}")
         if problem is not None:
-            reason, _, loc = problem.partition("|")
+            reason, _, loc = problem.rpartition("|")
             raise InvalidEvent(reason, loc)
         if revenue is None and msg.event != "Order Cancelled":  # an order's revenue is its total
             revenue = _revenue(parse_order_properties(properties_json or b"{}").total)
+    if msg_type == "track" and msg.event in LIVE_STREAM_EVENTS:
+        problem = validate_live_stream_properties(msg.event, properties_json or b"{}")
+        if problem is not None:
+            reason, _, loc = problem.rpartition("|")
+            raise InvalidEvent(reason, loc)
 
     event_name = msg.event if msg_type == "track" else (msg.name if msg_type in ("page", "screen") else None)
     properties = _json_column(properties_json)

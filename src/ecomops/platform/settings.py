@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="Bearer token that lets a non-local scraper read /metrics; without it only loopback "
         "clients may.",
     )
+    demo_signin_hint: bool = Field(
+        default=False,
+        description="Local demo (`make demo` sets it): the sign-in pages say that the password and the "
+        "authenticator QR code were printed in the terminal.",
+    )
     # Console sign-in: idle and absolute session lifetimes, and the account lockout rule.
     session_idle_minutes: int = Field(default=30, ge=1, description="Sign out after this much inactivity.")
     session_absolute_hours: int = Field(default=12, ge=1, description="Sign out this long after sign-in.")

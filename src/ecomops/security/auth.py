@@ -318,6 +318,28 @@ def reset_mfa(engine: Engine, email: str) -> None:
     _audit_on_user_tenants(engine, user.id, user.email, "user.mfa_reset", {})
 
 
+def enroll_totp(engine: Engine, email: str) -> mfa.Enrolment | None:
+    """MFA on with a fresh TOTP secret, for the operator at the machine (``user bootstrap --enroll-totp``):
+    the local demo's owner scans the secret printed in the terminal instead of enrolling in the browser
+    between password and dashboard.
+
+    The secret goes to whoever runs the command, like ``--reset-password``'s password, so it needs the
+    same access (the operational store). An account with MFA already on keeps its authenticator
+    (``None``): a second ``make demo`` must not invalidate the app the owner set up.
+    """
+    with session_scope(engine) as s:
+        user = s.scalar(select(User).where(User.email == accounts.normalize_email(email)))
+        if user is None:
+            raise NotFound(f"user {email!r} not found", {"email": email})
+        if user.mfa_enabled_at is not None:
+            return None
+        enrolment = mfa.begin_enrolment(engine, s, user)
+        user.mfa_enabled_at = utcnow()
+        user_id, user_email = user.id, user.email
+    _audit_on_user_tenants(engine, user_id, user_email, "user.mfa_enabled", {"via": "cli"})
+    return enrolment
+
+
 def logout(engine: Engine, token: str | None) -> None:
     if not token:
         return

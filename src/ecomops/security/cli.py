@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import secrets
 import sys
 from datetime import datetime
 from typing import Annotated
 
+import segno
 import typer
 from rich.table import Table
 
@@ -14,7 +17,7 @@ from ecomops.platform.commandline import cli_errors, console, engine, print_json
 from ecomops.platform.roles import ROLES
 from ecomops.platform.settings import get_settings
 from ecomops.platform.tenants import get_tenant
-from ecomops.security import accounts, auth, invitations
+from ecomops.security import accounts, auth, invitations, mfa
 
 user_app = typer.Typer(help="User accounts (people who sign in).", no_args_is_help=True)
 member_app = typer.Typer(help="Tenant memberships and roles.", no_args_is_help=True)
@@ -193,13 +196,25 @@ def user_bootstrap(
     reset_password: Annotated[
         bool, typer.Option("--reset-password", help="Give an existing account a new password (shown once)")
     ] = False,
+    enroll_totp: Annotated[
+        bool,
+        typer.Option(
+            "--enroll-totp",
+            help="Turn MFA on with a new authenticator secret, shown once as a QR code "
+            "(kept if MFA is already on)",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """First run: create an owner for TENANT and print the sign-in (idempotent)."""
     with cli_errors():
         result = auth.bootstrap_owner(engine(), tenant, email, reset_password=reset_password)
+        enrolment = auth.enroll_totp(engine(), email) if enroll_totp else None
+    if enrolment is not None:
+        result = dataclasses.replace(result, mfa_enabled=True)
     if json_out:
-        print_json(result.__dict__)
+        totp = {"totp_secret": enrolment.secret, "totp_uri": enrolment.uri} if enrolment else {}
+        print_json({**result.__dict__, **totp})
         return
     console.print(f"Console sign-in for [bold]{tenant}[/bold]: http://{_host()}/login")
     console.print(f"  email:    {result.email}", highlight=False)
@@ -207,8 +222,24 @@ def user_bootstrap(
         console.print(f"  password: {result.password}", highlight=False, soft_wrap=True)
     else:
         console.print("  password: unchanged (use --reset-password for a new one)")
-    if result.mfa_required and not result.mfa_enabled:
+    if enrolment is not None:
+        _print_enrolment(enrolment)
+    elif enroll_totp:
+        console.print("  MFA:      the authenticator app set up before (new one: `ecomops user mfa-reset`)")
+    elif result.mfa_required and not result.mfa_enabled:
         console.print("  The first sign-in asks you to set up an authenticator app (owners need MFA).")
+
+
+def _print_enrolment(enrolment: mfa.Enrolment) -> None:
+    """The QR code in the terminal (Unicode half blocks, scannable from the screen) and the secret for
+    apps that take it typed; shown this once."""
+    console.print("  MFA:      scan this QR code with an authenticator app (shown once):")
+    out = io.StringIO()
+    segno.make(enrolment.uri, error="m").terminal(out=out, compact=True, border=2)
+    sys.stdout.write(out.getvalue())
+    sys.stdout.flush()
+    console.print(f"  secret:   {enrolment.secret}", highlight=False)
+    console.print(f"  uri:      {enrolment.uri}", highlight=False, soft_wrap=True)
 
 
 def _host() -> str:

@@ -64,7 +64,9 @@ def _issue_cookie(response: Response, request: Request, state: AppState, signed_
 
 def _login_page(request: Request, context: dict[str, Any], status: int = 200) -> Response:
     token, new = signin.pre_session_csrf(request)
-    response = _page(request, "auth/login.html", {**context, "csrf_token": token}, status)
+    state: AppState = request.app.state.ecomops
+    context = {**context, "csrf_token": token, "demo_hint": state.settings.demo_signin_hint}
+    response = _page(request, "auth/login.html", context, status)
     if new:
         signin.set_pre_session_cookie(response, request, token)
     return response
@@ -135,6 +137,7 @@ def _code_page(
             if step_up
             else f"Signing in as {session.email}."
         ),
+        "demo_hint": request.app.state.ecomops.settings.demo_signin_hint and not step_up,
     }
     return _page(request, "auth/mfa.html", context, status)
 

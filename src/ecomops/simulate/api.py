@@ -1,4 +1,5 @@
-"""``POST /api/v1/t/{tenant}/demo/seed``: seed through the server that owns the tenant's warehouse."""
+"""``POST /api/v1/t/{tenant}/demo/seed``: seed through the server that owns the tenant's warehouse;
+``GET …/demo/coverage``: what demo shop is there (``demo seed --if-missing`` decides with it)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
+from ecomops.simulate import coverage, service
 from ecomops.simulate import params as p
-from ecomops.simulate import service
 from ecomops.simulate.service import SeedResult
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/demo", tags=["demo"])
@@ -47,3 +48,14 @@ async def seed(body: SeedRequest, ctx: TenantDep, state: StateDep) -> SeedResult
     require(ctx, "demo:seed")
     params = p.SeedParams(body.days, body.customers, body.seed, body.end_date)
     return await run_in_threadpool(service.seed, state, ctx.tenant, params)
+
+
+@router.get(
+    "/coverage",
+    summary="What demo shop the tenant holds: simulator products, customers and its latest event",
+    response_model=coverage.Coverage,
+    responses={403: {"description": "Role may not seed"}},
+)
+async def get_coverage(ctx: TenantDep, state: StateDep) -> coverage.Coverage:
+    require(ctx, "demo:seed")
+    return await run_in_threadpool(coverage.coverage, state, ctx.tenant)

@@ -15,10 +15,11 @@ from ecomops.kernel.errors import ValidationFailed
 from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import ServerClient, tenant_path
 from ecomops.platform.commandline import cli_errors, console, here_or_server, print_json, tenant_info
+from ecomops.simulate import coverage, service
 from ecomops.simulate import params as p
-from ecomops.simulate import service
 from ecomops.simulate.manifest import write_manifest
 from ecomops.simulate.service import SeedResult
+from ecomops.simulate.trickle_cli import shop_coverage, trickle_command
 
 demo_app = typer.Typer(help="Demo shop simulator.", no_args_is_help=True)
 
@@ -72,10 +73,26 @@ def seed_command(
     ] = None,
     manifest: Annotated[Path | None, typer.Option(help="Where to write the ground-truth manifest")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    if_missing: Annotated[
+        bool,
+        typer.Option(
+            "--if-missing",
+            help="Keep the tenant's demo shop when it has these customers and its gap to --end-date is "
+            f"at most {coverage.MAX_CATCH_UP_DAYS} days (`demo trickle` fills it); seed otherwise",
+        ),
+    ] = False,
 ) -> None:
     """Fill a tenant with a deterministic demo shop; re-seeding replaces the previous demo data."""
     with cli_errors():
         params = p.SeedParams(days, customers, seed, parse_end_date(end_date)).validated()
+        if if_missing:
+            decision = coverage.decide(shop_coverage(tenant), params)
+            if json_out and decision.action == "reuse":
+                print_json(json_form(decision, coverage.SeedDecision))
+            elif not json_out:
+                console.print(f"demo shop: {decision.action}: {decision.reason}", highlight=False)
+            if decision.action == "reuse":
+                return
         result = seed_shop(tenant, params, manifest)
     if json_out:
         print_json(json_form(result, SeedResult))
@@ -90,3 +107,6 @@ def seed_command(
         f"(warehouse write {t['warehouse_write_s']:.1f} s)"
     )
     console.print(f"manifest: {manifest or result.manifest_path}")
+
+
+demo_app.command("trickle")(trickle_command)

@@ -27,6 +27,8 @@ EVENT_CHUNK_ROWS = 500_000
 OWNED_BY_ID = (
     ("events", "message_id"),
     ("order_items", "item_id"),
+    # Lines of the live demo's orders (ingest derives their item ids from the order id).
+    ("order_items", "order_id"),
     ("orders", "order_id"),
     ("refunds", "refund_id"),
     ("reviews", "review_id"),
