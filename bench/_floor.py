@@ -26,7 +26,9 @@ def build(path: str) -> Starlette:
         events = orjson.loads(body)["batch"]
         os.write(fd, body + b"\n")
         os.fsync(fd)
-        return Response(orjson.dumps({"success": True, "accepted": len(events)}), media_type="application/json")
+        return Response(
+            orjson.dumps({"success": True, "accepted": len(events)}), media_type="application/json"
+        )
 
     async def ready(request: Request) -> Response:
         return Response(b"ok")
@@ -35,4 +37,6 @@ def build(path: str) -> Starlette:
 
 
 if __name__ == "__main__":
-    uvicorn.run(build(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+    uvicorn.run(
+        build(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False
+    )

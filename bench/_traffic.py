@@ -120,7 +120,7 @@ class Visitors:
                     "user_id": f"user-{v:06d}" if v % 3 == 0 else None,
                     "device": device,
                     "ua": USER_AGENTS[v % len(USER_AGENTS)],
-                    "ip": f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                    "ip": ".".join(str(rng.randint(1, 223)) for _ in range(4)),
                     "campaign": CAMPAIGNS[v % len(CAMPAIGNS)],
                     "locale": LOCALES[v % len(LOCALES)],
                     "device_id": f"{rng.getrandbits(64):016x}",

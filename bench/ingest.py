@@ -13,17 +13,17 @@ each phase and the ratio (target >= 0.80), the /healthz latency sampled every 20
 the answers the abuser and the flood got, and the server's RSS.
 Usage: python bench/ingest.py --abuse [--seconds 20] [--clients 16]
 
-``--realistic`` runs storefront traffic (issue 11; shapes and sizes in ``bench/_traffic.py``: ~1.2 KB events with
-full context, 30 % pages with clicks, 58 % product events, 10 % identify with PII traits, 1.5 % orders) against
-a durable server, once per client count (``--clients-list 8,32,64``), at full speed or paced (``--rate``
-events/s). Every body is built before the clock starts; a 429 is retried after its Retry-After (a run with
-any 429 does not count as sustained). Per run it prints: events/s acknowledged and events/s loaded (until the
-warehouse holds every event), the 429s, p50/p99 acknowledgement, ack-to-queryable p50/p99 per event type
-(a sample of message ids and order ids per batch, polled through the SQL API every 50 ms), server RSS (peak
-and 5 s after loading finished), bytes on disk per event (warehouse files + DuckDB WAL + ingest WAL, when
-loading finished and again after the server stopped). Beside it, in the same run, the floor
-(``bench/_floor.py``: Starlette + uvicorn, parse the JSON, append + fsync per request) and the ratio. Finally it
-checks every acknowledged event is in the warehouse exactly once.
+``--realistic`` runs storefront traffic (issue 11; shapes and sizes in ``bench/_traffic.py``: ~1.2 KB events
+with full context, 30 % pages with clicks, 58 % product events, 10 % identify with PII traits, 1.5 % orders)
+against a durable server, once per client count (``--clients-list 8,32,64``), at full speed or paced
+(``--rate`` events/s). Every body is built before the clock starts; a 429 is retried after its Retry-After
+(a run with any 429 does not count as sustained). Per run it prints: events/s acknowledged and events/s
+loaded (until the warehouse holds every event), the 429s, p50/p99 acknowledgement, ack-to-queryable p50/p99
+per event type (a sample of message ids and order ids per batch, polled through the SQL API every 50 ms),
+server RSS (peak and 5 s after loading finished), bytes on disk per event (warehouse files + DuckDB WAL +
+ingest WAL, when loading finished and again after the server stopped). Beside it, in the same run, the floor
+(``bench/_floor.py``: Starlette + uvicorn, parse the JSON, append + fsync per request) and the ratio.
+Finally it checks every acknowledged event is in the warehouse exactly once.
 Usage: python bench/ingest.py --realistic [--batches 2000] [--clients-list 8,32,64] [--rate 5000]
 """
 
@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
 from _serving import start_server
 from _traffic import Sample, batches
 
@@ -444,7 +445,9 @@ async def poll_fresh(port: int, api_key: str, out: Realistic) -> None:
                 if not ids:
                     continue
                 listed = ", ".join(f"'{i}'" for i in ids)  # generated ids: [a-z0-9-] only
-                rows = await sql(client, "bench", f"SELECT {column} FROM {table} WHERE {column} IN ({listed})")
+                rows = await sql(
+                    client, "bench", f"SELECT {column} FROM {table} WHERE {column} IN ({listed})"
+                )
                 now = time.perf_counter()
                 for (found,) in rows:
                     group, acked = pending.pop(str(found))
@@ -486,7 +489,7 @@ async def realistic_drive(
     count_sql = f"SELECT count(*), count(DISTINCT message_id) FROM events WHERE message_id LIKE '{run}-%'"
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
         while True:
-            (total, distinct), = await sql(client, "bench", count_sql)
+            ((total, distinct),) = await sql(client, "bench", count_sql)
             if int(total) >= expected or time.perf_counter() - start > 900:  # type: ignore[call-overload]
                 break
             await asyncio.sleep(0.05)
@@ -494,7 +497,9 @@ async def realistic_drive(
         out.done = True
         await poller
         await watcher
-        (orders,), = await sql(client, "bench", f"SELECT count(*) FROM orders WHERE order_id LIKE '{run}-o%'")
+        ((orders,),) = await sql(
+            client, "bench", f"SELECT count(*) FROM orders WHERE order_id LIKE '{run}-o%'"
+        )
     return {
         "out": out,
         "expected": expected,
