@@ -466,8 +466,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(len(ordered) * q) - 1)] if ordered else math.nan
 
 
-def disk_bytes(data: Path) -> int:
-    return sum(p.stat().st_size for d in ("warehouse", "wal") for p in (data / d).rglob("*") if p.is_file())
+def disk_bytes(data: Path, folders: tuple[str, ...] = ("warehouse", "wal")) -> int:
+    """Bytes of the warehouse files (DuckDB file + its WAL) and the ingest WAL segments."""
+    return sum(p.stat().st_size for d in folders for p in (data / d).rglob("*") if p.is_file())
 
 
 async def realistic_drive(
@@ -564,6 +565,7 @@ def run_realistic(n_batches: int, clients_list: list[int], rate: float) -> None:
         try:
             r = asyncio.run(realistic_drive(port, key, api_key, bodies, clients, rate, server.pid, run))
             on_disk = disk_bytes(data)
+            in_warehouse = disk_bytes(data, ("warehouse",))
             time.sleep(5)
             rss_after = rss_mb(server.pid)
         finally:
@@ -590,7 +592,8 @@ def run_realistic(n_batches: int, clients_list: list[int], rate: float) -> None:
         print(f"  ack-to-queryable: {fresh}")
         print(
             f"  server RSS peak {res.rss_peak:,.0f} MB, {rss_after:,.0f} MB 5 s after loading; disk "
-            f"{on_disk / events:,.0f} bytes/event when loaded, {stopped_disk / events:,.0f} after stop"
+            f"{on_disk / events:,.0f} bytes/event when loaded ({in_warehouse / events:,.0f} warehouse, the "
+            f"rest ingest WAL segments), {stopped_disk / events:,.0f} after stop"
         )
         print(
             f"  floor (Starlette + JSON parse + append + fsync per request): {floor:,.0f} events/s; "
