@@ -241,6 +241,8 @@ def _apply_orders(cur: duckdb.DuckDBPyConnection, derived: Derived) -> None:
         "touched_orders": pa.table({"order_id": pa.array(touched, _STR)}),
         "cancelled_orders": pa.table({"order_id": pa.array(sorted(set(derived.cancelled)), _STR)}),
     }
+    # Registering costs milliseconds each and most loads hold only completions: skip empty tables.
+    tables = {name: table for name, table in tables.items() if table.num_rows}
     for name, table in tables.items():
         cur.register(name, table)
     try:
@@ -249,6 +251,7 @@ def _apply_orders(cur: duckdb.DuckDBPyConnection, derived: Derived) -> None:
             # idempotent, and derive() keeps only the last completion's lines of an order completed twice.
             cur.execute("DELETE FROM order_items WHERE order_id IN (SELECT order_id FROM derived_orders)")
             cur.execute(_INSERT_ORDERS)
+        if derived.items:
             cur.execute(_INSERT_ITEMS)
         if refunds:
             cur.execute(_INSERT_REFUNDS)
