@@ -412,6 +412,8 @@ async def paced_client(
             out.statuses[status] = out.statuses.get(status, 0) + 1
             if status == 200:
                 break
+            if status not in (0, 429, 503):  # 0: the server closed the connection; retried like an SDK
+                raise RuntimeError(f"/v1/batch answered {status}: {headers.get('body', '')[:200]}")
             await asyncio.sleep(float(headers.get("retry-after", "1")) if status == 429 else 0.05)
         acked = time.perf_counter()
         out.latencies.append(acked - start)
