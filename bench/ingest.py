@@ -12,6 +12,19 @@ probe, .5 the flood) so the per-IP bucket limits each as it would distinct hosts
 each phase and the ratio (target >= 0.80), the /healthz latency sampled every 20 ms (p99 target < 100 ms),
 the answers the abuser and the flood got, and the server's RSS.
 Usage: python bench/ingest.py --abuse [--seconds 20] [--clients 16]
+
+``--realistic`` runs storefront traffic (issue 11; shapes and sizes in ``bench/_traffic.py``: ~1.2 KB events
+with full context, 30 % pages with clicks, 58 % product events, 10 % identify with PII traits, 1.5 % orders)
+against a durable server, once per client count (``--clients-list 8,32,64``), at full speed or paced
+(``--rate`` events/s). Every body is built before the clock starts; a 429 is retried after its Retry-After
+(a run with any 429 does not count as sustained). Per run it prints: events/s acknowledged and events/s
+loaded (until the warehouse holds every event), the 429s, p50/p99 acknowledgement, ack-to-queryable p50/p99
+per event type (a sample of message ids and order ids per batch, polled through the SQL API every 50 ms),
+server RSS (peak and 5 s after loading finished), bytes on disk per event (warehouse files + DuckDB WAL +
+ingest WAL, when loading finished and again after the server stopped). Beside it, in the same run, the floor
+(``bench/_floor.py``: Starlette + uvicorn, parse the JSON, append + fsync per request) and the ratio.
+Finally it checks every acknowledged event is in the warehouse exactly once.
+Usage: python bench/ingest.py --realistic [--batches 2000] [--clients-list 8,32,64] [--rate 5000]
 """
 
 from __future__ import annotations
@@ -28,9 +41,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from _serving import start_server
+from _traffic import Sample, batches
 
 REPO = Path(__file__).resolve().parents[1]
 ECOMOPS = [sys.executable, "-m", "ecomops.cli"]
@@ -353,15 +370,261 @@ def run_abuse(seconds: float, clients: int, abusers: int, flood: int) -> None:
         shutil.rmtree(data, ignore_errors=True)
 
 
+# -- realistic traffic -----------------------------------------------------------------------------
+
+
+@dataclass
+class Realistic:
+    """What one realistic run collects while it drives the server."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    accepted: int = 0
+    #: message id or order id -> (latency group, acknowledged at), until the poller finds it.
+    pending: dict[str, tuple[str, float]] = field(default_factory=dict)
+    pending_orders: dict[str, tuple[str, float]] = field(default_factory=dict)
+    #: latency group -> seconds from acknowledgement to queryable.
+    fresh: dict[str, list[float]] = field(default_factory=dict)
+    rss_peak: float = 0.0
+    sent: int = 0
+    done: bool = False
+
+
+async def paced_client(
+    port: int, auth: str, queue: asyncio.Queue[Sample], out: Realistic, pace: list[float], sample_every: int
+) -> None:
+    """Post bodies from the queue over one keep-alive connection, at the shared pace if one is set."""
+    conn = Conn(port, "127.0.0.1")
+    while True:
+        try:
+            sample = queue.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+        if pace[1] > 0:  # pace = [next slot time, seconds per body]
+            slot = pace[0]
+            pace[0] = slot + pace[1]
+            delay = slot - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        while True:
+            start = time.perf_counter()
+            status, headers = await conn.request("POST", "/v1/batch", sample.body, auth)
+            out.statuses[status] = out.statuses.get(status, 0) + 1
+            if status == 200:
+                break
+            if status not in (0, 429, 503):  # 0: the server closed the connection; retried like an SDK
+                raise RuntimeError(f"/v1/batch answered {status}: {headers.get('body', '')[:200]}")
+            await asyncio.sleep(float(headers.get("retry-after", "1")) if status == 429 else 0.05)
+        acked = time.perf_counter()
+        out.latencies.append(acked - start)
+        out.accepted += json.loads(headers["body"])["accepted"]
+        out.sent += 1
+        if out.sent % sample_every == 0:
+            for group, mid in sample.message_ids.items():
+                out.pending[mid] = (group, acked)
+            for oid in sample.order_ids:
+                out.pending_orders[oid] = ("order", acked)
+    conn.close()
+
+
+async def sql(client: httpx.AsyncClient, tenant: str, statement: str) -> list[list[object]]:
+    r = await client.post(f"/api/v1/t/{tenant}/query", json={"sql": statement, "limit": 10_000})
+    r.raise_for_status()
+    rows: list[list[object]] = r.json()["rows"]
+    return rows
+
+
+async def poll_fresh(port: int, api_key: str, out: Realistic) -> None:
+    """Every 50 ms, look the pending sample ids up in the warehouse and time the ones that arrived."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
+        while not (out.done and not out.pending and not out.pending_orders):
+            for pending, table, column in (
+                (out.pending, "events", "message_id"),
+                (out.pending_orders, "orders", "order_id"),
+            ):
+                ids = list(pending)[:400]
+                if not ids:
+                    continue
+                listed = ", ".join(f"'{i}'" for i in ids)  # generated ids: [a-z0-9-] only
+                rows = await sql(
+                    client, "bench", f"SELECT {column} FROM {table} WHERE {column} IN ({listed})"
+                )
+                now = time.perf_counter()
+                for (found,) in rows:
+                    group, acked = pending.pop(str(found))
+                    out.fresh.setdefault(group, []).append(now - acked)
+            await asyncio.sleep(0.05)
+
+
+async def watch_rss(pid: int, out: Realistic) -> None:
+    while not out.done:
+        out.rss_peak = max(out.rss_peak, rss_mb(pid))
+        await asyncio.sleep(0.2)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(len(ordered) * q) - 1)] if ordered else math.nan
+
+
+def disk_bytes(data: Path, folders: tuple[str, ...] = ("warehouse", "wal")) -> int:
+    """Bytes of the warehouse files (DuckDB file + its WAL) and the ingest WAL segments."""
+    return sum(p.stat().st_size for d in folders for p in (data / d).rglob("*") if p.is_file())
+
+
+async def realistic_drive(
+    port: int, key: str, api_key: str, bodies: list[Sample], clients: int, rate: float, pid: int, run: str
+) -> dict[str, object]:
+    queue: asyncio.Queue[Sample] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    auth = base64.b64encode(f"{key}:".encode()).decode()
+    out = Realistic()
+    expected = sum(b.events for b in bodies)
+    pace = [time.perf_counter(), (bodies[0].events / rate) if rate else 0.0]
+    poller = asyncio.create_task(poll_fresh(port, api_key, out))
+    watcher = asyncio.create_task(watch_rss(pid, out))
+    start = time.perf_counter()
+    await asyncio.gather(*(paced_client(port, auth, queue, out, pace, 4) for _ in range(clients)))
+    acked_all = time.perf_counter() - start
+    headers = {"Authorization": f"Bearer {api_key}"}
+    count_sql = f"SELECT count(*), count(DISTINCT message_id) FROM events WHERE message_id LIKE '{run}-%'"
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
+        while True:
+            ((total, distinct),) = await sql(client, "bench", count_sql)
+            if int(total) >= expected or time.perf_counter() - start > 900:  # type: ignore[call-overload]
+                break
+            await asyncio.sleep(0.05)
+        loaded_all = time.perf_counter() - start
+        out.done = True
+        await poller
+        await watcher
+        ((orders,),) = await sql(
+            client, "bench", f"SELECT count(*) FROM orders WHERE order_id LIKE '{run}-o%'"
+        )
+    return {
+        "out": out,
+        "expected": expected,
+        "acked_all": acked_all,
+        "loaded_all": loaded_all,
+        "total": int(total),  # type: ignore[call-overload]
+        "distinct": int(distinct),  # type: ignore[call-overload]
+        "orders": int(orders),  # type: ignore[call-overload]
+        "want_orders": sum(len(b.order_ids) for b in bodies),
+    }
+
+
+def run_floor(bodies: list[Sample], clients: int) -> float:
+    folder = Path(tempfile.mkdtemp(prefix="ecomops-bench-floor-"))
+    port = 19000 + os.getpid() % 1000
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "_floor.py"), str(port), str(folder / "events.ndjson")]
+    )
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        elapsed, _, accepted = asyncio.run(drive(port, "floor", [b.body for b in bodies], clients))
+        return accepted / elapsed
+    finally:
+        server.terminate()
+        server.wait(60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_realistic(n_batches: int, clients_list: list[int], rate: float) -> None:
+    print(f"machine load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
+    for clients in clients_list:
+        run = f"r{clients}x{int(rate)}"
+        bodies = batches(n_batches, run)
+        events = sum(b.events for b in bodies)
+        data = Path(tempfile.mkdtemp(prefix="ecomops-bench-real-"))
+        env = {**os.environ, "ECOMOPS_DATA_DIR": str(data), "ECOMOPS_INGEST_FSYNC": "true"}
+        env.pop("ECOMOPS_DATABASE_URL", None)
+        subprocess.run([*ECOMOPS, "tenant", "create", "bench"], env=env, check=True, capture_output=True)
+        out = subprocess.run(
+            [*ECOMOPS, "source", "create", "site", "--tenant", "bench", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        key = json.loads(out)["write_key"]
+        made = subprocess.run(
+            [*ECOMOPS, "apikey", "create", "--tenant", "bench", "--role", "admin", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        api_key = json.loads(made)["key"]
+        port = 18000 + os.getpid() % 1000
+        server = start_server(env, port)
+        try:
+            r = asyncio.run(realistic_drive(port, key, api_key, bodies, clients, rate, server.pid, run))
+            on_disk = disk_bytes(data)
+            in_warehouse = disk_bytes(data, ("warehouse",))
+            time.sleep(5)
+            rss_after = rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(120)
+        stopped_disk = disk_bytes(data)
+        shutil.rmtree(data, ignore_errors=True)
+        floor = run_floor(bodies, clients)
+        res: Realistic = r["out"]  # type: ignore[assignment]
+        acked_rate = events / float(r["acked_all"])  # type: ignore[arg-type]
+        loaded_rate = events / float(r["loaded_all"])  # type: ignore[arg-type]
+        refused = res.statuses.get(429, 0)
+        verdict = "sustained" if not refused else f"NOT sustained ({refused} answers 429)"
+        print(
+            f"realistic {clients:>2} clients{f' at {rate:,.0f}/s' if rate else ''}: {events:,} events, "
+            f"{acked_rate:,.0f} events/s acknowledged, {loaded_rate:,.0f} events/s loaded ({verdict}); "
+            f"ack p50 {pct(res.latencies, 0.5) * 1000:.1f} ms p99 {pct(res.latencies, 0.99) * 1000:.1f} ms; "
+            f"statuses {res.statuses}; load {os.getloadavg()[0]:.2f}"
+        )
+        fresh = "  ".join(
+            f"{g} p50 {pct(v, 0.5):.2f} s p99 {pct(v, 0.99):.2f} s (n={len(v)})"
+            for g, v in sorted(res.fresh.items())
+        )
+        print(f"  ack-to-queryable: {fresh}")
+        print(
+            f"  server RSS peak {res.rss_peak:,.0f} MB, {rss_after:,.0f} MB 5 s after loading; disk "
+            f"{on_disk / events:,.0f} bytes/event when loaded ({in_warehouse / events:,.0f} warehouse, the "
+            f"rest ingest WAL segments), {stopped_disk / events:,.0f} after stop"
+        )
+        print(
+            f"  floor (Starlette + JSON parse + append + fsync per request): {floor:,.0f} events/s; "
+            f"ecomops loaded/floor {loaded_rate / floor:.2f}, acknowledged/floor {acked_rate / floor:.2f}"
+        )
+        ok = r["total"] == r["distinct"] == r["expected"] and r["orders"] == r["want_orders"]
+        print(
+            f"  verify: {r['total']:,} rows, {r['distinct']:,} distinct ids, {r['expected']:,} acknowledged, "
+            f"orders {r['orders']}/{r['want_orders']}: {'exactly once' if ok else 'MISMATCH'}"
+        )
+        if not ok:
+            raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--abuse", action="store_true", help="the abuse run (see the module docstring)")
+    parser.add_argument("--realistic", action="store_true", help="storefront traffic (module docstring)")
+    parser.add_argument("--clients-list", default="8,32,64", help="realistic run: client counts")
+    parser.add_argument("--rate", type=float, default=0, help="realistic run: events/s (0 = full speed)")
     parser.add_argument("--seconds", type=float, default=20, help="abuse run: length of each phase")
     parser.add_argument("--abusers", type=int, default=8, help="abuse run: the abuser's connections")
     parser.add_argument("--flood", type=int, default=400, help="abuse run: connections of the flood")
     args = parser.parse_args()
+    if args.realistic:
+        run_realistic(args.batches, [int(c) for c in args.clients_list.split(",")], args.rate)
+        return
     if args.abuse:
         run_abuse(args.seconds, 16 if args.clients == 32 else args.clients, args.abusers, args.flood)
         return

@@ -183,3 +183,39 @@ def test_a_lookup_on_a_tenant_without_keys_creates_none(engine: Engine, tenant: 
         assert vault.find_customer_ids(s, tenant.id, email="a@b.c") == []
         assert vault.get_pii(s, tenant.id, "cust-1") is None
     assert kr.tenant_key_versions(engine, [tenant.id]) == []
+
+
+def test_upsert_many_matches_one_by_one_semantics(engine: Engine, tenant: TenantInfo) -> None:
+    """The loader's batched write: changes overwrite per field, fills only fill what is empty (stored or
+    changed in the same call), blanks clear, and every customer is found in one query per chunk."""
+    with tenant_session(engine, tenant.id) as s:
+        vault.upsert_pii(s, tenant.id, "cust-1", {"email": "old@example.com", "name": "Ann"})
+    with tenant_session(engine, tenant.id) as s:
+        written = vault.upsert_many(
+            s,
+            tenant.id,
+            {"cust-1": {"name": "Ann Lee", "address": ""}, "cust-2": {"phone": "+86 139 0000 0001"}},
+            {
+                "cust-1": {"email": "fill@example.com", "phone": "+86 138 0000 0000"},
+                "cust-2": {"phone": "+86 100", "email": "two@example.com"},
+                "cust-3": {"email": "three@example.com"},
+            },
+            chunk=2,
+        )
+        assert written == 3
+    with tenant_session(engine, tenant.id) as s:
+        assert vault.get_pii(s, tenant.id, "cust-1") == {
+            "name": "Ann Lee",
+            "email": "old@example.com",
+            "phone": "+86 138 0000 0000",
+        }
+        assert vault.get_pii(s, tenant.id, "cust-2") == {
+            "phone": "+86 139 0000 0001",
+            "email": "two@example.com",
+        }
+        assert vault.get_pii(s, tenant.id, "cust-3") == {"email": "three@example.com"}
+        assert vault.find_customer_ids(s, tenant.id, phone="+86 138 0000 0000") == ["cust-1"]
+        with pytest.raises(ValidationFailed):
+            vault.upsert_many(s, tenant.id, {"cust-4": {"shoe_size": "42"}})
+    with tenant_session(engine, tenant.id) as s:
+        assert vault.upsert_many(s, tenant.id, {}, {"cust-1": {"email": "again@example.com"}}) == 0

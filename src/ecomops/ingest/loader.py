@@ -183,54 +183,104 @@ def parse_lines(data: bytes, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, names=names)
 
 
-def _insert_rows(
-    cur: duckdb.DuckDBPyConnection,
-    table: str,
-    cols: tuple[str, ...],
-    rows: list[dict[str, Any]],
-    conflict: str = "",
-) -> None:
-    if not rows:
-        return
-    placeholders = ", ".join("?" for _ in cols)
-    # Table and column names are module constants; values are parameters.
-    cur.executemany(
-        f"INSERT {conflict} INTO {table} ({', '.join(cols)}) VALUES ({placeholders})",  # noqa: S608
-        [[r[c] for c in cols] for r in rows],
-    )
+_MONEY = pa.decimal128(18, 4)
+_TS = pa.timestamp("us", tz="UTC")
+_INT = pa.int32()
+#: Arrow types of the derived rows (ecommerce.derive), so each table loads in one statement.
+_ORDER_TYPES = {
+    "ordered_at": _TS,
+    "paid_at": _TS,
+    "subtotal": _MONEY,
+    "discount": _MONEY,
+    "shipping": _MONEY,
+    "tax": _MONEY,
+    "total": _MONEY,
+    "items_count": _INT,
+}
+_ITEM_TYPES = {
+    "quantity": _INT,
+    "unit_price": _MONEY,
+    "discount": _MONEY,
+    "line_total": _MONEY,
+    "ordered_at": _TS,
+}
+_REFUND_TYPES = {"quantity": _INT, "amount": _MONEY, "refunded_at": _TS}
+
+
+def _insert_from(table: str, cols: tuple[str, ...], source: str, conflict: str = "") -> str:
+    """Column lists and table names are module constants; the values come from a registered table."""
+    names = ", ".join(cols)
+    return f"INSERT {conflict} INTO {table} ({names}) SELECT {names} FROM {source}"  # noqa: S608
+
+
+_INSERT_ORDERS = _insert_from("orders", _ORDER_COLS, "derived_orders", "OR REPLACE")
+_INSERT_ITEMS = _insert_from("order_items", _ITEM_COLS, "derived_items")
+_INSERT_REFUNDS = _insert_from("refunds", _REFUND_COLS, "derived_refunds", "OR IGNORE")
+
+
+def _arrow(cols: tuple[str, ...], types: dict[str, pa.DataType], rows: list[dict[str, Any]]) -> pa.Table:
+    schema = pa.schema([(c, types.get(c, _STR)) for c in cols])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _last_per_key(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The last row of each key, in first-seen order: one statement may not write a key twice."""
+    return list({row[key]: row for row in rows}.values())
 
 
 def _apply_orders(cur: duckdb.DuckDBPyConnection, derived: Derived) -> None:
-    if derived.orders:
-        order_ids = [[o["order_id"]] for o in derived.orders]
-        cur.executemany("DELETE FROM order_items WHERE order_id = ?", order_ids)
-        _insert_rows(cur, "orders", _ORDER_COLS, derived.orders, "OR REPLACE")
-        # order_items has no key to conflict on: the DELETE above makes reloading idempotent, and
-        # derive() keeps only the last completion's lines of an order completed twice in one load.
-        _insert_rows(cur, "order_items", _ITEM_COLS, derived.items)
-    # A whole-order refund (no amount) takes the order's total, now or when the order arrives later.
-    _insert_rows(cur, "refunds", _REFUND_COLS, derived.refunds, "OR IGNORE")
-    touched = sorted({o["order_id"] for o in derived.orders} | {r["order_id"] for r in derived.refunds})
-    if touched:
-        ids = [[o] for o in touched]
-        cur.executemany(
-            """UPDATE refunds SET amount = orders.total FROM orders
-               WHERE refunds.amount IS NULL AND refunds.order_id = orders.order_id AND orders.order_id = ?""",
-            ids,
-        )
-        # Status follows the refunds whatever order the events came in (a re-sent completion included).
-        cur.executemany(
-            """UPDATE orders SET status = CASE
-                   WHEN refunded >= total THEN 'refunded' WHEN refunded > 0 THEN 'partially_refunded'
-                   ELSE 'paid' END
-               FROM (SELECT coalesce(sum(amount), 0) AS refunded FROM refunds WHERE order_id = ?) r
-               WHERE order_id = ? AND status <> 'cancelled'""",
-            [[o, o] for o in touched],
-        )
-    if derived.cancelled:
-        cur.executemany(
-            "UPDATE orders SET status = 'cancelled' WHERE order_id = ?", [[o] for o in derived.cancelled]
-        )
+    """Write a load's derived orders, items and refunds set-based: one statement per step for the whole
+    load (per-order statements made this 60 % of loading under storefront traffic)."""
+    orders = _last_per_key(derived.orders, "order_id")  # derive() orders by ts: the latest completion wins
+    # OR IGNORE keeps the refund already there, so among a load's duplicates the first one wins too.
+    refunds = list({r["refund_id"]: r for r in reversed(derived.refunds)}.values())[::-1]
+    touched = sorted({o["order_id"] for o in orders} | {r["order_id"] for r in refunds})
+    tables = {
+        "derived_orders": _arrow(_ORDER_COLS, _ORDER_TYPES, orders),
+        "derived_items": _arrow(_ITEM_COLS, _ITEM_TYPES, derived.items),
+        "derived_refunds": _arrow(_REFUND_COLS, _REFUND_TYPES, refunds),
+        "touched_orders": pa.table({"order_id": pa.array(touched, _STR)}),
+        "cancelled_orders": pa.table({"order_id": pa.array(sorted(set(derived.cancelled)), _STR)}),
+    }
+    # Registering costs milliseconds each and most loads hold only completions: skip empty tables.
+    tables = {name: table for name, table in tables.items() if table.num_rows}
+    for name, table in tables.items():
+        cur.register(name, table)
+    try:
+        if orders:
+            # order_items has no key to conflict on: deleting the order's lines first makes reloading
+            # idempotent, and derive() keeps only the last completion's lines of an order completed twice.
+            cur.execute("DELETE FROM order_items WHERE order_id IN (SELECT order_id FROM derived_orders)")
+            cur.execute(_INSERT_ORDERS)
+        if derived.items:
+            cur.execute(_INSERT_ITEMS)
+        if refunds:
+            cur.execute(_INSERT_REFUNDS)
+        if touched:
+            # A whole-order refund (no amount) takes the order's total, now or when the order arrives later.
+            cur.execute(
+                """UPDATE refunds SET amount = orders.total FROM orders
+                   WHERE refunds.amount IS NULL AND refunds.order_id = orders.order_id
+                     AND orders.order_id IN (SELECT order_id FROM touched_orders)"""
+            )
+            # Status follows the refunds whatever order the events came in (a re-sent completion included).
+            cur.execute(
+                """UPDATE orders SET status = CASE
+                       WHEN r.refunded >= orders.total THEN 'refunded'
+                       WHEN r.refunded > 0 THEN 'partially_refunded' ELSE 'paid' END
+                   FROM (SELECT t.order_id, coalesce(sum(refunds.amount), 0) AS refunded
+                         FROM touched_orders t LEFT JOIN refunds ON refunds.order_id = t.order_id
+                         GROUP BY t.order_id) r
+                   WHERE orders.order_id = r.order_id AND orders.status <> 'cancelled'"""
+            )
+        if derived.cancelled:
+            cur.execute(
+                "UPDATE orders SET status = 'cancelled' "
+                "WHERE order_id IN (SELECT order_id FROM cancelled_orders)"
+            )
+    finally:
+        for name in tables:
+            cur.unregister(name)
 
 
 def _order_events(cur: duckdb.DuckDBPyConnection) -> list[OrderEvent]:

@@ -25,7 +25,7 @@ from ecomops.platform.crypto.keyring import CiphertextInvalid, Keyring, keyring
 from ecomops.platform.crypto.pseudonym import pseudonymize_email
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.web.state import AppState
-from ecomops.privacy.service import PII_FIELDS, get_pii, may_hold_pii, upsert_pii
+from ecomops.privacy.service import PII_FIELDS, may_hold_pii, upsert_many
 
 #: Field name bound into the AAD of WAL blobs (vault ciphertexts use the vault field names).
 WAL_FIELD = "wal-pii"
@@ -94,15 +94,9 @@ def store_wal_pii(engine: Engine, tenant_id: str, items: Sequence[WalPii]) -> in
     if not any(merged.values()) and not fills:
         return 0
     keyring(engine).tenant_key(tenant_id, "data")  # any first-use key creation commits before our writes
+    changes: dict[str, dict[str, str | None]] = {c: dict(f) for c, f in merged.items() if f}
     with tenant_session(engine, tenant_id) as session:
-        for customer_id in merged:
-            change: dict[str, str | None] = dict(merged[customer_id])
-            filling = fills.get(customer_id)
-            if filling:
-                known = get_pii(session, tenant_id, customer_id) or {}
-                change = {**{k: v for k, v in filling.items() if not known.get(k)}, **change}
-            if change:
-                upsert_pii(session, tenant_id, customer_id, change)
+        upsert_many(session, tenant_id, changes, fills)
     return len(merged)
 
 

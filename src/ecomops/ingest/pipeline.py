@@ -449,12 +449,16 @@ class IngestPipeline:
         state.dead_letters = _count_dead_letters(warehouse)
 
     def _load_loop(self) -> None:
+        took = 0.0
         while not self._stop_loader.is_set():
             self._load_wakeup.wait(self.flush_interval)
             self._load_wakeup.clear()
-            # Let concurrent requests pile up a little so each DuckDB transaction carries more rows.
-            time.sleep(self.flush_interval)
+            # Let concurrent requests pile up a little so each DuckDB transaction carries more rows; a load
+            # that took that long already let them pile up, and waiting more would only delay freshness.
+            time.sleep(max(0.0, self.flush_interval - took))
+            started = time.monotonic()
             self._load_all()
+            took = time.monotonic() - started
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -32,6 +32,7 @@ from ecomops.privacy.vault import (
     get_many,
     get_pii,
     mask_all,
+    upsert_many,
     upsert_pii,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "split_properties",
     "split_traits",
     "strip_url_parameters",
+    "upsert_many",
     "upsert_pii",
     "url_may_hold_pii",
     "value_field",

@@ -41,6 +41,7 @@ __all__ = [
     "mask_all",
     "reencrypt_tenant",
     "store_emails",
+    "upsert_many",
     "upsert_pii",
 ]
 
@@ -101,14 +102,78 @@ def upsert_pii(session: Session, tenant_id: str, customer_id: str, fields: dict[
     if row is None:
         row = CustomerPII(tenant_id=tenant_id, customer_id=customer_id, created_at=utcnow())
         session.add(row)
-    for name, value in fields.items():
-        text = value.strip() if value is not None else ""
-        blob = ring.encrypt_field(tenant_id, name, customer_id, text) if text else None
-        setattr(row, _column(name), blob)
-        if name in ("email", "phone"):
-            setattr(row, f"{name}_bidx", ring.blind_index(tenant_id, name, text) if text else None)
+    _set_fields(ring, row, fields)
     row.updated_at = utcnow()
     session.flush()
+
+
+def _set_fields(ring: Keyring, row: CustomerPII, fields: dict[str, str | None]) -> None:
+    for name, value in fields.items():
+        text = value.strip() if value is not None else ""
+        setattr(
+            row,
+            _column(name),
+            ring.encrypt_field(row.tenant_id, name, row.customer_id, text) if text else None,
+        )
+        if name in ("email", "phone"):
+            setattr(row, f"{name}_bidx", ring.blind_index(row.tenant_id, name, text) if text else None)
+
+
+def upsert_many(
+    session: Session,
+    tenant_id: str,
+    changes: dict[str, dict[str, str | None]],
+    fills: dict[str, dict[str, str]] | None = None,
+    chunk: int = 500,
+) -> int:
+    """``upsert_pii`` for many customers at once: one query per ``chunk`` customers finds their rows and
+    one flush writes them all (the ingest loader stores a whole load's personal data this way).
+
+    ``fills`` are fields written only where the customer has no value yet (stored or in ``changes``);
+    they never overwrite. Returns the number of customers written.
+    """
+    fills = fills or {}
+    wanted: dict[str, dict[str, str | None]] = {}
+    for customer_id in {**changes, **fills}:
+        own = changes.get(customer_id, {})
+        fill = {k: v for k, v in fills.get(customer_id, {}).items() if k not in own}
+        _check(customer_id, {**fill, **own})
+        wanted[customer_id] = {**fill, **own}
+    if not wanted:
+        return 0
+    ring = _ring(session)
+    ring.tenant_key(tenant_id, "data")
+    ring.tenant_key(tenant_id, "index")
+    ids = list(wanted)
+    now = utcnow()
+    written = 0
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        existing = {
+            row.customer_id: row
+            for row in session.scalars(
+                select(CustomerPII).where(
+                    CustomerPII.tenant_id == tenant_id, CustomerPII.customer_id.in_(part)
+                )
+            )
+        }
+        for customer_id in part:
+            fields = wanted[customer_id]
+            row = existing.get(customer_id)
+            if row is None:
+                row = CustomerPII(tenant_id=tenant_id, customer_id=customer_id, created_at=now)
+                session.add(row)
+            else:
+                own = changes.get(customer_id, {})
+                # A stored ciphertext is never blank (blanks are stored as NULL): it is a value to keep.
+                fields = {k: v for k, v in fields.items() if k in own or getattr(row, _column(k)) is None}
+            if not fields:
+                continue
+            _set_fields(ring, row, fields)
+            row.updated_at = now
+            written += 1
+    session.flush()
+    return written
 
 
 def store_emails(session: Session, tenant_id: str, pairs: list[tuple[str, str]], chunk: int = 500) -> int:
