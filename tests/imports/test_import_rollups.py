@@ -48,10 +48,11 @@ def _differences(importer: Importer) -> dict[str, tuple[int, int, int]]:
             cur.execute(f"CREATE TEMP TABLE kept_{table} AS SELECT * FROM {table}")
         rollups.rebuild(cur)
         for table in TABLES:
+            before_only = f"SELECT * FROM kept_{table} EXCEPT ALL SELECT * FROM {table}"
+            after_only = f"SELECT * FROM {table} EXCEPT ALL SELECT * FROM kept_{table}"
             row = cur.execute(
-                f"""SELECT (SELECT count(*) FROM {table}),
-                           (SELECT count(*) FROM (SELECT * FROM kept_{table} EXCEPT ALL SELECT * FROM {table})),
-                           (SELECT count(*) FROM (SELECT * FROM {table} EXCEPT ALL SELECT * FROM kept_{table}))"""
+                f"""SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM ({before_only})),
+                           (SELECT count(*) FROM ({after_only}))"""
             ).fetchone()
             assert row is not None
             if row[1] or row[2]:
