@@ -22,8 +22,17 @@
    order completions in the shop's last two hours) through ``ingest.loader.load_events``; the time of
    ``rollups.refresh`` inside each load is measured apart from the rest of the load.
 
+4. ``--first-call DATA_DIR`` (instead of 1-3): the first overview call after a restart, over HTTP. DATA_DIR
+   is an ecomops data dir whose shop ``--tenant`` (default ``bench``) was seeded beforehand (e.g.
+   ``ecomops demo seed``). Each round restarts ``ecomops serve`` with the start-up warm-up switched off
+   and on (alternating, so machine load hits both alike), waits ``--settle`` seconds after /readyz (a
+   person opening the dashboard shortly after a deploy), then times the overview's four metric calls
+   (``GET /api/v1/t/{shop}/metrics``, the page's default range: the 30 days ending today in the shop's
+   zone) one after the other, twice: the first call and the first page are what a restart costs, the
+   second page is warm.
+
 Usage: ``.venv/bin/python bench/dashboard.py [--days 400] [--customers 125000] [--order-copies 10]
-[--shop DIR] [--skip-maintenance]``
+[--shop DIR] [--skip-maintenance]`` or ``bench/dashboard.py --first-call DATA_DIR [--rounds 3]``
 """
 
 from __future__ import annotations
@@ -32,7 +41,10 @@ import argparse
 import contextlib
 import json
 import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -41,7 +53,11 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import httpx
+
+from _serving import start_server
 from ecomops.analytics import engine, funnel, overview, rollup_cache, rollups
 from ecomops.ingest import loader
 from ecomops.platform.context import TenantInfo
@@ -246,6 +262,91 @@ def build_shop(warehouse: Warehouse, args: argparse.Namespace) -> dict[str, Any]
     return result
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _page_calls(client: httpx.Client, slug: str, first: date, last: date) -> list[float]:
+    """The overview's four metric calls over HTTP, one after the other: seconds of each."""
+    times = []
+    for q in queries(first, last):
+        params: dict[str, Any] = {
+            "ids": ",".join(q.ids),
+            "from": q.first.isoformat() if q.first else None,
+            "to": q.last.isoformat() if q.last else None,
+            "granularity": q.granularity,
+            "compare": str(q.compare).lower(),
+        }
+        if q.breakdown:
+            params |= {"breakdown": q.breakdown, "limit": q.limit}
+        started = time.perf_counter()
+        answer = client.get(f"/api/v1/t/{slug}/metrics", params={k: v for k, v in params.items() if v})
+        times.append(time.perf_counter() - started)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["source"] == "rollups", answer.json()["source"]
+    return times
+
+
+def first_call_after_restart(data_dir: Path, slug: str, rounds: int, settle: float) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["ECOMOPS_DATA_DIR"] = str(data_dir)
+    cli = [sys.executable, "-m", "ecomops.cli"]
+    created = subprocess.run(
+        [*cli, "apikey", "create", "--tenant", slug, "--role", "admin", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    key = str(json.loads(created.stdout)["key"])
+    listed = subprocess.run(
+        [*cli, "tenant", "list", "--json"], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    zone = next(str(t["timezone"]) for t in json.loads(listed) if t["slug"] == slug)
+    samples: dict[str, list[list[float]]] = {"off": [], "on": []}
+    loads = [os.getloadavg()[0]]
+    for _ in range(rounds):
+        for mode in ("off", "on"):
+            env["ECOMOPS_WARM_UP_SHOPS"] = "0" if mode == "off" else "20"
+            port = _free_port()
+            server = start_server(env, port)
+            try:
+                time.sleep(settle)
+                with httpx.Client(
+                    base_url=f"http://127.0.0.1:{port}",
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=120,
+                ) as client:
+                    today = datetime.now(ZoneInfo(zone)).date()
+                    first_page = _page_calls(client, slug, today - timedelta(days=29), today)
+                    second_page = _page_calls(client, slug, today - timedelta(days=29), today)
+                samples[mode].append([*first_page, sum(first_page), sum(second_page)])
+            finally:
+                server.terminate()
+                server.wait(60)
+            loads.append(os.getloadavg()[0])
+    print(
+        f"first overview calls after a restart, shop {slug!r} ({zone}), {rounds} rounds, "
+        f"settle {settle:g} s, "
+        f"1-min load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs"
+    )
+    labels = [*(f"first {n}" for n in NAMES), "first page (4 calls)", "second page"]
+    print(f"{'':<22} {'warm-up off (median)':>22} {'warm-up on (median)':>22}")
+    for i, label in enumerate(labels):
+        off = statistics.median(r[i] for r in samples["off"]) * 1000
+        on = statistics.median(r[i] for r in samples["on"]) * 1000
+        print(f"{label:<22} {off:19.1f} ms {on:19.1f} ms")
+    print(
+        "runs (ms, first cards call): "
+        + "; ".join(
+            f"{mode}: {', '.join(f'{r[0] * 1000:.0f}' for r in samples[mode])}" for mode in ("off", "on")
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=400)
@@ -262,7 +363,13 @@ def main() -> None:
         help="keep the built shop in this directory and reuse it on later runs (skips the build)",
     )
     parser.add_argument("--skip-maintenance", action="store_true", help="leave the shop unchanged")
+    parser.add_argument("--first-call", type=Path, default=None, metavar="DATA_DIR", help="see 4. above")
+    parser.add_argument("--tenant", default="bench", help="the seeded shop of --first-call")
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds after /readyz (--first-call)")
     args = parser.parse_args()
+    if args.first_call is not None:
+        first_call_after_restart(args.first_call, args.tenant, args.rounds, args.settle)
+        return
     result: dict[str, Any] = {"load_average_start": os.getloadavg()}
     with contextlib.ExitStack() as stack:
         if args.shop is not None:

@@ -47,6 +47,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "data"
     monkeypatch.setenv("ECOMOPS_DATA_DIR", str(path))
     monkeypatch.delenv("ECOMOPS_DATABASE_URL", raising=False)
+    # Servers started by tests do not warm shops in the background (tests/analytics/test_warmup.py does).
+    monkeypatch.setenv("ECOMOPS_WARM_UP_SHOPS", "0")
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecomops.analytics import pages, rollups
+from ecomops.analytics import pages, rollups, warmup
 from ecomops.analytics.api import funnel, metrics
 from ecomops.analytics.cli.funnel import funnel_command
 from ecomops.analytics.cli.metrics import metrics_command
@@ -37,4 +37,6 @@ module = Module(
     ),
     warehouse_migrations=Path(__file__).parent / "warehouse_sql",
     facts_listeners=(rollups.on_facts_changed,),
+    startup=warmup.startup,
+    shutdown=warmup.shutdown,
 )

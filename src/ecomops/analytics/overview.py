@@ -214,6 +214,17 @@ def _query(ids: tuple[str, ...] | list[str], rng: DateRange, **extra: Any) -> Me
     return MetricsQuery(ids=list(ids), first=rng.first, last=rng.last, granularity=rng.granularity, **extra)
 
 
+def metric_queries(rng: DateRange) -> tuple[MetricsQuery, MetricsQuery, MetricsQuery, MetricsQuery]:
+    """The page's metric calls (cards, channels, products, campaigns), also what the server's start-up
+    warm-up asks (``analytics.warmup``), so the periods it keeps are the ones the first page needs."""
+    return (
+        _query([c.metric for c in CARDS], rng),
+        _query(CHANNEL_METRICS, rng, breakdown="channel", limit=TOP_CHANNELS),
+        _query(PRODUCT_METRICS, rng, breakdown="product", limit=TOP_PRODUCTS, compare=False),
+        _query(CAMPAIGN_METRICS, rng, breakdown="campaign", limit=TOP_CAMPAIGNS, compare=False),
+    )
+
+
 def _on_cursor(page: Page, fn: Any) -> Any:
     cur = page.state.warehouses.get(page.tenant.id).cursor()
     try:
@@ -262,17 +273,12 @@ async def load(page: Page, rng: DateRange) -> Figures:
     def metrics(query: MetricsQuery) -> MetricsResult:
         return service.get_metrics(state, tenant, query)
 
+    asked = metric_queries(rng)
     cards, channels, products, campaigns, funnel, counts = await asyncio.gather(
-        run_in_threadpool(metrics, _query([c.metric for c in CARDS], rng)),
-        run_in_threadpool(metrics, _query(CHANNEL_METRICS, rng, breakdown="channel", limit=TOP_CHANNELS)),
-        run_in_threadpool(
-            metrics,
-            _query(PRODUCT_METRICS, rng, breakdown="product", limit=TOP_PRODUCTS, compare=False),
-        ),
-        run_in_threadpool(
-            metrics,
-            _query(CAMPAIGN_METRICS, rng, breakdown="campaign", limit=TOP_CAMPAIGNS, compare=False),
-        ),
+        run_in_threadpool(metrics, asked[0]),
+        run_in_threadpool(metrics, asked[1]),
+        run_in_threadpool(metrics, asked[2]),
+        run_in_threadpool(metrics, asked[3]),
         run_in_threadpool(service.get_funnel, state, tenant, rng.first, rng.last, tenant.timezone),
         run_in_threadpool(table_counts, state.warehouses.get(tenant.id)),
     )

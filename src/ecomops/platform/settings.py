@@ -165,6 +165,14 @@ class Settings(BaseSettings):
         description="Threads for heavy reads (SQL queries, metric reports, funnels), apart from the pool "
         "every other request uses.",
     )
+    warm_up_shops: int = Field(
+        default=20,
+        ge=0,
+        le=10_000,
+        description="Shops whose warehouse ecomops serve opens and whose overview figures it computes once "
+        "at start-up, in the background, so the first dashboard request after a restart does not pay for "
+        "opening the file and reading it cold; 0: none.",
+    )
     heavy_per_tenant: int = Field(
         default=2,
         ge=1,

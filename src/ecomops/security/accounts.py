@@ -191,9 +191,12 @@ def disable_user(engine: Engine, email: str) -> UserInfo:
         return UserInfo.of(user)
 
 
-# A hash of a random string: verifying against it when the user does not exist costs the same time
-# as a real verification, so response time does not reveal which emails have accounts.
-_DUMMY_HASH = _hasher.hash("ecomops-dummy-password-for-timing")
+@cache
+def _dummy_hash() -> str:
+    """A hash of a fixed string: verifying against it when the user does not exist costs the same time
+    as a real verification, so response time does not reveal which emails have accounts. Made on first
+    use, not at import: an argon2 hash is a quarter of a CPU second that every CLI command paid."""
+    return _hasher.hash("ecomops-dummy-password-for-timing")
 
 
 def verify_password(engine: Engine, email: str, password: str) -> UserInfo | None:
@@ -205,7 +208,7 @@ def verify_password(engine: Engine, email: str, password: str) -> UserInfo | Non
     with session_scope(engine) as s:
         user = s.scalar(select(User).where(User.email == normalized))
         try:
-            _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+            _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if user is None or user.status != ACTIVE:
