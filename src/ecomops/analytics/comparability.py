@@ -1,0 +1,167 @@
+"""Whether a change against an earlier period means anything, and why not when it does not.
+
+A percentage against a period that holds almost no data is arithmetic, not news: the 12 months before a
+shop's first year hold a few days of imported orders, so GMV shows ▲792 %. Shopify Analytics shows no
+percentage when the comparison period has no value, and Google Analytics warns when a comparison rests on
+too little data; we do both, and say which rule applied, so the console can print the reason instead of a
+number. A comparison of a metric's window total is *not comparable* when, in order:
+
+1. ``no_base`` — the comparison value is missing or zero (there is nothing to divide by);
+2. ``sparse_period`` — the comparison period has the metric's facts (orders, refunds, visits, ad spend) on
+   fewer than half as many local days as the current window (3 of 365 days against 365). Measured against
+   the current window, not the calendar, so a shop that only sells at weekends still compares weekends;
+3. ``small_base`` — a count the metric rests on (its orders, buyers or visitors) is below
+   :data:`MIN_BASE_COUNT` in the comparison period: from 4 orders to 9 is +125 % and tells nothing.
+
+The change itself is still computed when only rules 2 or 3 apply, so a client that wants the raw
+arithmetic keeps it; ``comparable`` says whether to show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ecomops.analytics.catalogue import BASE_MEASURES, Family, Metric
+from ecomops.analytics.periods import Bucket
+from ecomops.analytics.results import Comparison, Coverage
+
+#: The comparison period needs facts on at least this share of the days the current window has them.
+MIN_COVERAGE = 0.5
+#: Fewest orders (buyers, visitors) a comparison period must hold for a relative change to be shown.
+MIN_BASE_COUNT = 10
+#: Counts a metric's reliability rests on, when the metric uses them.
+SUPPORT_MEASURES: tuple[str, ...] = ("order_count", "buyer_count", "visitor_count", "cart_visitor_count")
+#: Where each family's facts live, for counting the days that have any: (table, UTC timestamp column).
+FACT_TIMES: dict[Family, tuple[str, str]] = {
+    Family.sales: ("orders", "ordered_at"),
+    Family.refunds: ("refunds", "refunded_at"),
+    Family.traffic: ("events", "ts"),
+}
+PERIOD_NAMES = {"previous_period": "the previous period", "last_year": "the same period last year"}
+#: What a family's facts or a support count are, in the reasons' words.
+BASIS_WORDS = {
+    "sales": "orders",
+    "refunds": "refunds",
+    "traffic": "visits",
+    "spend": "ad spend",
+    "order_count": "orders",
+    "buyer_count": "buyers",
+    "visitor_count": "visitors",
+    "cart_visitor_count": "visitors who added to cart",
+}
+
+
+def family_of(measure: str) -> Family:
+    """Order lines are orders' facts: they share the orders' days."""
+    family = BASE_MEASURES[measure].family
+    return Family.sales if family is Family.lines else family
+
+
+def families(metric: Metric) -> list[Family]:
+    return list(dict.fromkeys(family_of(m) for m in metric.measures))
+
+
+def support_measures(metric: Metric) -> list[str]:
+    """The counts a metric's change rests on: its own, else the orders behind its sales measures."""
+    own = [m for m in metric.measures if m in SUPPORT_MEASURES]
+    if own:
+        return own
+    return ["order_count"] if Family.sales in families(metric) else []
+
+
+def relative_change(current: Any, base: Any) -> float | None:
+    """(current − base) / |base|; None without a base. Exact for Decimal money and int counts."""
+    if current is None or base is None or base == 0:
+        return None
+    if isinstance(current, float) or isinstance(base, float):
+        return (float(current) - float(base)) / abs(float(base))
+    return float((Decimal(current) - Decimal(base)) / abs(Decimal(base)))
+
+
+def _days(hours: set[int], zone: ZoneInfo, bucket: Bucket) -> int:
+    """Local days of ``bucket`` with at least one of the UTC ``hours`` (hour numbers since the epoch)."""
+    first, last = bucket.start.timestamp() // 3600, bucket.end.timestamp() // 3600
+    local: set[date] = {
+        datetime.fromtimestamp(h * 3600, UTC).astimezone(zone).date() for h in hours if first <= h < last
+    }
+    return len(local)
+
+
+def coverage(con: Any, periods: Mapping[str, Bucket], timezone: str) -> dict[str, Coverage]:
+    """Per period, its length and the local days that hold each family's facts.
+
+    One query per fact table over the span of all periods, returning distinct UTC hours (a year is at
+    most 8 784 rows); hours become local days here with zoneinfo, never the database's time-zone data.
+    """
+    zone = ZoneInfo(timezone)
+    start = min(b.start for b in periods.values())
+    end = max(b.end for b in periods.values())
+    found: dict[str, dict[str, int]] = {name: {} for name in periods}
+    for family, (table, column) in FACT_TIMES.items():
+        rows = con.execute(
+            f"SELECT DISTINCT CAST(floor(epoch({column}) / 3600) AS BIGINT) FROM {table} "  # noqa: S608 (constants)
+            f"WHERE {column} >= ? AND {column} < ?",
+            [start, end],
+        ).fetchall()
+        hours = {int(h) for (h,) in rows}
+        for name, bucket in periods.items():
+            found[name][family.value] = _days(hours, zone, bucket)
+    spend_days = {
+        d
+        for (d,) in con.execute(
+            "SELECT DISTINCT date FROM ad_spend WHERE date >= ? AND date < ?",
+            [min(b.first_day for b in periods.values()), max(b.end_day for b in periods.values())],
+        ).fetchall()
+    }
+    for name, bucket in periods.items():
+        found[name][Family.spend.value] = sum(1 for d in spend_days if bucket.first_day <= d < bucket.end_day)
+    return {
+        name: Coverage((bucket.end_day - bucket.first_day).days, found[name])
+        for name, bucket in periods.items()
+    }
+
+
+def assess(
+    metric: Metric,
+    current: Any,
+    base: Any,
+    base_measures: Mapping[str, Any],
+    period: str,
+    cover: Mapping[str, Coverage] | None,
+) -> Comparison:
+    """Apply the rules (module docstring) to one metric's window total against ``period``."""
+    change = relative_change(current, base)
+    name = PERIOD_NAMES[period]
+    if change is None:
+        return Comparison(None, False, "no_base", f"{name} has no {metric.id} to compare with")
+    if cover is not None:
+        for family in families(metric):
+            now = cover["current"].days_with_data[family.value]
+            then = cover[period].days_with_data[family.value]
+            if now and then < MIN_COVERAGE * now:
+                return Comparison(
+                    change,
+                    False,
+                    "sparse_period",
+                    f"{name} has {BASIS_WORDS[family.value]} on only {then} of {cover[period].days} days "
+                    f"(this period on {now})",
+                    {"days_with_data": then, "days": cover[period].days, "current_days_with_data": now},
+                    family.value,
+                )
+    for measure in support_measures(metric):
+        count = base_measures.get(measure)
+        if count is not None and int(count) < MIN_BASE_COUNT:
+            return Comparison(
+                change,
+                False,
+                "small_base",
+                f"{name} has only {int(count)} {BASIS_WORDS[measure]} "
+                f"(fewer than {MIN_BASE_COUNT}): too few for a percentage",
+                {"base": int(count), "min_base": MIN_BASE_COUNT},
+                measure,
+            )
+    return Comparison(change, True)
