@@ -1,10 +1,11 @@
 """Whether a change against an earlier period means anything, and why not when it does not.
 
 A percentage against a period that holds almost no data is arithmetic, not news: the 12 months before a
-shop's first year hold a few days of imported orders, so GMV shows ▲792 %. Shopify Analytics shows no
-percentage when the comparison period has no value, and Google Analytics warns when a comparison rests on
-too little data; we do both, and say which rule applied, so the console can print the reason instead of a
-number. A comparison of a metric's window total is *not comparable* when, in order:
+shop's first year hold a few days of imported orders, so GMV shows ▲792 %. Commerce dashboards commonly
+print "--" when the comparison period has no data, and data checks (Elementary's ``volume_threshold``) skip
+a change whose baseline is below a minimum count; we do both, add a coverage rule, and say which rule
+applied, so the console can print the reason instead of a number. A comparison of a metric's window total
+is *not comparable* when, in order:
 
 1. ``no_base`` — the comparison value is missing or zero (there is nothing to divide by);
 2. ``sparse_period`` — the comparison period has the metric's facts (orders, refunds, visits, ad spend) on

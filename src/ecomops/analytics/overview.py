@@ -349,7 +349,9 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         ly = _of(total.last_year, card.metric)
         vs_previous = compared(_cmp(total.previous_period_change, card.metric), "previous_period", locale)
         vs_last_year = compared(_cmp(total.last_year_change, card.metric), "last_year", locale)
-        notes += [v["reason"] for v in (vs_previous, vs_last_year) if v["reason"]]
+        # A 365-day window's previous period is last year's: its reasons are said once.
+        same_period = answer.periods.previous_period == answer.periods.last_year
+        notes += [v["reason"] for v in (vs_previous, vs_last_year)[: 1 if same_period else 2] if v["reason"]]
         cards.append(
             {
                 "id": card.metric,
