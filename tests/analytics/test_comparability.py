@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import duckdb
 import httpx
 import pytest
 
 from ecomops.analytics import rollups
-from ecomops.analytics.comparability import MIN_BASE_COUNT
+from ecomops.analytics.comparability import MIN_BASE_COUNT, coverage
 from ecomops.analytics.engine import MetricsQuery, compute_for_warehouse
+from ecomops.analytics.periods import Bucket, local_midnight
 from ecomops.analytics.results import MetricsResult
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
@@ -146,3 +149,43 @@ def test_the_api_says_comparable_beside_the_values(api: httpx.Client) -> None:
     # Without comparisons there is nothing to judge.
     plain = api.get("/metrics", params={"ids": "gmv", "compare": "false", "from": "2026-11-01"}).json()
     assert plain["totals"][0]["previous_period_change"] is None
+
+
+def test_days_are_local_days_across_a_daylight_saving_change() -> None:
+    """Hours map to the shop's local days with zoneinfo (New York's 8 March 2026 has 23 hours): an order at
+    23:30 on the 7th is the 7th's, though it is the 8th in UTC."""
+    zone = ZoneInfo("America/New_York")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for table, column in (("orders", "ordered_at"), ("refunds", "refunded_at"), ("events", "ts")):
+        con.execute(f"CREATE TABLE {table} ({column} TIMESTAMPTZ)")
+    con.execute("CREATE TABLE ad_spend (date DATE)")
+    local = [
+        datetime(2026, 3, 7, 23, 30),  # late on the 7th: UTC already the 8th
+        datetime(2026, 3, 8, 3, 30),  # after the clocks went forward
+        datetime(2026, 3, 9, 0, 10),
+        datetime(2026, 2, 1, 12, 0),  # between last year's period and the previous one: in neither
+    ]
+    con.executemany("INSERT INTO orders VALUES (?)", [[t.replace(tzinfo=zone)] for t in local])
+    con.execute("INSERT INTO ad_spend VALUES ('2026-03-08'), ('2025-03-08')")
+    day = timedelta(days=1)
+
+    def period(first: date, days: int) -> Bucket:
+        return Bucket(
+            "",
+            local_midnight(first, zone),
+            local_midnight(first + days * day, zone),
+            first,
+            first + days * day,
+        )
+
+    periods = {
+        "current": period(date(2026, 3, 7), 3),
+        "previous_period": period(date(2026, 3, 4), 3),
+        "last_year": period(date(2025, 3, 7), 3),
+    }
+    cover = coverage(con, periods, "America/New_York")
+    assert cover["current"].days == 3
+    assert cover["current"].days_with_data == {"sales": 3, "refunds": 0, "traffic": 0, "spend": 1}
+    assert cover["previous_period"].days_with_data["sales"] == 0
+    assert cover["last_year"].days_with_data == {"sales": 0, "refunds": 0, "traffic": 0, "spend": 1}

@@ -20,14 +20,16 @@ arithmetic keeps it; ``comparable`` says whether to show it.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ecomops.analytics.catalogue import BASE_MEASURES, Family, Metric
-from ecomops.analytics.periods import Bucket
+from ecomops.analytics.periods import Bucket, local_midnight
 from ecomops.analytics.results import Comparison, Coverage
 
 #: The comparison period needs facts on at least this share of the days the current window has them.
@@ -83,39 +85,66 @@ def relative_change(current: Any, base: Any) -> float | None:
     return float((Decimal(current) - Decimal(base)) / abs(Decimal(base)))
 
 
-def _days(hours: set[int], zone: ZoneInfo, bucket: Bucket) -> int:
-    """Local days of ``bucket`` with at least one of the UTC ``hours`` (hour numbers since the epoch)."""
-    first, last = bucket.start.timestamp() // 3600, bucket.end.timestamp() // 3600
-    local: set[date] = {
-        datetime.fromtimestamp(h * 3600, UTC).astimezone(zone).date() for h in hours if first <= h < last
-    }
-    return len(local)
+def _midnights(first: date, end: date, zone: ZoneInfo) -> list[tuple[date, float]]:
+    """(local day, its local midnight as a UTC epoch second) for days [first, end]: the day boundaries."""
+    return [
+        (first + timedelta(days=i), local_midnight(first + timedelta(days=i), zone).timestamp())
+        for i in range((end - first).days + 1)
+    ]
+
+
+def _days_with(starts: list[float], bounds: list[tuple[date, float]], bucket: Bucket) -> int:
+    """Local days of ``bucket`` holding at least one of the sorted UTC hour ``starts`` (epoch seconds).
+    A bisection per day: a year of days against thousands of hours costs microseconds, where turning
+    every hour into a local date through zoneinfo cost tens of milliseconds."""
+    n = 0
+    for (day, start), (_, end) in itertools.pairwise(bounds):
+        if bucket.first_day <= day < bucket.end_day:
+            i = bisect.bisect_left(starts, start)
+            n += i < len(starts) and starts[i] < end
+    return n
+
+
+def _spans(periods: Mapping[str, Bucket]) -> list[Bucket]:
+    """The periods merged where they touch or overlap (the window and the one before it are one span; last
+    year's is apart unless the window is a year long), so no fact between them is read."""
+    merged: list[Bucket] = []
+    for b in sorted(periods.values(), key=lambda b: b.start):
+        if merged and b.start <= merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Bucket(
+                "", last.start, max(last.end, b.end), last.first_day, max(last.end_day, b.end_day)
+            )
+        else:
+            merged.append(b)
+    return merged
 
 
 def coverage(con: Any, periods: Mapping[str, Bucket], timezone: str) -> dict[str, Coverage]:
     """Per period, its length and the local days that hold each family's facts.
 
-    One query per fact table over the span of all periods, returning distinct UTC hours (a year is at
-    most 8 784 rows); hours become local days here with zoneinfo, never the database's time-zone data.
+    One query per fact table over the periods' spans, returning distinct UTC hours (a year is at most
+    8 784 rows); hours become local days here with zoneinfo, never the database's time-zone data.
     """
     zone = ZoneInfo(timezone)
-    start = min(b.start for b in periods.values())
-    end = max(b.end for b in periods.values())
+    spans = _spans(periods)
+    bounds = _midnights(spans[0].first_day, spans[-1].end_day, zone)
     found: dict[str, dict[str, int]] = {name: {} for name in periods}
     for family, (table, column) in FACT_TIMES.items():
+        where = " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in spans)
         rows = con.execute(
-            f"SELECT DISTINCT CAST(floor(epoch({column}) / 3600) AS BIGINT) FROM {table} "  # noqa: S608 (constants)
-            f"WHERE {column} >= ? AND {column} < ?",
-            [start, end],
+            f"SELECT DISTINCT epoch_ms({column}) // 3600000 FROM {table} WHERE {where}",  # noqa: S608 (constants)
+            [t for span in spans for t in (span.start, span.end)],
         ).fetchall()
-        hours = {int(h) for (h,) in rows}
+        starts = sorted(float(h) * 3600 for (h,) in rows)
         for name, bucket in periods.items():
-            found[name][family.value] = _days(hours, zone, bucket)
+            found[name][family.value] = _days_with(starts, bounds, bucket)
+    where = " OR ".join("(date >= ? AND date < ?)" for _ in spans)
     spend_days = {
         d
         for (d,) in con.execute(
-            "SELECT DISTINCT date FROM ad_spend WHERE date >= ? AND date < ?",
-            [min(b.first_day for b in periods.values()), max(b.end_day for b in periods.values())],
+            f"SELECT DISTINCT date FROM ad_spend WHERE {where}",  # noqa: S608 (placeholders)
+            [d for span in spans for d in (span.first_day, span.end_day)],
         ).fetchall()
     }
     for name, bucket in periods.items():
