@@ -14,12 +14,14 @@ from zoneinfo import ZoneInfo
 import duckdb
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from ecomops.analytics import rollups
 from ecomops.analytics.comparability import MIN_BASE_COUNT, coverage
 from ecomops.analytics.engine import MetricsQuery, compute_for_warehouse
 from ecomops.analytics.periods import Bucket, local_midnight
 from ecomops.analytics.results import MetricsResult
+from ecomops.cli import app
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
@@ -189,3 +191,26 @@ def test_days_are_local_days_across_a_daylight_saving_change() -> None:
     assert cover["current"].days_with_data == {"sales": 3, "refunds": 0, "traffic": 0, "spend": 1}
     assert cover["previous_period"].days_with_data["sales"] == 0
     assert cover["last_year"].days_with_data == {"sales": 0, "refunds": 0, "traffic": 0, "spend": 1}
+
+
+def test_the_cli_table_prints_not_comparable_and_why(shop: Warehouse, tenant: TenantInfo) -> None:
+    shop.close()  # the command opens the file itself (read-only), as it does without a server
+    result = CliRunner().invoke(
+        app,
+        [
+            "metrics",
+            "--tenant",
+            tenant.slug,
+            "gmv",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--source",
+            "facts",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "n/c" in result.stdout and "+300.0%" not in result.stdout
+    assert "the previous period has orders on only 3 of 30 days" in result.output

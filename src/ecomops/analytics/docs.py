@@ -96,7 +96,8 @@ comparable when, in this order:
   the order count) is below {MIN_BASE_COUNT} in the earlier period.
 
 The change is still given for the last two, so a client that wants the arithmetic has it; the console shows
-"not comparable" and the reason instead. Commerce dashboards commonly show "--" instead of a percentage when
+"not comparable" and the reason instead, and `ecomops metrics` prints `n/c` in its totals table with the
+reasons under it. Commerce dashboards commonly show "--" instead of a percentage when
 the comparison period has no data, and data checks such as Elementary's `volume_threshold` skip a change whose
 baseline is below a minimum row count; these rules do both, add the coverage rule, and say which applied.
 Series buckets carry their `previous` and `last_year` values without this judgement.
