@@ -227,7 +227,9 @@ def compared(comparison: Comparison | None, period: str, locale: str) -> dict[st
         "n": i18n.number(details.get("days_with_data", details.get("base", 0)), locale),
         "days": i18n.number(details.get("days", 0), locale),
         "min": i18n.number(details.get("min_base", 0), locale),
-        "what": i18n.gettext(locale, BASIS_WORDS.get(comparison.basis or "", "")) if comparison.basis else "",
+        "what": i18n.gettext(locale, BASIS_WORDS[comparison.basis])
+        if comparison.basis in BASIS_WORDS
+        else (comparison.basis or ""),
     }
     return {"change": comparison.change, "comparable": False, "reason": reason}
 
