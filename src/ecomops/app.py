@@ -12,12 +12,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecomops import __version__
 from ecomops.kernel.errors import EcomopsError, Overloaded
+from ecomops.platform.console.errors import html_error, wants_html
 from ecomops.platform.jobs import SERVICE as SCHEDULER
 from ecomops.platform.jobs import Scheduler
 from ecomops.platform.modules import Module
@@ -56,10 +57,13 @@ def _error(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """One JSON error shape for every failure, including framework-raised ones."""
+    """One JSON error shape for every failure, including framework-raised ones; a browser asking for a
+    console address gets an HTML page instead (``platform.console.errors``)."""
 
     @app.exception_handler(EcomopsError)
-    async def _domain(_: Request, exc: EcomopsError) -> JSONResponse:
+    async def _domain(request: Request, exc: EcomopsError) -> Response:
+        if wants_html(request) and exc.status_code in (403, 404):
+            return await html_error(request, exc.status_code, exc.message)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else {}
         if exc.close_connection:
             headers["Connection"] = "close"
@@ -73,15 +77,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(422, "validation_failed", "request validation failed", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request) and exc.status_code in (403, 404, 405):
+            return await html_error(request, exc.status_code)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         # Answered by Starlette's outermost middleware, outside RequestId: echo the id it assigned here.
         rid = request.scope.get(REQUEST_ID_SCOPE_KEY)
         headers = {"X-Request-ID": rid} if isinstance(rid, str) else None
+        if wants_html(request):
+            page = await html_error(request, 500, request_id=rid if isinstance(rid, str) else None)
+            page.headers.update(headers or {})
+            return page
         return _error(500, "internal_error", "internal server error", {"type": type(exc).__name__}, headers)
 
 

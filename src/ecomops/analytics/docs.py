@@ -18,6 +18,7 @@ from ecomops.analytics.catalogue import (
     NONE_LABEL,
     VISIT_EVENT_TYPES,
 )
+from ecomops.analytics.comparability import MIN_BASE_COUNT, MIN_COVERAGE
 from ecomops.analytics.engine import DEFAULT_DAYS, DEFAULT_LIMIT, MAX_CELLS, MAX_LIMIT, TIMEOUT_SECONDS
 from ecomops.analytics.periods import MAX_DAYS
 
@@ -79,7 +80,27 @@ With `compare=true` (the default) every bucket carries `previous` (the bucket ri
 `last_year` (the same date, month or hour a year earlier — 29 February maps to 28 February; for weeks the week
 52 weeks earlier, so weekdays line up, 同比). Window totals carry `previous_period` (as many buckets right
 before the window) and `last_year` (the window's buckets a year earlier); `periods` in the answer gives the
-exact dates of each.
+exact dates of each, and their `coverage`: the local days of the period and, per kind of fact (`sales` =
+orders, `refunds`, `traffic` = events, `spend` = ad spend), the days holding any.
+
+**Comparable or not.** Beside those values each total carries `previous_period_change` and
+`last_year_change`: per metric `change` (relative, 0.125 = +12.5 %), `comparable`, and when it is not
+comparable a `reason_code`, an English `reason`, the `details` behind it and its `basis`. A change is not
+comparable when, in this order:
+- `no_base`: the earlier value is missing or zero (`change` is null);
+- `sparse_period`: the earlier period holds the metric's facts on fewer than {MIN_COVERAGE:.0%} as many local
+  days as the window does (the 12 months before a shop's first year hold a few weeks of data: GMV ▲792 % is
+  arithmetic, not growth). Measured against the window, not the calendar, so a shop that sells only at
+  weekends still compares weekends;
+- `small_base`: a count the metric rests on (its own orders, buyers or visitors; for money metrics of orders
+  the order count) is below {MIN_BASE_COUNT} in the earlier period.
+
+The change is still given for the last two, so a client that wants the arithmetic has it; the console shows
+"not comparable" and the reason instead, and `ecomops metrics` prints `n/c` in its totals table with the
+reasons under it. Commerce dashboards commonly show "--" instead of a percentage when
+the comparison period has no data, and data checks such as Elementary's `volume_threshold` skip a change whose
+baseline is below a minimum row count; these rules do both, add the coverage rule, and say which applied.
+Series buckets carry their `previous` and `last_year` values without this judgement.
 
 ## Nulls
 A metric is `null`, never a made-up 0, when it cannot be computed:

@@ -14,7 +14,7 @@ days), since facts are assigned to buckets by a range join.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import ibis
 
-from ecomops.analytics import rollup_days, rollups
+from ecomops.analytics import comparability, rollup_days, rollups
 from ecomops.analytics.catalogue import (
     BASE_MEASURES,
     METRICS_BY_ID,
@@ -47,6 +47,8 @@ from ecomops.analytics.periods import (
 )
 from ecomops.analytics.results import (
     BreakdownShown,
+    Comparison,
+    Coverage,
     MetricInfo,
     MetricsResult,
     MetricValue,
@@ -239,9 +241,23 @@ def _zero(measure: str) -> Decimal | int:
     return Decimal("0.0000") if BASE_MEASURES[measure].unit is Unit.money else 0
 
 
-def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> MetricsResult:
-    """Run a resolved request against ``source`` (the answer's ``source`` is named by the caller)."""
-    needed = list(dict.fromkeys(m for metric in r.metrics for m in metric.measures))
+def compute(
+    source: MeasureSource,
+    tenant: TenantInfo,
+    r: Resolved,
+    days_with_data: Callable[[dict[str, Bucket]], dict[str, Coverage]] | None = None,
+) -> MetricsResult:
+    """Run a resolved request against ``source`` (the answer's ``source`` is named by the caller).
+    ``days_with_data`` counts the days with facts in each compared period (``comparability.coverage``
+    on the caller's connection); without it, comparisons are judged on their bases alone."""
+    # The counts a change rests on are computed too (order_count rides along with the sales measures).
+    needed = list(
+        dict.fromkeys(
+            m
+            for metric in r.metrics
+            for m in (*metric.measures, *(comparability.support_measures(metric) if r.compare else ()))
+        )
+    )
     reasons = {m: source.unavailable(m, r.breakdown, r.granularity, r.currency) for m in needed}
     metric_reason = {
         metric.id: next((reasons[m] for m in metric.measures if reasons[m] is not None), None)
@@ -249,6 +265,10 @@ def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> MetricsRe
     }
     plan = _plan(r)
     bucket_list = plan.all(r.compare)
+    cur, prev, ly = plan.totals
+    cover: dict[str, Coverage] = {}
+    if r.compare and days_with_data is not None:
+        cover = days_with_data({"current": cur, "previous_period": prev, "last_year": ly})
     families = list(dict.fromkeys(BASE_MEASURES[m].family for m in needed if reasons[m] is None))
     cells: Cells = {}
     for family in families:
@@ -302,16 +322,26 @@ def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> MetricsRe
                     metric_values("ly:" + b.label, dim) if r.compare else None,
                 )
             )
+
+    def comparisons(dim: str | None, label: str, period: str) -> dict[str, Comparison]:
+        now, base, measures = metric_values(CURRENT, dim), metric_values(label, dim), values_of(label, dim)
+        return {
+            m.id: comparability.assess(m, now[m.id], base[m.id], measures, period, cover or None)
+            for m in r.metrics
+        }
+
     totals = [
         TotalRow(
             dim,
             metric_values(CURRENT, dim),
             metric_values(PREVIOUS, dim) if r.compare else None,
             metric_values(LAST_YEAR, dim) if r.compare else None,
+            comparisons(dim, PREVIOUS, "previous_period") if r.compare else None,
+            comparisons(dim, LAST_YEAR, "last_year") if r.compare else None,
         )
         for dim in dims
     ]
-    cur, prev, ly = plan.totals
+
     return MetricsResult(
         tenant=tenant.slug,
         currency=r.currency,
@@ -321,7 +351,9 @@ def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> MetricsRe
         last=r.last,
         breakdown=breakdown_info,
         periods=Periods(
-            _period(cur), _period(prev) if r.compare else None, _period(ly) if r.compare else None
+            _period(cur, cover.get("current")),
+            _period(prev, cover.get("previous_period")) if r.compare else None,
+            _period(ly, cover.get("last_year")) if r.compare else None,
         ),
         metrics=tuple(
             MetricInfo(
@@ -341,8 +373,8 @@ def compute(source: MeasureSource, tenant: TenantInfo, r: Resolved) -> MetricsRe
     )
 
 
-def _period(b: Bucket) -> Period:
-    return Period(b.first_day, b.end_day - timedelta(days=1), b.start, b.end)
+def _period(b: Bucket, cover: Coverage | None = None) -> Period:
+    return Period(b.first_day, b.end_day - timedelta(days=1), b.start, b.end, cover)
 
 
 class MetricsTimeout(EcomopsError):
@@ -390,7 +422,9 @@ def compute_on_connection(
     watchdog.daemon = True
     watchdog.start()
     try:
-        answer = compute(source, tenant, resolved)
+        answer = compute(
+            source, tenant, resolved, lambda periods: comparability.coverage(con, periods, resolved.timezone)
+        )
         return replace(answer, source="rollups" if isinstance(source, rollups.RollupSource) else "facts")
     except duckdb.Error as exc:
         if timed_out.is_set():

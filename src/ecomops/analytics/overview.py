@@ -37,7 +37,7 @@ from ecomops.analytics import service
 from ecomops.analytics.catalogue import METRICS_BY_ID, Unit
 from ecomops.analytics.engine import MetricsQuery
 from ecomops.analytics.funnel import Funnel
-from ecomops.analytics.results import MetricsResult, MetricValue, MetricValues
+from ecomops.analytics.results import Comparison, MetricsResult, MetricValue, MetricValues
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
 from ecomops.platform.console import i18n
@@ -70,6 +70,8 @@ class Card:
     drill: str
     #: False when a rise is bad news (refund rate): colours the change.
     up_is_good: bool = True
+    #: A short definition shown under the label, where a figure is easily confused with another.
+    definition: str | None = None
 
 
 CARDS: tuple[Card, ...] = (
@@ -79,7 +81,7 @@ CARDS: tuple[Card, ...] = (
     Card("buyers", N_("Buyers"), "orders"),
     Card("aov", N_("Average order value"), "orders"),
     Card("visitors", N_("Visitors"), "funnel"),
-    Card("conversion_rate", N_("Conversion rate"), "funnel"),
+    Card("conversion_rate", N_("Conversion rate"), "funnel", definition=N_("buyers (orders) ÷ visitors")),
     Card("refund_rate", N_("Refund rate"), "refunds", up_is_good=False),
     Card("ad_spend", N_("Ad spend"), "campaigns", up_is_good=False),
     Card("roas", N_("ROAS"), "campaigns"),
@@ -187,14 +189,49 @@ def latest_order_day(cur: Any, timezone: str) -> date | None:
     return value.astimezone(ZoneInfo(timezone)).date()
 
 
-def change(current: MetricValue, base: MetricValue) -> float | None:
-    """Relative change of ``current`` over ``base`` (0.125 = +12.5 %); None without a base to compare.
-    Both are values of one metric, so of one type: Decimal money, int counts or float ratios."""
-    if current is None or base is None or base == 0:
-        return None
-    if isinstance(current, float) or isinstance(base, float):
-        return (float(current) - float(base)) / abs(float(base))
-    return float((Decimal(current) - Decimal(base)) / abs(Decimal(base)))
+#: Why a change is not shown, as the console says it (the API's ``reason`` is English only).
+NOT_COMPARABLE_REASONS = {
+    ("previous_period", "sparse_period"): N_(
+        "The previous period has %(what)s on only %(n)s of %(days)s days."
+    ),
+    ("last_year", "sparse_period"): N_(
+        "The same period last year has %(what)s on only %(n)s of %(days)s days."
+    ),
+    ("previous_period", "small_base"): N_(
+        "The previous period has only %(n)s %(what)s (fewer than %(min)s): too few for a percentage."
+    ),
+    ("last_year", "small_base"): N_(
+        "The same period last year has only %(n)s %(what)s (fewer than %(min)s): too few for a percentage."
+    ),
+}
+#: The facts or count a reason names (``Comparison.basis``).
+BASIS_WORDS = {
+    "sales": N_("orders"),
+    "refunds": N_("refunds"),
+    "traffic": N_("visits"),
+    "spend": N_("ad spend"),
+    "order_count": N_("orders"),
+    "buyer_count": N_("buyers"),
+    "visitor_count": N_("visitors"),
+    "cart_visitor_count": N_("visitors who added to cart"),
+}
+
+
+def compared(comparison: Comparison | None, period: str, locale: str) -> dict[str, Any]:
+    """A change as the page shows it: the percentage when comparable, else "not comparable" and why
+    (nothing at all when there is no base: "–", as before)."""
+    if comparison is None or comparison.reason_code in (None, "no_base"):
+        return {"change": comparison.change if comparison else None, "comparable": True, "reason": None}
+    details = comparison.details or {}
+    reason = i18n.gettext(locale, NOT_COMPARABLE_REASONS[(period, comparison.reason_code)]) % {
+        "n": i18n.number(details.get("days_with_data", details.get("base", 0)), locale),
+        "days": i18n.number(details.get("days", 0), locale),
+        "min": i18n.number(details.get("min_base", 0), locale),
+        "what": i18n.gettext(locale, BASIS_WORDS[comparison.basis])
+        if comparison.basis in BASIS_WORDS
+        else (comparison.basis or ""),
+    }
+    return {"change": comparison.change, "comparable": False, "reason": reason}
 
 
 def display(value: MetricValue, unit: str, metric: str, currency: str, locale: str) -> str:
@@ -287,6 +324,10 @@ async def load(page: Page, rng: DateRange) -> Figures:
     return Figures(cards, channels, products, campaigns, funnel, names, counts)
 
 
+def _cmp(changes: dict[str, Comparison] | None, metric: str) -> Comparison | None:
+    return None if changes is None else changes[metric]
+
+
 def _of(values: MetricValues | None, metric: str) -> MetricValue:
     """A metric's value in an optional comparison (absent when the request did not compare)."""
     return None if values is None else values[metric]
@@ -307,11 +348,18 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         "campaigns": "#campaigns",
     }
     cards = []
+    #: Reasons of the changes left out, each once: shown above the cards.
+    notes: list[str] = []
     for card in CARDS:
         info = metric_info[card.metric]
         value = total.values[card.metric]
         prev = _of(total.previous_period, card.metric)
         ly = _of(total.last_year, card.metric)
+        vs_previous = compared(_cmp(total.previous_period_change, card.metric), "previous_period", locale)
+        vs_last_year = compared(_cmp(total.last_year_change, card.metric), "last_year", locale)
+        # A 365-day window's previous period is last year's: its reasons are said once.
+        same_period = answer.periods.previous_period == answer.periods.last_year
+        notes += [v["reason"] for v in (vs_previous, vs_last_year)[: 1 if same_period else 2] if v["reason"]]
         cards.append(
             {
                 "id": card.metric,
@@ -321,12 +369,13 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
                 "available": info.available,
                 "reason": info.reason,
                 "previous": display(prev, info.unit, card.metric, currency, locale),
-                "previous_change": change(value, prev),
+                "vs_previous": vs_previous,
                 "last_year": display(ly, info.unit, card.metric, currency, locale),
-                "last_year_change": change(value, ly),
+                "vs_last_year": vs_last_year,
                 "up_is_good": card.up_is_good,
                 "href": drill[card.drill],
                 "description": METRICS_BY_ID[card.metric].description,
+                "definition": card.definition,
             }
         )
 
@@ -334,6 +383,8 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
     trend_rows = answer.series
     has_ly = any(_of(row.last_year, "gmv") not in (None, 0) for row in trend_rows)
     trend = {
+        # Nothing sold in the range: the page says so instead of drawing flat lines on a 0–1 axis.
+        "empty": not any(row.values["orders"] for row in trend_rows),
         "granularity": rng.granularity,
         "currency": currency,
         "locale": locale.replace("_", "-"),
@@ -364,7 +415,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
                 "orders": row.values["orders"],
                 "buyers": row.values["buyers"],
                 "share": float(_money(gmv) / gmv_total) if gmv is not None and gmv_total else None,
-                "change": change(gmv, _of(row.previous_period, "gmv")),
+                "vs_previous": compared(_cmp(row.previous_period_change, "gmv"), "previous_period", locale),
                 "href": f"{base}/orders?" + urlencode({**window, "channel": name})
                 if name != "(none)"
                 else orders_url,
@@ -444,6 +495,8 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         "range": rng,
         "periods": periods,
         "cards": cards,
+        "comparison_notes": list(dict.fromkeys(notes)),
+        "conversion_card": next(c["text"] for c in cards if c["id"] == "conversion_rate"),
         "trend": trend,
         "channels": channels,
         "channel_chart": channel_chart,

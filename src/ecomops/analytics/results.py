@@ -38,11 +38,25 @@ class MetricInfo:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How much of a period holds data: what decides whether a comparison against it is meaningful."""
+
+    days: Annotated[int, Field(description="Local days in the period")]
+    days_with_data: Annotated[
+        dict[str, int],
+        Field(
+            description="Local days with facts, per family: sales (orders), refunds, traffic (events), spend"
+        ),
+    ]
+
+
+@dataclass(frozen=True)
 class Period:
     first: Annotated[date, Field(alias="from", description="First local day")]
     last: Annotated[date, Field(alias="to", description="Last local day (inclusive)")]
     start: Annotated[IsoDateTime, Field(description="UTC instant the period starts")]
     end: Annotated[IsoDateTime, Field(description="UTC instant the period ends (exclusive)")]
+    coverage: Annotated[Coverage | None, Field(description="Days with data (when comparing)")] = None
 
 
 @dataclass(frozen=True)
@@ -74,11 +88,44 @@ class SeriesRow:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """A window total against an earlier period, and whether the change means anything
+    (rules in ``analytics.comparability``)."""
+
+    change: Annotated[
+        float | None, Field(description="Relative change (0.125 = +12.5 %); null without a base")
+    ]
+    comparable: Annotated[bool, Field(description="False when the change should not be shown (see reason)")]
+    reason_code: Annotated[str | None, Field(description="no_base, sparse_period or small_base")] = None
+    reason: Annotated[str | None, Field(description="Why it is not comparable, in English")] = None
+    details: Annotated[
+        dict[str, int] | None,
+        Field(
+            description="Figures behind the reason: days_with_data, days, current_days_with_data; "
+            "base, min_base"
+        ),
+    ] = None
+    basis: Annotated[
+        str | None,
+        Field(
+            description="What was too thin: the facts (sales, refunds, traffic, spend) of sparse_period, "
+            "the count (order_count, buyer_count, visitor_count…) of small_base"
+        ),
+    ] = None
+
+
+@dataclass(frozen=True)
 class TotalRow:
     breakdown_value: str | None
     values: MetricValues
     previous_period: MetricValues | None = None
     last_year: MetricValues | None = None
+    previous_period_change: Annotated[
+        dict[str, Comparison] | None, Field(description="Per metric: change vs the previous period (环比)")
+    ] = None
+    last_year_change: Annotated[
+        dict[str, Comparison] | None, Field(description="Per metric: change vs last year (同比)")
+    ] = None
 
 
 @dataclass(frozen=True)

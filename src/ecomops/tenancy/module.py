@@ -22,6 +22,16 @@ module = Module(
     store_migrations=Path(__file__).parent / "store_migrations",
     nav=(
         NavEntry(
+            "settings",
+            N_("Shop settings"),
+            "/settings",
+            None,
+            "settings",
+            "sliders",
+            N_("The shop's name, time zone and currency, and every settings page."),
+            order=1,
+        ),
+        NavEntry(
             "sources",
             N_("Data sources"),
             "/sources",

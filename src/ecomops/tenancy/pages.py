@@ -1,4 +1,4 @@
-"""Data sources (write keys and SDK snippets), API keys and the shop's modules pages.
+"""The shop's settings page, data sources (write keys and SDK snippets), API keys and modules pages.
 
 Changes go through the JSON API (``console.js``), so permission, step-up and audit rules live there.
 """
@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.platform import enablement
+from ecomops.platform.console import nav
 from ecomops.platform.console.shell import Page, open_page, render
 from ecomops.platform.roles import ROLES
 from ecomops.tenancy import service as tenancy
@@ -62,3 +63,19 @@ async def modules_page(request: Request, slug: str) -> Response:
         return page
     states = await run_in_threadpool(enablement.module_states, page.state.engine, page.tenant.id)
     return render(page, "tenancy/modules.html", {"modules": states})
+
+
+#: Sidebar sections whose pages configure the shop (listed on its settings page).
+SETTINGS_SECTIONS = ("settings", "data")
+
+
+@router.get("/t/{slug}/settings", response_class=HTMLResponse)
+async def settings_page(request: Request, slug: str) -> Response:
+    """What every member may know about the shop (name, time zone, currency, their role) and the settings
+    pages their role may open, with what each is for (the sidebar's entries and their descriptions)."""
+    page = await open_page(request, slug, None, "settings")
+    if not isinstance(page, Page):
+        return page
+    shown = nav.visible(page.role, page.disabled)
+    entries = [e for e in shown if e.section in SETTINGS_SECTIONS and e.key != "settings"]
+    return render(page, "tenancy/settings.html", {"entries": entries})

@@ -20,7 +20,7 @@ from rich.table import Table
 from ecomops.analytics import engine, service
 from ecomops.analytics.catalogue import BREAKDOWNS, METRICS
 from ecomops.analytics.periods import Granularity
-from ecomops.analytics.results import Catalogue, MetricsResult, MetricValue
+from ecomops.analytics.results import Catalogue, Comparison, MetricsResult, MetricValue
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import tenant_path
@@ -70,11 +70,12 @@ def _cell(value: MetricValue | str) -> str:
     return "" if value is None else str(value)
 
 
-def _change(current: MetricValue, before: MetricValue) -> str:
-    """Relative change for the totals table; blank when either side is missing or zero."""
-    if current is None or before is None or before == 0:
+def _change(comparison: Comparison | None) -> str:
+    """Relative change for the totals table; blank without a base, "n/c" when not comparable (the reasons
+    are printed under the table)."""
+    if comparison is None or comparison.change is None:
         return ""
-    return f"{(float(current) - float(before)) / abs(float(before)):+.1%}"
+    return f"{comparison.change:+.1%}" if comparison.comparable else "n/c"
 
 
 def render(answer: MetricsResult, fmt: OutputFormat) -> None:
@@ -118,20 +119,21 @@ def render(answer: MetricsResult, fmt: OutputFormat) -> None:
     compare = answer.periods.previous_period is not None
     columns += ["previous period", "Δ", "last year", "Δ"] if compare else []
     totals = Table(*columns)
+    reasons: set[str] = set()
     for t in answer.totals:
         for metric_id in ids:
             cur = t.values[metric_id]
             row = [_cell(t.breakdown_value) or "all", metric_id, display(metric_id, cur)]
             if t.previous_period is not None and t.last_year is not None:
                 prev, ly = t.previous_period[metric_id], t.last_year[metric_id]
-                row += [
-                    display(metric_id, prev),
-                    _change(cur, prev),
-                    display(metric_id, ly),
-                    _change(cur, ly),
-                ]
+                vs_prev = t.previous_period_change[metric_id] if t.previous_period_change else None
+                vs_ly = t.last_year_change[metric_id] if t.last_year_change else None
+                row += [display(metric_id, prev), _change(vs_prev), display(metric_id, ly), _change(vs_ly)]
+                reasons.update(c.reason for c in (vs_prev, vs_ly) if c and c.change is not None and c.reason)
             totals.add_row(*row)
     console.print(totals)
+    for reason in sorted(reasons):
+        err_console.print(f"[yellow]n/c[/yellow] (not comparable): {reason}")
     for m in answer.metrics:
         if not m.available:
             err_console.print(f"[yellow]{m.id}[/yellow] is null: {m.reason}")

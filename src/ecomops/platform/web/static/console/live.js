@@ -102,57 +102,70 @@
     }, extra || {});
   }
 
+  // An empty chart says so in words instead of drawing a flat line on a made-up 0–1 axis.
+  function emptyNote(text) {
+    return text ? [{ type: "text", left: "center", top: "middle", silent: true,
+      style: { text: text, fill: ink, fontSize: big ? 18 : 14 } }] : [];
+  }
+
   function drawCharts(snap) {
     var minutes = snap.minutes || [];
     var labels = minutes.map(function (m) { return timeFmt.format(new Date(m.minute)); });
+    var noOrders = !minutes.some(function (m) { return m.orders > 0; });
+    var noVisits = !minutes.some(function (m) { return m.visitors > 0; });
+    var noChannels = !(snap.channels || []).some(function (ch) { return Number(ch.gmv) > 0; });
+    var merge = { replaceMerge: ["graphic"] };
     var c = chart("live-minutes-chart");
     if (c) {
       c.setOption({
+        graphic: emptyNote(noOrders && label("QuietOrders")),
         animation: false,
         tooltip: { trigger: "axis" },
         legend: { top: 0, data: [label("Gmv"), label("Orders")], textStyle: { color: ink } },
         grid: { left: 64, right: 48, top: 40, bottom: 28 },
         xAxis: axis({ type: "category", data: labels }),
         yAxis: [
-          axis({ type: "value", axisLabel: { color: ink, formatter: function (v) { return moneyShort.format(v); } } }),
-          axis({ type: "value", minInterval: 1, splitLine: { show: false } })
+          axis({ type: "value", axisLabel: { show: !noOrders, color: ink, formatter: function (v) { return moneyShort.format(v); } } }),
+          axis({ type: "value", minInterval: 1, splitLine: { show: false }, axisLabel: { show: !noOrders, color: ink } })
         ],
         series: [
           { name: label("Gmv"), type: "bar", data: minutes.map(function (m) { return Number(m.gmv); }), itemStyle: { color: "#0f766e" } },
           { name: label("Orders"), type: "line", yAxisIndex: 1, showSymbol: false, data: minutes.map(function (m) { return m.orders; }), itemStyle: { color: "#f59e0b" } }
         ]
-      });
+      }, merge);
     }
     var t = chart("live-traffic-chart");
     if (t) {
       t.setOption({
+        graphic: emptyNote(noVisits && label("QuietVisits")),
         animation: false,
         tooltip: { trigger: "axis" },
         legend: { top: 0, data: [label("Visitors"), label("Conversion")], textStyle: { color: ink } },
         grid: { left: 64, right: 48, top: 40, bottom: 28 },
         xAxis: axis({ type: "category", data: labels }),
         yAxis: [
-          axis({ type: "value", minInterval: 1 }),
-          axis({ type: "value", splitLine: { show: false }, axisLabel: { color: ink, formatter: function (v) { return pctFmt.format(v); } } })
+          axis({ type: "value", minInterval: 1, axisLabel: { show: !noVisits, color: ink } }),
+          axis({ type: "value", splitLine: { show: false }, axisLabel: { show: !noVisits, color: ink, formatter: function (v) { return pctFmt.format(v); } } })
         ],
         series: [
           { name: label("Visitors"), type: "line", areaStyle: { opacity: 0.15 }, showSymbol: false, data: minutes.map(function (m) { return m.visitors; }), itemStyle: { color: "#2563eb" } },
           { name: label("Conversion"), type: "line", yAxisIndex: 1, showSymbol: false, connectNulls: false, data: minutes.map(function (m) { return m.conversion; }), itemStyle: { color: "#db2777" } }
         ]
-      });
+      }, merge);
     }
     var p = chart("live-channels-chart");
     if (p) {
       p.setOption({
+        graphic: emptyNote(noChannels && label("None")),
         animation: false,
         tooltip: { trigger: "item", valueFormatter: function (v) { return moneyFmt.format(v); } },
         legend: { bottom: 0, textStyle: { color: ink } },
         series: [{
-          type: "pie", radius: ["34%", "58%"], center: ["50%", "42%"],
+          type: "pie", radius: ["34%", "58%"], center: ["50%", "42%"], showEmptyCircle: false,
           label: { color: ink, formatter: "{b}\n{d}%" }, minShowLabelAngle: 6,
-          data: (snap.channels || []).map(function (ch) { return { name: ch.channel, value: Number(ch.gmv) }; })
+          data: noChannels ? [] : (snap.channels || []).map(function (ch) { return { name: ch.channel, value: Number(ch.gmv) }; })
         }]
-      });
+      }, merge);
     }
   }
 

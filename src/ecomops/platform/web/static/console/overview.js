@@ -66,7 +66,9 @@
       yAxis: [
         { type: "value", axisLabel: { formatter: function (v) { return money.compact(v); } },
           splitLine: { lineStyle: { color: "#eef0f4" } } },
-        { type: "value", splitLine: { show: false }, axisLabel: { formatter: function (v) { return count.format(v); } } }
+        // Orders are whole: never a 0.2-order tick, even on a quiet day.
+        { type: "value", minInterval: 1, splitLine: { show: false },
+          axisLabel: { formatter: function (v) { return count.format(v); } } }
       ],
       series: series
     });
