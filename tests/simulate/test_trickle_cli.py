@@ -33,7 +33,12 @@ def run_feed(server: LiveServer, data_dir: Path, seconds_of_traffic: float) -> s
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until(lambda: "live at" in log.read_text() or proc.poll() is not None, "the feed to go live")
+        # A CLI start on a busy 2-core machine takes 10 s or more: the deadline only bounds a failure.
+        wait_until(
+            lambda: "live at" in log.read_text() or proc.poll() is not None,
+            "the feed to go live",
+            timeout=120,
+        )
         assert proc.poll() is None, log.read_text()
         token = {"Authorization": f"Bearer {server.token}"}
 
