@@ -7,11 +7,9 @@ SDKs drop a whole batch answered 4xx; ``?strict=true`` rejects the whole batch w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -38,13 +36,6 @@ from ecomops.privacy.service import may_hold_pii
 from ecomops.tenancy.service import SourceInfo
 
 router = APIRouter()
-_T = TypeVar("_T")
-#: Bodies from this size on are decoded and validated on the pipeline's validation thread instead of in
-#: the event loop. Inline, a 100-event batch held the loop ≈ 1 ms and a 480 KB junk body ≈ 13 ms, and every
-#: other request (``/healthz`` included) queued behind all of them; on a thread the loop gets the GIL back
-#: within the interpreter's switch interval (5 ms). Smaller bodies stay inline: the hand-off (≈ 50 µs)
-#: would cost more than their validation.
-OFF_LOOP_BYTES = 16 * 1024
 #: Dead letters hold raw payloads (possibly personal data): not for viewers or marketers.
 
 _MESSAGE_SCHEMA: dict[str, Any] = {
@@ -219,13 +210,6 @@ async def _refuse_request(
     )
 
 
-async def _off_loop(pipeline: IngestWriter, body: bytes, work: Callable[[], _T]) -> _T:
-    """Run CPU-bound request work (decoding, validation) where it does not hold up the event loop."""
-    if len(body) < OFF_LOOP_BYTES:
-        return work()
-    return await asyncio.get_running_loop().run_in_executor(pipeline.validation, work)
-
-
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
@@ -284,7 +268,7 @@ async def _validate(request: Request, state: AppState, kind: str, strict: bool) 
     limit = MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES
     body = await _read_body(request, limit, state.settings.ingest_body_timeout_seconds)
     try:
-        envelope = await _off_loop(pipeline, body, partial(service.decode_body, body, kind))
+        envelope = service.decode_body(body, kind)
     except BadRequest as exc:
         if source is not None and exc.code == "malformed_json":
             await _refuse_request(state, source, body, exc.message, received_at, invalid=1)
@@ -300,19 +284,14 @@ async def _validate(request: Request, state: AppState, kind: str, strict: bool) 
     )
     set_tenant(await pipeline.prepare_tenant(source.tenant_id))
     cap = state.settings.ingest_max_invalid_per_request
-    processed = await _off_loop(
-        pipeline,
-        body,
-        partial(
-            service.process,
-            envelope,
-            kind,
-            source,
-            received_at,
-            await _pii_sealer(state, source.tenant_id, body),
-            cap,
-            user_pseudonymizer(state.engine, source.tenant_id),
-        ),
+    processed = service.process(
+        envelope,
+        kind,
+        source,
+        received_at,
+        await _pii_sealer(state, source.tenant_id, body),
+        cap,
+        user_pseudonymizer(state.engine, source.tenant_id),
     )
     rejected = [r.as_dict() for r in processed.rejected]
     if processed.gave_up:

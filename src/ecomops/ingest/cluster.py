@@ -85,7 +85,6 @@ class ClusterIngest:
         self._queued_events = 0
         self._writer: asyncio.Task[None] | None = None
         self._io = ThreadPoolExecutor(1, thread_name_prefix="ingest-log")
-        self.validation = ThreadPoolExecutor(1, thread_name_prefix="ingest-validate")
 
     async def prepare_tenant(self, tenant_id: str) -> str:
         if not self.running:
@@ -177,7 +176,6 @@ class ClusterIngest:
         if self.loader is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.loader.stop)
         self._io.shutdown(wait=True)
-        self.validation.shutdown(wait=True)
         self.log.close()
 
     def flush(self) -> None:

@@ -174,8 +174,6 @@ class IngestPipeline:
         self._queued_events = 0
         self._writer: asyncio.Task[None] | None = None
         self._io = ThreadPoolExecutor(1, thread_name_prefix="ingest-wal")
-        #: Where request bodies are decoded and validated off the event loop (ingest/api.py ``_off_loop``).
-        self.validation = ThreadPoolExecutor(1, thread_name_prefix="ingest-validate")
         self._load_wakeup = threading.Event()
         self._stop_loader = threading.Event()
         self._loader: threading.Thread | None = None
@@ -484,7 +482,6 @@ class IngestPipeline:
             self._loader.join(30)
         self._load_all()
         self._io.shutdown(wait=True)
-        self.validation.shutdown(wait=True)
         for state in self._tenants.values():
             state.wal.close()
 

@@ -3,7 +3,6 @@ cluster mode's ``cluster.ClusterIngest``."""
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
 from typing import Protocol, runtime_checkable
 
 from ecomops.ingest.messages import Accepted
@@ -13,8 +12,6 @@ from ecomops.ingest.pipeline import IngestFigures, SubmitResult
 @runtime_checkable
 class IngestWriter(Protocol):
     running: bool
-    #: Where large request bodies are decoded and validated, off the event loop (``api._off_loop``).
-    validation: Executor
 
     async def prepare_tenant(self, tenant_id: str) -> str:
         """Make the tenant ready to take events; returns its slug."""
