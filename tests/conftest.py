@@ -38,7 +38,6 @@ from tests.timing import DEADLINE, ManualDateTime, wait_until
 os.umask(0o077)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture
