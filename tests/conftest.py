@@ -84,7 +84,8 @@ def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     if touched:
         pytest.fail(
             "tests wrote into a default data dir (use the data_dir fixture, or pass ECOMOPS_DATA_DIR to "
-            f"subprocesses): {', '.join(touched)}",
+            "subprocesses; or a server using it, such as `make demo`, ran during the tests): "
+            f"{', '.join(touched)}",
             pytrace=False,
         )
 
