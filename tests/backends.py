@@ -20,6 +20,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -63,8 +64,12 @@ def ensure_app_role(conn: psycopg.Connection[object]) -> None:
 
 
 @pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A URL whose connections live in a fresh, empty schema as the app role; dropped afterwards."""
+def pg_schema_url(data_dir: Path) -> Iterator[str]:
+    """A URL whose connections live in a fresh, empty schema as the app role; dropped afterwards.
+
+    The store's keys (the audit log's HMAC key, the PII master key) live in the data dir whatever the
+    database, so a PostgreSQL test gets its own ``data_dir`` too: without it, recording an audit entry
+    created ``.ecomops/keys/audit.key`` in the directory the tests ran from."""
     _require_postgres()
     schema = f"ecomops_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:

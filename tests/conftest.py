@@ -38,7 +38,56 @@ from tests.timing import DEADLINE, ManualDateTime, wait_until
 os.umask(0o077)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def default_data_dirs() -> list[Path]:
+    """Where an ``ecomops`` run outside the tests keeps its data: ``./.ecomops`` (the default, relative to
+    where it runs, normally the checkout) and ``ECOMOPS_DATA_DIR`` as given to the test run (``make``
+    exports the checkout's ``.ecomops``). ``make demo`` reuses what it finds there, keys included."""
+    dirs = {REPO / ".ecomops", Path.cwd() / ".ecomops"}
+    if inherited := os.environ.get("ECOMOPS_DATA_DIR"):
+        dirs.add(Path(inherited).expanduser())
+    return sorted(d.resolve() for d in dirs)
+
+
+def files_under(roots: Sequence[Path]) -> dict[Path, tuple[int, int]]:
+    """Every file below ``roots`` with its size and modification time: enough to see one added or changed."""
+    found = {}
+    for root in roots:
+        for path in root.rglob("*") if root.is_dir() else ():
+            if path.is_file():
+                stat = path.stat()
+                found[path] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep the whole run out of the user's data dir, and fail the run if anything still wrote there.
+
+    A test that forgets the ``data_dir`` fixture (or code that reads settings before a test sets them)
+    would otherwise create keys and stores in the checkout's ``.ecomops``, which ``make demo`` then
+    reuses: an audit key made by a test signing a demo shop's log. Every test therefore starts with
+    ``ECOMOPS_DATA_DIR`` pointing at a temporary folder (and no ``ECOMOPS_DATABASE_URL``: a developer's
+    real store is never a test's), and the default data dirs must hold the same files at the end."""
+    watched = default_data_dirs()
+    before = files_under(watched)
+    path = tmp_path_factory.mktemp("session-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ECOMOPS_DATA_DIR", str(path))
+        mp.delenv("ECOMOPS_DATABASE_URL", raising=False)
+        get_settings.cache_clear()
+        yield path
+    get_settings.cache_clear()
+    after = files_under(watched)
+    touched = sorted(str(p) for p, stat in after.items() if before.get(p) != stat)
+    if touched:
+        pytest.fail(
+            "tests wrote into a default data dir (use the data_dir fixture, or pass ECOMOPS_DATA_DIR to "
+            "subprocesses; or a server using it, such as `make demo`, ran during the tests): "
+            f"{', '.join(touched)}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -25,9 +25,8 @@ from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
 from ecomops.tenancy import service as tenancy
 from tests.analytics.reference import Frames
-from tests.conftest import SHARED_DATA
+from tests.datasets import ONLINE_RETAIL_YEAR1 as YEAR1
 
-YEAR1 = SHARED_DATA / "online_retail_ii" / "online_retail_II_2009-2010.csv.gz"
 #: Nine December days of 2009 (for same-period-last-year) and 25 days of late 2010.
 SLICES = (("2009-12-01", "2009-12-10"), ("2010-11-15", "2010-12-10"))
 SHOP = SeedParams(days=60, customers=800, seed=11, end_date=date(2026, 11, 30))

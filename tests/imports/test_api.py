@@ -20,6 +20,7 @@ from ecomops.platform.context import TenantInfo
 from ecomops.platform.settings import Settings
 from ecomops.tenancy import service as tenancy
 from tests.conftest import LiveServer, start_server
+from tests.datasets import ONLINE_RETAIL_YEAR1
 from tests.imports.conftest import FIXTURES
 from tests.imports.test_rejects import BAD_ROWS, HEADER
 from tests.timing import DEADLINE
@@ -195,10 +196,10 @@ def test_authentication_and_roles(live_server: LiveServer, engine: Engine) -> No
 
 @pytest.mark.slow
 def test_full_online_retail_file_through_the_api(live_server: LiveServer) -> None:
-    from tests.imports.test_online_retail import YEAR1
-
     job = _wait(
-        live_server, _upload(live_server, [YEAR1], "online-retail-ii").json()["id"], timeout=10 * DEADLINE
+        live_server,
+        _upload(live_server, [ONLINE_RETAIL_YEAR1], "online-retail-ii").json()["id"],
+        timeout=10 * DEADLINE,
     )
     assert job["status"] == "succeeded", job["error"]
     summary = job["summary"]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from ecomops.analytics import rollup_days, rollups
-from tests.conftest import SHARED_DATA
+from tests.datasets import ONLINE_RETAIL_YEAR1
 from tests.imports.conftest import Importer
 
-YEAR1 = SHARED_DATA / "online_retail_ii" / "online_retail_II_2009-2010.csv.gz"
+YEAR1 = ONLINE_RETAIL_YEAR1
 TABLES = (
     "rollup_order_index",
     "rollup_buyer_first",

@@ -1,4 +1,4 @@
-"""Olist: the four real tables we have plus schema-true fixtures for orders, items, customers and reviews."""
+"""Olist: the four real tables in data/olist plus schema-true fixtures (orders, items, customers, reviews)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 
 from ecomops.kernel.errors import ValidationFailed
-from tests.conftest import SHARED_DATA
+from tests.datasets import OLIST_PAYMENTS as PAYMENTS
+from tests.datasets import OLIST_PRODUCTS as PRODUCTS
+from tests.datasets import OLIST_SELLERS as SELLERS
+from tests.datasets import OLIST_TRANSLATION as TRANSLATION
 from tests.imports.conftest import FIXTURES, Importer, read_rejects
 
-REAL = SHARED_DATA / "olist"
-PAYMENTS = REAL / "olist_order_payments_dataset.csv.gz"
-PRODUCTS = REAL / "olist_products_dataset.csv.gz"
-SELLERS = REAL / "olist_sellers_dataset.csv.gz"
-TRANSLATION = REAL / "product_category_name_translation.csv.gz"
 ORDERS = FIXTURES / "olist_orders_dataset.csv"
 ITEMS = FIXTURES / "olist_order_items_dataset.csv"
 CUSTOMERS = FIXTURES / "olist_customers_dataset.csv"

@@ -11,10 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.datasets import ONLINE_RETAIL_YEAR1 as YEAR1
 from tests.imports.conftest import Importer, read_rejects
 
-YEAR1 = SHARED_DATA / "online_retail_ii" / "online_retail_II_2009-2010.csv.gz"
 E4 = Decimal("0.0001")
 
 
