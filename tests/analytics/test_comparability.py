@@ -16,7 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from ecomops.analytics import rollups
+from ecomops.analytics import engine, rollups
 from ecomops.analytics.comparability import MIN_BASE_COUNT, coverage
 from ecomops.analytics.engine import MetricsQuery, compute_for_warehouse
 from ecomops.analytics.periods import Bucket, local_midnight
@@ -214,3 +214,42 @@ def test_the_cli_table_prints_not_comparable_and_why(shop: Warehouse, tenant: Te
     assert result.exit_code == 0, result.output
     assert "n/c" in result.stdout and "+300.0%" not in result.stdout
     assert "the previous period has orders on only 3 of 30 days" in result.output
+
+
+@pytest.mark.parametrize("source", ["facts", "rollups"])
+def test_a_single_day_names_its_own_day_and_the_day_before(
+    shop: Warehouse, tenant: TenantInfo, source: str
+) -> None:
+    """One day is answered by the hour; its periods still name whole local days (the hourly spans once
+    read as "Nov 15 – Nov 14")."""
+    periods = _metrics(shop, tenant, "2026-11-15", "2026-11-15", source).periods
+    assert (periods.current.first, periods.current.last) == (date(2026, 11, 15), date(2026, 11, 15))
+    assert periods.previous_period is not None and periods.last_year is not None
+    assert (periods.previous_period.first, periods.previous_period.last) == (date(2026, 11, 14),) * 2
+    assert (periods.last_year.first, periods.last_year.last) == (date(2025, 11, 15),) * 2
+
+
+@pytest.mark.parametrize("source", ["facts", "rollups"])
+def test_a_day_under_way_is_compared_with_the_same_hours_of_the_day_before(
+    shop: Warehouse, tenant: TenantInfo, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shop sells at local noon (04:00 UTC). At 10:30 on 15 November nothing is sold yet, and yesterday
+    by 11:00 had nothing either: no change, not ▼100 %. At 13:10 both days hold their two orders."""
+    query = MetricsQuery(ids=["orders"], first=date(2026, 11, 15), last=date(2026, 11, 15), source=source)
+
+    def at(utc: datetime) -> MetricsResult:
+        monkeypatch.setattr(engine, "utcnow", lambda: utc)
+        return compute_for_warehouse(shop, tenant, query)
+
+    morning = at(datetime(2026, 11, 15, 2, 30, tzinfo=ZoneInfo("UTC")))
+    assert morning.totals[0].values["orders"] == 0
+    assert morning.totals[0].previous_period == {"orders": 0}
+    previous = morning.periods.previous_period
+    assert previous is not None and previous.end == datetime(2026, 11, 14, 3, tzinfo=ZoneInfo("UTC"))
+    assert (previous.first, previous.last) == (date(2026, 11, 14), date(2026, 11, 14))
+    afternoon = at(datetime(2026, 11, 15, 5, 10, tzinfo=ZoneInfo("UTC")))
+    assert afternoon.totals[0].values["orders"] == 2 and afternoon.totals[0].previous_period == {"orders": 2}
+    # A day that is over is compared whole.
+    later = at(datetime(2026, 11, 20, 1, 0, tzinfo=ZoneInfo("UTC")))
+    assert later.periods.previous_period is not None
+    assert later.periods.previous_period.end == datetime(2026, 11, 14, 16, tzinfo=ZoneInfo("UTC"))

@@ -83,6 +83,12 @@ before the window) and `last_year` (the window's buckets a year earlier); `perio
 exact dates of each, and their `coverage`: the local days of the period and, per kind of fact (`sales` =
 orders, `refunds`, `traffic` = events, `spend` = ad spend), the days holding any.
 
+**To date.** When the window is under way (it contains the moment of the request), the window total and both
+comparison totals cover the same elapsed time, up to the end of the current UTC hour: at 10:30 "Today" is
+compared with yesterday until 11:00, "This month" on the 8th with the previous period's first 7 days and 11
+hours. `periods.*.start`/`end` give the exact instants. Buckets (the series) stay whole. Before, a morning was
+compared with the whole of yesterday and every figure read about ▼90 %.
+
 **Comparable or not.** Beside those values each total carries `previous_period_change` and
 `last_year_change`: per metric `change` (relative, 0.125 = +12.5 %), `comparable`, and when it is not
 comparable a `reason_code`, an English `reason`, the `details` behind it and its `basis`. A change is not

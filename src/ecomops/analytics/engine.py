@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -121,6 +121,8 @@ class Resolved:
     limit: int
     currency: str
     timezone: str
+    #: The instant the request is answered at (UTC): a window that contains it is compared to date.
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -164,15 +166,18 @@ def check(query: MetricsQuery) -> _Checked:
     return _Checked(metrics, breakdown, granularity)
 
 
-def resolve(query: MetricsQuery, tenant: TenantInfo, today: date | None = None) -> Resolved:
+def resolve(
+    query: MetricsQuery, tenant: TenantInfo, today: date | None = None, now: datetime | None = None
+) -> Resolved:
     """Check every parameter and fill defaults from the tenant; errors name the parameter (422)."""
     checked = check(query)
     granularity = checked.granularity
     timezone = query.timezone or tenant.timezone
     currency = normalize_currency(query.currency) if query.currency else tenant.currency
     zone = ZoneInfo(timezone)
+    now = now or utcnow()
     if today is None:
-        today = utcnow().astimezone(zone).date()
+        today = now.astimezone(zone).date()
     last = query.last or (query.first + timedelta(days=DEFAULT_DAYS - 1) if query.first else today)
     first = query.first or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
@@ -189,6 +194,7 @@ def resolve(query: MetricsQuery, tenant: TenantInfo, today: date | None = None) 
         query.limit,
         currency,
         timezone,
+        now,
     )
 
 
@@ -218,12 +224,32 @@ def _plan(r: Resolved) -> _Plan:
     earliest = current[0]
     for _ in current:
         earliest = previous_bucket(earliest, r.granularity, zone)
+    whole = span(CURRENT, current[0], current[-1])
+    elapsed = _elapsed(whole, r.now)
     totals = [
-        span(CURRENT, current[0], current[-1]),
-        span(PREVIOUS, earliest, before_first),
-        span(LAST_YEAR, last_year[0], last_year[-1]),
+        _to_date(whole, elapsed),
+        _to_date(span(PREVIOUS, earliest, before_first), elapsed),
+        _to_date(span(LAST_YEAR, last_year[0], last_year[-1]), elapsed),
     ]
     return _Plan(current, before_first, last_year, totals)
+
+
+def _elapsed(window: Bucket, now: datetime) -> timedelta | None:
+    """How much of a window that is under way has passed, up to the end of the current UTC hour (rollups
+    keep whole hours); None for a window that is over or not begun. Comparing this morning with the whole
+    of yesterday showed every figure down ~90 % (Shopify compares "up to the current time" the same way)."""
+    if not window.start < now < window.end:
+        return None
+    hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return min(hour, window.end) - window.start
+
+
+def _to_date(period: Bucket, elapsed: timedelta | None) -> Bucket:
+    """A total's first ``elapsed``: the window's own total and its comparisons cover the same hours."""
+    if elapsed is None:
+        return period
+    end = period.start + elapsed
+    return Bucket(period.label, period.start, end, period.first_day, period.end_day)
 
 
 def _typed(value: Decimal | int | None, unit: Unit) -> MetricValue:
@@ -264,6 +290,7 @@ def compute(
         for metric in r.metrics
     }
     plan = _plan(r)
+    zone = ZoneInfo(r.timezone)
     bucket_list = plan.all(r.compare)
     cur, prev, ly = plan.totals
     cover: dict[str, Coverage] = {}
@@ -351,9 +378,9 @@ def compute(
         last=r.last,
         breakdown=breakdown_info,
         periods=Periods(
-            _period(cur, cover.get("current")),
-            _period(prev, cover.get("previous_period")) if r.compare else None,
-            _period(ly, cover.get("last_year")) if r.compare else None,
+            _period(cur, zone, cover.get("current")),
+            _period(prev, zone, cover.get("previous_period")) if r.compare else None,
+            _period(ly, zone, cover.get("last_year")) if r.compare else None,
         ),
         metrics=tuple(
             MetricInfo(
@@ -373,8 +400,11 @@ def compute(
     )
 
 
-def _period(b: Bucket, cover: Coverage | None = None) -> Period:
-    return Period(b.first_day, b.end_day - timedelta(days=1), b.start, b.end, cover)
+def _period(b: Bucket, zone: ZoneInfo, cover: Coverage | None = None) -> Period:
+    """The period's local days read from its instants: an hourly span's ``end_day`` is its last hour's
+    date, not the day after, so ``end_day - 1`` named the day before (Today showed "Dec 8 – Dec 7")."""
+    last = (b.end - timedelta(microseconds=1)).astimezone(zone).date()
+    return Period(b.start.astimezone(zone).date(), last, b.start, b.end, cover)
 
 
 class MetricsTimeout(EcomopsError):
