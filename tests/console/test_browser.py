@@ -447,7 +447,7 @@ def test_sensitive_actions_step_up_and_come_back(console: Console, owner: Browse
     mia_ctx = console.context()
     mia = console.watch(mia_ctx.new_page())
     mia.goto(link)
-    expect(mia).to_have_url(re.compile(r"/login\?next=/invitations/"))
+    expect(mia).to_have_url(re.compile(r"/login\?next=%2Finvitations%2Faccept%3Ftoken%3D"))
     mia.get_by_label("Email").fill("mia@demo.ecomops.test")
     mia.get_by_label("Password").fill(PASSWORD)
     mia.get_by_role("button", name="Sign in").click()
