@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ecomops.platform.console import i18n
+from ecomops.platform.console.templating import ROLE_LABELS
+from ecomops.platform.roles import ROLES
 
 
 def test_every_message_has_a_zh_cn_translation() -> None:
@@ -44,3 +46,11 @@ def test_locale_choice_and_formats() -> None:
     assert i18n.money(Decimal("1234.5"), "CNY", "zh_CN") == "¥1,234.50"
     assert i18n.money(Decimal("1234.5"), "USD", "en") == "$1,234.50"
     assert i18n.percent("0.6667", "zh_CN") == "66.7%"
+
+
+def test_every_role_has_a_label_in_both_languages() -> None:
+    """Roles are identifiers in the API (``owner``…) and labels in the console, translated like any string."""
+    assert set(ROLE_LABELS) == set(ROLES)
+    for role, label in ROLE_LABELS.items():
+        assert label != role
+        assert i18n.gettext("zh_CN", label) != label, f"{role} has no zh-CN label"

@@ -251,7 +251,7 @@ def test_the_console_shows_the_offer_and_accepts_it(
         assert refused.status_code == 404
     with signed_in(server, "ann@acme.test") as (ann, csrf):
         page = ann.get(f"/invitations/accept?token={token}")
-        assert page.status_code == 200 and "Acme Shop" in page.text and "marketer" in page.text
+        assert page.status_code == 200 and "Acme Shop" in page.text and "Marketer" in page.text
         assert accounts.list_members(engine, "acme") == []  # opening the link changes nothing
         forged = ann.post(f"/invitations/accept?token={token}", data={"csrf_token": "nope"})
         assert forged.status_code == 403

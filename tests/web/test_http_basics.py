@@ -58,7 +58,7 @@ def test_home_needs_sign_in_and_lists_only_the_users_tenants(server: InProcServe
         assert entry.status_code == 303 and entry.headers["location"] == "/t/acme/"  # the first shop
         page = c.get("/t/acme/").text
         assert c.get("/t/rival/").status_code == 404  # not a member: indistinguishable from no shop
-    assert "Acme Shop" in page and "Asia/Shanghai" in page and "analyst" in page
+    assert "Acme Shop" in page and "Asia/Shanghai" in page and "Analyst" in page
     assert "Rival Shop" not in page  # the tenant switcher lists only the user's shops
     assert "<div><dt>events</dt><dd>1</dd></div>" in page  # the overview's "data in this shop" panel
 

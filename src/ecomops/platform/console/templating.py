@@ -79,6 +79,24 @@ def date_filter(ctx: Context, value: date | datetime | None, fmt: str = "medium"
     return i18n.local_date(value, _tenant_attr(ctx, "timezone", "UTC"), context_locale(ctx), fmt)
 
 
+#: Roles as people read them; ``platform.roles.ROLES`` are the API's identifiers (a test checks every role
+#: has a label, so a new role cannot reach the console untranslated).
+ROLE_LABELS = {
+    "owner": i18n.N_("Owner"),
+    "admin": i18n.N_("Admin"),
+    "analyst": i18n.N_("Analyst"),
+    "marketer": i18n.N_("Marketer"),
+    "operator": i18n.N_("Operator"),
+    "viewer": i18n.N_("Viewer"),
+}
+
+
+@pass_context
+def role_filter(ctx: Context, role: str) -> str:
+    label = ROLE_LABELS.get(role)
+    return i18n.gettext(context_locale(ctx), label) if label else role
+
+
 def _rating(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
@@ -125,6 +143,7 @@ def make_templates() -> Jinja2Templates:
         datetime=datetime_filter,
         date=date_filter,
         rating=_rating,
+        role=role_filter,
     )
     env.policies["ext.i18n.trimmed"] = True
     return templates
