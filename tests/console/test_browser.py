@@ -451,7 +451,7 @@ def test_sensitive_actions_step_up_and_come_back(console: Console, owner: Browse
     mia.get_by_label("Email").fill("mia@demo.ecomops.test")
     mia.get_by_label("Password").fill(PASSWORD)
     mia.get_by_role("button", name="Sign in").click()
-    expect(mia.get_by_text("You are invited to join")).to_contain_text("operator")
+    expect(mia.get_by_text("You are invited to join")).to_contain_text("Operator")
     mia.get_by_role("button", name="Accept and join").click()
     expect(mia).to_have_url(re.compile(r"/t/demo/$"))
     mia_ctx.close()
