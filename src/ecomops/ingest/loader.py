@@ -347,6 +347,26 @@ def load_dead_letters(cur: duckdb.DuckDBPyConnection, dead: pa.Table) -> None:
         cur.unregister("new_dead")
 
 
+def recent_message_ids(warehouse: Warehouse, window_seconds: float) -> dict[str, float]:
+    """messageId → receive time (epoch s) of the events received within the dedupe window, oldest first:
+    a loader or writer primes its window with them, so a retry after a restart is still a duplicate."""
+    rows = warehouse.query(
+        "SELECT message_id, epoch(received_at) FROM events "
+        "WHERE received_at >= now() - to_seconds(?) ORDER BY received_at",
+        [window_seconds],
+    )
+    return {str(mid): float(ts) for mid, ts in rows}
+
+
+def forget_before(seen: dict[str, float], horizon: float) -> None:
+    """Drop the ids received before ``horizon`` (insertion order is receive order: pop from the front)."""
+    while seen:
+        oldest = next(iter(seen))
+        if seen[oldest] >= horizon:
+            break
+        del seen[oldest]
+
+
 def loaded_offsets(warehouse: Warehouse) -> dict[str, int]:
     return {
         name: int(off) for name, off in warehouse.query('SELECT segment, "offset" FROM _ingest_wal_offsets')

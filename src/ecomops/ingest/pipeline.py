@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecomops.ingest.loader import load_pending
+from ecomops.ingest.loader import forget_before, load_pending, recent_message_ids
 from ecomops.ingest.messages import Accepted
 from ecomops.ingest.pii import vault_sink
 from ecomops.ingest.sealed import PiiSink
@@ -198,12 +198,7 @@ class IngestPipeline:
             state = _TenantState(wal, tenant.currency, tenant.slug)
             state.dead_letters = _count_dead_letters(warehouse)
             state.dead_counted_at = time.monotonic()
-            rows = warehouse.query(
-                "SELECT message_id, epoch(received_at) FROM events "
-                "WHERE received_at >= now() - to_seconds(?) ORDER BY received_at",
-                [self.window_seconds],
-            )
-            state.seen = {mid: float(ts) for mid, ts in rows}
+            state.seen = recent_message_ids(warehouse, self.window_seconds)
             self._tenants[tenant_id] = state
             return state
 
@@ -392,12 +387,7 @@ class IngestPipeline:
         self._last_evict = now
         horizon = now - self.window_seconds
         for state in self._tenants.values():
-            seen = state.seen
-            while seen:
-                oldest = next(iter(seen))
-                if seen[oldest] >= horizon:
-                    break
-                del seen[oldest]
+            forget_before(state.seen, horizon)
 
     # -- loader --------------------------------------------------------------------------------
     def _load_all(self) -> None:

@@ -30,9 +30,11 @@ from ecomops.ingest.eventlog import LOG_START, EventLog, LogEntry
 from ecomops.ingest.loader import (
     DEAD_SCHEMA,
     EVENT_SCHEMA,
+    forget_before,
     load_dead_letters,
     load_events,
     parse_lines,
+    recent_message_ids,
     store_pii,
 )
 from ecomops.ingest.sealed import PiiSink, UnloadableLine
@@ -123,18 +125,13 @@ class StreamLoader:
         warehouse = self.warehouses.get(tenant_id)
         rows = warehouse.query("SELECT entry_id FROM _ingest_stream_offsets WHERE stream = ?", [STREAM])
         position = str(rows[0][0]) if rows else LOG_START
-        seen_rows = warehouse.query(
-            "SELECT message_id, epoch(received_at) FROM events "
-            "WHERE received_at >= now() - to_seconds(?) ORDER BY received_at",
-            [self.window_seconds],
-        )
         dead = warehouse.query("SELECT count(*) FROM ingest_dead_letters")
         return _Tenant(
             tenant_id,
             info.slug,
             info.currency,
             position,
-            {str(mid): float(ts) for mid, ts in seen_rows},
+            recent_message_ids(warehouse, self.window_seconds),
             int(dead[0][0]),
             time.monotonic(),
         )
@@ -296,12 +293,7 @@ class StreamLoader:
         self._evicted_at = now
         horizon = time.time() - self.window_seconds
         for tenant in self._tenants.values():
-            seen = tenant.seen
-            while seen:
-                oldest = next(iter(seen))
-                if seen[oldest] >= horizon:
-                    break
-                del seen[oldest]
+            forget_before(tenant.seen, horizon)
 
     # -- running -------------------------------------------------------------------------------
     def run(self) -> None:
