@@ -109,7 +109,9 @@ def lines(draw: st.DrawFn) -> list[dict[str, Any]]:
     ]
 
 
-EVENT_KINDS = ("page", "screen", "Product Added", "Order Completed", "Order Refunded", "Order Cancelled")
+#: Product and checkout events set the funnel's flags, merged into existing rows by later loads.
+STEP_KINDS = ("Product Viewed", "Product Added", "Checkout Started")
+EVENT_KINDS = ("page", "screen", *STEP_KINDS, "Order Completed", "Order Refunded", "Order Cancelled")
 
 
 @st.composite
@@ -126,7 +128,7 @@ def events(draw: st.DrawFn, kinds: tuple[str, ...] = EVENT_KINDS) -> dict[str, A
         base["anonymous_id"] = "a1"
     if kind in ("page", "screen"):
         return base | {"type": kind, "event": None, "properties": {}}
-    if kind == "Product Added":
+    if kind in STEP_KINDS:
         return base | {"type": "track", "event": kind, "properties": {"product_id": "p1"}}
     props: dict[str, Any] = {"order_id": draw(st.sampled_from(ORDER_IDS))}
     if kind == "Order Completed":
@@ -386,6 +388,45 @@ def test_rollups_equal_raw_after_random_interleavings(
                 assert_sources_agree(cur, timezone, granularity, None)
         finally:
             cur.close()
+        assert_incremental_equals_rebuild(warehouse)
+    finally:
+        warehouse.close()
+
+
+def test_new_events_are_merged_not_recomputed(ctx: Context) -> None:
+    """Loads of events only recompute no hour: their visitor rows are merged (flags OR-ed into the row
+    of the same key, new visitors added to the day counts), and every table still equals a rebuild."""
+    path = ctx.tmp / "merge.duckdb"
+    warehouse = Warehouse(ctx.tenant.id, path, connect(path))
+    try:
+        with warehouse.write() as cur:
+            assert rollups.keep_days_in(cur, "Asia/Shanghai")
+        visit = {"type": "page", "event": None, "user_id": None, "channel": "web", "properties": {}}
+        cart = visit | {"type": "track", "event": "Product Added", "properties": {"product_id": "p1"}}
+        mobile = {"device": {"type": "mobile"}}
+        _ingest(warehouse, [cart | {"anonymous_id": "a1", "ts": BASE, "context": mobile}])
+        before = warehouse.query("SELECT hours_refreshed FROM rollup_state")[0][0]
+        _ingest(
+            warehouse,
+            [
+                visit | {"anonymous_id": "a1", "ts": BASE + timedelta(minutes=5), "context": mobile},
+                visit | {"anonymous_id": "a2", "ts": BASE + timedelta(hours=2), "context": {}},
+                visit
+                | {"anonymous_id": "a1", "ts": BASE + timedelta(hours=3), "context": {}, "channel": None},
+            ],
+        )
+        _ingest(warehouse, [cart | {"anonymous_id": "a2", "ts": BASE + timedelta(hours=2), "context": {}}])
+        assert warehouse.query("SELECT hours_refreshed FROM rollup_state")[0][0] == before
+        # a1's cart row of the first load gained its visit flag: one row, not two.
+        assert warehouse.query(
+            "SELECT visited, carted FROM rollup_visitors WHERE visitor = 'a1' AND hour = ?", [BASE]
+        ) == [(True, True)]
+        local_day = BASE.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        assert warehouse.query(
+            "SELECT visitor_count, cart_visitor_count FROM rollup_day_visitors "
+            "WHERE day = ? AND dim_kind = 'all'",
+            [local_day],
+        ) == [(2, 2)]
         assert_incremental_equals_rebuild(warehouse)
     finally:
         warehouse.close()

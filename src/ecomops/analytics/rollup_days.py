@@ -33,7 +33,8 @@ from ecomops.analytics.catalogue import BREAKDOWNS, NONE_LABEL
 _WS = "' ' || chr(9) || chr(10) || chr(13) || chr(11) || chr(12)"
 #: dim_kind of the rows without a breakdown.
 ALL = "all"
-TABLES = ("rollup_day_sales", "rollup_day_buyers", "rollup_day_visitors")
+_SALES_TABLES = ("rollup_day_sales", "rollup_day_buyers")
+TABLES = (*_SALES_TABLES, "rollup_day_visitors")
 
 
 def dim(column: str) -> str:
@@ -49,7 +50,7 @@ def _order_kinds() -> list[tuple[str, str]]:
     return kinds
 
 
-def _event_kinds() -> list[tuple[str, str]]:
+def event_kinds() -> list[tuple[str, str]]:
     return [(ALL, f"'{NONE_LABEL}'")] + [(b.id, dim(b.events)) for b in BREAKDOWNS.values() if b.events]
 
 
@@ -57,7 +58,7 @@ def _event_kinds() -> list[tuple[str, str]]:
 _STAGES = {"_rd_sales": "rollup_sales", "_rd_items": "rollup_item_sales", "_rd_visitors": "rollup_visitors"}
 
 
-def _fanned(table: str, kinds: list[tuple[str, str]]) -> str:
+def fanned(table: str, kinds: list[tuple[str, str]]) -> str:
     """``table``'s rows once per breakdown kind, with that kind's label as ``d``."""
     names = ", ".join(f"'{kind}'" for kind, _ in kinds)
     cases = " ".join(f"WHEN '{kind}' THEN {label}" for kind, label in kinds)
@@ -69,20 +70,20 @@ def _one_kind(table: str, kind: str, label: str) -> str:
     return f"(SELECT t.*, '{kind}' AS kind, {label} AS d FROM {table} t)"
 
 
-def _inserts(fanned: bool) -> list[str]:
-    """Statements filling the day tables from the staged hourly rows. A refresh stages a day or two:
-    one statement per day table, all breakdowns fanned out in SQL (each statement has a fixed cost of
-    several ms). A full build stages everything: one statement per breakdown, as one fanned-out
-    aggregation over millions of rows × breakdowns runs 2-3× longer."""
-    order_kinds, event_kinds = _order_kinds(), _event_kinds()
-    if fanned:
-        sales_sets = [_fanned("_rd_sales", order_kinds)]
-        visitor_sets = [_fanned("_rd_visitors", event_kinds)]
-    else:
-        sales_sets = [_one_kind("_rd_sales", kind, label) for kind, label in order_kinds]
-        visitor_sets = [_one_kind("_rd_visitors", kind, label) for kind, label in event_kinds]
+def _sets(table: str, kinds: list[tuple[str, str]], fan_out: bool) -> list[str]:
+    """``table``'s rows labelled per breakdown kind: all kinds in one fanned-out set, or one set each.
+    A refresh stages a day or two: one statement per day table, all breakdowns fanned out in SQL (each
+    statement has a fixed cost of several ms). A full build stages everything: one statement per
+    breakdown, as one fanned-out aggregation over millions of rows × breakdowns runs 2-3× longer."""
+    if fan_out:
+        return [fanned(table, kinds)]
+    return [_one_kind(table, kind, label) for kind, label in kinds]
+
+
+def _sales_inserts(fan_out: bool) -> list[str]:
+    """Statements filling the day sales and buyer tables from the staged hourly rows."""
     out = []
-    for rows in sales_sets:
+    for rows in _sets("_rd_sales", _order_kinds(), fan_out):
         out.append(
             f"""INSERT INTO rollup_day_sales
                 SELECT day, currency, kind, d, utm_source, utm_medium, utm_campaign,
@@ -98,17 +99,20 @@ def _inserts(fanned: bool) -> list[str]:
             FROM _rd_items GROUP BY ALL"""
     )
     out.append(_buyers_insert("_rd_items", "dim_kind", "dim"))
-    for rows in visitor_sets:
-        # One row per visitor first (a visitor seen in several hours), then plain counts; a NULL visitor
-        # keeps its group (with zero visitors), as count(DISTINCT visitor) does on the hourly path.
-        out.append(
-            f"""INSERT INTO rollup_day_visitors
-                SELECT day, kind, d, count(visitor) FILTER (WHERE v), count(visitor) FILTER (WHERE c)
-                FROM (SELECT day, kind, d, visitor, bool_or(visited) AS v, bool_or(carted) AS c
-                      FROM {rows} GROUP BY ALL)
-                GROUP BY ALL"""
-        )
     return out
+
+
+def _visitor_inserts(fan_out: bool) -> list[str]:
+    # One row per visitor first (a visitor seen in several hours), then plain counts; a NULL visitor
+    # keeps its group (with zero visitors), as count(DISTINCT visitor) does on the hourly path.
+    return [
+        f"""INSERT INTO rollup_day_visitors
+            SELECT day, kind, d, count(visitor) FILTER (WHERE v), count(visitor) FILTER (WHERE c)
+            FROM (SELECT day, kind, d, visitor, bool_or(visited) AS v, bool_or(carted) AS c
+                  FROM {rows} GROUP BY ALL)
+            GROUP BY ALL"""
+        for rows in _sets("_rd_visitors", event_kinds(), fan_out)
+    ]
 
 
 def _buyers_insert(rows: str, kind: str, label: str) -> str:
@@ -120,8 +124,8 @@ def _buyers_insert(rows: str, kind: str, label: str) -> str:
         GROUP BY ALL"""
 
 
-_FULL_INSERTS = _inserts(fanned=False)
-_REFRESH_INSERTS = _inserts(fanned=True)
+_FULL_INSERTS = (_sales_inserts(fan_out=False), _visitor_inserts(fan_out=False))
+_REFRESH_INSERTS = (_sales_inserts(fan_out=True), _visitor_inserts(fan_out=True))
 
 
 def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
@@ -136,14 +140,14 @@ def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
 
 #: Hours that can fall in a requested bucket (periods.MIN_DAY/MAX_DAY, comparisons a year back): hours
 #: outside get no day row, and their local dates are never computed (year 1 or 9999 would overflow).
-_MAPPED_FROM = datetime(1969, 12, 1, tzinfo=UTC)
-_MAPPED_TO = datetime(9001, 2, 1, tzinfo=UTC)
+MAPPED_FROM = datetime(1969, 12, 1, tzinfo=UTC)
+MAPPED_TO = datetime(9001, 2, 1, tzinfo=UTC)
 _PRESENT_HOURS = """SELECT hour FROM rollup_sales WHERE hour >= $lo AND hour < $hi
     UNION SELECT hour FROM rollup_item_sales WHERE hour >= $lo AND hour < $hi
     UNION SELECT hour FROM rollup_visitors WHERE hour >= $lo AND hour < $hi"""
 
 
-def _hour_days(hours: list[datetime], zone: ZoneInfo) -> pa.Table:
+def hour_days(hours: list[datetime], zone: ZoneInfo) -> pa.Table:
     """Each UTC hour with its local date in ``zone``, computed with Python's zoneinfo: the same
     time-zone data the engine's buckets come from (DuckDB's ICU data can differ, e.g. for
     America/Vancouver's rules from 2026), so a day row and a day bucket always hold the same hours."""
@@ -155,9 +159,10 @@ def _hour_days(hours: list[datetime], zone: ZoneInfo) -> pa.Table:
     )
 
 
-def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
+def build(cur: duckdb.DuckDBPyConnection, *, full: bool, visitors: bool = True) -> int:
     """Recompute every day, or the local days of the hours in the temp table ``_ro_hours``; returns
-    the number of days recomputed (0 when no day zone is set).
+    the number of days recomputed (0 when no day zone is set). ``visitors=False`` leaves the day
+    visitor counts alone: a refresh whose events were merged (rollup_events) changed no visitor row.
 
     The hourly rows of those days are copied once, with their local day, into small temp tables that
     every breakdown's insert then reads (instead of each insert scanning the hourly tables again)."""
@@ -165,29 +170,31 @@ def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
     if zone is None:
         return 0
     tz = ZoneInfo(zone)
+    tables = TABLES if visitors else _SALES_TABLES
+    stages = _STAGES if visitors else {k: v for k, v in _STAGES.items() if k != "_rd_visitors"}
     if full:
-        for table in TABLES:
+        for table in tables:
             cur.execute(f"DELETE FROM {table}")
-        lo, hi = _MAPPED_FROM, _MAPPED_TO
+        lo, hi = MAPPED_FROM, MAPPED_TO
         touched: set[date] | None = None
     else:
         rows = cur.execute(
             "SELECT DISTINCT hour FROM _ro_hours WHERE hour >= $lo AND hour < $hi",
-            {"lo": _MAPPED_FROM, "hi": _MAPPED_TO},
+            {"lo": MAPPED_FROM, "hi": MAPPED_TO},
         ).fetchall()
         if not rows:
             return 0
         touched = {r[0].astimezone(tz).date() for r in rows}
         # Whole local days around the refreshed hours: a local day lies within ±2 days of its UTC date.
-        lo = max(_MAPPED_FROM, min(r[0] for r in rows) - timedelta(days=2))
-        hi = min(_MAPPED_TO, max(r[0] for r in rows) + timedelta(days=3))
+        lo = max(MAPPED_FROM, min(r[0] for r in rows) - timedelta(days=2))
+        hi = min(MAPPED_TO, max(r[0] for r in rows) + timedelta(days=3))
     # Only hours that hold rows are mapped: a shop's history, not every hour of the span.
     present = [r[0] for r in cur.execute(_PRESENT_HOURS, {"lo": lo, "hi": hi}).fetchall()]
-    mapping = _hour_days(present, tz)
+    mapping = hour_days(present, tz)
     if touched is not None:
         keep = [d in touched for d in mapping.column("day").to_pylist()]
         mapping = mapping.filter(pa.array(keep, pa.bool_()))
-        for table in TABLES:
+        for table in tables:
             cur.execute(
                 f"DELETE FROM {table} WHERE list_contains($days::DATE[], day)", {"days": sorted(touched)}
             )
@@ -200,7 +207,7 @@ def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
         cur.unregister("_rd_map_in")
     bounds = cur.execute("SELECT min(hour), max(hour) + INTERVAL 1 HOUR FROM _rd_map").fetchone()
     assert bounds is not None
-    for stage, source in _STAGES.items():
+    for stage, source in stages.items():
         # The range lets DuckDB skip row groups before the join.
         cur.execute(
             f"""CREATE OR REPLACE TEMP TABLE {stage} AS
@@ -208,10 +215,11 @@ def build(cur: duckdb.DuckDBPyConnection, *, full: bool) -> int:
                 WHERE t.hour >= $lo AND t.hour < $hi""",
             {"lo": bounds[0], "hi": bounds[1]},
         )
-    for sql in _FULL_INSERTS if full else _REFRESH_INSERTS:
+    sales, visitor_counts = _FULL_INSERTS if full else _REFRESH_INSERTS
+    for sql in (*sales, *visitor_counts) if visitors else sales:
         cur.execute(sql)
     row = cur.execute("SELECT count(DISTINCT day) FROM _rd_sales").fetchone()
-    for stage in (*_STAGES, "_rd_map"):
+    for stage in (*stages, "_rd_map"):
         cur.execute(f"DROP TABLE {stage}")
     return int(row[0]) if row else 0
 

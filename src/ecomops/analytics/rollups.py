@@ -14,13 +14,14 @@ any set of hours is a ``count(DISTINCT id)`` over those hours' rows: never an ap
 that can change after the fact (a product's cost, whether a campaign has ad spend) are joined at
 query time, exactly as the raw computation does.
 
-Maintenance: :func:`refresh` recomputes exactly the affected UTC hours from the facts, inside the
-writer's transaction (ingest load, import apply; the simulator rebuilds everything). The affected
-hours are those of the new events, of the touched orders before and after the change (the hour an
-order *used* to count in comes from ``rollup_order_index``), of the touched orders' refunds, and of
-the first orders of their buyers before and after (new-buyer flags move when an earlier order
-arrives). Requests whose buckets do not start on UTC hours (zones with 30/45-minute offsets) are
-answered from the raw facts: :func:`source_for` returns None for them.
+Maintenance: :func:`refresh` runs inside the writer's transaction (ingest load, import apply; the
+simulator rebuilds everything). New events are merged into the visitor rollups (rollup_events: a cost
+of the load's size, not of the hour's traffic); the order rollups are recomputed for exactly the
+affected UTC hours: those of the touched orders before and after the change (the hour an order *used*
+to count in comes from ``rollup_order_index``), of the touched orders' refunds, and of the first
+orders of their buyers before and after (new-buyer flags move when an earlier order arrives).
+Requests whose buckets do not start on UTC hours (zones with 30/45-minute offsets) are answered from
+the raw facts: :func:`source_for` returns None for them.
 """
 
 from __future__ import annotations
@@ -37,16 +38,12 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from ecomops.analytics import rollup_cache, rollup_days
+from ecomops.analytics import rollup_cache, rollup_days, rollup_events
 from ecomops.analytics.catalogue import (
     ADD_TO_CART_EVENT,
     BASE_MEASURES,
-    CHECKOUT_EVENT,
     EXCLUDED_ORDER_STATUSES,
     NONE_LABEL,
-    ORDER_EVENT,
-    PRODUCT_VIEWED_EVENT,
-    VISIT_EVENT_TYPES,
     Breakdown,
     Family,
 )
@@ -67,16 +64,15 @@ BULK_ORDERS = 50_000
 # --- SQL fragments (module constants only; every value is a parameter) -------------------------------
 
 _EXCLUDED = ", ".join(f"'{s}'" for s in EXCLUDED_ORDER_STATUSES)
-_VISITS = ", ".join(f"'{t}'" for t in VISIT_EVENT_TYPES)
 COUNTED = f"lower(status) NOT IN ({_EXCLUDED})"
 BUYER = "coalesce(customer_id, 'anon:' || anonymous_id)"
 
 
-def _scope(column: str, full: bool) -> str:
-    """Rows to (re)compute: all, or those whose UTC hour is in ``_ro_hours`` (bounded by $lo/$hi)."""
+def _scope(column: str, full: bool, hours_table: str = "_ro_hours") -> str:
+    """Rows to (re)compute: all, or those whose UTC hour is in ``hours_table`` (bounded by $lo/$hi)."""
     if full:
         return "TRUE"
-    hours = "(SELECT hour FROM _ro_hours)"
+    hours = f"(SELECT hour FROM {hours_table})"
     return f"({column} >= $lo AND {column} < $hi AND date_trunc('hour', {column}) IN {hours})"
 
 
@@ -119,39 +115,17 @@ def _inserts(full: bool) -> list[str]:
             FROM refunds r LEFT JOIN orders o ON o.order_id = r.order_id
             WHERE {_scope("r.refunded_at", full)}
             GROUP BY ALL""",
-        _visitors_insert(_scope("ts", full)),
-        _funnel_insert(_scope("ts", full)),
     ]
 
 
-def _visitors_insert(scope: str) -> str:
-    return f"""INSERT INTO rollup_visitors
-            SELECT date_trunc('hour', ts), channel, utm_source, utm_campaign, region, country, device,
-                   coalesce(anonymous_id, user_id),
-                   coalesce(bool_or(type IN ({_VISITS})), false),
-                   coalesce(bool_or(type = 'track' AND event = '{ADD_TO_CART_EVENT}'), false)
-            FROM events
-            WHERE (type IN ({_VISITS}) OR (type = 'track' AND event = '{ADD_TO_CART_EVENT}'))
-              AND {scope}
-            GROUP BY ALL"""
-
-
-#: Track events the visitor and funnel rollups read (with page/screen visits).
-_TRACKED = ", ".join(f"'{e}'" for e in (ADD_TO_CART_EVENT, PRODUCT_VIEWED_EVENT, CHECKOUT_EVENT, ORDER_EVENT))
-_ROLLED_EVENTS = f"(type IN ({_VISITS}) OR (type = 'track' AND event IN ({_TRACKED})))"
-
-
-def _funnel_insert(scope: str) -> str:
-    def step(event: str) -> str:
-        return f"coalesce(bool_or(type = 'track' AND event = '{event}'), false)"
-
-    return f"""INSERT INTO rollup_funnel
-            SELECT date_trunc('hour', ts), coalesce(anonymous_id, user_id),
-                   coalesce(bool_or(type IN ({_VISITS})), false), {step(PRODUCT_VIEWED_EVENT)},
-                   {step(ADD_TO_CART_EVENT)}, {step(CHECKOUT_EVENT)}, {step(ORDER_EVENT)}
-            FROM events
-            WHERE {_ROLLED_EVENTS} AND coalesce(anonymous_id, user_id) IS NOT NULL AND {scope}
-            GROUP BY 1, 2"""
+def _event_inserts(full: bool) -> list[str]:
+    """The visitor rollups of all events, or of the hours in ``_ro_event_hours`` (recomputed after their
+    events changed: erasure re-keying; new events are merged instead, see rollup_events)."""
+    scope = _scope("ts", full, "_ro_event_hours")
+    return [
+        f"INSERT INTO rollup_visitors {rollup_events.visitors_select('events', scope)}",
+        f"INSERT INTO rollup_funnel {rollup_events.funnel_select('events', scope)}",
+    ]
 
 
 #: The nested funnel over UTC hours [$lo, $hi): visitors reaching each step and every earlier one.
@@ -163,17 +137,16 @@ FROM (SELECT bool_or(visited) AS a, bool_or(viewed) AS b, bool_or(carted) AS c, 
       FROM rollup_funnel WHERE hour >= $lo AND hour < $hi GROUP BY visitor)"""
 
 
-_HOURLY_TABLES = (
-    "rollup_order_index",
-    "rollup_sales",
-    "rollup_item_sales",
-    "rollup_lines",
-    "rollup_refunds",
-    "rollup_visitors",
-    "rollup_funnel",
-)
-_FULL_INSERTS = _inserts(True)
+_ORDER_TABLES = ("rollup_order_index", "rollup_sales", "rollup_item_sales", "rollup_lines", "rollup_refunds")
+_EVENT_TABLES = ("rollup_visitors", "rollup_funnel")
+_HOURLY_TABLES = (*_ORDER_TABLES, *_EVENT_TABLES)
+_FULL_INSERTS = _inserts(True) + _event_inserts(True)
 _SCOPED_INSERTS = _inserts(False)
+_SCOPED_EVENT_INSERTS = _event_inserts(False)
+_EVENTS_BEFORE = [
+    f"INSERT INTO rollup_visitors {rollup_events.visitors_select('events', 'ts < $hi')}",
+    f"INSERT INTO rollup_funnel {rollup_events.funnel_select('events', 'ts < $hi')}",
+]
 _BUYER_FIRSTS = f"""SELECT buyer, min(ordered_at) AS first_at
     FROM (SELECT {BUYER} AS buyer, ordered_at FROM orders WHERE {COUNTED})
     WHERE buyer IS NOT NULL {{and_buyers}} GROUP BY buyer"""
@@ -249,13 +222,15 @@ def refresh(
     *,
     order_ids: Iterable[str] | pa.Table = (),
     hours: Iterable[datetime] = (),
-    event_hours_from: str | None = None,
+    new_events: str | None = None,
 ) -> RefreshStats:
     """Bring the rollups up to date after a write of the given orders/refunds and events.
 
     ``order_ids``: orders that were inserted, changed, cancelled or refunded (a pyarrow table with an
-    ``order_id`` column for large imports). ``hours``: UTC hours with new events.
-    ``event_hours_from``: a (module-constant) table name whose ``ts`` column holds new events' times.
+    ``order_id`` column for large imports): their hours are recomputed. ``hours``: UTC hours whose
+    events changed or went away: recomputed whole. ``new_events``: a (module-constant) table holding
+    events just inserted: merged into the visitor rollups (rollup_events), at a cost of the load's size
+    rather than the hour's and day's traffic. ``hours_refreshed`` counts the recomputed hours.
     Runs in the caller's transaction, so readers see facts and rollups change together.
     """
     if not is_ready(cur):
@@ -286,21 +261,19 @@ def refresh(
             "CREATE OR REPLACE TEMP TABLE _ro_first AS "
             + _BUYER_FIRSTS.format(and_buyers="AND buyer IN (SELECT buyer FROM _ro_buyers)")
         )
-        event_hours = (
-            f"UNION SELECT DISTINCT date_trunc('hour', ts) FROM {event_hours_from} WHERE {_ROLLED_EVENTS}"
-            if event_hours_from
-            else ""
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE _ro_event_hours AS "
+            "SELECT DISTINCT date_trunc('hour', hour) AS hour FROM _ro_hours_in"
         )
         cur.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _ro_hours AS
-                SELECT date_trunc('hour', hour) AS hour FROM _ro_hours_in
+            """CREATE OR REPLACE TEMP TABLE _ro_hours AS
+                SELECT hour FROM _ro_event_hours
                 UNION SELECT hour FROM _ro_touched
                 UNION SELECT date_trunc('hour', refunded_at) FROM refunds
                       WHERE order_id IN (SELECT order_id FROM _ro_ids)
                 UNION SELECT date_trunc('hour', first_at) FROM rollup_buyer_first
                       WHERE buyer IN (SELECT buyer FROM _ro_buyers)
-                UNION SELECT date_trunc('hour', first_at) FROM _ro_first
-                {event_hours}"""
+                UNION SELECT date_trunc('hour', first_at) FROM _ro_first"""
         )
         cur.execute("DELETE FROM rollup_buyer_first WHERE buyer IN (SELECT buyer FROM _ro_buyers)")
         cur.execute("INSERT INTO rollup_buyer_first SELECT buyer, first_at FROM _ro_first")
@@ -308,28 +281,37 @@ def refresh(
             "SELECT count(*), min(hour), max(hour) FROM _ro_hours WHERE hour IS NOT NULL"
         ).fetchone()
         n = int(row[0]) if row else 0
+        changed: list[datetime] = []
         if n:
             assert row is not None
             bounds = {"lo": row[1], "hi": row[2] + HOUR}
+            recompute_events = explicit.num_rows > 0
             cur.execute("DELETE FROM rollup_order_index WHERE order_id IN (SELECT order_id FROM _ro_ids)")
-            for table in _HOURLY_TABLES:
+            for table, hours_table in (
+                *((t, "_ro_hours") for t in _ORDER_TABLES),
+                *((t, "_ro_event_hours") for t in (_EVENT_TABLES if recompute_events else ())),
+            ):
                 # The range lets DuckDB skip row groups by their min/max hour before the IN test.
                 cur.execute(
                     f"DELETE FROM {table} WHERE hour >= $lo AND hour < $hi "
-                    "AND hour IN (SELECT hour FROM _ro_hours)",
+                    f"AND hour IN (SELECT hour FROM {hours_table})",
                     bounds,
                 )
-            for sql in _SCOPED_INSERTS:
+            for sql in (*_SCOPED_INSERTS, *(_SCOPED_EVENT_INSERTS if recompute_events else ())):
                 cur.execute(sql, bounds)
-            rollup_days.build(cur, full=False)
-            rollup_cache.record_change(cur, bounds["lo"], bounds["hi"])
+            rollup_days.build(cur, full=False, visitors=recompute_events)
+            changed += [bounds["lo"], bounds["hi"]]
+        if new_events is not None:
+            changed += rollup_events.merge(cur, new_events) or ()
+        if changed:
+            rollup_cache.record_change(cur, min(changed), max(changed))
         cur.execute(
             "UPDATE rollup_state SET refreshed_at = now(), hours_refreshed = hours_refreshed + ? "
             "WHERE id = 1",
             [n],
         )
         _stamp(cur)
-        for temp in ("_ro_ids", "_ro_touched", "_ro_buyers", "_ro_first", "_ro_hours"):
+        for temp in ("_ro_ids", "_ro_touched", "_ro_buyers", "_ro_first", "_ro_hours", "_ro_event_hours"):
             cur.execute(f"DROP TABLE {temp}")
         return RefreshStats(hours=n, full=False)
     finally:
@@ -364,10 +346,10 @@ def refresh_events_before(cur: duckdb.DuckDBPyConnection, cutoff: datetime) -> N
         return
     row = cur.execute("SELECT date_trunc('hour', ?::TIMESTAMPTZ) + INTERVAL 1 HOUR", [cutoff]).fetchone()
     assert row is not None
-    cur.execute("DELETE FROM rollup_visitors WHERE hour < ?", [row[0]])
-    cur.execute(_visitors_insert("ts < $hi"), {"hi": row[0]})
-    cur.execute("DELETE FROM rollup_funnel WHERE hour < ?", [row[0]])
-    cur.execute(_funnel_insert("ts < $hi"), {"hi": row[0]})
+    for table in _EVENT_TABLES:
+        cur.execute(f"DELETE FROM {table} WHERE hour < ?", [row[0]])
+    for sql in _EVENTS_BEFORE:
+        cur.execute(sql, {"hi": row[0]})
     rollup_days.build(cur, full=True)  # visitors of every day before the cutoff may have changed
     rollup_cache.record_change(cur, None, row[0])
     _stamp(cur)
@@ -816,7 +798,7 @@ class RollupSource:
 def on_facts_changed(cur: duckdb.DuckDBPyConnection, change: FactsChanged) -> None:
     """The analytics module's facts listener: keep the rollups exact in the writer's transaction."""
     if change.kind == "loaded":
-        refresh(cur, order_ids=change.order_ids, event_hours_from=change.events_table)
+        refresh(cur, order_ids=change.order_ids, new_events=change.events_table)
     elif change.kind == "rebuilt":
         rebuild(cur)
         if change.timezone is not None:
