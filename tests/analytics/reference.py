@@ -157,11 +157,17 @@ def reference(
     per_buyer = (
         rows[rows["buyer"].notna()]
         .groupby(["label", "dim", "buyer"])
-        .agg(n=("order_id", "nunique"), first=("is_first", "any"))
+        .agg(n=("order_id", "nunique"), first=("is_first", "any"), value=("amount", "sum"))
         .reset_index()
     )
     per_buyer["repeat"] = per_buyer["n"] >= 2
-    put(per_buyer, buyers=("buyer", "count"), repeat=("repeat", "sum"), new=("first", "sum"))
+    put(
+        per_buyer,
+        buyers=("buyer", "count"),
+        repeat=("repeat", "sum"),
+        new=("first", "sum"),
+        buyer_ordered=("value", "sum"),
+    )
 
     # --- lines with cost -----------------------------------------------------------------------------
     lines = f.lines.merge(o, on="order_id").merge(
@@ -212,7 +218,10 @@ def reference(
         visits = e[e["type"].isin(["page", "screen"])]
         carts = e[(e["type"] == "track") & (e["event"] == "Product Added")]
         put(visits, visitors=("visitor", "nunique"))
-        put(carts, cart=("visitor", "nunique"))
+        # Add-to-cart rate: cart visitors are visitors (a visit in the same bucket and breakdown value).
+        visited = set(zip(visits["label"], visits["dim"], visits["visitor"], strict=True))
+        keys = zip(carts["label"], carts["dim"], carts["visitor"], strict=True)
+        put(carts[[k in visited for k in keys]], cart=("visitor", "nunique"))
 
     # --- spend -------------------------------------------------------------------------------------
     if breakdown in (None, *SPEND_DIMS) and len(f.spend) and granularity != "hour":
@@ -247,7 +256,7 @@ def _metrics(c: dict[str, Any]) -> dict[str, Any]:
         "orders": int(g("orders")),
         "buyers": int(g("buyers")),
         "aov": _money_ratio(g("ordered"), g("orders")),
-        "gmv_per_buyer": _money_ratio(g("ordered"), g("buyers")),
+        "gmv_per_buyer": _money_ratio(g("buyer_ordered"), g("buyers")),
         "visitors": int(g("visitors")),
         "conversion_rate": _ratio(g("buyers"), g("visitors")),
         "uv_value": _money_ratio(g("ordered"), g("visitors")),

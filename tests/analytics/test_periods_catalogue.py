@@ -184,10 +184,14 @@ def test_engine_combines_base_measures_from_any_source() -> None:
     """Ratios come from the numerator and denominator of the same cell; totals are the source's own."""
     source = CellsSource(
         {
-            ("2026-11-10", None): {"ordered_value": Decimal("100"), "order_count": 4, "buyer_count": 3},
-            ("2026-11-11", None): {"ordered_value": Decimal("10"), "order_count": 1, "buyer_count": 1},
+            # A guest order of 6 on the 10th: in GMV and AOV, not in GMV per buyer.
+            ("2026-11-10", None): {"ordered_value": Decimal("100"), "order_count": 4, "buyer_count": 3}
+            | {"buyer_ordered_value": Decimal("94")},
+            ("2026-11-11", None): {"ordered_value": Decimal("10"), "order_count": 1, "buyer_count": 1}
+            | {"buyer_ordered_value": Decimal("10")},
             # Distinct buyers over both days: 3, not 3 + 1 (one bought on both days).
-            ("total:current", None): {"ordered_value": Decimal("110"), "order_count": 5, "buyer_count": 3},
+            ("total:current", None): {"ordered_value": Decimal("110"), "order_count": 5, "buyer_count": 3}
+            | {"buyer_ordered_value": Decimal("104")},
         }
     )
     query = MetricsQuery(
@@ -197,7 +201,7 @@ def test_engine_combines_base_measures_from_any_source() -> None:
     assert [r["values"]["aov"] for r in result["series"]] == ["25.0000", "10.0000"]
     total = result["totals"][0]["values"]
     assert total["aov"] == "22.0000"  # 110 / 5, not the mean of 25 and 10
-    assert total["gmv_per_buyer"] == "36.6667"
+    assert total["gmv_per_buyer"] == "34.6667"  # 104 / 3: the buyers' own orders, not 110 / 3
     assert total["visitors"] is None
     assert result["metrics"][2] == {
         "id": "visitors",

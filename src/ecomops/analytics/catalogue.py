@@ -88,6 +88,14 @@ BASE_MEASURES: dict[str, BaseMeasure] = {
             "order's anonymous_id; orders with neither (guest checkouts in imports) have no buyer",
         ),
         BaseMeasure(
+            "buyer_ordered_value",
+            Family.sales,
+            Unit.money,
+            "ordered_value of the counted orders that have a buyer (customer_id or anonymous_id): the "
+            "orders buyer_count counts, without guest checkouts; with a product/category breakdown "
+            "Σ line_total of their lines",
+        ),
+        BaseMeasure(
             "repeat_buyer_count",
             Family.sales,
             Unit.count,
@@ -153,7 +161,9 @@ BASE_MEASURES: dict[str, BaseMeasure] = {
             "cart_visitor_count",
             Family.traffic,
             Unit.count,
-            "distinct visitors with a 'Product Added' track event in the bucket",
+            "distinct visitors with both a page or screen event and a 'Product Added' track event in the "
+            "bucket (and breakdown value): the visitors of visitor_count who added to cart; someone "
+            "adding to cart without a visit there (a server-side event, another channel) is not counted",
         ),
         BaseMeasure(
             "spend_value",
@@ -301,7 +311,7 @@ METRICS: tuple[Metric, ...] = (
         Unit.count,
         "buyer_count",
         "Distinct buyers with an order in the period: the order's customer_id, else its anonymous_id. "
-        "Guest orders with neither are in GMV and orders but not in buyers.",
+        "Guest orders with neither are in GMV and orders but not in buyers (nor in gmv_per_buyer).",
         ("buyer_count",),
         measure("buyer_count"),
     ),
@@ -311,7 +321,8 @@ METRICS: tuple[Metric, ...] = (
         "客单价（笔单价）",
         Unit.money,
         "ordered_value / order_count",
-        "GMV per order. Taobao's 客单价 is per buyer: that is gmv_per_buyer.",
+        "GMV per order. Numerator and denominator: every counted order, guest checkouts included. "
+        "Taobao's 客单价 is per buyer: that is gmv_per_buyer.",
         ("ordered_value", "order_count"),
         money_ratio("ordered_value", "order_count"),
     ),
@@ -320,10 +331,13 @@ METRICS: tuple[Metric, ...] = (
         "GMV per buyer",
         "人均消费（淘宝口径客单价）",
         Unit.money,
-        "ordered_value / buyer_count",
-        "GMV divided by buyers (orders without a buyer still add to GMV).",
-        ("ordered_value", "buyer_count"),
-        money_ratio("ordered_value", "buyer_count"),
+        "buyer_ordered_value / buyer_count",
+        "GMV of the orders that have a buyer, per buyer: numerator and denominator cover the same orders. "
+        "Guest checkouts (no customer_id, no anonymous_id) have no buyer, so their value is left out "
+        "here rather than spread over the other buyers (on Online Retail II that overstated GMV per "
+        "buyer by about a fifth); they stay in gmv, orders and aov.",
+        ("buyer_ordered_value", "buyer_count"),
+        money_ratio("buyer_ordered_value", "buyer_count"),
     ),
     Metric(
         "visitors",
@@ -343,7 +357,10 @@ METRICS: tuple[Metric, ...] = (
         "转化率",
         Unit.ratio,
         "buyer_count / visitor_count",
-        "Buyers per visitor in the same period and breakdown value.",
+        "Buyers per visitor in the same period and breakdown value, Taobao's 转化率 (支付买家数 / 访客数). "
+        "Two populations: buyers come from orders (any channel, imports included), visitors from page "
+        "and screen events, and orders carry no visit to link them; so it is null for tenants without "
+        "page events, and can exceed 1 where orders arrive from outside the tracked site.",
         ("buyer_count", "visitor_count"),
         ratio("buyer_count", "visitor_count"),
     ),
@@ -353,7 +370,8 @@ METRICS: tuple[Metric, ...] = (
         "UV价值",
         Unit.money,
         "ordered_value / visitor_count",
-        "GMV per visitor (Taobao's UV价值 = 支付金额 / 访客数).",
+        "GMV per visitor (Taobao's UV价值 = 支付金额 / 访客数). Like conversion_rate it divides an order "
+        "measure (every counted order) by an event measure (visitors with a page or screen event).",
         ("ordered_value", "visitor_count"),
         money_ratio("ordered_value", "visitor_count"),
     ),
@@ -363,7 +381,9 @@ METRICS: tuple[Metric, ...] = (
         "加购率",
         Unit.ratio,
         "cart_visitor_count / visitor_count",
-        "Share of visitors who added a product to the cart ('Product Added' event) in the period.",
+        "Share of visitors who added a product to the cart ('Product Added' event) in the period. Both "
+        "counts are visitors with a page or screen event in the same period and breakdown value, so it "
+        "never exceeds 1: a 'Product Added' from someone without a visit there is not counted.",
         ("cart_visitor_count", "visitor_count"),
         ratio("cart_visitor_count", "visitor_count"),
     ),
@@ -383,7 +403,9 @@ METRICS: tuple[Metric, ...] = (
         "退款率",
         Unit.ratio,
         "refund_value / ordered_value",
-        "Money refunded in the period per unit of GMV placed in the period (by amount, not by order count).",
+        "Money refunded in the period per unit of GMV placed in the period (by amount, not by order count). "
+        "A flow ratio: both are the period's own money in the reporting currency, but the refunds may "
+        "belong to orders of earlier periods, so it is not the share of this period's orders refunded.",
         ("refund_value", "ordered_value"),
         ratio("refund_value", "ordered_value"),
     ),
@@ -394,7 +416,8 @@ METRICS: tuple[Metric, ...] = (
         Unit.ratio,
         "repeat_buyer_count / buyer_count",
         "Share of the period's buyers who placed two or more orders within the period (and breakdown "
-        "value). Longer periods therefore have higher repurchase rates.",
+        "value). Both counts are buyers (guest checkouts are in neither). Longer periods therefore have "
+        "higher repurchase rates.",
         ("repeat_buyer_count", "buyer_count"),
         ratio("repeat_buyer_count", "buyer_count"),
     ),
@@ -425,7 +448,7 @@ METRICS: tuple[Metric, ...] = (
         "新买家占比",
         Unit.ratio,
         "new_buyer_count / buyer_count",
-        "Share of the period's buyers who are new buyers.",
+        "Share of the period's buyers who are new buyers (both counts are buyers; guests are in neither).",
         ("new_buyer_count", "buyer_count"),
         ratio("new_buyer_count", "buyer_count"),
     ),

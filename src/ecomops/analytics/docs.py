@@ -48,10 +48,12 @@ curl -H "Authorization: Bearer $KEY" \\
   Pending, paid, shipped, completed, refunded and partially refunded orders all count as ordered value (GMV);
   refunds are subtracted from net sales when they happen, not by cancelling the order's GMV.
 - **Buyer**: the order's `customer_id`, else its `anonymous_id`. Guest orders with neither (common in imports)
-  count in GMV and orders, not in buyers. A **new buyer** placed their first counted order ever in this tenant
-  (all history, any currency) in the period; everyone else buying in the period is **returning**.
+  count in GMV and orders, not in buyers (nor in GMV per buyer). A **new buyer** placed their first counted
+  order ever in this tenant (all history, any currency) in the period; everyone else buying in the period is
+  **returning**.
 - **Visitor**: an `anonymous_id` (else `user_id`) with a {_VISITS} event; add-to-cart is a `track`
-  event named `{ADD_TO_CART_EVENT}`.
+  event named `{ADD_TO_CART_EVENT}`, counted only from visitors (a visit in the same period and breakdown
+  value).
 - **Refunds** count on the day they are made (`refunded_at`), with the breakdown value of the refunded order
   (product: the refund's product; category: that product's category in `products`).
 - **Cost**: `products.cost` per unit. Gross profit, margin and ROI are null for a bucket where any
@@ -65,6 +67,33 @@ curl -H "Authorization: Bearer $KEY" \\
   shipping, tax or order-level discounts), orders and buyers are those with a line of that product or
   category.
 - A missing breakdown value is reported as `{NONE_LABEL}`.
+
+## Ratios: who is in the numerator and the denominator
+A ratio divides two base measures of the same bucket and breakdown value. Where both count orders or people,
+they count the **same** ones, so a share never exceeds 1 and an average is over the people it divides by:
+
+| metric | numerator | denominator |
+|---|---|---|
+| `aov` | value of every counted order (guests included) | every counted order |
+| `gmv_per_buyer` | value of the counted orders that have a buyer | their buyers (guest orders in neither) |
+| `repurchase_rate` | buyers with two or more orders in the period | buyers |
+| `new_buyer_share` | buyers whose first order ever is in the period | buyers |
+| `add_to_cart_rate` | visitors who also added to cart in the period | visitors ({_VISITS} event) |
+| `gross_margin` | line value − cost of the period's lines | line value of the same lines |
+| `roas`, `roi` | attributed value (or gross profit) of orders whose UTM campaign has spend | that spend |
+
+Four ratios divide measures of different kinds, by definition, and say so:
+- `conversion_rate` (buyers / visitors) and `uv_value` (GMV / visitors) divide an order measure by an event
+  measure, as Taobao's 转化率 and UV价值 do: orders carry no visit, so buyers or GMV from outside the tracked
+  site (imports, marketplaces, guest checkouts) are in the numerator without a visitor in the denominator.
+  Conversion can exceed 1 where that happens; both are null for tenants without page events.
+- `refund_rate` (refunds / GMV) compares the period's money flows: refunds made in the period, whatever the
+  order's date, over GMV placed in the period.
+- `cac` (spend / new buyers) is blended: all new buyers, paid or organic.
+
+Before issue 13, GMV per buyer divided all GMV by buyers (on the 2009-2010 Online Retail II file, where 2,885
+of 22,100 orders have no Customer ID, £2,388.94 instead of £2,047.29: +16.7 %), and add-to-cart rate counted
+a `{ADD_TO_CART_EVENT}` without a visit.
 
 ## Time
 Facts are stored in UTC and bucketed in the tenant's time zone (or `timezone=`): `hour`, `day`, `week` (ISO,

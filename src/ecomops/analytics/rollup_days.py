@@ -90,7 +90,7 @@ def _sales_inserts(fan_out: bool) -> list[str]:
                        sum(ordered_value), sum(merchandise_value), sum(order_count)
                 FROM {rows} GROUP BY ALL"""
         )
-        out.append(_buyers_insert(rows, "kind", "d"))
+        out.append(_buyers_insert(rows, "kind", "d", "ordered_value"))
     # rollup_item_sales already holds a product row and a category row per line (dim_kind, dim).
     out.append(
         """INSERT INTO rollup_day_sales
@@ -98,7 +98,7 @@ def _sales_inserts(fan_out: bool) -> list[str]:
                    sum(line_value), sum(line_value), sum(order_count)
             FROM _rd_items GROUP BY ALL"""
     )
-    out.append(_buyers_insert("_rd_items", "dim_kind", "dim"))
+    out.append(_buyers_insert("_rd_items", "dim_kind", "dim", "line_value"))
     return out
 
 
@@ -107,7 +107,7 @@ def _visitor_inserts(fan_out: bool) -> list[str]:
     # keeps its group (with zero visitors), as count(DISTINCT visitor) does on the hourly path.
     return [
         f"""INSERT INTO rollup_day_visitors
-            SELECT day, kind, d, count(visitor) FILTER (WHERE v), count(visitor) FILTER (WHERE c)
+            SELECT day, kind, d, count(visitor) FILTER (WHERE v), count(visitor) FILTER (WHERE v AND c)
             FROM (SELECT day, kind, d, visitor, bool_or(visited) AS v, bool_or(carted) AS c
                   FROM {rows} GROUP BY ALL)
             GROUP BY ALL"""
@@ -115,11 +115,15 @@ def _visitor_inserts(fan_out: bool) -> list[str]:
     ]
 
 
-def _buyers_insert(rows: str, kind: str, label: str) -> str:
+def _buyers_insert(rows: str, kind: str, label: str, value: str) -> str:
+    """Distinct buyers per day and label, and the value of their orders (buyer_ordered_value)."""
     return f"""INSERT INTO rollup_day_buyers
-        SELECT day, currency, kind, d, count(*), count(*) FILTER (WHERE n >= 2), count(*) FILTER (WHERE f)
+            (day, currency, dim_kind, dim, buyer_count, repeat_buyer_count, new_buyer_count,
+             buyer_ordered_value)
+        SELECT day, currency, kind, d, count(*), count(*) FILTER (WHERE n >= 2), count(*) FILTER (WHERE f),
+               sum(v)
         FROM (SELECT day, currency, {kind} AS kind, {label} AS d, buyer, sum(order_count) AS n,
-                     bool_or(is_first) AS f
+                     bool_or(is_first) AS f, sum({value}) AS v
               FROM {rows} WHERE buyer IS NOT NULL GROUP BY ALL)
         GROUP BY ALL"""
 
@@ -130,9 +134,11 @@ _REFRESH_INSERTS = (_sales_inserts(fan_out=True), _visitor_inserts(fan_out=True)
 
 def zone_of(cur: duckdb.DuckDBPyConnection) -> str | None:
     """The zone the day tables are kept in (None: not kept, or a warehouse file opened read-only
-    before migration 0004 added them)."""
+    before migration 0004 added them, or before analytics migration 0005 gave their buyer and cart
+    counts the meaning the metrics now have)."""
     try:
         row = cur.execute("SELECT day_zone FROM rollup_state WHERE id = 1").fetchone()
+        cur.execute("SELECT buyer_ordered_value FROM rollup_day_buyers LIMIT 0")
     except (duckdb.BinderException, duckdb.CatalogException):
         return None
     return str(row[0]) if row and row[0] else None
@@ -275,7 +281,7 @@ GROUP BY ALL"""
 
 
 BUYERS_SQL = f"""WITH {_DAY_BUCKETS}
-SELECT b.b_label, r.dim, r.buyer_count, r.repeat_buyer_count, r.new_buyer_count
+SELECT b.b_label, r.dim, r.buyer_count, r.repeat_buyer_count, r.new_buyer_count, r.buyer_ordered_value
 FROM rollup_day_buyers r JOIN b ON r.day = b.b_first
 WHERE r.currency = $currency AND r.dim_kind = $kind AND r.day >= $first_day AND r.day < $end_day
   AND {_SAME_ZONE}"""

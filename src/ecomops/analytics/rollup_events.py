@@ -12,8 +12,8 @@ visitor) and distinct visitor counts per local day and breakdown label; new even
 add visitors, never unset or remove them. So the load's own rows decide the change:
 
 - hourly rows: a new row's flags are OR-ed into the existing row of the same key, or the row is inserted;
-- day counts: a visitor counts once per day and label; the load adds those of its visitors whose flag was
-  not set yet in an earlier row of the same day and label (read from the hourly rows of the load's
+- day counts: a visitor counts once per day and label; the load adds those of its visitors who did not
+  count yet from the earlier rows of the same day and label (read from the hourly rows of the load's
   visitors only, never from the whole day).
 
 The result equals a recomputation: the hypothesis test in tests/analytics/test_rollups.py compares every
@@ -96,7 +96,8 @@ _MERGE_FUNNEL = _merge_sql(
     "rollup_funnel", "_re_funnel", ("hour", "visitor"), ("visited", "viewed", "carted", "checkout", "ordered")
 )
 
-#: Per day and label, the load's visitors whose flag no earlier row of that day and label had set.
+#: Per day and label, the load's visitors who count now and did not before: visitors once visited, cart
+#: visitors once they both visited and carted (a cart without a visit is not counted, see metrics.md).
 _DAY_GAINS = f"""CREATE OR REPLACE TEMP TABLE _re_gains AS
     WITH n AS (SELECT day, kind, d, visitor, bool_or(visited) AS v, bool_or(carted) AS c
                FROM {rollup_days.fanned("_re_new", rollup_days.event_kinds())} GROUP BY ALL),
@@ -104,7 +105,9 @@ _DAY_GAINS = f"""CREATE OR REPLACE TEMP TABLE _re_gains AS
                FROM {rollup_days.fanned("_re_old", rollup_days.event_kinds())} GROUP BY ALL)
     SELECT n.day, n.kind, n.d,
            count(n.visitor) FILTER (WHERE n.v AND NOT coalesce(o.v, false)) AS visitors,
-           count(n.visitor) FILTER (WHERE n.c AND NOT coalesce(o.c, false)) AS carted
+           count(n.visitor) FILTER (
+               WHERE (n.v OR coalesce(o.v, false)) AND (n.c OR coalesce(o.c, false))
+                 AND NOT coalesce(o.v AND o.c, false)) AS carted
     FROM n LEFT JOIN o ON o.day = n.day AND o.kind = n.kind AND o.d = n.d AND o.visitor = n.visitor
     GROUP BY ALL"""
 _ADD_DAY_GAINS = """UPDATE rollup_day_visitors AS t

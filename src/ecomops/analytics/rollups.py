@@ -433,9 +433,9 @@ _ATTRIBUTED_JOIN = (
 )
 _SPAN = "r.hour >= $lo AND r.hour < $hi"
 
-_BUYER_MEASURES = frozenset({"buyer_count", "repeat_buyer_count", "new_buyer_count"})
+_BUYER_NAMES = ["buyer_count", "repeat_buyer_count", "new_buyer_count", "buyer_ordered_value"]
+_BUYER_MEASURES = frozenset(_BUYER_NAMES)
 _SUM_MEASURES = ["ordered_value", "merchandise_value", "order_count", "attributed_value"]
-_BUYER_NAMES = ["buyer_count", "repeat_buyer_count", "new_buyer_count"]
 
 
 def _sales_rows(breakdown: Breakdown | None, columns: str) -> str:
@@ -467,9 +467,12 @@ FROM s {join} GROUP BY ALL"""
 
 
 def _sales_buyers_sql(breakdown: Breakdown | None) -> str:
-    rows = _sales_rows(breakdown, "r.buyer, sum(r.order_count) AS n, bool_or(r.is_first) AS f")
+    value = "r.line_value" if breakdown is not None and breakdown.items is not None else "r.ordered_value"
+    rows = _sales_rows(
+        breakdown, f"r.buyer, sum(r.order_count) AS n, bool_or(r.is_first) AS f, sum({value}) AS v"
+    )
     return f"""WITH {_HB}, per_buyer AS ({rows} AND r.buyer IS NOT NULL GROUP BY ALL)
-SELECT b_label, d, count(*), count(*) FILTER (WHERE n >= 2), count(*) FILTER (WHERE f)
+SELECT b_label, d, count(*), count(*) FILTER (WHERE n >= 2), count(*) FILTER (WHERE f), sum(v)
 FROM per_buyer GROUP BY ALL"""
 
 
@@ -518,13 +521,15 @@ GROUP BY ALL"""
 
 def _traffic_sql(breakdown: Breakdown | None) -> str:
     d = dim(f"r.{breakdown.events}") if breakdown is not None and breakdown.events else f"'{NONE_LABEL}'"
-    return f"""WITH {_HB}
-SELECT hb.b_label, {d} AS d,
-       count(DISTINCT r.visitor) FILTER (WHERE r.visited) AS visitor_count,
-       count(DISTINCT r.visitor) FILTER (WHERE r.carted) AS cart_visitor_count
-FROM rollup_visitors r JOIN hb ON r.hour = hb.hour
-WHERE {_SPAN}
-GROUP BY ALL"""
+    # One row per visitor first (seen in several hours): a cart counts only with a visit in the bucket.
+    return f"""WITH {_HB}, per_visitor AS (
+    SELECT hb.b_label, {d} AS d, r.visitor, bool_or(r.visited) AS v, bool_or(r.carted) AS c
+    FROM rollup_visitors r JOIN hb ON r.hour = hb.hour
+    WHERE {_SPAN}
+    GROUP BY ALL)
+SELECT b_label, d, count(visitor) FILTER (WHERE v) AS visitor_count,
+       count(visitor) FILTER (WHERE v AND c) AS cart_visitor_count
+FROM per_visitor GROUP BY ALL"""
 
 
 def _spend_sql(breakdown: Breakdown | None) -> str:

@@ -245,10 +245,11 @@ class FactsSource:
         per_buyer = (
             j.filter(j.buyer.notnull())
             .group_by(["b_label", "dim", "buyer"])
-            .aggregate(n=j.o_id.nunique(), first=j.is_first.any())
+            .aggregate(n=j.o_id.nunique(), first=j.is_first.any(), value=j.amount.sum())
         )
         buyers = per_buyer.group_by(["b_label", "dim"]).aggregate(
             buyer_count=per_buyer.count(),
+            buyer_ordered_value=per_buyer.value.sum(),
             repeat_buyer_count=per_buyer.count(where=per_buyer.n >= 2),
             new_buyer_count=per_buyer.count(where=per_buyer.first),
         )
@@ -320,9 +321,16 @@ class FactsSource:
             dim=_dim(e[column]) if column else ibis.literal(NONE_LABEL),
         )
         j = self._bucketed(rows, b)
-        agg = j.group_by(["b_label", "dim"]).aggregate(
-            visitor_count=j.visitor.nunique(where=j.is_visit),
-            cart_visitor_count=j.visitor.nunique(where=j.is_cart),
+        # One row per visitor first: an add-to-cart counts only from a visitor who also visited (page or
+        # screen) in the same bucket and breakdown value, so cart visitors are a subset of visitors.
+        per_visitor = (
+            j.filter(j.visitor.notnull())
+            .group_by(["b_label", "dim", "visitor"])
+            .aggregate(visited=j.is_visit.any(), carted=j.is_cart.any())
+        )
+        agg = per_visitor.group_by(["b_label", "dim"]).aggregate(
+            visitor_count=per_visitor.count(where=per_visitor.visited),
+            cart_visitor_count=per_visitor.count(where=per_visitor.visited & per_visitor.carted),
         )
         return self._cells(agg, breakdown)
 

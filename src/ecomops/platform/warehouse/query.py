@@ -4,15 +4,18 @@ People explore their data with ad-hoc SQL, but the warehouse file is shared with
 writer and DuckDB can read and write arbitrary files, attach other databases and load code.
 So a query passes three independent barriers before rows come back:
 
-1. **An allowlist over the parsed statement** (sqlglot, DuckDB dialect): exactly one statement,
-   and it must be a query (SELECT/WITH/set operations/VALUES/PIVOT) or DESCRIBE/SUMMARIZE/EXPLAIN
-   of one, or SHOW TABLES. Every relation it reads must be a table or view of this warehouse (or a
-   CTE in scope); the only table functions allowed are ``range``/``generate_series``/``unnest``.
-   That rules out ``read_csv('/etc/passwd')``, ``FROM 'file.parquet'`` replacement scans,
-   ``query('…')``, ATTACH/COPY/INSTALL/LOAD/PRAGMA/SET/CALL and every DML/DDL statement.
-2. **What runs is the SQL regenerated from the validated tree** (without comments), never the text
-   the user sent, so a parser disagreement between sqlglot and DuckDB cannot smuggle a second
-   statement past step 1.
+1. **An allowlist over DuckDB's own parse of the statement**: DuckDB's parser splits the text into
+   statements (exactly one is allowed) and gives each one's type: a query (SELECT/WITH/set
+   operations/VALUES/PIVOT with an IN list, and DESCRIBE/SUMMARIZE/SHOW TABLES, which DuckDB parses as
+   queries) or EXPLAIN of one. ``json_serialize_sql`` then gives the query's parse tree, and every
+   relation it reads must be a table or view of this warehouse (or a CTE in scope); the only table
+   functions allowed are ``range``/``generate_series``/``unnest``, and no function may read files,
+   settings or the environment. That rules out ``read_csv('/etc/passwd')``, ``FROM 'file.parquet'``
+   replacement scans, ``query('…')``, ATTACH/COPY/INSTALL/LOAD/PRAGMA/SET/CALL and every DML/DDL
+   statement, wherever they hide (CTE, subquery, join, lateral, function argument).
+2. **What runs is the statement DuckDB parsed**, its text as DuckDB's parser cut it out: the same
+   library parses it again to run it, so the check and the execution cannot read the text
+   differently (an earlier sqlglot-based check did: it refused ``JOIN … ON a = b AND c = d``).
 3. **DuckDB enforces it again**: the statement runs in a ``READ ONLY`` transaction that is rolled
    back, with Python replacement scans off; without a server the file is opened read-only with
    external (file system) access disabled (``Warehouse.read_only``). Rows are fetched from a
@@ -24,7 +27,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import logging
 import math
 import re
 import threading
@@ -40,13 +42,15 @@ from uuid import UUID
 import duckdb
 import sqlglot
 from pydantic import JsonValue
-from sqlglot import TokenType, exp
-from sqlglot.errors import OptimizeError, ParseError, SqlglotError
-from sqlglot.optimizer.scope import traverse_scope
+from sqlglot import TokenType
+from sqlglot.errors import SqlglotError
 
 from ecomops.kernel import jsonutil
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.warehouse.connection import Warehouse
+
+#: One node of DuckDB's JSON parse tree.
+Node = dict[str, Any]
 
 DEFAULT_LIMIT = 1_000
 #: Largest row cap a caller may ask for; bigger extracts belong in an export job, not a JSON response.
@@ -60,11 +64,27 @@ MAX_SQL_CHARS = 100_000
 
 #: Table functions that only compute values; every other table function reads files, settings or SQL.
 ALLOWED_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
-#: Scalar functions with side effects or access to the process environment (``write_log`` writes to
-#: the server's DuckDB log).
+#: Scalar functions with side effects or access to the process environment or the session's settings
+#: and variables (``write_log`` writes to the server's DuckDB log, ``sleep_ms`` holds a worker).
+#: Every table function name except the allowed ones is refused as a scalar too.
 DENIED_SCALAR_FUNCTIONS = frozenset(
-    {"getenv", "nextval", "setval", "current_setting", "pg_sleep", "write_log"}
+    {
+        "getenv",
+        "current_setting",
+        "getvariable",
+        "nextval",
+        "currval",
+        "setval",
+        "write_log",
+        "sleep_ms",
+        "pg_sleep",
+        "read_text",
+        "read_blob",
+    }
 )
+#: What ``SHOW`` may list without a table: this warehouse's tables (``SHOW TABLES``, ``SHOW ALL TABLES``);
+#: ``SHOW databases`` would list the server's database file paths.
+SHOWABLE = frozenset({"tables", "__show_tables_expanded"})
 #: Catalog schemas of DuckDB itself: only the relations in ``SYSTEM_RELATIONS`` may be read there.
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
 #: DuckDB's catalog views a query may read: plain metadata about this warehouse's schemas, tables,
@@ -116,70 +136,14 @@ SYSTEM_RELATIONS = frozenset(
         )
     }
 )
-#: Deepest bracket nesting a query may have. sqlglot's parser recurses ~17 Python frames per level and
-#: hits the interpreter's recursion limit past ~55; real queries stay far below. Deep expressions
-#: without brackets (``NOT NOT …``) are caught as a RecursionError instead.
+#: Deepest bracket nesting a query may have: real queries stay far below, and the parse tree of a deeper
+#: one takes the checker (Python's JSON reader recurses) and DuckDB's parser needless work. Deep
+#: expressions without brackets (``NOT NOT …``) are refused by DuckDB's parser or as a RecursionError.
 MAX_NESTING = 32
 #: Relation names a query may use. Anything with dots, slashes or quotes in it could be a file path that
 #: DuckDB's replacement scans would open, so such names are refused even for CTEs.
 _RELATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(?P<analyze>\s+ANALYZE)?\s+(?P<rest>.+)$", re.IGNORECASE | re.DOTALL)
-
-#: Statement kinds that change data, schema, settings, sessions or touch files: refused anywhere in the
-#: tree (sqlglot parses e.g. ``SELECT … INTO t`` as a Select holding an Into node).
-_FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = tuple(
-    cls
-    for cls in (
-        getattr(exp, name, None)
-        for name in (
-            "Into",
-            "Insert",
-            "Update",
-            "Delete",
-            "Merge",
-            "Create",
-            "Drop",
-            "Alter",
-            "AlterColumn",
-            "TruncateTable",
-            "Copy",
-            "Command",
-            "Set",
-            "SetItem",
-            "Pragma",
-            "Use",
-            "Attach",
-            "Detach",
-            "Transaction",
-            "Commit",
-            "Rollback",
-            "Install",
-            "LoadData",
-            "Grant",
-            "Revoke",
-            "Cache",
-            "Uncache",
-            "Refresh",
-            "Analyze",
-            "Kill",
-            "Declare",
-            "Export",
-            "Comment",
-        )
-    )
-    if isinstance(cls, type)
-)
-
-
-class _DropCommandFallbackWarning(logging.Filter):
-    """sqlglot logs a warning whenever it falls back to an opaque Command (LOAD, CALL, …); we refuse
-    those statements with our own message, so the warning would only be noise on the CLI."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Falling back to parsing as a 'Command'" not in record.getMessage()
-
-
-logging.getLogger("sqlglot").addFilter(_DropCommandFallbackWarning())
 
 
 class QueryRefused(EcomopsError):
@@ -233,7 +197,7 @@ class Catalog:
 
 @dataclass(frozen=True)
 class CheckedQuery:
-    """A validated statement and the SQL that will actually run (regenerated from the validated tree)."""
+    """A validated statement and the SQL that will actually run (the one statement DuckDB's parser found)."""
 
     kind: str
     sql: str
@@ -252,7 +216,9 @@ def read_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
 def duckdb_table_function_names() -> frozenset[str]:
     """Names DuckDB knows as table functions, table macros or pragmas (the ways SQL reaches files).
 
-    Asked from DuckDB itself so a new reader added by an upgrade is refused without a code change.
+    Asked from DuckDB itself so a new reader added by an upgrade is refused without a code change:
+    called as a scalar (``SELECT read_text('/etc/passwd')``) such a name is refused too, with the same
+    message whether or not DuckDB would have found a scalar overload.
     """
     con = duckdb.connect(":memory:")
     try:
@@ -265,97 +231,97 @@ def duckdb_table_function_names() -> frozenset[str]:
     return frozenset(str(r[0]) for r in rows)
 
 
-def _function_names(node: exp.Func) -> list[str]:
-    """Every name a function node may go by, the one the user sees first.
+def _check_relation(table: Node, catalog: Catalog, ctes: frozenset[str]) -> None:
+    """A relation read by name (DuckDB's BASE_TABLE): a CTE in scope, or a relation of this warehouse.
 
-    sqlglot maps some DuckDB functions onto its own classes (``range`` becomes GenerateSeries,
-    ``read_csv`` ReadCSV), so both the name as DuckDB will receive it and sqlglot's canonical
-    name are checked.
-    """
-    names: list[str] = []
-    if isinstance(node, exp.Anonymous):
-        names.append(str(node.name).lower())
-    rendered = node.sql(dialect="duckdb", comments=False)
-    head = rendered.split("(", 1)[0].strip().strip('"').lower()
-    if head and head not in names:
-        names.append(head)
-    if not isinstance(node, exp.Anonymous) and node.sql_name().lower() not in names:
-        names.append(node.sql_name().lower())
-    return names
-
-
-def _in_table_position(node: exp.Expr) -> bool:
-    return isinstance(node.parent, exp.Table | exp.From | exp.Join | exp.Lateral)
-
-
-def _cte_references(tree: exp.Expr) -> set[int]:
-    """ids of Table nodes that refer to a CTE visible in their scope (sqlglot's scope analysis).
-
-    If scope analysis fails, nothing counts as a CTE reference, so such names are then looked up as
-    real tables and refused if unknown: failing closed rather than open.
-    """
-    refs: set[int] = set()
-    try:
-        scopes = traverse_scope(tree)
-    except (OptimizeError, SqlglotError, RecursionError):
-        return refs
-    for scope in scopes:
-        for table in scope.tables:
-            if not table.args.get("db") and not table.args.get("catalog") and table.name in scope.cte_sources:
-                refs.add(id(table))
-    return refs
-
-
-def _check_relation(table: exp.Table, catalog: Catalog, cte_refs: set[int]) -> None:
-    name = table.name
+    DuckDB opens an unknown name that looks like a file (``'x.csv'``, ``"s3://b/k.parquet"``) with a
+    replacement scan, so a name that could be a path is refused before the catalogue is consulted."""
+    name = str(table.get("table_name") or "")
+    schema = str(table.get("schema_name") or "").lower()
+    database = str(table.get("catalog_name") or "").lower()
+    shown = ".".join(part for part in (database, schema, name) if part)
     if not _RELATION_NAME.match(name):
         raise QueryRefused(f"refused: {name!r} is not a table name (file paths are not allowed)")
-    schema = (table.db or "").lower()
-    database = (table.catalog or "").lower()
     if database and database not in (catalog.database, "system"):
-        raise QueryRefused(f"refused: only this warehouse can be queried, not database {table.catalog!r}")
-    if id(table) in cte_refs:
+        raise QueryRefused(f"refused: only this warehouse can be queried, not database {database!r}")
+    if not schema and not database and name.lower() in ctes:
         return
     if schema in SYSTEM_SCHEMAS:
         if (schema, name.lower()) in SYSTEM_RELATIONS:
             return
         raise QueryRefused(
-            f"refused: {table.sql(dialect='duckdb')!r} is not readable here (it exposes the server's "
-            "settings or environment); catalog metadata such as information_schema.tables and "
-            "information_schema.columns is"
+            f"refused: {shown!r} is not readable here (it exposes the server's settings or environment); "
+            "catalog metadata such as information_schema.tables and information_schema.columns is"
         )
     if database == "system":
-        raise QueryRefused(f"refused: unknown system relation {table.sql(dialect='duckdb')!r}")
+        raise QueryRefused(f"refused: unknown system relation {shown!r}")
     if (schema or "main", name.lower()) not in catalog.relations:
         known = ", ".join(sorted(n for s, n in catalog.relations if s == "main" and not n.startswith("_")))
-        raise QueryRefused(f"unknown table {table.sql(dialect='duckdb')!r}; tables: {known}")
+        raise QueryRefused(f"unknown table {shown!r}; tables: {known}")
 
 
-def _check_tree(tree: exp.Expr, catalog: Catalog) -> None:
-    cte_refs = _cte_references(tree)
-    blocked_functions = (duckdb_table_function_names() - ALLOWED_TABLE_FUNCTIONS) | DENIED_SCALAR_FUNCTIONS
-    for node in tree.walk():
-        if isinstance(node, _FORBIDDEN_NODES):
-            raise QueryRefused(
-                f"refused: {node.key.upper()} is not allowed; only read-only queries can run here"
-            )
-        if isinstance(node, exp.Table):
-            if isinstance(node.this, exp.Identifier):
-                _check_relation(node, catalog, cte_refs)
-            elif not isinstance(node.this, exp.Func):
-                raise QueryRefused(f"refused: unsupported table source {node.sql(dialect='duckdb')!r}")
-        elif isinstance(node, exp.Unnest):
+def _cte_scopes(node: Node, outer: frozenset[str]) -> tuple[list[tuple[Any, frozenset[str]]], frozenset[str]]:
+    """The CTE bodies of a query node with the names each one sees, and the names its own body sees.
+
+    A CTE sees the CTEs defined before it (and itself when it is recursive), the query after
+    ``WITH`` sees them all. A name seen as a CTE is not looked up in the catalogue, so the scope is
+    kept as narrow as DuckDB's: ``WITH duckdb_settings AS (SELECT * FROM duckdb_settings)`` reads the
+    system view in its body and is refused there."""
+    entries = (node.get("cte_map") or {}).get("map") or []
+    names = [str(entry["key"]).lower() for entry in entries]
+    bodies: list[tuple[Any, frozenset[str]]] = []
+    for index, entry in enumerate(entries):
+        query = entry["value"]["query"]
+        visible = set(outer) | set(names[:index])
+        body = query.get("node") or {}
+        if body.get("type") == "RECURSIVE_CTE_NODE" and str(body.get("cte_name")).lower() == names[index]:
+            visible.add(names[index])
+        bodies.append((query, frozenset(visible)))
+    return bodies, outer | frozenset(names)
+
+
+def _check_tree(tree: Node, catalog: Catalog) -> None:
+    """Walk DuckDB's own parse tree of one statement (``json_serialize_sql``) and refuse every way out.
+
+    Iterative, so a deep tree cannot exhaust Python's stack. Checked: every relation read by name
+    (:func:`_check_relation`), every table function (only ``ALLOWED_TABLE_FUNCTIONS``), every scalar or
+    window function call (none that reads files, settings or the environment) and every SHOW."""
+    blocked = (duckdb_table_function_names() - ALLOWED_TABLE_FUNCTIONS) | DENIED_SCALAR_FUNCTIONS
+    stack: list[tuple[Any, frozenset[str]]] = [(tree, frozenset())]
+    while stack:
+        node, ctes = stack.pop()
+        if isinstance(node, list):
+            stack.extend((child, ctes) for child in node)
             continue
-        elif isinstance(node, exp.Func):
-            names = _function_names(node)
-            if _in_table_position(node):
-                if not ALLOWED_TABLE_FUNCTIONS.intersection(names):
-                    raise QueryRefused(
-                        f"refused: table function {names[0]}() is not allowed "
-                        f"(allowed: {', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))})"
-                    )
-            elif blocked := [n for n in names if n in blocked_functions]:
-                raise QueryRefused(f"refused: function {blocked[0]}() is not allowed")
+        if not isinstance(node, dict):
+            continue
+        if node.get("cte_map"):
+            bodies, ctes = _cte_scopes(node, ctes)
+            stack.extend(bodies)
+            node = {key: value for key, value in node.items() if key != "cte_map"}
+        kind = node.get("type")
+        if kind == "BASE_TABLE":
+            _check_relation(node, catalog, ctes)
+        elif kind == "TABLE_FUNCTION":
+            function = node.get("function") or {}
+            name = str(function.get("function_name") or "").lower()
+            if name not in ALLOWED_TABLE_FUNCTIONS:
+                raise QueryRefused(
+                    f"refused: table function {name}() is not allowed "
+                    f"(allowed: {', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))})"
+                )
+        elif kind == "SHOW_REF" and node.get("query") is None:
+            shown = str(node.get("table_name") or "").strip('"').lower()
+            if shown not in SHOWABLE:
+                raise QueryRefused(
+                    f"refused: SHOW {shown.upper()} is not allowed (it lists the server's databases or "
+                    "settings); SHOW TABLES and DESCRIBE <table> are"
+                )
+        elif "function_name" in node:
+            name = str(node["function_name"]).lower()
+            if name in blocked:
+                raise QueryRefused(f"refused: function {name}() is not allowed")
+        stack.extend((value, ctes) for value in node.values() if isinstance(value, dict | list))
 
 
 _OPENING = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
@@ -363,10 +329,10 @@ _CLOSING = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
 
 
 def _check_nesting(sql: str) -> None:
-    """Refuse bracket nesting deeper than ``MAX_NESTING`` before the recursive parser sees it.
+    """Refuse bracket nesting deeper than ``MAX_NESTING`` before the parser sees it.
 
     Counted on sqlglot's tokens (iterative), so brackets inside strings, quoted names and comments
-    do not count; text that does not tokenize is left to the parser to report."""
+    do not count; text that does not tokenize is left to DuckDB's parser to report."""
     try:
         tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
     except SqlglotError:
@@ -384,57 +350,71 @@ def _check_nesting(sql: str) -> None:
             depth = max(0, depth - 1)
 
 
-def _parse_single(sql: str) -> exp.Expr:
-    try:
-        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
-        description = first.get("description", str(exc)) if first else str(exc)
-        raise QueryRefused(f"could not parse SQL{where}: {description}") from exc
-    except SqlglotError as exc:
-        raise QueryRefused(f"could not parse SQL: {exc}") from exc
-    if not statements:
-        raise QueryRefused("empty query")
-    if len(statements) > 1:
-        raise QueryRefused(f"refused: exactly one statement is allowed, got {len(statements)}")
-    return statements[0]
+#: DuckDB's parser, for checking only: an empty in-memory database, so parsing can never touch data, and
+#: without file system access, because DuckDB's parser reads files itself for ``IMPORT DATABASE '<dir>'``
+#: (its schema.sql, whose text a parse error would then quote back). The statement then runs on the
+#: tenant's cursor, parsed again by the same DuckDB library.
+_PARSER = duckdb.connect(":memory:", config={"enable_external_access": False})
+_PARSER_LOCK = threading.Lock()
 
 
-def _statement_kind(tree: exp.Expr, sql: str) -> str:
-    """The allowlisted statement kinds, or refuse."""
-    if isinstance(tree, exp.Query | exp.Values | exp.Pivot):
-        return "query"
-    if isinstance(tree, exp.Describe | exp.Summarize):
-        # Only a table or a query may follow: a quoted string here is a file path DuckDB would read.
-        target = tree.this
-        if not isinstance(target, exp.Query) and not (
-            isinstance(target, exp.Table)
-            and isinstance(target.this, exp.Identifier)
-            and not target.this.quoted
-        ):
+def _duckdb_message(exc: duckdb.Error) -> str:
+    """DuckDB's message with the line it points at, without the caret drawing."""
+    paragraphs = [p.strip() for p in str(exc).split("\n\n") if p.strip()]
+    message = paragraphs[0] if paragraphs else type(exc).__name__
+    line = next((p.splitlines()[0] for p in paragraphs[1:] if p.startswith("LINE ")), "")
+    return f"{message} ({line[:120]})" if line else message
+
+
+def _statements(sql: str) -> list[duckdb.Statement]:
+    with _PARSER_LOCK:
+        try:
+            return list(_PARSER.extract_statements(sql))
+        except duckdb.PermissionException:
             raise QueryRefused(
-                f"refused: {tree.key.upper()} takes a warehouse table or a query, "
-                f"not {target.sql(dialect='duckdb') if target is not None else 'nothing'}"
-            )
-        return "describe" if isinstance(tree, exp.Describe) else "summarize"
-    if isinstance(tree, exp.Show) and str(tree.name).upper() in ("TABLES", "ALL TABLES"):
+                "refused: the statement reads files (IMPORT DATABASE) and is not allowed; only read-only "
+                "queries can run here"
+            ) from None
+        except duckdb.Error as exc:
+            raise QueryRefused(f"could not parse SQL: {_duckdb_message(exc)}") from None
+
+
+def _serialized(sql: str) -> Node:
+    """DuckDB's parse tree of one SELECT statement, as ``json_serialize_sql`` gives it."""
+    with _PARSER_LOCK:
+        row = _PARSER.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    parsed = json.loads(str(row[0])) if row else {}
+    if parsed.get("error"):
+        raise QueryRefused(f"refused: {parsed.get('error_message', 'the statement cannot be checked')}")
+    statements = parsed.get("statements") or []
+    if len(statements) != 1:
+        raise QueryRefused(f"refused: exactly one statement is allowed, got {len(statements)}")
+    tree: Node = statements[0]
+    return tree
+
+
+def _label(sql: str, statement: duckdb.Statement) -> str:
+    word = re.match(r"\s*([A-Za-z]+)", sql)
+    return word.group(1).upper() if word else statement.type.name
+
+
+def _kind(tree: Node) -> str:
+    source = (tree.get("node") or {}).get("from_table") or {}
+    if source.get("type") != "SHOW_REF":
+        return "query"
+    if source.get("query") is None:
         return "show"
-    words = sql.split(None, 1)
-    label = words[0].upper() if words else tree.key.upper()
-    raise QueryRefused(
-        f"refused: {label} statements are not allowed; only SELECT/WITH/VALUES/PIVOT queries, "
-        "DESCRIBE, SUMMARIZE, EXPLAIN and SHOW TABLES can run here"
-    )
+    return "summarize" if source.get("show_type") == "SUMMARY" else "describe"
 
 
 def check_read_only(sql: str, catalog: Catalog) -> CheckedQuery:
     """Validate ``sql`` against the allowlist; return the statement that will run, or raise QueryRefused.
 
-    sqlglot parses, walks and regenerates by recursion, so a deeply nested expression (``NOT NOT …``,
-    ``((((…))))``) used to raise RecursionError: a 500 and a 77 KB traceback in the log per request.
-    Bracket depth is refused up front; any other RecursionError becomes the same short refusal, without
-    its traceback (``from None``)."""
+    DuckDB's own parser decides what the text is: how many statements, of which type, and (through
+    ``json_serialize_sql``) which relations and functions the query reads. So the decision is about
+    exactly what DuckDB would execute: ``JOIN ad_spend a ON a.x = o.x AND a.y = o.y`` is a join, never a
+    misread table function. Bracket depth is refused up front, and a tree too deep for Python's JSON
+    reader gets the same short refusal, without a traceback (``from None``)."""
     if len(sql) > MAX_SQL_CHARS:
         raise QueryRefused(f"query longer than {MAX_SQL_CHARS} characters")
     _check_nesting(sql)
@@ -445,23 +425,36 @@ def check_read_only(sql: str, catalog: Catalog) -> CheckedQuery:
 
 
 def _check_read_only(sql: str, catalog: Catalog) -> CheckedQuery:
-    explain = _EXPLAIN.match(sql)
-    if explain:
+    statements = _statements(sql)
+    if not statements:
+        raise QueryRefused("empty query")
+    if any(not s.query.strip() for s in statements):
+        # DuckDB expands a PIVOT without an IN list into CREATE TYPE … + SELECT, with no text of its own.
+        raise QueryRefused(
+            f"refused: this statement expands to {len(statements)} statements (a PIVOT without IN (…) "
+            "creates a type first); list the pivot values, e.g. PIVOT orders ON status IN ('paid', "
+            "'refunded') USING sum(total)"
+        )
+    if len(statements) > 1:
+        raise QueryRefused(f"refused: exactly one statement is allowed, got {len(statements)}")
+    statement = statements[0]
+    text = statement.query
+    if statement.type == duckdb.StatementType.EXPLAIN:
+        explain = _EXPLAIN.match(text)
+        if not explain:
+            raise QueryRefused("refused: EXPLAIN [ANALYZE] must be followed directly by a query")
         inner = _check_read_only(explain.group("rest"), catalog)
         if inner.kind != "query":
             raise QueryRefused("refused: EXPLAIN is only allowed for queries")
-        prefix = "EXPLAIN ANALYZE " if explain.group("analyze") else "EXPLAIN "
-        return CheckedQuery("explain", prefix + inner.sql)
-    tree = _parse_single(sql)
-    kind = _statement_kind(tree, sql)
+        return CheckedQuery("explain", text)
+    if statement.type != duckdb.StatementType.SELECT:
+        raise QueryRefused(
+            f"refused: {_label(text, statement)} statements are not allowed; only SELECT/WITH/VALUES/PIVOT "
+            "queries, DESCRIBE, SUMMARIZE, EXPLAIN and SHOW TABLES can run here"
+        )
+    tree = _serialized(text)
     _check_tree(tree, catalog)
-    regenerated = tree.sql(dialect="duckdb", comments=False)
-    # Defence in depth: what runs must itself be one allowed statement of the same kind.
-    again = _parse_single(regenerated)
-    if _statement_kind(again, regenerated) != kind:
-        raise QueryRefused("refused: the statement changes meaning when normalised")
-    _check_tree(again, catalog)
-    return CheckedQuery(kind, regenerated)
+    return CheckedQuery(_kind(tree), text)
 
 
 def _iso_duration(value: timedelta) -> str:
