@@ -140,17 +140,6 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         return subprocess.Popen([*ECOMOPS, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def wait_ready(port: int) -> None:
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"port {port} did not become ready")
-
-
 def wait_loaded(port: int) -> None:
     """Wait for the embedded server's WAL backlog (``/metrics``) to empty: its CPU then includes loading."""
     while True:
@@ -234,7 +223,8 @@ def main() -> None:
         for name in ("ingest-a", "ingest-b"):
             p = free_port()
             env = {**cluster, "ECOMOPS_DATA_DIR": str(root / name)}
-            roles[name] = spawn(["serve", "--port", str(p)], env, root / f"{name}.log")
+            roles[name] = start_server(env, p, log=root / f"{name}.log")
+            procs.append(roles[name])
             ports.append(p)
         for i in (0, 1):
             env = {**cluster, "ECOMOPS_DATA_DIR": str(root / f"loader-{i}")}
@@ -242,9 +232,7 @@ def main() -> None:
                 ["loader", "--shard", str(i), "--shards", "2"], env, root / f"loader-{i}.log"
             )
         roles["redis"] = redis_proc
-        procs.extend(p for name, p in roles.items() if name != "redis")
-        for p in ports:
-            wait_ready(p)
+        procs.extend(roles[f"loader-{i}"] for i in (0, 1))
         asyncio.run(drive(ports, work("cluster-warm")[:50], args.clients))
         log = RedisStreamLog.open(log_url, "ecomops:", require_fsync=True)
         tenant_ids = log.tenants()
