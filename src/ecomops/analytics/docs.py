@@ -39,7 +39,8 @@ The examples use the demo shop (`make demo` makes it; without it, the first line
 its running server and an API key:
 ```bash
 ecomops tenant create demo --timezone Asia/Shanghai --currency CNY --if-not-exists
-ecomops demo seed --tenant demo --days 30 --customers 2000 --end-date "$(TZ=Asia/Shanghai date -d yesterday +%F)" --if-missing
+ecomops demo seed --tenant demo --days 30 --customers 2000 --if-missing \\
+  --end-date "$(TZ=Asia/Shanghai date -d yesterday +%F)"
 ecomops serve &                                  # or the server `make demo` runs
 curl -sf --retry 30 --retry-connrefused --retry-delay 1 -o /dev/null "http://127.0.0.1:${{ECOMOPS_PORT:-8000}}/readyz"
 KEY=$(ecomops apikey create --tenant demo --role analyst --name docs | tail -n 1)   # printed once
