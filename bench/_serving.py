@@ -3,6 +3,7 @@ benchmark itself: ``make bench`` skips files starting with ``_``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -89,3 +90,29 @@ def bench_shop(prefix: str, tenants: Sequence[str] = ("bench",), **settings: str
         yield BenchShop(data, env, keys)
     finally:
         shutil.rmtree(data, ignore_errors=True)
+
+
+async def post_batch(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, auth: str, body: bytes
+) -> bytes:
+    """POST one /v1/batch body on a kept-alive HTTP/1.1 connection (Basic ``auth``, already base64) and
+    return the answer's body; raise unless it is a 200. Raw HTTP so the client costs next to nothing."""
+    head = (
+        f"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    writer.write(head + body)
+    await writer.drain()
+    status_line = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    payload = await reader.readexactly(length)
+    if b" 200 " not in status_line:
+        raise RuntimeError(f"{status_line!r} {payload[:200]!r}")
+    return payload

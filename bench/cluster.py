@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import shutil
 import signal
@@ -30,7 +29,8 @@ from pathlib import Path
 import httpx
 import redis
 
-from _serving import start_server
+from _serving import post_batch, start_server
+from _traffic import make_bodies
 from ecomops.ingest.redis_log import RedisStreamLog
 from ecomops.platform.store.db import make_engine
 from ecomops.platform.store.migrate import upgrade
@@ -47,29 +47,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_bodies(n_batches: int, run: str) -> list[bytes]:
-    bodies = []
-    for b in range(n_batches):
-        batch = [
-            {
-                "type": "track",
-                "event": "Product Viewed" if i % 10 else "Product Added",
-                "userId": f"user-{(b * 100 + i) % 50_000}",
-                "messageId": f"{run}-{b}-{i}",
-                "timestamp": "2026-11-11T12:00:00Z",
-                "context": {
-                    "campaign": {"source": "douyin", "medium": "live", "name": "d11"},
-                    "device": {"type": "mobile"},
-                    "page": {"url": "https://shop.example/p/123", "path": "/p/123"},
-                },
-                "properties": {"product_id": f"p{i}", "price": 59.9, "currency": "CNY", "x": 100, "y": 200},
-            }
-            for i in range(100)
-        ]
-        bodies.append(json.dumps({"batch": batch, "sentAt": "2026-11-11T12:00:01Z"}).encode())
-    return bodies
-
-
 async def client(port: int, queue: asyncio.Queue[tuple[str, bytes]], latencies: list[float]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -78,25 +55,8 @@ async def client(port: int, queue: asyncio.Queue[tuple[str, bytes]], latencies: 
                 auth, body = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            head = (
-                f"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
             start = time.perf_counter()
-            writer.write(head + body)
-            await writer.drain()
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            payload = await reader.readexactly(length)
-            if b" 200 " not in status_line:
-                raise RuntimeError(f"{status_line!r} {payload[:200]!r}")
+            await post_batch(reader, writer, auth, body)
             latencies.append(time.perf_counter() - start)
     finally:
         writer.close()

@@ -46,33 +46,10 @@ from pathlib import Path
 
 import httpx
 
-from _serving import bench_shop, cli_json, serving, wait_ready
-from _traffic import Sample, batches
+from _serving import bench_shop, cli_json, post_batch, serving, wait_ready
+from _traffic import Sample, batches, make_bodies
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def make_bodies(n_batches: int, run: str) -> list[bytes]:
-    bodies = []
-    for b in range(n_batches):
-        batch = [
-            {
-                "type": "track",
-                "event": "Product Viewed" if i % 10 else "Product Added",
-                "userId": f"user-{(b * 100 + i) % 50_000}",
-                "messageId": f"{run}-{b}-{i}",
-                "timestamp": "2026-11-11T12:00:00Z",
-                "context": {
-                    "campaign": {"source": "douyin", "medium": "live", "name": "d11"},
-                    "device": {"type": "mobile"},
-                    "page": {"url": "https://shop.example/p/123", "path": "/p/123"},
-                },
-                "properties": {"product_id": f"p{i}", "price": 59.9, "currency": "CNY", "x": 100, "y": 200},
-            }
-            for i in range(100)
-        ]
-        bodies.append(json.dumps({"batch": batch, "sentAt": "2026-11-11T12:00:01Z"}).encode())
-    return bodies
 
 
 async def client(
@@ -85,26 +62,9 @@ async def client(
                 body = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            head = (
-                f"POST /v1/batch HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
             start = time.perf_counter()
-            writer.write(head + body)
-            await writer.drain()
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            payload = await reader.readexactly(length)
+            payload = await post_batch(reader, writer, auth, body)
             latencies.append(time.perf_counter() - start)
-            if b" 200 " not in status_line:
-                raise RuntimeError(f"{status_line!r} {payload[:200]!r}")
             accepted.append(json.loads(payload)["accepted"])
     finally:
         writer.close()
