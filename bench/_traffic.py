@@ -275,3 +275,28 @@ def batches(
         sample.body = json.dumps({"batch": events, "sentAt": ts}, separators=(",", ":")).encode()
         out.append(sample)
     return out
+
+
+def make_bodies(n_batches: int, run: str) -> list[bytes]:
+    """Uniform /v1/batch bodies of 100 small track events each (the throughput runs' load; ids unique per
+    ``run``), unlike the realistic mix of ``batches``."""
+    bodies = []
+    for b in range(n_batches):
+        batch = [
+            {
+                "type": "track",
+                "event": "Product Viewed" if i % 10 else "Product Added",
+                "userId": f"user-{(b * 100 + i) % 50_000}",
+                "messageId": f"{run}-{b}-{i}",
+                "timestamp": "2026-11-11T12:00:00Z",
+                "context": {
+                    "campaign": {"source": "douyin", "medium": "live", "name": "d11"},
+                    "device": {"type": "mobile"},
+                    "page": {"url": "https://shop.example/p/123", "path": "/p/123"},
+                },
+                "properties": {"product_id": f"p{i}", "price": 59.9, "currency": "CNY", "x": 100, "y": 200},
+            }
+            for i in range(100)
+        ]
+        bodies.append(json.dumps({"batch": batch, "sentAt": "2026-11-11T12:00:01Z"}).encode())
+    return bodies

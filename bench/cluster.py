@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import shutil
 import signal
@@ -30,7 +29,8 @@ from pathlib import Path
 import httpx
 import redis
 
-from _serving import start_server
+from _serving import post_batch, start_server
+from _traffic import make_bodies
 from ecomops.ingest.redis_log import RedisStreamLog
 from ecomops.platform.store.db import make_engine
 from ecomops.platform.store.migrate import upgrade
@@ -47,29 +47,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_bodies(n_batches: int, run: str) -> list[bytes]:
-    bodies = []
-    for b in range(n_batches):
-        batch = [
-            {
-                "type": "track",
-                "event": "Product Viewed" if i % 10 else "Product Added",
-                "userId": f"user-{(b * 100 + i) % 50_000}",
-                "messageId": f"{run}-{b}-{i}",
-                "timestamp": "2026-11-11T12:00:00Z",
-                "context": {
-                    "campaign": {"source": "douyin", "medium": "live", "name": "d11"},
-                    "device": {"type": "mobile"},
-                    "page": {"url": "https://shop.example/p/123", "path": "/p/123"},
-                },
-                "properties": {"product_id": f"p{i}", "price": 59.9, "currency": "CNY", "x": 100, "y": 200},
-            }
-            for i in range(100)
-        ]
-        bodies.append(json.dumps({"batch": batch, "sentAt": "2026-11-11T12:00:01Z"}).encode())
-    return bodies
-
-
 async def client(port: int, queue: asyncio.Queue[tuple[str, bytes]], latencies: list[float]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -78,25 +55,8 @@ async def client(port: int, queue: asyncio.Queue[tuple[str, bytes]], latencies: 
                 auth, body = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            head = (
-                f"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
             start = time.perf_counter()
-            writer.write(head + body)
-            await writer.drain()
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            payload = await reader.readexactly(length)
-            if b" 200 " not in status_line:
-                raise RuntimeError(f"{status_line!r} {payload[:200]!r}")
+            await post_batch(reader, writer, auth, body)
             latencies.append(time.perf_counter() - start)
     finally:
         writer.close()
@@ -138,17 +98,6 @@ def cpu_line(label: str, spent: dict[str, float], events: int) -> None:
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen([*ECOMOPS, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def wait_ready(port: int) -> None:
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"port {port} did not become ready")
 
 
 def wait_loaded(port: int) -> None:
@@ -234,7 +183,8 @@ def main() -> None:
         for name in ("ingest-a", "ingest-b"):
             p = free_port()
             env = {**cluster, "ECOMOPS_DATA_DIR": str(root / name)}
-            roles[name] = spawn(["serve", "--port", str(p)], env, root / f"{name}.log")
+            roles[name] = start_server(env, p, log=root / f"{name}.log")
+            procs.append(roles[name])
             ports.append(p)
         for i in (0, 1):
             env = {**cluster, "ECOMOPS_DATA_DIR": str(root / f"loader-{i}")}
@@ -242,9 +192,7 @@ def main() -> None:
                 ["loader", "--shard", str(i), "--shards", "2"], env, root / f"loader-{i}.log"
             )
         roles["redis"] = redis_proc
-        procs.extend(p for name, p in roles.items() if name != "redis")
-        for p in ports:
-            wait_ready(p)
+        procs.extend(roles[f"loader-{i}"] for i in (0, 1))
         asyncio.run(drive(ports, work("cluster-warm")[:50], args.clients))
         log = RedisStreamLog.open(log_url, "ecomops:", require_fsync=True)
         tenant_ids = log.tenants()

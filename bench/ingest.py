@@ -46,34 +46,10 @@ from pathlib import Path
 
 import httpx
 
-from _serving import start_server
-from _traffic import Sample, batches
+from _serving import bench_shop, cli_json, post_batch, serving, wait_ready
+from _traffic import Sample, batches, make_bodies
 
 REPO = Path(__file__).resolve().parents[1]
-ECOMOPS = [sys.executable, "-m", "ecomops.cli"]
-
-
-def make_bodies(n_batches: int, run: str) -> list[bytes]:
-    bodies = []
-    for b in range(n_batches):
-        batch = [
-            {
-                "type": "track",
-                "event": "Product Viewed" if i % 10 else "Product Added",
-                "userId": f"user-{(b * 100 + i) % 50_000}",
-                "messageId": f"{run}-{b}-{i}",
-                "timestamp": "2026-11-11T12:00:00Z",
-                "context": {
-                    "campaign": {"source": "douyin", "medium": "live", "name": "d11"},
-                    "device": {"type": "mobile"},
-                    "page": {"url": "https://shop.example/p/123", "path": "/p/123"},
-                },
-                "properties": {"product_id": f"p{i}", "price": 59.9, "currency": "CNY", "x": 100, "y": 200},
-            }
-            for i in range(100)
-        ]
-        bodies.append(json.dumps({"batch": batch, "sentAt": "2026-11-11T12:00:01Z"}).encode())
-    return bodies
 
 
 async def client(
@@ -86,26 +62,9 @@ async def client(
                 body = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            head = (
-                f"POST /v1/batch HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
             start = time.perf_counter()
-            writer.write(head + body)
-            await writer.drain()
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            payload = await reader.readexactly(length)
+            payload = await post_batch(reader, writer, auth, body)
             latencies.append(time.perf_counter() - start)
-            if b" 200 " not in status_line:
-                raise RuntimeError(f"{status_line!r} {payload[:200]!r}")
             accepted.append(json.loads(payload)["accepted"])
     finally:
         writer.close()
@@ -126,21 +85,10 @@ async def drive(port: int, key: str, bodies: list[bytes], clients: int) -> tuple
 
 
 def run_case(label: str, fsync: bool, batches: int, clients: int) -> float:
-    data = Path(tempfile.mkdtemp(prefix="ecomops-bench-"))
-    env = {**os.environ, "ECOMOPS_DATA_DIR": str(data), "ECOMOPS_INGEST_FSYNC": "true" if fsync else "false"}
-    env.pop("ECOMOPS_DATABASE_URL", None)
-    subprocess.run([*ECOMOPS, "tenant", "create", "bench"], env=env, check=True, capture_output=True)
-    out = subprocess.run(
-        [*ECOMOPS, "source", "create", "site", "--tenant", "bench", "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    key = json.loads(out)["write_key"]
+    fsync_setting = "true" if fsync else "false"
     port = 18000 + os.getpid() % 1000
-    server = start_server(env, port)
-    try:
+    with bench_shop("ecomops-bench-", ECOMOPS_INGEST_FSYNC=fsync_setting) as shop, serving(shop.env, port):
+        key = shop.write_keys["bench"]
         bodies = make_bodies(batches, label)
         asyncio.run(drive(port, key, make_bodies(50, label + "-warm"), clients))
         elapsed, latencies, accepted = asyncio.run(drive(port, key, bodies, clients))
@@ -155,10 +103,6 @@ def run_case(label: str, fsync: bool, batches: int, clients: int) -> float:
             f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  ({accepted:,} events, {clients} clients)"
         )
         return rate
-    finally:
-        server.terminate()
-        server.wait(60)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 # -- abuse run ------------------------------------------------------------------------------------
@@ -319,24 +263,12 @@ async def phase(
 
 
 def run_abuse(seconds: float, clients: int, abusers: int, flood: int) -> None:
-    data = Path(tempfile.mkdtemp(prefix="ecomops-bench-abuse-"))
-    env = {**os.environ, "ECOMOPS_DATA_DIR": str(data)}
-    env.pop("ECOMOPS_DATABASE_URL", None)
-    keys: dict[str, str] = {}
-    for tenant in ("a", "b"):
-        create = [*ECOMOPS, "tenant", "create", f"shop-{tenant}"]
-        subprocess.run(create, env=env, check=True, capture_output=True)
-        out = subprocess.run(
-            [*ECOMOPS, "source", "create", "site", "--tenant", f"shop-{tenant}", "--json"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        keys[tenant] = base64.b64encode(f"{json.loads(out)['write_key']}:".encode()).decode()
     port = 18000 + os.getpid() % 1000
-    server = start_server(env, port)
-    try:
+    with bench_shop("ecomops-bench-abuse-", ("shop-a", "shop-b")) as shop, serving(shop.env, port) as server:
+        keys = {
+            tenant: base64.b64encode(f"{shop.write_keys[f'shop-{tenant}']}:".encode()).decode()
+            for tenant in ("a", "b")
+        }
         asyncio.run(phase(port, keys, 3, clients, 0, 0, "warm"))
         rss_start = rss_mb(server.pid)
         alone = asyncio.run(phase(port, keys, seconds, clients, 0, 0, "alone"))
@@ -364,10 +296,6 @@ def run_abuse(seconds: float, clients: int, abusers: int, flood: int) -> None:
             f"{rss_abused:,.0f} after the abuse, {rss_flood:,.0f} at the end of the flood, "
             f"{rss_after:,.0f} 5 s later"
         )
-    finally:
-        server.terminate()
-        server.wait(60)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 # -- realistic traffic -----------------------------------------------------------------------------
@@ -522,12 +450,7 @@ def run_floor(bodies: list[Sample], clients: int) -> float:
         [sys.executable, str(REPO / "bench" / "_floor.py"), str(port), str(folder / "events.ndjson")]
     )
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_ready(port)
         elapsed, _, accepted = asyncio.run(drive(port, "floor", [b.body for b in bodies], clients))
         return accepted / elapsed
     finally:
@@ -542,39 +465,18 @@ def run_realistic(n_batches: int, clients_list: list[int], rate: float) -> None:
         run = f"r{clients}x{int(rate)}"
         bodies = batches(n_batches, run)
         events = sum(b.events for b in bodies)
-        data = Path(tempfile.mkdtemp(prefix="ecomops-bench-real-"))
-        env = {**os.environ, "ECOMOPS_DATA_DIR": str(data), "ECOMOPS_INGEST_FSYNC": "true"}
-        env.pop("ECOMOPS_DATABASE_URL", None)
-        subprocess.run([*ECOMOPS, "tenant", "create", "bench"], env=env, check=True, capture_output=True)
-        out = subprocess.run(
-            [*ECOMOPS, "source", "create", "site", "--tenant", "bench", "--json"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        key = json.loads(out)["write_key"]
-        made = subprocess.run(
-            [*ECOMOPS, "apikey", "create", "--tenant", "bench", "--role", "admin", "--json"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        api_key = json.loads(made)["key"]
         port = 18000 + os.getpid() % 1000
-        server = start_server(env, port)
-        try:
-            r = asyncio.run(realistic_drive(port, key, api_key, bodies, clients, rate, server.pid, run))
-            on_disk = disk_bytes(data)
-            in_warehouse = disk_bytes(data, ("warehouse",))
-            time.sleep(5)
-            rss_after = rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(120)
-        stopped_disk = disk_bytes(data)
-        shutil.rmtree(data, ignore_errors=True)
+        with bench_shop("ecomops-bench-real-", ECOMOPS_INGEST_FSYNC="true") as shop:
+            key = shop.write_keys["bench"]
+            made = cli_json(shop.env, "apikey", "create", "--tenant", "bench", "--role", "admin")
+            api_key = str(made["key"])
+            with serving(shop.env, port, stop_seconds=120) as server:
+                r = asyncio.run(realistic_drive(port, key, api_key, bodies, clients, rate, server.pid, run))
+                on_disk = disk_bytes(shop.data)
+                in_warehouse = disk_bytes(shop.data, ("warehouse",))
+                time.sleep(5)
+                rss_after = rss_mb(server.pid)
+            stopped_disk = disk_bytes(shop.data)
         floor = run_floor(bodies, clients)
         res: Realistic = r["out"]  # type: ignore[assignment]
         acked_rate = events / float(r["acked_all"])  # type: ignore[arg-type]

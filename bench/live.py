@@ -20,8 +20,6 @@ import os
 import queue
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,14 +30,9 @@ from typing import Any
 
 import httpx
 
-ECOMOPS = [sys.executable, "-m", "ecomops.cli"]
+from _serving import cli_json, start_server
+
 TARGET_SECONDS = 2.0
-
-
-def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
-    out = subprocess.run([*ECOMOPS, *args, "--json"], env=env, check=True, capture_output=True, text=True)
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 def _snapshots(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
@@ -102,26 +95,14 @@ def measure(rounds: int, streams: int) -> None:
     data = Path(tempfile.mkdtemp(prefix="ecomops-bench-live-"))
     env = {**os.environ, "ECOMOPS_DATA_DIR": str(data)}
     env.pop("ECOMOPS_DATABASE_URL", None)
-    _cli(env, "tenant", "create", "bench", "--timezone", "Asia/Shanghai", "--currency", "CNY")
-    write_key = str(_cli(env, "source", "create", "site", "--tenant", "bench")["write_key"])
-    api_key = str(_cli(env, "apikey", "create", "--tenant", "bench", "--role", "viewer")["key"])
+    cli_json(env, "tenant", "create", "bench", "--timezone", "Asia/Shanghai", "--currency", "CNY")
+    write_key = str(cli_json(env, "source", "create", "site", "--tenant", "bench")["write_key"])
+    api_key = str(cli_json(env, "apikey", "create", "--tenant", "bench", "--role", "viewer")["key"])
     port = 18700 + os.getpid() % 1000
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [*ECOMOPS, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(env, port)
     stop = threading.Event()
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
         stream_url = base + "/api/v1/t/bench/live/stream"
         seen: queue.Queue[int] = queue.Queue()
         threads = [threading.Thread(target=_watch, args=(stream_url, api_key, seen, stop), daemon=True)]

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,24 +22,20 @@ from pathlib import Path
 
 import pyotp
 import pytest
-import uvicorn
 from sqlalchemy import Engine, update
 
-from ecomops.app import create_app
 from ecomops.kernel.clock import utcnow
 from ecomops.platform.context import TenantInfo
-from ecomops.platform.settings import get_settings
-from ecomops.platform.store.db import make_engine, session_scope
-from ecomops.platform.store.migrate import upgrade
+from ecomops.platform.store.db import session_scope
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.privacy import vault
-from ecomops.security import accounts, mfa
+from ecomops.security import accounts
 from ecomops.security.models import UserSession
 from ecomops.simulate.params import SeedParams
-from ecomops.simulate.service import seed_demo
 from ecomops.tenancy import service as tenancy
-from tests.conftest import REPO, free_port
-from tests.timing import DEADLINE, ManualDateTime, wait_until
+from tests.conftest import REPO
+from tests.console.conftest import PASSWORD, served_shop
+from tests.timing import DEADLINE, ManualDateTime
 
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
@@ -57,7 +52,6 @@ from playwright.sync_api import (  # noqa: E402
     Page,
     Response,
     expect,
-    sync_playwright,
 )
 
 #: Waits on the page fail after this, never pass or fail by speed (Playwright's default is 5 s).
@@ -74,17 +68,7 @@ SCREENSHOTS = (
     else Path(tempfile.gettempdir()) / "ecomops-screenshots"
 )
 VIEWPORT = {"width": 1280, "height": 800}
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OWNER = "owner@demo.ecomops.test"
-PASSWORD = "correct horse battery staple"
 
 
 @dataclass
@@ -135,55 +119,27 @@ def shot(page: Page, name: str, full_page: bool = False) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
+def _people(engine: Engine) -> None:
+    """The owner (an analyst in a second shop), an analyst, and an account that is no member yet."""
+    tenancy.create_tenant(engine, "outlet", "Lumière Outlet", "Asia/Shanghai", "CNY")
+    accounts.create_user(engine, OWNER, PASSWORD)
+    accounts.add_member(engine, "demo", OWNER, "owner")
+    accounts.add_member(engine, "outlet", OWNER, "analyst")
+    accounts.create_user(engine, "ana@demo.ecomops.test", PASSWORD)
+    accounts.add_member(engine, "demo", "ana@demo.ecomops.test", "analyst")
+    accounts.create_user(engine, "mia@demo.ecomops.test", PASSWORD)  # an account, not yet a member
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     data_dir = tmp_path_factory.mktemp("console") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ECOMOPS_DATA_DIR", str(data_dir))
-        mp.delenv("ECOMOPS_DATABASE_URL", raising=False)
-        mp.setenv("ECOMOPS_RATELIMIT_AUTH_BURST", "1000")
-        totp_clock = ManualDateTime(utcnow())
-        mp.setattr(mfa, "utcnow", totp_clock)
-        get_settings.cache_clear()
-        settings = get_settings()
-        engine = make_engine(settings.resolved_database_url)
-        upgrade(engine)
-        tenant = tenancy.create_tenant(engine, "demo", "露米尔旗舰店 Lumière", "Asia/Shanghai", "CNY")
-        tenancy.create_tenant(engine, "outlet", "Lumière Outlet", "Asia/Shanghai", "CNY")
-        accounts.create_user(engine, OWNER, PASSWORD)
-        accounts.add_member(engine, "demo", OWNER, "owner")
-        accounts.add_member(engine, "outlet", OWNER, "analyst")
-        accounts.create_user(engine, "ana@demo.ecomops.test", PASSWORD)
-        accounts.add_member(engine, "demo", "ana@demo.ecomops.test", "analyst")
-        accounts.create_user(engine, "mia@demo.ecomops.test", PASSWORD)  # an account, not yet a member
-        app = create_app(settings)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_until(lambda: server.started, "the console server to start")
-        state = app.state.ecomops
-        seed_demo(
-            engine,
-            state.warehouses.get(tenant.id),
-            tenant,
-            SeedParams(days=30, customers=500, seed=11, end_date=date(2026, 11, 30)),
-            data_dir / "manifest.json",
-        )
-        with tenant_session(engine, tenant.id) as s:
+    params = SeedParams(days=30, customers=500, seed=11, end_date=date(2026, 11, 30))
+    with served_shop(data_dir, params, _people) as shop:
+        with tenant_session(shop.engine, shop.tenant.id) as s:
             vault.upsert_pii(
-                s, tenant.id, "sim_c0000381", {"name": "王小明", "email": "xiaoming.wang@example.com"}
+                s, shop.tenant.id, "sim_c0000381", {"name": "王小明", "email": "xiaoming.wang@example.com"}
             )
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            try:
-                yield Console(f"http://127.0.0.1:{port}", tenant, browser, engine, totp_clock)
-            finally:
-                browser.close()
-                server.should_exit = True
-                thread.join(30)
-                engine.dispose()
-                get_settings.cache_clear()
+        yield Console(shop.url, shop.tenant, shop.browser, shop.engine, shop.totp_clock)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -20,21 +19,14 @@ from pathlib import Path
 
 import pyotp
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import Engine
 
-from ecomops.app import create_app
-from ecomops.kernel.clock import utcnow
-from ecomops.platform.settings import get_settings
-from ecomops.platform.store.db import make_engine
-from ecomops.platform.store.migrate import upgrade
-from ecomops.security import accounts, mfa
+from ecomops.security import accounts
 from ecomops.simulate.params import SeedParams
-from ecomops.simulate.service import seed_demo
-from ecomops.tenancy import service as tenancy
-from tests.conftest import free_port
-from tests.console.test_browser import ARGS, CHROMIUM, PASSWORD, shot
-from tests.timing import DEADLINE, ManualDateTime, wait_until
+from tests.console.conftest import PASSWORD, served_shop
+from tests.console.test_browser import shot
+from tests.timing import DEADLINE, ManualDateTime
 
 pytestmark = pytest.mark.xdist_group("console-polish-browser")
 
@@ -88,53 +80,25 @@ def _enrol(
     return ctx, page
 
 
+def _people(engine: Engine) -> None:
+    for email, role in (("owner@demo.test", "owner"), ("admin@demo.test", "admin")):
+        accounts.create_user(engine, email, PASSWORD)
+        accounts.add_member(engine, "demo", email, role)
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     data_dir = tmp_path_factory.mktemp("polish") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ECOMOPS_DATA_DIR", str(data_dir))
-        mp.delenv("ECOMOPS_DATABASE_URL", raising=False)
-        mp.setenv("ECOMOPS_RATELIMIT_AUTH_BURST", "1000")
-        clock = ManualDateTime(utcnow())
-        mp.setattr(mfa, "utcnow", clock)
-        get_settings.cache_clear()
-        settings = get_settings()
-        engine = make_engine(settings.resolved_database_url)
-        upgrade(engine)
-        tenant = tenancy.create_tenant(engine, "demo", "露米尔旗舰店 Lumière", "Asia/Shanghai", "CNY")
-        for email, role in (("owner@demo.test", "owner"), ("admin@demo.test", "admin")):
-            accounts.create_user(engine, email, PASSWORD)
-            accounts.add_member(engine, "demo", email, role)
-        app = create_app(settings)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_until(lambda: server.started, "the console server to start")
-        seed_demo(
-            engine,
-            app.state.ecomops.warehouses.get(tenant.id),
-            tenant,
-            SeedParams(days=400, customers=500, seed=5, end_date=date(2026, 11, 30)),
-            data_dir / "manifest.json",
-        )
-        url = f"http://127.0.0.1:{port}"
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            people: dict[str, BrowserContext] = {}
-            codes: dict[str, list[str]] = {}
-            recovery_pages: dict[str, Page] = {}
-            for email, lang in (("owner@demo.test", "en"), ("admin@demo.test", "zh_CN")):
-                people[lang], recovery_pages[lang] = _enrol(url, browser, clock, email, lang)
-                codes[lang] = recovery_pages[lang].locator("#recovery-codes code").all_inner_texts()
-            try:
-                yield Shop(url, browser, clock, people, codes, recovery_pages, [])
-            finally:
-                browser.close()
-                server.should_exit = True
-                thread.join(30)
-                engine.dispose()
-                get_settings.cache_clear()
+    params = SeedParams(days=400, customers=500, seed=5, end_date=date(2026, 11, 30))
+    with served_shop(data_dir, params, _people) as served:
+        people: dict[str, BrowserContext] = {}
+        codes: dict[str, list[str]] = {}
+        recovery_pages: dict[str, Page] = {}
+        for email, lang in (("owner@demo.test", "en"), ("admin@demo.test", "zh_CN")):
+            enrolled = _enrol(served.url, served.browser, served.totp_clock, email, lang)
+            people[lang], recovery_pages[lang] = enrolled
+            codes[lang] = recovery_pages[lang].locator("#recovery-codes code").all_inner_texts()
+        yield Shop(served.url, served.browser, served.totp_clock, people, codes, recovery_pages, [])
 
 
 def test_recovery_codes_are_one_per_line_and_readable(shop: Shop) -> None:

@@ -35,12 +35,24 @@ distinct counts per time bucket and breakdown value); ratios divide the numerato
 the same bucket, they are never averages of daily ratios, and window totals are computed from the
 facts of the whole window (distinct buyers and visitors do not add up across days).
 
+The examples use the demo shop (`make demo` makes it; without it, the first lines seed 30 days in seconds),
+its running server and an API key:
 ```bash
-ecomops metrics --tenant demo gmv aov conversion_rate --from 2026-11-01 --to 2026-11-30 --breakdown channel
+ecomops tenant create demo --timezone Asia/Shanghai --currency CNY --if-not-exists
+ecomops demo seed --tenant demo --days 30 --customers 2000 --if-missing \\
+  --end-date "$(TZ=Asia/Shanghai date -d yesterday +%F)"
+ecomops serve &                                  # or the server `make demo` runs
+curl -sf --retry 30 --retry-connrefused --retry-delay 1 -o /dev/null "http://127.0.0.1:${{ECOMOPS_PORT:-8000}}/readyz"
+KEY=$(ecomops apikey create --tenant demo --role analyst --name docs | tail -n 1)   # printed once
+FROM=$(date -d '30 days ago' +%F) TO=$(date -d yesterday +%F)     # the last 30 days
+```
+
+```bash
+ecomops metrics --tenant demo gmv aov conversion_rate --from "$FROM" --to "$TO" --breakdown channel
 ecomops metrics --tenant demo gmv --granularity week --format csv
 ecomops metrics --list                      # the catalogue
-curl -H "Authorization: Bearer $KEY" \\
-  "http://127.0.0.1:8000/api/v1/t/demo/metrics?ids=gmv,aov&from=2026-11-01&to=2026-11-30&granularity=day&breakdown=channel"
+curl --fail-with-body -H "Authorization: Bearer $KEY" \\
+  "http://127.0.0.1:${{ECOMOPS_PORT:-8000}}/api/v1/t/demo/metrics?ids=gmv,aov&from=$FROM&to=$TO&granularity=day&breakdown=channel"
 ```
 
 ## Counting rules
