@@ -65,7 +65,7 @@ EXPORT_COLUMNS = (
     Column("country", N_("Country")),
     Column("region", N_("Region")),
     Column("city", N_("City")),
-    Column("orders_count", N_("Orders"), "int"),
+    Column("orders_count", N_("Number of orders"), "int"),
     Column("spend", N_("Spend"), "money"),
     Column("aov", N_("Average order value"), "money"),
     Column("currency", N_("Currency")),
