@@ -40,7 +40,8 @@ SELECT c.customer_id, c.channel, c.country, c.region, c.city, c.first_seen_at, c
        (SELECT count(*) FROM orders o WHERE o.customer_id = c.customer_id) AS orders,
        (SELECT coalesce(sum(o.total), 0) FROM orders o
          WHERE o.customer_id = c.customer_id AND o.status <> 'cancelled') AS spend,
-       (SELECT count(*) FROM orders o WHERE o.customer_id = c.customer_id AND o.status <> 'cancelled') AS kept,
+       (SELECT count(*) FROM orders o
+         WHERE o.customer_id = c.customer_id AND o.status <> 'cancelled') AS kept,
        (SELECT min(o.ordered_at) FROM orders o WHERE o.customer_id = c.customer_id) AS first_order,
        (SELECT max(o.ordered_at) FROM orders o WHERE o.customer_id = c.customer_id) AS last_order
 FROM customers c
