@@ -143,6 +143,8 @@ GATED = [
     Gated("GET", "/funnel", "orders:read", {"params": {"from": "2026-11-01", "to": "2026-11-02"}}),
     Gated("GET", "/audit/anchor", "audit:read"),
     Gated("GET", "/orders", "orders:read"),
+    Gated("GET", "/orders", "orders:read", {"params": {"format": "csv", "channel": "web"}}),
+    Gated("GET", "/orders", "orders:read", {"params": {"format": "xlsx"}}),
     Gated("GET", "/orders/ord_missing", "orders:read"),
     Gated("GET", "/products", "orders:read"),
     Gated("GET", "/products/prd_missing", "orders:read"),
