@@ -147,6 +147,7 @@ GATED = [
     Gated("GET", "/orders", "orders:read", {"params": {"format": "xlsx"}}),
     Gated("GET", "/orders/ord_missing", "orders:read"),
     Gated("GET", "/products", "orders:read"),
+    Gated("GET", "/products", "orders:read", {"params": {"format": "csv", "sort": "units"}}),
     Gated("GET", "/products/prd_missing", "orders:read"),
     Gated("GET", "/live", "orders:read"),
     # max_seconds=1: an allowed role reads a one-second stream to its end instead of the default 300 s.
