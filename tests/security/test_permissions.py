@@ -133,6 +133,7 @@ GATED = [
     Gated("GET", "/mfa-policy", "members:manage"),
     Gated("PUT", "/mfa-policy", "members:manage", {"json": {"require_mfa": True}}),
     Gated("GET", "/audit", "audit:read"),
+    Gated("GET", "/audit", "audit:read", {"params": {"format": "csv", "action": "x.*"}}),
     Gated("GET", "/audit/verify", "audit:read"),
     Gated(
         "GET", "/metrics", "orders:read", {"params": {"ids": "gmv", "from": "2026-11-01", "to": "2026-11-02"}}
