@@ -189,6 +189,7 @@ GATED = [
     Gated("GET", "/alerts", "alerts:read"),
     Gated("POST", "/alerts", "alerts:write", {"json": {"name": "m", "metric": "no_such", "threshold": 1}}),
     Gated("GET", "/alerts/events", "alerts:read"),
+    Gated("GET", "/alerts/events", "alerts:read", {"params": {"format": "csv"}}),
     Gated("POST", "/alerts/run", "alerts:write", {"json": {"rule_ids": ["alr_missing"]}}),
     Gated("GET", "/alerts/alr_missing", "alerts:read"),
     Gated("PATCH", "/alerts/alr_missing", "alerts:write", {"json": {"enabled": False}}),
