@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -94,6 +95,40 @@ def test_list_and_show_masked_then_revealed(
     assert missing.exit_code == 1 and "not found" in missing.output
 
 
+def test_list_filters_sorts_and_exports_without_a_server(
+    settings: Settings, engine: Engine, tenant: TenantInfo, tmp_path: Path
+) -> None:
+    _seed(settings, engine, tenant)
+    base = ["list", "--tenant", tenant.slug]
+    by_spend = runner.invoke(customers_app, [*base, "--sort", "spend", "--order", "asc", "--json"])
+    assert [i["customer_id"] for i in json.loads(by_spend.output)["items"]] == ["c-2", "c-1"]
+    buyers = runner.invoke(customers_app, [*base, "--min-orders", "1", "--search", "C-", "--json"])
+    assert [i["customer_id"] for i in json.loads(buyers.output)["items"]] == ["c-1"]
+    bad = runner.invoke(customers_app, [*base, "--sort", "price"])
+    assert bad.exit_code == 1 and "sort must be one of" in bad.output
+    csv_out = runner.invoke(customers_app, [*base, "--format", "csv", "--country", "CN"])
+    assert csv_out.exit_code == 0, csv_out.output
+    assert csv_out.stdout_bytes.startswith("\ufeff".encode())
+    lines = csv_out.stdout_bytes.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Customer ID,Name,Email,Phone,") and len(lines) == 2
+    assert lines[1].startswith("c-1,王**,m***@example.cn,139****1111,") and ",3,120.50," in lines[1]
+    no_file = runner.invoke(customers_app, [*base, "--format", "xlsx"])
+    assert no_file.exit_code != 0 and "--output" in no_file.output
+    target = tmp_path / "customers.xlsx"
+    saved = runner.invoke(
+        customers_app, [*base, "--format", "xlsx", "--output", str(target), "--lang", "zh_CN"]
+    )
+    assert saved.exit_code == 0, saved.output
+    sheet = openpyxl.load_workbook(target, read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("客户 ID", "名称", "邮箱") and [r[0] for r in rows[1:]] == ["c-1", "c-2"]
+    exports = [r for r in export(engine, tenant.id) if r["action"] == "customers.export"]
+    assert [(r["target_id"], r["details"]["rows"], r["details"]["via"]) for r in exports] == [
+        ("csv", 1, "cli"),
+        ("xlsx", 2, "cli"),
+    ]
+
+
 def test_cli_goes_through_a_running_server(engine: Engine, tenant: TenantInfo, data_dir: Path) -> None:
     _, write_key = tenancy.create_source(engine, tenant.slug, "site", "web")
     server = start_server(data_dir)
@@ -118,9 +153,19 @@ def test_cli_goes_through_a_running_server(engine: Engine, tenant: TenantInfo, d
         shown = runner.invoke(customers_app, ["show", "c-9", "--tenant", tenant.slug, "--reveal"])
         assert shown.exit_code == 0, shown.output
         assert json.loads(shown.output)["pii"]["email"] == "nine@example.com"
+        target = data_dir / "export.csv"
+        saved = runner.invoke(
+            customers_app, ["list", "--tenant", tenant.slug, "--format", "csv", "--output", str(target)]
+        )
+        assert saved.exit_code == 0, saved.output
+        assert target.read_bytes().decode("utf-8-sig").splitlines()[1].startswith("c-9,,n***@example.com,")
     finally:
         server.stop()
     reads = [r for r in export(engine, tenant.id) if r["action"] == "customer.pii_read"]
     assert [(r["actor"], r["target_id"], r["details"]["via"]) for r in reads] == [
         ("local-cli", "c-9", "local")
+    ]
+    exports = [r for r in export(engine, tenant.id) if r["action"] == "customers.export"]
+    assert [(r["actor"], r["details"]["via"], r["details"]["rows"]) for r in exports] == [
+        ("local-cli", "local", 1)
     ]

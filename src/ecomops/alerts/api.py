@@ -11,12 +11,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.alerts import scheduler, service
 from ecomops.alerts.results import EvaluationResult, Rule, RuleEvent, RuleWithSecret
+from ecomops.platform.console.templating import request_locale
+from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 
@@ -126,14 +128,30 @@ async def create_rule(body: RuleIn, ctx: TenantDep, state: StateDep) -> RuleWith
     return await run_in_threadpool(service.create_rule, state.engine, state.settings, ctx.tenant.id, spec)
 
 
-@router.get("/events", response_model=list[RuleEvent], summary="Firings and test deliveries, newest first")
+@router.get(
+    "/events",
+    response_model=list[RuleEvent],
+    summary="Firings and test deliveries, newest first; ?format=csv|xlsx downloads all those kept",
+    responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}},
+)
 async def list_events(
+    request: Request,
     ctx: TenantDep,
     state: StateDep,
     rule_id: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_EVENTS)] = 50,
-) -> list[RuleEvent]:
+    format: Annotated[
+        Literal["csv", "xlsx"] | None,
+        Query(description="Download every firing kept (not only `limit`) as CSV or .xlsx; audited"),
+    ] = None,
+) -> list[RuleEvent] | Response:
     require(ctx, "alerts:read")
+    if format is not None:
+        fmt = format
+        table = await run_in_threadpool(
+            lambda: service.export_events(state.engine, ctx.tenant, rule_id, fmt, via=ctx.via)
+        )
+        return export_response(table, fmt, request_locale(request))
     return await run_in_threadpool(service.list_events, state.engine, ctx.tenant.id, rule_id, limit)
 
 

@@ -14,7 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.alerts import service
 from ecomops.analytics.service import BREAKDOWNS, METRICS, Unit
-from ecomops.platform.console.shell import Page, open_page, render
+from ecomops.kernel.errors import EcomopsError
+from ecomops.platform.console.params import query_text
+from ecomops.platform.console.shell import Page, error_page, open_page, problem_title, render
+from ecomops.platform.export import FORMATS, export_response, parse_format
 
 router = APIRouter(include_in_schema=False)
 EVENTS_SHOWN = 50
@@ -26,6 +29,16 @@ async def alerts_page(request: Request, slug: str) -> Response:
     if not isinstance(page, Page):
         return page
     engine, tenant_id = page.state.engine, page.tenant.id
+    try:
+        fmt = parse_format(query_text(request, "format"))
+    except EcomopsError as exc:
+        return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
+    if fmt is not None:
+        chosen = fmt
+        table = await run_in_threadpool(
+            lambda: service.export_events(engine, page.tenant, None, chosen, via="session")
+        )
+        return export_response(table, chosen, page.locale)
     rules = await run_in_threadpool(service.list_rules, engine, tenant_id)
     events = await run_in_threadpool(service.list_events, engine, tenant_id, None, EVENTS_SHOWN)
     zh = page.locale.startswith("zh")
@@ -40,5 +53,6 @@ async def alerts_page(request: Request, slug: str) -> Response:
             "count_metrics": [m.id for m in METRICS if m.unit is Unit.count],
             "breakdowns": [*BREAKDOWNS, *(b for b in service.STOCK_FILTERS if b not in BREAKDOWNS)],
             "can_write": page.can("alerts:write"),
+            "exports": {f: f"{page.base}/alerts?format={f}" for f in FORMATS} if events else None,
         },
     )

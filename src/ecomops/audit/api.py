@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.audit import anchor as anchors
 from ecomops.audit import service
+from ecomops.platform.console.templating import request_locale
+from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 
@@ -44,8 +46,14 @@ class VerifyOut(BaseModel):
     head_hash: str | None
 
 
-@router.get("", response_model=list[AuditRecordOut], summary="Audit records, newest first")
+@router.get(
+    "",
+    response_model=list[AuditRecordOut],
+    summary="Audit records, newest first; ?format=csv|xlsx downloads every matching record",
+    responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}},
+)
 async def list_audit(
+    request: Request,
     ctx: TenantDep,
     state: StateDep,
     action: Annotated[str | None, Query(max_length=100, description="Exact, or a prefix ending in *")] = None,
@@ -53,8 +61,28 @@ async def list_audit(
     until: Annotated[datetime | None, Query(description="Before this time (exclusive)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-) -> list[dict[str, Any]]:
+    format: Annotated[
+        Literal["csv", "xlsx"] | None,
+        Query(description="Download every matching record (not one page) as CSV or .xlsx; audited"),
+    ] = None,
+) -> list[dict[str, Any]] | Response:
     require(ctx, "audit:read")
+    if format is not None:
+        fmt = format
+        filters = {k: str(v) for k, v in (("action", action), ("since", since), ("until", until)) if v}
+        table = await run_in_threadpool(
+            lambda: service.export_log(
+                state.engine,
+                ctx.tenant,
+                fmt,
+                since=since,
+                until=until,
+                action=action or None,
+                filters=filters,
+                via=ctx.via,
+            )
+        )
+        return export_response(table, fmt, request_locale(request))
     return await run_in_threadpool(
         lambda: service.export(
             state.engine,

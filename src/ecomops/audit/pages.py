@@ -15,6 +15,7 @@ from ecomops.audit import service as audit
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.console.params import query_day, query_int, query_text
 from ecomops.platform.console.shell import Page, is_htmx, open_page, render
+from ecomops.platform.export import FORMATS, export_response, parse_format
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 100
@@ -39,6 +40,24 @@ async def audit_page(request: Request, slug: str) -> Response:
         since, until = query_day(request, "since"), query_day(request, "until")
         offset = query_int(request, "offset", 0, 0, 10_000_000)
         tz = page.tenant.timezone
+        fmt = parse_format(query_text(request, "format"))
+        if fmt is not None:
+            chosen = fmt
+            start = _local_start(since, tz)
+            end = _local_start(until.fromordinal(until.toordinal() + 1), tz) if until else None
+            table = await run_in_threadpool(
+                lambda: audit.export_log(
+                    page.state.engine,
+                    page.tenant,
+                    chosen,
+                    since=start,
+                    until=end,
+                    action=action,
+                    filters={k: v for k, v in form.items() if v},
+                    via="session",
+                )
+            )
+            return export_response(table, chosen, page.locale)
         records = await run_in_threadpool(
             lambda: audit.export(
                 page.state.engine,
@@ -62,6 +81,11 @@ async def audit_page(request: Request, slug: str) -> Response:
         "form": form,
         "next_url": f"{page.base}/settings/audit?" + urlencode({**query, "offset": offset + AUDIT_PAGE})
         if more
+        else None,
+        "exports": {
+            fmt: f"{page.base}/settings/audit?" + urlencode({**query, "format": fmt}) for fmt in FORMATS
+        }
+        if records
         else None,
     }
     template = "audit/_audit_rows.html" if is_htmx(request) else "audit/audit.html"

@@ -49,6 +49,9 @@ class CustomerSummary(_CustomerFacts):
     spend: Decimal = Field(description="Sum of non-cancelled order totals, as a decimal string")
     last_order_at: datetime | None
     pii: PiiView | None
+    first_order_at: datetime | None = None
+    aov: Decimal | None = Field(None, description="Average value of the non-cancelled orders")
+    currency: str | None = Field(None, description="The orders' currency when they all share one")
 
 
 class CustomerPage(_Result):

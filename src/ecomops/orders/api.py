@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.orders import service
 from ecomops.orders.results import OrderDetail, OrderPage
+from ecomops.platform.console.templating import request_locale
+from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 
@@ -32,8 +34,14 @@ Utm = Annotated[
 MoneyQuery = Annotated[Decimal | None, Query(ge=0, le=Decimal("1e14"), max_digits=18, decimal_places=4)]
 
 
-@router.get("", response_model=OrderPage, summary="Orders, newest first, with filters and keyset pages")
+@router.get(
+    "",
+    response_model=OrderPage,
+    summary="Orders, newest first, with filters and keyset pages; ?format=csv|xlsx downloads them all",
+    responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}},
+)
 async def list_orders(
+    request: Request,
     ctx: TenantDep,
     state: StateDep,
     date_from: Annotated[date | None, Query(description="First day, in the tenant's time zone")] = None,
@@ -51,7 +59,11 @@ async def list_orders(
     cursor: Annotated[
         str | None, Query(max_length=600, description="next_cursor of the previous page")
     ] = None,
-) -> OrderPage:
+    format: Annotated[
+        Literal["csv", "xlsx"] | None,
+        Query(description="Download every matching order as CSV (UTF-8 with BOM) or .xlsx; audited"),
+    ] = None,
+) -> OrderPage | Response:
     require(ctx, "orders:read")
     filters = service.OrderFilters(
         date_from,
@@ -66,6 +78,12 @@ async def list_orders(
         utm_medium=utm_medium,
         utm_campaign=utm_campaign,
     )
+    if format is not None:
+        fmt = format
+        table = await run_in_threadpool(
+            lambda: service.export_orders(state, ctx.tenant, filters, fmt, via=ctx.via)
+        )
+        return export_response(table, fmt, request_locale(request))
     return await run_in_threadpool(
         lambda: service.find_orders(state, ctx.tenant, filters, limit=limit, cursor=cursor)
     )

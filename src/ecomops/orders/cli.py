@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,9 @@ from ecomops.platform.commandline import (
     err_console,
     here_or_server,
     parse_day,
+    parse_export_format,
     print_json,
+    save_export,
     tenant_info,
 )
 
@@ -89,8 +92,16 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, max=service.MAX_PAGE, help="Orders per page")] = 20,
     cursor: Annotated[str | None, typer.Option(help="next_cursor printed by the previous page")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    format: Annotated[
+        str | None, typer.Option("--format", help="csv or xlsx: every matching order as a file (audited)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
 ) -> None:
     """List orders, newest first; filters combine with AND."""
+    fmt = parse_export_format(format, output)
     with cli_errors():
         filters = service.OrderFilters(
             parse_day(date_from, "--from"),
@@ -105,6 +116,19 @@ def list_command(
             utm_medium=utm_medium,
             utm_campaign=utm_campaign,
         )
+        if fmt is not None:
+            filters.validate()
+            save_export(
+                fmt,
+                output,
+                path=tenant_path(tenant, "orders"),
+                params=filters.active(),
+                local=lambda state: service.export_orders(
+                    state, tenant_info(state, tenant), filters, fmt, via="cli"
+                ),
+                language=lang,
+            )
+            return
         page = fetch_orders(tenant, filters, limit=limit, cursor=cursor)
         tz = tenants.get_tenant(engine(), tenant).timezone
     if as_json:

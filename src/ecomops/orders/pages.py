@@ -23,6 +23,7 @@ from ecomops.platform.console.params import (
     query_text,
 )
 from ecomops.platform.console.shell import Page, error_page, is_htmx, open_page, problem_title, render
+from ecomops.platform.export import FORMATS, export_response, parse_format
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,6 +51,13 @@ async def orders_page(request: Request, slug: str) -> Response:
         )
         cursor = query_text(request, "cursor")
         limit = query_int(request, "limit", orders.DEFAULT_PAGE, 1, orders.MAX_PAGE)
+        fmt = parse_format(query_text(request, "format"))
+        if fmt is not None:
+            chosen, chosen_filters = fmt, filters
+            table = await run_in_threadpool(
+                lambda: orders.export_orders(page.state, page.tenant, chosen_filters, chosen, via="session")
+            )
+            return export_response(table, chosen, page.locale)
         result = await run_in_threadpool(
             lambda: orders.find_orders(page.state, page.tenant, filters, limit=limit, cursor=cursor)
         )
@@ -73,6 +81,11 @@ async def orders_page(request: Request, slug: str) -> Response:
         "paged": bool(request.query_params.get("cursor")),
         # Reached from a campaign or source row of the overview (or filtered by UTM by hand).
         "utm_filtered": result is not None and any(k in result.filters for k in orders.UTM_FILTERS),
+        "exports": {
+            fmt: f"{page.base}/orders?" + urlencode({**result.filters, "format": fmt}) for fmt in FORMATS
+        }
+        if result is not None and result.total
+        else None,
     }
     template = "orders/_orders_results.html" if is_htmx(request) else "orders/orders.html"
     return render(page, template, context, status=422 if error else 200)

@@ -11,7 +11,7 @@ with that status, code and message, so a command prints the same thing on both p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, BinaryIO, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
@@ -138,6 +138,36 @@ class ServerClient:
         response = self._send(method, path, params, None, None)
         _raise_for(response)
         return response.content
+
+    def download(
+        self,
+        path: str,
+        sink: BinaryIO,
+        *,
+        params: Mapping[str, Any] | None = None,
+        language: str | None = None,
+    ) -> None:
+        """Stream a GET's body into ``sink`` a block at a time (table exports); failures raise like
+        :meth:`call`. ``language`` asks for headers in that language (``Accept-Language``)."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        headers = {"Authorization": f"Bearer {self.server.token}"}
+        if language:
+            headers["Accept-Language"] = language.replace("_", "-")
+        try:
+            with httpx.stream(
+                "GET", self.server.url + path, params=query, headers=headers, timeout=self.timeout
+            ) as response:
+                if not response.is_success:
+                    response.read()
+                    _raise_for(response)
+                for block in response.iter_bytes():
+                    sink.write(block)
+        except httpx.HTTPError as exc:
+            raise ServerError(
+                f"could not reach the server at {self.server.url}: {exc}",
+                code="server_unreachable",
+                status_code=503,
+            ) from exc
 
 
 def _raise_for(response: httpx.Response) -> None:

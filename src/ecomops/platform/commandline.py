@@ -25,6 +25,8 @@ from ecomops.kernel.errors import Conflict, EcomopsError, NotFound
 from ecomops.platform.client import ServerClient
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.enablement import check_enabled
+from ecomops.platform.export import ExportTable, Format, parse_format
+from ecomops.platform.export import chunks as export_chunks
 from ecomops.platform.server import running_server
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.db import engine_for
@@ -163,3 +165,42 @@ def on_warehouse(tenant: str, fn: Callable[[Any, TenantInfo], T]) -> T:
             return fn(cur, info)
         finally:
             cur.close()
+
+
+def parse_export_format(value: str | None, output: Path | None) -> Format | None:
+    """``--format`` of a listing command: csv or xlsx (a file, so it needs ``--output``), or none."""
+    try:
+        fmt = parse_format(value)
+    except EcomopsError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--format") from None
+    if fmt == "xlsx" and output is None:
+        raise typer.BadParameter("an .xlsx file is binary: give --output FILE", param_hint="--output")
+    return fmt
+
+
+def save_export(
+    fmt: Format,
+    output: Path | None,
+    *,
+    path: str,
+    params: dict[str, Any],
+    local: Callable[[AppState], ExportTable],
+    language: str,
+) -> None:
+    """Write a table export to ``output`` (or standard output): streamed from the running server's API
+    (``?format=``) when one runs, else written here from the same service function, chunk by chunk."""
+    sink = output.open("wb") if output is not None else sys.stdout.buffer
+    try:
+        server = running_server(settings())
+        if server is not None:
+            ServerClient(server).download(path, sink, params={**params, "format": fmt}, language=language)
+        else:
+            with local_state() as state:
+                for block in export_chunks(local(state), fmt, language):
+                    sink.write(block)
+        sink.flush()
+    finally:
+        if output is not None:
+            sink.close()
+    if output is not None:
+        err_console.print(f"[dim]wrote {output}[/dim]")

@@ -7,11 +7,13 @@ and every role that reads orders may read them; no personal data is involved.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.platform.console.templating import request_locale
+from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.products import service
@@ -24,8 +26,14 @@ DateFrom = Annotated[date | None, Query(description="Sales window start, in the 
 DateTo = Annotated[date | None, Query(description="Sales window end (inclusive)")]
 
 
-@router.get("", response_model=ProductPage, summary="Products with sales, stock, margin and reviews")
+@router.get(
+    "",
+    response_model=ProductPage,
+    summary="Products with sales, stock, margin and reviews; ?format=csv|xlsx downloads them all",
+    responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}},
+)
 async def list_products(
+    request: Request,
     ctx: TenantDep,
     state: StateDep,
     date_from: DateFrom = None,
@@ -35,9 +43,19 @@ async def list_products(
     sort: Annotated[str, Query(pattern="^(" + "|".join(service.SORTS) + ")$")] = "revenue",
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
     offset: Annotated[int, Query(ge=0, le=service.MAX_OFFSET)] = 0,
-) -> ProductPage:
+    format: Annotated[
+        Literal["csv", "xlsx"] | None,
+        Query(description="Download every matching product as CSV (UTF-8 with BOM) or .xlsx; audited"),
+    ] = None,
+) -> ProductPage | Response:
     require(ctx, "orders:read")
     filters = service.ProductFilters(date_from, date_to, category, search)
+    if format is not None:
+        fmt = format
+        table = await run_in_threadpool(
+            lambda: service.export_products(state, ctx.tenant, filters, fmt, sort=sort, via=ctx.via)
+        )
+        return export_response(table, fmt, request_locale(request))
     return await run_in_threadpool(
         lambda: service.find_products(state, ctx.tenant, filters, sort=sort, limit=limit, offset=offset)
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,7 +22,9 @@ from ecomops.platform.commandline import (
     err_console,
     here_or_server,
     parse_day,
+    parse_export_format,
     print_json,
+    save_export,
     tenant_info,
 )
 from ecomops.products import service
@@ -84,12 +87,33 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, max=service.MAX_PAGE)] = 20,
     offset: Annotated[int, typer.Option(min=0, max=service.MAX_OFFSET)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    format: Annotated[
+        str | None, typer.Option("--format", help="csv or xlsx: every matching product as a file (audited)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
 ) -> None:
     """List products with units sold, revenue, margin, stock on hand and reviews."""
+    fmt = parse_export_format(format, output)
     with cli_errors():
         filters = service.ProductFilters(
             parse_day(date_from, "--from"), parse_day(date_to, "--to"), category, search
         )
+        if fmt is not None:
+            filters.validate()
+            save_export(
+                fmt,
+                output,
+                path=tenant_path(tenant, "products"),
+                params={**filters.active(), "sort": sort.value},
+                local=lambda state: service.export_products(
+                    state, tenant_info(state, tenant), filters, fmt, sort=sort.value, via="cli"
+                ),
+                language=lang,
+            )
+            return
         page = fetch_products(tenant, filters, sort=sort, limit=limit, offset=offset)
     if as_json:
         print_json(json_form(page, ProductPage))

@@ -17,6 +17,7 @@ from ecomops.platform.console.params import (
     query_text,
 )
 from ecomops.platform.console.shell import Page, error_page, is_htmx, open_page, problem_title, render
+from ecomops.platform.export import FORMATS, export_response, parse_format
 from ecomops.products import service as products
 
 router = APIRouter(include_in_schema=False)
@@ -39,6 +40,15 @@ async def products_page(request: Request, slug: str) -> Response:
         )
         offset = query_int(request, "offset", 0, 0, products.MAX_OFFSET)
         limit = query_int(request, "limit", products.DEFAULT_PAGE, 1, products.MAX_PAGE)
+        fmt = parse_format(query_text(request, "format"))
+        if fmt is not None:
+            chosen, chosen_filters = fmt, filters
+            table = await run_in_threadpool(
+                lambda: products.export_products(
+                    page.state, page.tenant, chosen_filters, chosen, sort=sort, via="session"
+                )
+            )
+            return export_response(table, chosen, page.locale)
         result = await run_in_threadpool(
             lambda: products.find_products(
                 page.state, page.tenant, filters, sort=sort, limit=limit, offset=offset
@@ -66,6 +76,12 @@ async def products_page(request: Request, slug: str) -> Response:
         "sorts": list(products.SORTS),
         "categories": categories,
         "pages": pages,
+        "exports": {
+            fmt: f"{page.base}/products?" + urlencode({**result.filters, "sort": result.sort, "format": fmt})
+            for fmt in FORMATS
+        }
+        if result is not None and result.total
+        else None,
     }
     template = "products/_products_results.html" if is_htmx(request) else "products/products.html"
     return render(page, template, context, status=422 if error else 200)

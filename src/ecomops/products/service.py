@@ -18,6 +18,7 @@ Definitions (the page, API and CLI all show these):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -27,7 +28,9 @@ import duckdb
 
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.orders.service import day_bounds
+from ecomops.platform.console.i18n import N_
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.export import CHUNK_ROWS, Column, ExportTable, Format, audit_export
 from ecomops.platform.web.state import AppState
 
 # Catalogue writes, for other modules (explicit re-exports; this file otherwise reads the warehouse).
@@ -153,6 +156,21 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _list_sql(filters: ProductFilters, timezone: str, sort: str) -> tuple[str, list[Any], str, list[Any]]:
+    """The list's ordered query (fixed fragments only) and its parameters, plus the bare product filter."""
+    where, where_params = [], []
+    if filters.category is not None:
+        where.append("p.category = ?")
+        where_params.append(filters.category)
+    if filters.search is not None:
+        where.append("(contains(lower(p.name), lower(?)) OR contains(lower(p.sku), lower(?)))")
+        where_params += [filters.search, filters.search]
+    where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+    ctes, cte_params = _stats_sql(filters, timezone)
+    sql = f"{ctes}{_SELECT}{where_sql} ORDER BY {SORTS[sort]}"
+    return sql, [*cte_params, *where_params], where_sql, where_params
+
+
 def list_products(
     cur: Cursor,
     timezone: str,
@@ -171,21 +189,9 @@ def list_products(
         raise ValidationFailed(f"limit must be 1..{MAX_PAGE}, got {limit}", {"field": "limit"})
     if not 0 <= offset <= MAX_OFFSET:
         raise ValidationFailed(f"offset must be 0..{MAX_OFFSET}, got {offset}", {"field": "offset"})
-    where, where_params = [], []
-    if filters.category is not None:
-        where.append("p.category = ?")
-        where_params.append(filters.category)
-    if filters.search is not None:
-        where.append("(contains(lower(p.name), lower(?)) OR contains(lower(p.sku), lower(?)))")
-        where_params += [filters.search, filters.search]
-    where_sql = (" WHERE " + " AND ".join(where)) if where else ""
-    ctes, cte_params = _stats_sql(filters, timezone)
+    sql, params, where_sql, where_params = _list_sql(filters, timezone, sort)
     total_row = cur.execute(f"SELECT count(*) FROM products p{where_sql}", where_params).fetchone()  # noqa: S608
-    items = _rows(
-        cur,
-        f"{ctes}{_SELECT}{where_sql} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
-        [*cte_params, *where_params, limit, offset],
-    )
+    items = _rows(cur, sql + " LIMIT ? OFFSET ?", [*params, limit, offset])
     return ProductPage(
         items=[ProductSummary.model_validate(_finish(r)) for r in items],
         total=int(total_row[0]) if total_row else 0,
@@ -194,6 +200,64 @@ def list_products(
         sort=sort,
         filters=filters.active(),
     )
+
+
+#: The products list as a file (console, API ``?format=``, CLI ``--format``).
+EXPORT_COLUMNS = (
+    Column("product_id", N_("Product ID")),
+    Column("sku", N_("SKU")),
+    Column("name", N_("Product")),
+    Column("category", N_("Category")),
+    Column("brand", N_("Brand")),
+    Column("status", N_("Status")),
+    Column("price", N_("Price"), "money"),
+    Column("cost", N_("Cost"), "money"),
+    Column("currency", N_("Currency")),
+    Column("units_sold", N_("Units sold"), "int"),
+    Column("orders", N_("Number of orders"), "int"),
+    Column("revenue", N_("Revenue"), "money"),
+    Column("refunded", N_("Refunded"), "money"),
+    Column("refunds", N_("Refunds"), "int"),
+    Column("gross_margin", N_("Gross margin"), "money"),
+    Column("margin_rate", N_("Margin rate"), "number"),
+    Column("stock_on_hand", N_("Stock on hand"), "int"),
+    Column("stock_reserved", N_("Reserved"), "int"),
+    Column("review_count", N_("Reviews"), "int"),
+    Column("avg_rating", N_("Rating"), "number"),
+)
+
+
+def export_products(
+    state: AppState, tenant: TenantInfo, filters: ProductFilters, fmt: Format, *, sort: str, via: str
+) -> ExportTable:
+    """The "export products" use case: every product the filters match, in the list's order and with its
+    figures for the same window; audited as ``products.export``; rows read a chunk at a time."""
+    filters.validate()
+    if sort not in SORTS:
+        raise ValidationFailed(f"sort must be one of {', '.join(SORTS)}; got {sort!r}", {"field": "sort"})
+    sql, params, where_sql, where_params = _list_sql(filters, tenant.timezone, sort)
+    with state.warehouses.get(tenant.id).reading() as cur:
+        row = cur.execute(f"SELECT count(*) FROM products p{where_sql}", where_params).fetchone()  # noqa: S608
+    total = int(row[0]) if row else 0
+    audit_export(
+        state.engine,
+        tenant.id,
+        "products",
+        fmt,
+        filters={**filters.active(), "sort": sort},
+        rows=total,
+        via=via,
+    )
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with state.warehouses.get(tenant.id).reading() as cur:
+            rel = cur.execute(sql, params)
+            names = [d[0] for d in rel.description]
+            while chunk := rel.fetchmany(CHUNK_ROWS):
+                for values in chunk:
+                    yield _finish(dict(zip(names, values, strict=True)))
+
+    return ExportTable("products", EXPORT_COLUMNS, rows(), tenant.timezone, total)
 
 
 def find_products(
