@@ -12,6 +12,7 @@ import re
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from ecomops.analytics import reasons
 from ecomops.cli import app
 from ecomops.platform.console import i18n, labels
 from ecomops.platform.store.models import AuditRecord
@@ -126,3 +127,18 @@ def test_the_colour_preference_from_the_page_the_api_and_the_cli(
     records = _preference_records(engine)
     assert [r[0] for r in records][:3] == ["user:ana@acme.test"] * 3
     assert len(records) == 4 and all(r[1] == {"email": "ana@acme.test"} for r in records)
+
+
+def test_engine_reasons_are_said_in_the_readers_language() -> None:
+    """The API's English reasons, recognised from their templates and rendered with their parameters."""
+    spend = reasons.NO_SPEND_IN.format(currency="CNY")
+    assert reasons.explain("zh_CN", spend) == "本店铺没有以 CNY 计价的广告花费。"
+    assert reasons.explain("en", spend) == "This shop has no ad spend in CNY."
+    per = reasons.NOT_PER_VISITS.format(dimension="campaign")
+    assert reasons.explain("zh_CN", per) == "访客未按“推广活动”记录。"
+    assert reasons.explain("zh_CN", reasons.NO_VISIT_EVENTS).startswith("本店铺没有页面或屏幕浏览事件")
+    assert reasons.explain("zh_CN", "something else entirely") == "something else entirely"
+    for template in reasons.MESSAGES:  # every template has a Chinese message
+        filled = template.format(dimension="channel", event="Product Added", currency="GBP")
+        explained = reasons.explain("zh_CN", filled)
+        assert explained != filled and re.search("[\u4e00-\u9fff]", explained or ""), template

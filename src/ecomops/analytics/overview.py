@@ -33,7 +33,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.analytics import service
+from ecomops.analytics import reasons, service
 from ecomops.analytics.catalogue import METRICS_BY_ID, Unit
 from ecomops.analytics.engine import MetricsQuery
 from ecomops.analytics.funnel import Funnel
@@ -371,7 +371,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
                 "value": value,
                 "text": display(value, info.unit, card.metric, currency, locale),
                 "available": info.available,
-                "reason": info.reason,
+                "reason": reasons.explain(locale, info.reason),
                 "previous": display(prev, info.unit, card.metric, currency, locale),
                 "vs_previous": vs_previous,
                 "last_year": display(ly, info.unit, card.metric, currency, locale),
@@ -508,7 +508,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         "products": products,
         "product_total": product_total,
         "campaigns": campaigns,
-        "campaigns_reason": spend_info["ad_spend"].reason,
+        "campaigns_reason": reasons.explain(locale, spend_info["ad_spend"].reason),
         "max_roas": max_roas,
         "funnel": fn,
         "funnel_steps": steps,
