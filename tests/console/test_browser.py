@@ -259,8 +259,8 @@ def test_orders_filter_and_open_a_detail(console: Console, owner: BrowserContext
     page.get_by_role("button", name="Apply").click()
     expect(page).to_have_url(re.compile(r"channel=douyin"))  # HTMX swapped the results and pushed the URL
     channels = page.locator("#orders-results tbody tr td:nth-child(4)")
-    expect(channels.first).to_have_text("douyin")
-    assert set(channels.all_inner_texts()) == {"douyin"}
+    expect(channels.first).to_have_text("Douyin")  # the channel's label; the URL keeps its identifier
+    assert set(channels.all_inner_texts()) == {"Douyin"}
     first = page.locator("#orders-results tbody tr a[data-order]").first
     order_id = first.get_attribute("data-order")
     first.click()

@@ -107,7 +107,7 @@ def test_explorers_render_and_filter_with_htmx_fragments(server: InProcServer, e
         products = client.get("/t/acme/products", params={"sort": "units"})
         assert products.status_code == 200 and "面霜 50ml" in products.text
         product = client.get("/t/acme/products/p1")
-        assert product.status_code == 200 and "douyin" in product.text and "GZ" in product.text
+        assert product.status_code == 200 and "Douyin" in product.text and "GZ" in product.text
         customers = client.get("/t/acme/customers")
         assert customers.status_code == 200
         assert client.get("/t/acme/orders/nope").status_code == 404
@@ -151,7 +151,7 @@ def test_chinese_labels_and_yuan_formatting(server: InProcServer, engine: Engine
         csrf,
     ):
         zh = client.get("/t/acme/orders/o4").text
-        assert '<html lang="zh-CN">' in zh
+        assert '<html lang="zh-CN" data-rise="red">' in zh  # the A-share colours by default
         assert ">订单<" in zh or "订单" in zh
         assert "¥1,200.00" in zh and "CN¥" not in zh
         assert "2026年11月11日 11:00:00" in zh  # 03:00 UTC shown in Asia/Shanghai
@@ -161,7 +161,11 @@ def test_chinese_labels_and_yuan_formatting(server: InProcServer, engine: Engine
         switched = client.post("/lang", data={"lang": "en", "next": "/t/acme/orders/o4", "csrf_token": csrf})
         assert switched.status_code == 303 and switched.headers["location"] == "/t/acme/orders/o4"
         en = client.get("/t/acme/orders/o4").text
-        assert '<html lang="en">' in en and "CN¥1,200.00" in en and "Nov 11, 2026, 11:00:00" in en
+        assert (
+            '<html lang="en" data-rise="green">' in en
+            and "CN¥1,200.00" in en
+            and "Nov 11, 2026, 11:00:00" in en
+        )
         assert client.post("/lang", data={"lang": "xx", "csrf_token": csrf}).status_code == 422
         offsite = client.post("/lang", data={"lang": "zh_CN", "next": "//evil.example/", "csrf_token": csrf})
         assert offsite.headers["location"] == "/"

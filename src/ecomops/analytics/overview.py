@@ -33,14 +33,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.analytics import service
+from ecomops.analytics import reasons, service
 from ecomops.analytics.catalogue import METRICS_BY_ID, Unit
 from ecomops.analytics.engine import MetricsQuery
 from ecomops.analytics.funnel import Funnel
 from ecomops.analytics.results import Comparison, MetricsResult, MetricValue, MetricValues
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
-from ecomops.platform.console import i18n
+from ecomops.platform.console import i18n, labels
 from ecomops.platform.console.i18n import N_
 from ecomops.platform.console.shell import Page, error_page, problem_title, render
 from ecomops.platform.warehouse.stats import table_counts
@@ -270,15 +270,17 @@ def _on_cursor(page: Page, fn: Any) -> Any:
         cur.close()
 
 
-def _product_names(cur: Any, ids: list[str]) -> dict[str, str]:
+def _product_names(cur: Any, ids: list[str], locale: str) -> dict[str, str]:
+    """Names in the reader's language where the catalogue has one (``labels.product_name``)."""
     if not ids:
         return {}
     marks = ", ".join("?" for _ in ids)
     rows = cur.execute(
-        f"SELECT product_id, name FROM products WHERE product_id IN ({marks})",  # noqa: S608 (placeholders)
+        "SELECT product_id, name, json_extract_string(attributes, '$.name_en'), "  # noqa: S608 (placeholders)
+        f"json_extract_string(attributes, '$.name_zh') FROM products WHERE product_id IN ({marks})",
         ids,
     ).fetchall()
-    return {str(pid): str(name) for pid, name in rows if name}
+    return {str(pid): labels.product_name(locale, name, en, zh) for pid, name, en, zh in rows if name}
 
 
 def _bucket_label(label: str, granularity: str) -> str:
@@ -297,7 +299,7 @@ class Figures:
     products: MetricsResult
     campaigns: MetricsResult
     funnel: Funnel
-    #: Product names of the top products, by product id.
+    #: Product names of the top products in the reader's language, by product id.
     names: dict[str, str]
     #: Rows per fact table (what data the shop holds).
     counts: dict[str, int]
@@ -320,7 +322,9 @@ async def load(page: Page, rng: DateRange) -> Figures:
         run_in_threadpool(table_counts, state.warehouses.get(tenant.id)),
     )
     product_ids = [str(t.breakdown_value) for t in products.totals]
-    names = await run_in_threadpool(_on_cursor, page, lambda cur: _product_names(cur, product_ids))
+    names = await run_in_threadpool(
+        _on_cursor, page, lambda cur: _product_names(cur, product_ids, page.locale)
+    )
     return Figures(cards, channels, products, campaigns, funnel, names, counts)
 
 
@@ -367,7 +371,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
                 "value": value,
                 "text": display(value, info.unit, card.metric, currency, locale),
                 "available": info.available,
-                "reason": info.reason,
+                "reason": reasons.explain(locale, info.reason),
                 "previous": display(prev, info.unit, card.metric, currency, locale),
                 "vs_previous": vs_previous,
                 "last_year": display(ly, info.unit, card.metric, currency, locale),
@@ -410,6 +414,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         channels.append(
             {
                 "name": name,
+                "label": labels.channel(locale, name),
                 "gmv": gmv,
                 "gmv_text": display(gmv, Unit.money.value, "gmv", currency, locale),
                 "orders": row.values["orders"],
@@ -425,7 +430,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         "currency": currency,
         "locale": locale.replace("_", "-"),
         "items": [
-            {"name": c["name"], "value": float(_money(row.values["gmv"])), "href": c["href"]}
+            {"name": c["label"], "value": float(_money(row.values["gmv"])), "href": c["href"]}
             for c, row in zip(channels, data.channels.totals, strict=True)
         ],
     }
@@ -503,7 +508,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         "products": products,
         "product_total": product_total,
         "campaigns": campaigns,
-        "campaigns_reason": spend_info["ad_spend"].reason,
+        "campaigns_reason": reasons.explain(locale, spend_info["ad_spend"].reason),
         "max_roas": max_roas,
         "funnel": fn,
         "funnel_steps": steps,

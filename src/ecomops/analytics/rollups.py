@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from ecomops.analytics import rollup_cache, rollup_days, rollup_events
+from ecomops.analytics import reasons, rollup_cache, rollup_days, rollup_events
 from ecomops.analytics.catalogue import (
     ADD_TO_CART_EVENT,
     BASE_MEASURES,
@@ -577,34 +577,31 @@ class RollupSource:
         family = BASE_MEASURES[measure].family
         if family is Family.traffic:
             if breakdown is not None and breakdown.events is None:
-                return f"visitors are not recorded per {breakdown.id}"
+                return reasons.NOT_PER_VISITS.format(dimension=breakdown.id)
             if not self._exists("visits", "SELECT 1 FROM rollup_visitors WHERE visited LIMIT 1"):
-                return (
-                    "this tenant has no page or screen events: visitors are counted from the event API "
-                    "(/v1/page, /v1/screen), not from imported orders"
-                )
+                return reasons.NO_VISIT_EVENTS
             if measure == "cart_visitor_count" and not self._exists(
                 "carts", "SELECT 1 FROM rollup_visitors WHERE carted LIMIT 1"
             ):
-                return f"this tenant has no '{ADD_TO_CART_EVENT}' events"
+                return reasons.NO_EVENTS.format(event=ADD_TO_CART_EVENT)
         elif family is Family.spend:
             if granularity is Granularity.hour:
-                return "ad spend is recorded per day; use day, week or month"
+                return reasons.SPEND_DAILY
             if breakdown is not None and breakdown.ad_spend is None:
-                return f"ad spend is not recorded per {breakdown.id}"
+                return reasons.NOT_PER_SPEND.format(dimension=breakdown.id)
             if not self._exists(
                 f"spend:{currency}", "SELECT 1 FROM ad_spend WHERE currency = ? LIMIT 1", [currency]
             ):
-                return f"this tenant has no ad spend in {currency}"
+                return reasons.NO_SPEND_IN.format(currency=currency)
         elif family is Family.lines or measure.startswith("attributed_"):
             if family is Family.lines and not self._exists(
                 "costs", "SELECT 1 FROM products WHERE cost IS NOT NULL LIMIT 1"
             ):
-                return "no product has a cost (products.cost): margins cannot be computed"
+                return reasons.NO_COSTS
             if measure.startswith("attributed_") and not self._exists(
                 "spend:any", "SELECT 1 FROM ad_spend LIMIT 1"
             ):
-                return "this tenant has no ad spend: no campaign to attribute orders to"
+                return reasons.NO_SPEND
         return None
 
     def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:

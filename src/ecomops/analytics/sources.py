@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from ecomops.analytics import reasons
 from ecomops.analytics.catalogue import (
     ADD_TO_CART_EVENT,
     BASE_MEASURES,
@@ -109,34 +110,31 @@ class FactsSource:
         family = BASE_MEASURES[measure].family
         if family is Family.traffic:
             if breakdown is not None and breakdown.events is None:
-                return f"visitors are not recorded per {breakdown.id}"
+                return reasons.NOT_PER_VISITS.format(dimension=breakdown.id)
             e = self._t("events")
             if not self._exists("visits", e.filter(e.type.isin(VISIT_EVENT_TYPES))):
-                return (
-                    "this tenant has no page or screen events: visitors are counted from the event API "
-                    "(/v1/page, /v1/screen), not from imported orders"
-                )
+                return reasons.NO_VISIT_EVENTS
             if measure == "cart_visitor_count" and not self._exists(
                 "carts", e.filter((e.type == "track") & (e.event == ADD_TO_CART_EVENT))
             ):
-                return f"this tenant has no '{ADD_TO_CART_EVENT}' events"
+                return reasons.NO_EVENTS.format(event=ADD_TO_CART_EVENT)
         elif family is Family.spend:
             if granularity is Granularity.hour:
-                return "ad spend is recorded per day; use day, week or month"
+                return reasons.SPEND_DAILY
             if breakdown is not None and breakdown.ad_spend is None:
-                return f"ad spend is not recorded per {breakdown.id}"
+                return reasons.NOT_PER_SPEND.format(dimension=breakdown.id)
             a = self._t("ad_spend")
             if not self._exists(f"spend:{currency}", a.filter(a.currency == currency)):
-                return f"this tenant has no ad spend in {currency}"
+                return reasons.NO_SPEND_IN.format(currency=currency)
         elif family is Family.lines or measure.startswith("attributed_"):
             if family is Family.lines:
                 p = self._t("products")
                 if not self._exists("costs", p.filter(p.cost.notnull())):
-                    return "no product has a cost (products.cost): margins cannot be computed"
+                    return reasons.NO_COSTS
             if measure.startswith("attributed_"):
                 a = self._t("ad_spend")
                 if not self._exists("spend:any", a):
-                    return "this tenant has no ad spend: no campaign to attribute orders to"
+                    return reasons.NO_SPEND
         return None
 
     def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:

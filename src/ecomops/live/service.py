@@ -98,6 +98,9 @@ class HotProduct:
     rank: int
     product_id: str
     name: str | None
+    #: The catalogue's names in English and Chinese when it has them (the console shows the reader's).
+    name_en: str | None
+    name_zh: str | None
     category: str | None
     revenue: Decimal
     units: int
@@ -322,6 +325,8 @@ def _hot_products(cur: Cursor, scope: LiveScope, today: datetime, now: datetime)
     """Today's best sellers by line revenue (lines of counted orders in the tenant's currency)."""
     rows = cur.execute(
         """SELECT i.product_id, any_value(coalesce(p.name, i.name)),
+                   any_value(json_extract_string(p.attributes, '$.name_en')),
+                   any_value(json_extract_string(p.attributes, '$.name_zh')),
                    any_value(coalesce(p.category, i.category)),
                    sum(i.line_total) AS revenue, sum(i.quantity), count(DISTINCT i.order_id)
             FROM order_items i
@@ -335,8 +340,8 @@ def _hot_products(cur: Cursor, scope: LiveScope, today: datetime, now: datetime)
         [today, now, scope.currency, _EXCLUDED, TOP_PRODUCTS],
     ).fetchall()
     return tuple(
-        HotProduct(rank, pid, name, category, _money(revenue), int(units or 0), int(orders))
-        for rank, (pid, name, category, revenue, units, orders) in enumerate(rows, start=1)
+        HotProduct(rank, pid, name, name_en, name_zh, category, _money(revenue), int(units or 0), int(orders))
+        for rank, (pid, name, name_en, name_zh, category, revenue, units, orders) in enumerate(rows, start=1)
     )
 
 

@@ -53,6 +53,8 @@ class OrderItem(_Result):
     product_id: str | None
     sku: str | None
     name: str | None
+    name_en: str | None = Field(None, description="The catalogue's English name, when it has one")
+    name_zh: str | None = Field(None, description="The catalogue's Chinese name, when it has one")
     category: str | None
     quantity: int
     unit_price: Decimal

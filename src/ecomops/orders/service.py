@@ -323,8 +323,12 @@ def get_order(cur: Cursor, order_id: str) -> OrderDetail:
     order = found[0]
     order["items"] = _rows(
         cur,
-        "SELECT item_id, product_id, sku, name, category, quantity, unit_price, discount, line_total, "
-        "currency FROM order_items WHERE order_id = ? ORDER BY item_id",
+        # The catalogue's names in other languages (the simulator's products carry both), for the console.
+        "SELECT i.item_id, i.product_id, i.sku, i.name, "
+        "json_extract_string(p.attributes, '$.name_en') AS name_en, "
+        "json_extract_string(p.attributes, '$.name_zh') AS name_zh, i.category, i.quantity, i.unit_price, "
+        "i.discount, i.line_total, i.currency FROM order_items i "
+        "LEFT JOIN products p ON p.product_id = i.product_id WHERE i.order_id = ? ORDER BY i.item_id",
         [order_id],
     )
     order["refunds"] = _rows(

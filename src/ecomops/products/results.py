@@ -23,8 +23,11 @@ class ProductSummary(_Result):
     product_id: str
     sku: str | None
     name: str | None
+    name_en: str | None = Field(None, description="English name, when the catalogue has one")
+    name_zh: str | None = Field(None, description="Chinese name, when the catalogue has one")
     category: str | None
     brand: str | None
+    brand_zh: str | None = Field(None, description="Chinese brand name, when the catalogue has one")
     price: Decimal | None
     cost: Decimal | None
     currency: str | None

@@ -121,7 +121,10 @@ WITH sales AS (
 
 
 _SELECT = """
-SELECT p.product_id, p.sku, p.name, p.category, p.brand, p.price, p.cost, p.currency, p.status,
+SELECT p.product_id, p.sku, p.name, json_extract_string(p.attributes, '$.name_en') AS name_en,
+       json_extract_string(p.attributes, '$.name_zh') AS name_zh, p.category, p.brand,
+       json_extract_string(p.attributes, '$.brand_zh') AS brand_zh, p.price, p.cost,
+       p.currency, p.status,
        coalesce(s.units_sold, 0) AS units_sold, coalesce(s.revenue, 0) AS revenue,
        coalesce(s.orders, 0) AS orders, coalesce(f.refunded, 0) AS refunded,
        coalesce(f.refunds, 0) AS refunds,
@@ -163,8 +166,11 @@ def _list_sql(filters: ProductFilters, timezone: str, sort: str) -> tuple[str, l
         where.append("p.category = ?")
         where_params.append(filters.category)
     if filters.search is not None:
-        where.append("(contains(lower(p.name), lower(?)) OR contains(lower(p.sku), lower(?)))")
-        where_params += [filters.search, filters.search]
+        where.append(
+            "(contains(lower(p.name), lower(?)) OR contains(lower(p.sku), lower(?))"
+            " OR contains(lower(coalesce(json_extract_string(p.attributes, '$.name_en'), '')), lower(?)))"
+        )
+        where_params += [filters.search, filters.search, filters.search]
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""
     ctes, cte_params = _stats_sql(filters, timezone)
     sql = f"{ctes}{_SELECT}{where_sql} ORDER BY {SORTS[sort]}"

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ecomops.kernel.errors import Conflict, NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
+from ecomops.platform.console.labels import RISE_COLOURS
 from ecomops.platform.roles import ROLES
 from ecomops.platform.store.db import session_scope
 from ecomops.platform.store.scoping import system_session, tenant_session
@@ -189,6 +190,39 @@ def disable_user(engine: Engine, email: str) -> UserInfo:
                 after={"email": user.email, "status": DISABLED},
             )
         return UserInfo.of(user)
+
+
+def set_rise_colour(engine: Engine, email: str, colour: str | None) -> str | None:
+    """A person's colour of a rise in the console (``red``/``green``; None follows the language).
+
+    Audited as ``user.preferences_set`` on every tenant the person belongs to, like a password change.
+    """
+    if colour is not None and colour not in RISE_COLOURS:
+        raise ValidationFailed(
+            f"rise_colour must be one of {', '.join(RISE_COLOURS)} or null; got {colour!r}",
+            {"field": "rise_colour"},
+        )
+    with session_scope(engine) as s:
+        user = _user(s, email)
+        before = user.rise_colour
+        user.rise_colour = colour
+        user_id, address = user.id, user.email
+    with system_session(engine, "preference change: tenants of the user") as s:
+        tenant_ids = sorted(
+            s.scalars(select(Membership.tenant_id).where(Membership.user_id == user_id)).all()
+        )
+    for tenant_id in tenant_ids:
+        record_action(
+            engine,
+            tenant_id,
+            "user.preferences_set",
+            "user",
+            user_id,
+            before={"rise_colour": before},
+            after={"rise_colour": colour},
+            details={"email": address},
+        )
+    return colour
 
 
 @cache

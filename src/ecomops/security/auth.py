@@ -52,6 +52,8 @@ class SessionInfo:
     expires_at: datetime
     mfa_at: datetime | None
     mfa_enabled: bool
+    #: The person's colour of a rise (``red``/``green``), None to follow the console's language.
+    rise_colour: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def _info(row: UserSession, user: User) -> SessionInfo:
         expires_at=row.expires_at,
         mfa_at=row.mfa_at,
         mfa_enabled=user.mfa_enabled_at is not None,
+        rise_colour=user.rise_colour,
     )
 
 

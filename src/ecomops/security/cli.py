@@ -283,6 +283,30 @@ def user_mfa_reset(email: str) -> None:
     console.print(f"MFA of {email} reset; its sessions were ended")
 
 
+#: ``--rise-colour`` values: a colour, or ``language`` to follow the console's language again.
+RISE_CHOICES = ("red", "green", "language")
+
+
+@user_app.command("preferences")
+def user_preferences(
+    email: str,
+    rise_colour: Annotated[
+        str,
+        typer.Option(
+            help="Colour of a rise in the console: red (A-share: red up, green down), green (the reverse) "
+            "or language (zh-CN red, English green)"
+        ),
+    ],
+) -> None:
+    """Set a user's console preferences: the colour of a rise (a fall takes the other colour)."""
+    if rise_colour not in RISE_CHOICES:
+        console.print(f"[red]--rise-colour must be one of {', '.join(RISE_CHOICES)}[/red]")
+        raise typer.Exit(2)
+    with cli_errors():
+        accounts.set_rise_colour(engine(), email, None if rise_colour == "language" else rise_colour)
+    console.print(f"{email}: a rise is {'as the language' if rise_colour == 'language' else rise_colour}")
+
+
 @member_app.command("mfa-policy")
 def member_mfa_policy(
     tenant: Annotated[str, typer.Option(help="Tenant slug")],

@@ -42,6 +42,9 @@ class User(Base):
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Last accepted TOTP time step: a code is never accepted twice (replay within its 30 s window).
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: The colour of a rise in the console, ``red`` or ``green`` (a fall takes the other); NULL follows the
+    #: language (zh-CN: red, the A-share convention; English: green).
+    rise_colour: Mapped[str | None] = mapped_column(String(10))
 
 
 class UserSession(Base):

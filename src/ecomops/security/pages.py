@@ -400,3 +400,23 @@ async def set_language(
         path="/",
     )
     return response
+
+
+@router.post("/account/preferences")
+async def set_preferences(
+    request: Request,
+    rise_colour: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2048)] = "/",
+) -> Response:
+    """The settings page's preferences form: the colour of a rise (empty: follow the language)."""
+    state: AppState = request.app.state.ecomops
+    session = await signin.current_session(request, state)
+    if session is None or session.stage != "active":
+        return RedirectResponse("/login", status_code=303)
+    try:
+        signin.check_csrf(csrf_token, session)
+        await run_in_threadpool(accounts.set_rise_colour, state.engine, session.email, rise_colour or None)
+    except EcomopsError as exc:
+        return error_page(request, exc.status_code, i18n.N_("Invalid request"), exc.message, session)
+    return RedirectResponse(safe_next(next), status_code=303)

@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.platform.console import nav
+from ecomops.platform.console import i18n, nav
 from ecomops.platform.console.i18n import N_
 from ecomops.platform.console.templating import request_locale, templates
 from ecomops.platform.context import AuditContext, TenantInfo, set_current
@@ -81,7 +81,8 @@ async def open_page(request: Request, slug: str, permission: str | None, active:
             request,
             404,
             N_("Not found"),
-            f"The {module} module is switched off for this shop.",
+            i18n.gettext(request_locale(request), N_("The %(module)s module is switched off for this shop."))
+            % {"module": module},
             visit.session,
         )
     if permission is not None and not allowed(visit.role, permission):
@@ -89,8 +90,14 @@ async def open_page(request: Request, slug: str, permission: str | None, active:
             request,
             403,
             N_("Not allowed"),
-            f"Your role {visit.role!r} lacks the permission {permission!r} "
-            f"({describe(permission)}). Ask an owner or admin of this shop.",
+            i18n.gettext(
+                request_locale(request),
+                N_(
+                    "Your role %(role)s lacks the permission %(permission)s (%(description)s). "
+                    "Ask an owner or admin of this shop."
+                ),
+            )
+            % {"role": repr(visit.role), "permission": repr(permission), "description": describe(permission)},
             visit.session,
         )
     ip = request.client.host if request.client else None

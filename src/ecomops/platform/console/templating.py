@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
-from ecomops.platform.console import i18n
+from ecomops.platform.console import i18n, labels
 from ecomops.platform.registry import registry
 
 LOCALE_STATE = "ecomops_locale"
@@ -97,6 +97,55 @@ def role_filter(ctx: Context, role: str) -> str:
     return i18n.gettext(context_locale(ctx), label) if label else role
 
 
+@pass_context
+def channel_filter(ctx: Context, value: str | None) -> str:
+    return labels.channel(context_locale(ctx), value)
+
+
+@pass_context
+def status_filter(ctx: Context, value: str | None) -> str:
+    return labels.status(context_locale(ctx), value)
+
+
+@pass_context
+def device_filter(ctx: Context, value: str | None) -> str:
+    return labels.device(context_locale(ctx), value)
+
+
+@pass_context
+def dimension_filter(ctx: Context, value: str | None) -> str:
+    return labels.dimension(context_locale(ctx), value)
+
+
+@pass_context
+def import_format_filter(ctx: Context, value: str | None) -> str:
+    return labels.import_format(context_locale(ctx), value)
+
+
+@pass_context
+def term_filter(ctx: Context, value: str | None) -> str:
+    return labels.term(context_locale(ctx), value)
+
+
+def _field(item: Any, name: str) -> str | None:
+    value = item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+    return str(value) if value else None
+
+
+@pass_context
+def product_name_filter(ctx: Context, item: Any) -> str:
+    """``item`` is any row with ``name`` and optionally ``name_en``/``name_zh`` (object or dict)."""
+    return labels.product_name(
+        context_locale(ctx), _field(item, "name"), _field(item, "name_en"), _field(item, "name_zh")
+    )
+
+
+@pass_context
+def localized_filter(ctx: Context, value: str | None, en: str | None = None, zh: str | None = None) -> str:
+    """A data value with its names in other languages, in the reader's (``labels.product_name``)."""
+    return labels.product_name(context_locale(ctx), value, en, zh)
+
+
 def _rating(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
@@ -136,6 +185,10 @@ def make_templates() -> Jinja2Templates:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["locale_names"] = i18n.LOCALE_NAMES
     env.globals["locale_of"] = request_locale
+    env.globals["channel_labels"] = lambda request: labels.channel_labels(request_locale(request))
+    env.globals["rise_colour"] = lambda request, session: labels.rise_colour(
+        request_locale(request), getattr(session, "rise_colour", None)
+    )
     env.filters.update(
         money=money_filter,
         number=number_filter,
@@ -144,6 +197,14 @@ def make_templates() -> Jinja2Templates:
         date=date_filter,
         rating=_rating,
         role=role_filter,
+        channel=channel_filter,
+        status=status_filter,
+        term=term_filter,
+        device=device_filter,
+        dimension=dimension_filter,
+        import_format=import_format_filter,
+        product_name=product_name_filter,
+        localized=localized_filter,
     )
     env.policies["ext.i18n.trimmed"] = True
     return templates
@@ -157,19 +218,4 @@ PASSED_IN_MESSAGES = (
     i18n.N_("Confirm it's you"),
     i18n.N_("Two-factor authentication"),
     i18n.N_("This action needs a fresh code (valid for 10 minutes)."),
-)
-#: Order and import statuses as stored; badges show them translated.
-STATUS_MESSAGES = (
-    i18n.N_("paid"),
-    i18n.N_("completed"),
-    i18n.N_("shipped"),
-    i18n.N_("delivered"),
-    i18n.N_("refunded"),
-    i18n.N_("partially_refunded"),
-    i18n.N_("cancelled"),
-    i18n.N_("pending"),
-    i18n.N_("queued"),
-    i18n.N_("running"),
-    i18n.N_("succeeded"),
-    i18n.N_("failed"),
 )

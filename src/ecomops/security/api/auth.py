@@ -8,9 +8,10 @@ with an existing session must carry ``X-CSRF-Token`` (see ``web.signin``).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.kernel.clock import utcnow
@@ -18,7 +19,7 @@ from ecomops.kernel.errors import EcomopsError, StepUpRequired, Unauthorized
 from ecomops.platform.web.deps import StateDep
 from ecomops.platform.web.state import AppState
 from ecomops.platform.web.stepup import STEP_UP_WINDOW
-from ecomops.security import auth, signin
+from ecomops.security import accounts, auth, signin
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -63,6 +64,22 @@ class MeOut(SessionOut):
     email: str
     mfa_enabled: bool
     tenants: list[TenantOut]
+    rise_colour: str | None = Field(
+        None, description="The colour of a rise in the console (red or green); null follows the language"
+    )
+
+
+class PreferencesIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    rise_colour: Literal["red", "green"] | None = Field(
+        description="red: a rise is red and a fall green (A-share); green: the reverse; null: as the "
+        "console's language (zh-CN red, English green)"
+    )
+
+
+class PreferencesOut(BaseModel):
+    rise_colour: str | None
 
 
 class EnrolmentOut(BaseModel):
@@ -180,7 +197,22 @@ async def me(request: Request, state: StateDep) -> MeOut:
         **base.model_dump(),
         email=info.email,
         mfa_enabled=info.mfa_enabled,
+        rise_colour=info.rise_colour,
         tenants=[TenantOut(slug=t.slug, name=t.name, role=t.role) for t in tenants]
         if info.stage == "active"
         else [],
     )
+
+
+@router.put(
+    "/me/preferences",
+    response_model=PreferencesOut,
+    dependencies=[JsonOnly],
+    summary="Set the signed-in person's console preferences (the colour of a rise)",
+)
+async def set_preferences(body: PreferencesIn, request: Request, state: StateDep) -> PreferencesOut:
+    _, info = await _session(request, state)
+    if info.stage != "active":
+        raise Unauthorized("finish signing in (the second factor) first")
+    colour = await run_in_threadpool(accounts.set_rise_colour, state.engine, info.email, body.rise_colour)
+    return PreferencesOut(rise_colour=colour)

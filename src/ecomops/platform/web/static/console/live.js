@@ -17,6 +17,11 @@
   var zone = config.dataset.timezone || "UTC";
   var big = document.body.classList.contains("live-big");
   var label = function (name) { return config.dataset["label" + name] || name; };
+  // Channels and product names in the page's language (the snapshot keeps the data's identifiers).
+  var channelLabels = JSON.parse(config.dataset.channelLabels || "{}");
+  var channelName = function (id) { return channelLabels[id] || id; };
+  var zh = locale.indexOf("zh") === 0;
+  var productName = function (p) { return (zh ? p.name_zh : p.name_en) || p.name || p.product_id; };
 
   var moneyFmt = new Intl.NumberFormat(locale, { style: "currency", currency: currency });
   var moneyShort = new Intl.NumberFormat(locale, { style: "currency", currency: currency, notation: "compact", maximumFractionDigits: 1 });
@@ -155,15 +160,25 @@
     }
     var p = chart("live-channels-chart");
     if (p) {
+      // Names and shares go in the legend (one per line, whole words), not around the ring: a narrow card
+      // cut the outside labels of long names ("WeChat mini program") at its edges.
+      var slices = noChannels ? [] : (snap.channels || []).map(function (ch) {
+        return { name: channelName(ch.channel), value: Number(ch.gmv) };
+      });
+      var total = slices.reduce(function (sum, s) { return sum + s.value; }, 0);
+      var share = {};
+      slices.forEach(function (s) { share[s.name] = total > 0 ? pctFmt.format(s.value / total) : ""; });
       p.setOption({
         graphic: emptyNote(noChannels && label("None")),
         animation: false,
         tooltip: { trigger: "item", valueFormatter: function (v) { return moneyFmt.format(v); } },
-        legend: { bottom: 0, textStyle: { color: ink } },
+        legend: { bottom: 0, left: "center", itemGap: 12, itemWidth: 12, itemHeight: 10,
+          textStyle: { color: ink, fontSize: big ? 15 : 12 },
+          formatter: function (name) { return name + " " + (share[name] || ""); } },
         series: [{
-          type: "pie", radius: ["34%", "58%"], center: ["50%", "42%"], showEmptyCircle: false,
-          label: { color: ink, formatter: "{b}\n{d}%" }, minShowLabelAngle: 6,
-          data: noChannels ? [] : (snap.channels || []).map(function (ch) { return { name: ch.channel, value: Number(ch.gmv) }; })
+          type: "pie", radius: ["28%", "48%"], center: ["50%", "36%"], showEmptyCircle: false,
+          label: { show: false }, labelLine: { show: false },
+          data: slices
         }]
       }, merge);
     }
@@ -187,15 +202,19 @@
     });
     drawn = true;
     fillTable("live-hot", snap.hot_products || [], function (p) {
-      return [[String(p.rank), "num"], [p.name || p.product_id], [format(p.units, "int"), "num"], [format(p.revenue, "money"), "num"]];
+      return [[String(p.rank), "num"], [productName(p)], [format(p.units, "int"), "num"], [format(p.revenue, "money"), "num"]];
     }, label("None"));
     fillTable("live-sessions", snap.live_sessions || [], function (s) {
       var name = (s.title || s.live_session_id) + (s.host ? " · " + s.host : "");
       var viewers = s.peak_viewers == null ? "–" : format(s.peak_viewers, "int");
-      return [[name], [badge(s.on_air)], [viewers, "num"], [format(s.orders, "int"), "num"], [format(s.gmv, "money"), "num"]];
+      // Titles and hosts are the streamer's own words: shown as typed, marked not to translate.
+      var title = document.createElement("span");
+      title.textContent = name;
+      title.setAttribute("translate", "no");
+      return [[title], [badge(s.on_air)], [viewers, "num"], [format(s.orders, "int"), "num"], [format(s.gmv, "money"), "num"]];
     }, label("NoSessions"));
     fillTable("live-unpaid", snap.unpaid || [], function (o) {
-      return [[orderLink(o.order_id)], [clockFmt.format(new Date(o.ordered_at))], [o.channel || "–"], [format(o.total, "money"), "num"]];
+      return [[orderLink(o.order_id)], [clockFmt.format(new Date(o.ordered_at))], [o.channel ? channelName(o.channel) : "–"], [format(o.total, "money"), "num"]];
     }, label("NoUnpaid"));
     drawCharts(snap);
     var clock = document.getElementById("live-clock");
