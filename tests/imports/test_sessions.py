@@ -70,7 +70,8 @@ def test_placement_respects_month_weekend_and_duration(importer: Importer) -> No
     zone = importer.tenant.timezone
     rows = importer.query(
         """SELECT json_extract_string(properties, '$.month'), json_extract_string(properties, '$.weekend'),
-                  CAST(timezone(?, ts) AS DATE), CAST(json_extract(properties, '$.seconds') AS DOUBLE), session_id
+                  CAST(timezone(?, ts) AS DATE), CAST(json_extract(properties, '$.seconds') AS DOUBLE),
+                  session_id
            FROM events WHERE event = 'Session Started'""",
         [zone],
     )
@@ -187,7 +188,7 @@ columns:
         ("/product", "10:00:30", "google", None),
         ("Session Converted", "10:00:50", "google", "19.9000"),
     ]
-    with pytest.raises(ValidationFailed, match="columns.pages"):
+    with pytest.raises(ValidationFailed, match=r"columns\.pages"):
         importer.run([data], "sessions", mapping="columns: {purchased: bought, started_at: start}")
 
 

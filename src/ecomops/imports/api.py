@@ -68,7 +68,9 @@ async def create_import(
     currency: Annotated[str | None, Form(description="ISO currency of the amounts")] = None,
     reference_date: Annotated[
         str | None,
-        Form(description="YYYY-MM-DD; session rows with a month but no year fall in the 12 months ending here"),
+        Form(
+            description="YYYY-MM-DD; session rows with a month but no year fall in the 12 months ending here"
+        ),
     ] = None,
 ) -> ImportJobView:
     """Queue an import of the uploaded files; poll ``GET …/imports/{id}`` for progress and the summary."""

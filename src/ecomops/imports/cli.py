@@ -140,7 +140,10 @@ def import_cmd(
     mapping: Annotated[
         Path | None,
         typer.Option(
-            help="YAML mapping file (generic and sessions presets)", exists=True, dir_okay=False, readable=True
+            help="YAML mapping file (generic and sessions presets)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
         ),
     ] = None,
     encoding: Annotated[str, typer.Option(help="auto (UTF-8, else GB18030), utf-8 or gb18030")] = "auto",
@@ -148,11 +151,13 @@ def import_cmd(
     currency: Annotated[str | None, typer.Option(help="ISO currency of the amounts")] = None,
     reference_date: Annotated[
         str | None,
-        typer.Option(help="YYYY-MM-DD: session rows with a month but no year fall in the 12 months ending here"),
+        typer.Option(
+            help="YYYY-MM-DD: session rows with a month but no year fall in the 12 months ending here"
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
-    """Import order or session exports into a tenant's warehouse (idempotent; bad rows go to a reject file)."""
+    """Import order or session exports into a tenant's warehouse (idempotent; rejects go to a file)."""
     with cli_errors():
         options = ImportOptions(
             preset=preset,

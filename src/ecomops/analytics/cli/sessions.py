@@ -27,9 +27,7 @@ def _row(table: Table, row: SessionRow) -> None:
 
 def sessions_command(
     tenant: Annotated[str, typer.Option(help="Tenant slug")],
-    breakdown: Annotated[
-        str | None, typer.Option(help=f"Split by one of: {', '.join(BREAKDOWNS)}")
-    ] = None,
+    breakdown: Annotated[str | None, typer.Option(help=f"Split by one of: {', '.join(BREAKDOWNS)}")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="First local day YYYY-MM-DD")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last local day YYYY-MM-DD (inclusive)")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone of the days (default: tenant's)")] = None,

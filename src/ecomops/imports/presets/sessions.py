@@ -17,6 +17,10 @@ Rules (docs/imports.md#sessions):
   flags and numbers, more than 10,000 pages or a session of a day or longer are rejected.
 """
 
+# The statements are assembled from generated column names (page_0, n_0, …) and module constants only;
+# every value from the mapping file or the data is a bound parameter.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -283,7 +287,10 @@ FROM p_sessions
         f"FROM p_sessions WHERE n_{i} > 0"
         for i in pages
     )
-    page_ts = "timezone($tz, local_start + to_microseconds(CAST(1000000 * (type_offset + type_seconds * j / n) AS BIGINT)))"
+    page_ts = (
+        "timezone($tz, local_start"
+        " + to_microseconds(CAST(1000000 * (type_offset + type_seconds * j / n) AS BIGINT)))"
+    )
     page_events = f"""
 {insert}
 SELECT stable_id_of(concat_ws(chr(31), sid, 'page', page_type, CAST(j AS VARCHAR))), 'page', NULL,
