@@ -17,7 +17,10 @@ from ecomops.platform.roles import MANAGERS, Permission
 module = Module(
     name="analytics",
     title=N_("Analytics"),
-    summary=N_("Metric catalogue and KPI engine (GMV, AOV, conversion, ROAS…), rollups, funnel, overview."),
+    summary=N_(
+        "Metric catalogue and KPI engine (GMV, AOV, conversion, ROAS…), rollups, funnel, session "
+        "conversion, overview."
+    ),
     docs="docs/metrics.md",
     order=70,
     api=(metrics.router, funnel.router, sessions.router),
