@@ -78,7 +78,7 @@ class Resolved:
 def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
     preset = get_preset(options.preset)
     if options.mapping and preset.parse_mapping is None:
-        with_mapping = ", ".join(repr(p.name) for p in PRESETS.values() if p.parse_mapping is not None)
+        with_mapping = " and ".join(p.name for p in PRESETS.values() if p.parse_mapping is not None)
         raise ValidationFailed(
             f"a mapping file is only used by the {with_mapping} presets, not {preset.name!r}",
             {"field": "mapping"},
