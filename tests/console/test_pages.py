@@ -52,11 +52,22 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
     add_member(engine, "olga@acme.test", "owner")
     expected = {
         # Shop settings is every member's (what the shop is, and the settings pages the role may open).
-        "ana@acme.test": {"home", "live", "orders", "products", "customers", "imports", "alerts", "settings"},
+        "ana@acme.test": {
+            "home",
+            "live",
+            "sessions",
+            "orders",
+            "products",
+            "customers",
+            "imports",
+            "alerts",
+            "settings",
+        },
         "olga@acme.test": {
             "settings",
             "home",
             "live",
+            "sessions",
             "orders",
             "products",
             "customers",

@@ -206,6 +206,8 @@ def test_cli_and_api(importer: Importer) -> None:
 
 
 def test_api_upload_and_conversion(live_server: LiveServer) -> None:
+    refused = _upload(live_server, [SAMPLE], "uci-online-shoppers")
+    assert refused.status_code == 422 and "reference date" in refused.text
     started = _upload(live_server, [SAMPLE], "uci-online-shoppers", reference_date=REFERENCE)
     assert started.status_code == 202, started.text
     job = _wait(live_server, started.json()["id"])
