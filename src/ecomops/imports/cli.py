@@ -122,6 +122,9 @@ def _print_summary(job: ImportJobView) -> None:
     )
     console.print(table)
     console.print(f"new orders {summary['orders']:,}, new customers {summary['customers']:,}")
+    events = summary.get("inserted", {}).get("events", 0)
+    if events:
+        console.print(f"new events {events:,} (session imports: see `ecomops sessions`)")
     if summary["rows_rejected"]:
         console.print(
             f"[yellow]{summary['rows_rejected']:,} rows rejected[/yellow], reasons in "
