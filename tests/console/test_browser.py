@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyotp
 import pytest
 from sqlalchemy import Engine, update
@@ -37,6 +38,7 @@ from tests.conftest import REPO
 from tests.console.conftest import PASSWORD, served_shop
 from tests.timing import DEADLINE, ManualDateTime
 
+SESSIONS_SAMPLE = REPO / "tests" / "imports" / "fixtures" / "online_shoppers" / "online_shoppers_sample.csv"
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
     if os.environ.get("CI") == "true":
@@ -324,6 +326,37 @@ def test_upload_an_import_and_watch_it_finish(
         rejects.click()
     assert "many" in Path(download.value.path()).read_text()
     shot(page, "10-imports")
+    page.close()
+    assert console.errors == []
+
+
+def test_import_sessions_and_read_their_conversion(console: Console, owner: BrowserContext) -> None:
+    """UCI-layout session rows through the imports page (with a reference date), then the Sessions page
+    split by visitor type: the figures are the file's own, computed by pandas."""
+    frame = pd.read_csv(SESSIONS_SAMPLE)
+    page = console.watch(owner.new_page())
+    page.goto("/t/demo/imports")
+    page.get_by_label("Format", exact=True).select_option("uci-online-shoppers")
+    page.get_by_label("Files", exact=True).set_input_files(str(SESSIONS_SAMPLE))
+    page.get_by_label("Reference date (sessions without a year)").fill("2017-12-31")
+    page.get_by_role("button", name="Start import").click()
+    job = page.locator("#import-progress .import-job").first
+    expect(job).to_have_attribute("data-status", "succeeded", timeout=60_000)
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Sessions").click()
+    expect(page.get_by_role("heading", level=1, name="Sessions", exact=True)).to_be_visible()
+    page.get_by_label("Breakdown").select_option("visitor_type")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"breakdown=visitor_type"))
+    names = {"Returning_Visitor": "returning", "New_Visitor": "new", "Other": "other"}
+    expected = frame.groupby(frame.VisitorType.map(names)).Revenue.agg(["count", "sum"])
+    rows = page.locator("#sessions-table tbody tr")
+    expect(rows).to_have_count(len(expected))
+    for value, row in expected.iterrows():
+        cells = page.locator("#sessions-table tbody tr", has_text=str(value)).locator("td")
+        expect(cells.nth(1)).to_have_text(f"{int(row['count']):,}")
+        expect(cells.nth(2)).to_have_text(f"{int(row['sum']):,}")
+    expect(page.locator("#sessions-total-rate")).to_have_text(f"{frame.Revenue.mean() * 100:.2f} %")
+    shot(page, "37-sessions")
     page.close()
     assert console.errors == []
 

@@ -52,11 +52,22 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
     add_member(engine, "olga@acme.test", "owner")
     expected = {
         # Shop settings is every member's (what the shop is, and the settings pages the role may open).
-        "ana@acme.test": {"home", "live", "orders", "products", "customers", "imports", "alerts", "settings"},
+        "ana@acme.test": {
+            "home",
+            "live",
+            "sessions",
+            "orders",
+            "products",
+            "customers",
+            "imports",
+            "alerts",
+            "settings",
+        },
         "olga@acme.test": {
             "settings",
             "home",
             "live",
+            "sessions",
             "orders",
             "products",
             "customers",
@@ -223,3 +234,35 @@ def test_language_switch_before_sign_in(server: InProcServer) -> None:
             "/login", data={"email": "x@y.test", "password": "nope nope nope", "csrf_token": token}
         )
         assert wrong.status_code == 401 and "邮箱" in wrong.text  # the form comes back in Chinese too
+
+
+def test_sessions_page(server: InProcServer, engine: Engine) -> None:
+    """The Sessions page splits imported sessions by a property; both languages; bad days are ignored."""
+    with server.state.warehouses.get(server.tenant.id).write() as cur:
+        for sid, kind, bought in (("s1", "new", True), ("s2", "new", False), ("s3", "returning", False)):
+            cur.execute(
+                "INSERT INTO events (message_id, type, event, anonymous_id, session_id, ts, received_at, "
+                "properties) VALUES (?, 'track', 'Session Started', ?, ?, "
+                "TIMESTAMPTZ '2017-05-02 10:00:00+00', now(), "
+                "json_object('visitor_type', ?, 'month', '2017-05'))",
+                [f"m-{sid}", sid, sid, kind],
+            )
+            if bought:
+                cur.execute(
+                    "INSERT INTO events (message_id, type, event, anonymous_id, session_id, ts, received_at) "
+                    "VALUES (?, 'track', 'Session Converted', ?, ?, "
+                    "TIMESTAMPTZ '2017-05-02 10:05:00+00', now())",
+                    [f"c-{sid}", sid, sid],
+                )
+    add_member(engine, "ana@acme.test", "analyst")
+    with signed_in(server, "ana@acme.test", **{"accept-language": "en"}) as (client, _):
+        page = client.get("/t/acme/sessions", params={"breakdown": "visitor_type", "start": "nope"})
+        assert page.status_code == 200 and 'id="sessions-table"' in page.text
+        rows = re.findall(
+            r"<tr><td>(\w+)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td>", page.text
+        )
+        assert rows == [("new", "2", "1"), ("returning", "1", "0")]
+        assert re.search(r'id="sessions-total-rate">33.33 %<', page.text)
+        client.cookies.set("eco_lang", "zh_CN")
+        chinese = client.get("/t/acme/sessions")
+        assert chinese.status_code == 200 and "全部会话" in chinese.text

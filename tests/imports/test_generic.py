@@ -151,7 +151,9 @@ def test_mapping_must_match_the_file(importer: Importer, tmp_path: Path) -> None
 def test_generic_needs_a_mapping_and_others_refuse_one(importer: Importer) -> None:
     with pytest.raises(ValidationFailed, match="the generic preset needs a mapping file"):
         importer.run([ORDERS], "generic")
-    with pytest.raises(ValidationFailed, match="a mapping file is only used by the generic preset"):
+    with pytest.raises(
+        ValidationFailed, match="a mapping file is only used by the generic and sessions presets"
+    ):
         importer.run([ORDERS], "shopify", mapping=MAPPING)
 
 

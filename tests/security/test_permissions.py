@@ -142,6 +142,7 @@ GATED = [
     Gated("GET", "/metrics/rollups", "orders:read"),
     Gated("POST", "/metrics/rollups/rebuild", "rollups:rebuild"),
     Gated("GET", "/funnel", "orders:read", {"params": {"from": "2026-11-01", "to": "2026-11-02"}}),
+    Gated("GET", "/sessions/conversion", "orders:read", {"params": {"breakdown": "month"}}),
     Gated("GET", "/audit/anchor", "audit:read"),
     Gated("GET", "/orders", "orders:read"),
     Gated("GET", "/orders", "orders:read", {"params": {"format": "csv", "channel": "web"}}),

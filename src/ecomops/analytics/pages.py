@@ -1,13 +1,17 @@
 """``/t/{slug}/``: a shop's home, the overview dashboard (or, for roles that may not read order
-analytics, what data the shop holds)."""
+analytics, what data the shop holds); ``/t/{slug}/sessions``: session conversion of imported sessions."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.analytics import overview
+from ecomops.analytics import overview, service
+from ecomops.analytics.sessions import BREAKDOWNS
+from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.console.shell import Page, open_page, render
 from ecomops.platform.warehouse.stats import table_counts
 
@@ -25,3 +29,41 @@ async def tenant_home(request: Request, slug: str) -> Response:
         return await overview.overview_page(page)
     counts = await run_in_threadpool(table_counts, page.state.warehouses.get(page.tenant.id))
     return render(page, "analytics/home.html", {"counts": counts})
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@router.get("/t/{slug}/sessions", response_class=HTMLResponse)
+async def sessions_page(
+    request: Request, slug: str, breakdown: str = "month", start: str | None = None, end: str | None = None
+) -> Response:
+    """Session conversion of imported session data by a session property (form: breakdown and days)."""
+    page = await open_page(request, slug, "orders:read", "sessions")
+    if not isinstance(page, Page):
+        return page
+    chosen = breakdown if breakdown in BREAKDOWNS else "month"
+    first, last = _day(start), _day(end)
+    error = None
+    try:
+        result = await run_in_threadpool(
+            service.get_session_conversion, page.state, page.tenant, chosen, first, last, None
+        )
+    except EcomopsError as exc:
+        error, result = exc.message, None
+    return render(
+        page,
+        "analytics/sessions.html",
+        {
+            "result": result,
+            "error": error,
+            "breakdown": chosen,
+            "breakdowns": list(BREAKDOWNS),
+            "start": first.isoformat() if first else "",
+            "end": last.isoformat() if last else "",
+        },
+    )

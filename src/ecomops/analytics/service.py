@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ecomops.analytics import engine, funnel, rollups
+from ecomops.analytics import engine, funnel, rollups, sessions
 from ecomops.analytics.catalogue import (
     BASE_MEASURES,
     BREAKDOWNS,
@@ -32,6 +32,7 @@ from ecomops.analytics.funnel import Funnel
 from ecomops.analytics.periods import Bucket, Granularity, bucket_at, last_year_bucket, local_midnight
 from ecomops.analytics.results import Catalogue, MetricsResult, RollupStatus
 from ecomops.analytics.rollups import source_for as rollup_source_for
+from ecomops.analytics.sessions import SessionConversion
 from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
 from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.audit import record_action
@@ -55,11 +56,13 @@ __all__ = [
     "MetricsQuery",
     "MetricsResult",
     "RollupStatus",
+    "SessionConversion",
     "Unit",
     "bucket_at",
     "catalogue",
     "get_funnel",
     "get_metrics",
+    "get_session_conversion",
     "last_year_bucket",
     "local_midnight",
     "parse_breakdown",
@@ -82,6 +85,22 @@ def get_funnel(
     cur = state.warehouses.get(tenant.id).cursor()
     try:
         return funnel.compute(cur, first, last, zone)
+    finally:
+        cur.close()
+
+
+def get_session_conversion(
+    state: AppState,
+    tenant: TenantInfo,
+    breakdown: str | None,
+    first: date | None,
+    last: date | None,
+    timezone: str | None,
+) -> SessionConversion:
+    """Sessions and converted sessions (session imports) by a session property, in local days."""
+    cur = state.warehouses.get(tenant.id).cursor()
+    try:
+        return sessions.compute(cur, breakdown, first, last, timezone or tenant.timezone)
     finally:
         cur.close()
 

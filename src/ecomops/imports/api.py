@@ -57,11 +57,21 @@ async def create_import(
     ctx: TenantDep,
     state: StateDep,
     files: Annotated[list[UploadFile], File(description="CSV files (.csv or .csv.gz), one or more")],
-    preset: Annotated[str, Form(description="online-retail-ii, olist, shopify or generic")],
-    mapping: Annotated[UploadFile | None, File(description="YAML mapping file (generic preset)")] = None,
+    preset: Annotated[
+        str, Form(description="online-retail-ii, olist, shopify, generic, sessions or uci-online-shoppers")
+    ],
+    mapping: Annotated[
+        UploadFile | None, File(description="YAML mapping file (generic and sessions presets)")
+    ] = None,
     encoding: Annotated[str, Form(description="auto, utf-8 or gb18030")] = "auto",
     source_timezone: Annotated[str | None, Form(description="IANA zone of naive timestamps")] = None,
     currency: Annotated[str | None, Form(description="ISO currency of the amounts")] = None,
+    reference_date: Annotated[
+        str | None,
+        Form(
+            description="YYYY-MM-DD; session rows with a month but no year fall in the 12 months ending here"
+        ),
+    ] = None,
 ) -> ImportJobView:
     """Queue an import of the uploaded files; poll ``GET …/imports/{id}`` for progress and the summary."""
     require(ctx, "imports:run")
@@ -78,6 +88,7 @@ async def create_import(
         source_timezone=source_timezone or None,
         currency=currency or None,
         mapping=mapping_text,
+        reference_date=reference_date or None,
     )
     job_id = jobs.new_job_id()
     try:

@@ -115,6 +115,17 @@ STEPS: list[Step] = [
            FROM new_rows""",
     ),
     Step(
+        "events",
+        "events",
+        ("message_id",),
+        """INSERT INTO events (message_id, type, event, anonymous_id, ts, received_at, source_id, channel,
+                               session_id, utm_source, page_path, device, os, country, region, city,
+                               revenue, currency, properties)
+           SELECT message_id, type, event, anonymous_id, ts, now(), source_id, channel, session_id,
+                  utm_source, page_path, device, os, country, region, city, revenue, currency, properties
+           FROM new_rows""",
+    ),
+    Step(
         "reviews",
         "reviews",
         ("review_id",),
@@ -163,6 +174,11 @@ UNION SELECT order_id FROM st_items WHERE is_new
 UNION SELECT order_id FROM st_refunds WHERE is_new
 """
 
+#: Events this import inserted, with the columns the rollups merge (as inserted: no user id or campaign).
+NEW_EVENTS = """SELECT ts, type, event, anonymous_id, NULL::VARCHAR AS user_id, channel, utm_source,
+    NULL::VARCHAR AS utm_campaign, region, country, device FROM st_events WHERE is_new"""
+NEW_EVENT_TIMES = "imported_events"
+
 #: Rows of each input file whose record was newly inserted (derived records have no file).
 LOADED_BY_FILE = """
 SELECT _file, count(*) FROM (
@@ -175,6 +191,7 @@ SELECT _file, count(*) FROM (
     UNION ALL SELECT _file FROM st_refunds WHERE is_new
     UNION ALL SELECT _file FROM st_payments WHERE is_new
     UNION ALL SELECT _file FROM st_reviews WHERE is_new
+    UNION ALL SELECT _file FROM st_events WHERE is_new AND _record
 ) WHERE _file IS NOT NULL GROUP BY _file
 """
 
@@ -279,8 +296,17 @@ def apply_staged(
                 cur, staging, "added_lines", ADDED_LINES, ADD_LINES_TO_EXISTING_ORDERS
             )
         result.updated["customers"] = _update_from(cur, staging, "seen_again", SEEN_AGAIN, WIDEN_CUSTOMERS)
-        # Rollups of the hours these orders, lines and refunds fall in, in this same transaction.
-        facts.publish(cur, facts.FactsChanged("loaded", order_ids=staging.arrow(TOUCHED_ORDERS)))
+        # Rollups of the hours these orders, lines, refunds and events fall in, in this same transaction.
+        cur.register(NEW_EVENT_TIMES, staging.arrow(NEW_EVENTS))
+        try:
+            facts.publish(
+                cur,
+                facts.FactsChanged(
+                    "loaded", order_ids=staging.arrow(TOUCHED_ORDERS), events_table=NEW_EVENT_TIMES
+                ),
+            )
+        finally:
+            cur.unregister(NEW_EVENT_TIMES)
         result.loaded_by_file = {int(f): int(n) for f, n in staging.run(LOADED_BY_FILE).fetchall()}
         now = utcnow()
         cur.executemany(

@@ -63,6 +63,7 @@ def run_import(
                 "encoding": options.encoding,
                 "source_timezone": options.source_timezone,
                 "currency": options.currency,
+                "reference_date": options.reference_date,
             }
             with ExitStack() as stack:
                 parts: list[tuple[str, tuple[str, Any, str]]] = [
@@ -121,6 +122,9 @@ def _print_summary(job: ImportJobView) -> None:
     )
     console.print(table)
     console.print(f"new orders {summary['orders']:,}, new customers {summary['customers']:,}")
+    events = summary.get("inserted", {}).get("events", 0)
+    if events:
+        console.print(f"new events {events:,} (session imports: see `ecomops sessions`)")
     if summary["rows_rejected"]:
         console.print(
             f"[yellow]{summary['rows_rejected']:,} rows rejected[/yellow], reasons in "
@@ -138,14 +142,25 @@ def import_cmd(
     preset: Annotated[str, typer.Option(help=f"One of: {', '.join(PRESETS)}")],
     mapping: Annotated[
         Path | None,
-        typer.Option(help="YAML mapping file (generic preset)", exists=True, dir_okay=False, readable=True),
+        typer.Option(
+            help="YAML mapping file (generic and sessions presets)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ] = None,
     encoding: Annotated[str, typer.Option(help="auto (UTF-8, else GB18030), utf-8 or gb18030")] = "auto",
     source_timezone: Annotated[str | None, typer.Option(help="IANA zone of naive timestamps")] = None,
     currency: Annotated[str | None, typer.Option(help="ISO currency of the amounts")] = None,
+    reference_date: Annotated[
+        str | None,
+        typer.Option(
+            help="YYYY-MM-DD: session rows with a month but no year fall in the 12 months ending here"
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
-    """Import order exports into a tenant's warehouse (idempotent; bad rows go to a reject file)."""
+    """Import order or session exports into a tenant's warehouse (idempotent; rejects go to a file)."""
     with cli_errors():
         options = ImportOptions(
             preset=preset,
@@ -153,6 +168,7 @@ def import_cmd(
             source_timezone=source_timezone,
             currency=currency,
             mapping=mapping.read_text(encoding="utf-8-sig") if mapping else None,
+            reference_date=reference_date,
         )
         job = run_import(tenant, files, options, mapping, show=not json_out)
         job.raise_if_failed()

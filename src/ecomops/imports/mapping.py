@@ -135,6 +135,11 @@ def _loc(parts: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
 
+def problems_of(exc: ValidationError) -> list[dict[str, str]]:
+    """Each Pydantic error as its dotted location in the mapping file and a message."""
+    return [{"loc": _loc(e["loc"]), "msg": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
+
+
 def parse_mapping(text: str) -> MappingFile:
     """Parse and validate mapping YAML; every problem is reported with its dotted location."""
     try:
@@ -152,9 +157,7 @@ def parse_mapping(text: str) -> MappingFile:
     try:
         return MappingFile.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            {"loc": _loc(e["loc"]), "msg": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
-        ]
+        problems = problems_of(exc)
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ValidationFailed(

@@ -14,7 +14,10 @@ from ecomops.platform.roles import ALL_ROLES, MANAGERS, Permission
 module = Module(
     name="imports",
     title=N_("Imports"),
-    summary=N_("Bulk imports (Online Retail II, Olist, Shopify, generic mapping) with reject reports."),
+    summary=N_(
+        "Bulk imports (Online Retail II, Olist, Shopify, generic mapping; session exports as events) "
+        "with reject reports."
+    ),
     docs="docs/imports.md",
     order=30,
     api=(api.router,),

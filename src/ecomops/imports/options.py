@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PRESETS = ("online-retail-ii", "olist", "shopify", "generic")
+PRESETS = ("online-retail-ii", "olist", "shopify", "generic", "sessions", "uci-online-shoppers")
 ENCODINGS = ("auto", "utf-8", "gb18030")
 #: Accepted spellings of the encodings; GBK is a subset of GB18030, so GBK files decode as GB18030.
 ENCODING_ALIASES = {
@@ -34,6 +34,8 @@ class ImportOptions:
     currency: str | None = None
     #: YAML text of the generic preset's mapping file (kept as text so a queued job can be persisted).
     mapping: str | None = None
+    #: YYYY-MM-DD: session rows with a month but no year fall in the 12 months ending with its month.
+    reference_date: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,6 +48,7 @@ class ImportOptions:
             source_timezone=data.get("source_timezone"),
             currency=data.get("currency"),
             mapping=data.get("mapping"),
+            reference_date=data.get("reference_date"),
         )
 
 

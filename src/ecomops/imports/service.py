@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
 from ecomops.imports.apply import ApplyResult, FileRecord, apply_staged
-from ecomops.imports.mapping import MappingFile, parse_mapping
 from ecomops.imports.options import (
     ENCODING_ALIASES,
     FileSummary,
@@ -23,10 +23,11 @@ from ecomops.imports.options import (
     InputFile,
     ProgressFn,
 )
-from ecomops.imports.presets import get_preset
-from ecomops.imports.presets.base import Preset, PresetContext, install_macros
+from ecomops.imports.presets import PRESETS, get_preset
+from ecomops.imports.presets.base import Mapping, Preset, PresetContext, install_macros
 from ecomops.imports.reader import FileStream, HeaderMatch, NotUtf8, detect_encoding, read_header, recognise
 from ecomops.imports.rejects import stage_invalid_rows, write_rejects
+from ecomops.imports.session_mapping import SessionMapping
 from ecomops.imports.staging import Staging, arrow_table
 from ecomops.kernel.clock import validate_timezone
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
@@ -64,7 +65,9 @@ class Resolved:
     """Options after defaults: caller → mapping file → preset → tenant."""
 
     preset: Preset
-    mapping: MappingFile | None
+    mapping: Mapping | None
+    #: Sessions presets: placement of month-only rows (option, else the mapping's).
+    reference_date: date | None
     encoding: str
     timezone: str
     currency: str
@@ -74,15 +77,19 @@ class Resolved:
 
 def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
     preset = get_preset(options.preset)
-    mapping = parse_mapping(options.mapping) if options.mapping else None
-    if preset.name == "generic" and mapping is None:
+    if options.mapping and preset.parse_mapping is None:
+        with_mapping = " and ".join(p.name for p in PRESETS.values() if p.parse_mapping is not None)
         raise ValidationFailed(
-            "the generic preset needs a mapping file (--mapping map.yaml)", {"field": "mapping"}
+            f"a mapping file is only used by the {with_mapping} presets, not {preset.name!r}",
+            {"field": "mapping"},
         )
-    if preset.name != "generic" and mapping is not None:
+    parsed = preset.parse_mapping(options.mapping) if options.mapping and preset.parse_mapping else None
+    if preset.needs_mapping and parsed is None:
         raise ValidationFailed(
-            f"a mapping file is only used by the generic preset, not {preset.name!r}", {"field": "mapping"}
+            f"the {preset.name} preset needs a mapping file (--mapping map.yaml)", {"field": "mapping"}
         )
+    mapping = parsed or preset.default_mapping
+    reference_date = _reference_date(options.reference_date, mapping)
     encoding = ENCODING_ALIASES.get((options.encoding or "auto").lower())
     if encoding is None:
         raise ValidationFailed(
@@ -103,12 +110,32 @@ def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
     return Resolved(
         preset,
         mapping,
+        reference_date,
         encoding,
         timezone,
         currency,
         mapping.source if mapping else preset.source,
         mapping.channel if mapping else None,
     )
+
+
+def _reference_date(text: str | None, mapping: Mapping | None) -> date | None:
+    if text:
+        try:
+            return date.fromisoformat(text.strip())
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"reference date must be YYYY-MM-DD, got {text!r}", {"field": "reference_date"}
+            ) from exc
+    if isinstance(mapping, SessionMapping):
+        if mapping.reference_date is None and mapping.columns.started_at is None:
+            raise ValidationFailed(
+                "these sessions have a month but no year: give a reference date (--reference-date "
+                "YYYY-MM-DD); months are placed in the 12 months ending with its month",
+                {"field": "reference_date"},
+            )
+        return mapping.reference_date
+    return None
 
 
 def plan_files(files: list[InputFile], resolved: Resolved) -> list[PlannedFile]:
@@ -219,6 +246,7 @@ def _context(
         lookup_orders=lambda ids: _lookup_orders(warehouse, ids),
         pseudonymize=pseudonymize,
         mapping=resolved.mapping,
+        reference_date=resolved.reference_date,
     )
 
 
@@ -302,6 +330,15 @@ def run_import(
                 _switch_to_gb18030(exc, planned, resolved, encodings)
                 continue
             timings["read"] = time.perf_counter() - mark
+            staging.register(
+                "import_files",
+                pa.table(
+                    {
+                        "_file": pa.array([p.index for p in planned], pa.int32()),
+                        "sha256": pa.array([streams[p.index].sha256 for p in planned], pa.string()),
+                    }
+                ),
+            )
 
             mark = time.perf_counter()
             tracker.phase("transforming")

@@ -60,6 +60,13 @@ CREATE TABLE st_sellers (
     country VARCHAR, _file INTEGER, _row BIGINT);
 CREATE TABLE st_translations (
     category VARCHAR, language VARCHAR, translation VARCHAR, _file INTEGER, _row BIGINT);
+-- Events made from session rows (the sessions presets): ``_record`` marks the one event per input row
+-- (the session's start) that counts the row as loaded; the row's other events carry its _file/_row too.
+CREATE TABLE st_events (
+    message_id VARCHAR, type VARCHAR, event VARCHAR, anonymous_id VARCHAR, ts TIMESTAMPTZ,
+    source_id VARCHAR, channel VARCHAR, session_id VARCHAR, utm_source VARCHAR, page_path VARCHAR,
+    device VARCHAR, os VARCHAR, country VARCHAR, region VARCHAR, city VARCHAR, revenue DECIMAL(18,4),
+    currency VARCHAR, properties JSON, _record BOOLEAN, _file INTEGER, _row BIGINT);
 -- One line per failed check; a row with two problems has two lines. ``col`` is canonical and is
 -- translated to the file's own header when the reject file is written; ``chk`` orders the lines.
 CREATE TABLE rejects (_file INTEGER, _row BIGINT, col VARCHAR, value VARCHAR, reason VARCHAR, chk INTEGER);
@@ -85,6 +92,8 @@ CREATE VIEW dup_sellers AS SELECT rowid AS rid FROM st_sellers
     QUALIFY row_number() OVER (PARTITION BY seller_id ORDER BY _file, _row, rowid) > 1;
 CREATE VIEW dup_translations AS SELECT rowid AS rid FROM st_translations
     QUALIFY row_number() OVER (PARTITION BY category, language ORDER BY _file, _row, rowid) > 1;
+CREATE VIEW dup_events AS SELECT rowid AS rid FROM st_events
+    QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY _file, _row, rowid) > 1;
 CREATE VIEW u_orders AS SELECT s.* FROM st_orders s ANTI JOIN dup_orders d ON d.rid = s.rowid;
 CREATE VIEW u_items AS SELECT s.* FROM st_items s ANTI JOIN dup_items d ON d.rid = s.rowid;
 CREATE VIEW u_refunds AS SELECT s.* FROM st_refunds s ANTI JOIN dup_refunds d ON d.rid = s.rowid;

@@ -82,7 +82,9 @@ class FactsChanged:
 
     ``kind`` says what happened and which fields matter:
     - ``loaded``: orders (``order_ids``, a list or an Arrow table with an ``order_id`` column)
-      and/or events (``events_table``: a table of the transaction holding the new events' ``ts``)
+      and/or events (``events_table``: a table of the transaction holding the new events with the
+      ``events`` columns the rollups read: ts, type, event, anonymous_id, user_id, channel, utm_source,
+      utm_campaign, region, country, device)
       were written by ingest or import;
     - ``rebuilt``: everything was replaced (demo seeding), ``timezone`` is the tenant's zone;
     - ``erased``: a data subject's ids (``subject_ids``) and orders (``order_ids``) were erased;

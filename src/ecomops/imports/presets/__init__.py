@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from ecomops.imports.presets import generic, olist, online_retail, shopify
+from ecomops.imports.presets import generic, olist, online_retail, sessions, shopify
 from ecomops.imports.presets.base import Preset
 from ecomops.kernel.errors import ValidationFailed
 
 PRESETS: dict[str, Preset] = {
-    p.name: p for p in (online_retail.PRESET, olist.PRESET, shopify.PRESET, generic.PRESET)
+    p.name: p
+    for p in (
+        online_retail.PRESET,
+        olist.PRESET,
+        shopify.PRESET,
+        generic.PRESET,
+        sessions.PRESET,
+        sessions.UCI_PRESET,
+    )
 }
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
 
-from ecomops.imports.mapping import MappingFile
+from ecomops.imports.mapping import MappingFile, parse_mapping
 from ecomops.imports.reader import FileKind
+from ecomops.imports.session_mapping import SessionMapping, parse_session_mapping
 from ecomops.imports.staging import Staging
 
 #: Value parsers shared by every preset. A parser returns NULL for text it cannot read, so a
@@ -55,6 +57,9 @@ NOT_INTEGER = "not a whole number"
 NOT_MONEY = "not a decimal number (at most 14 digits before the point)"
 NOT_TIMESTAMP = "not a timestamp"
 
+#: A preset's mapping file: order lines (generic) or sessions.
+Mapping = MappingFile | SessionMapping
+
 
 @dataclass(frozen=True)
 class PresetContext:
@@ -68,7 +73,9 @@ class PresetContext:
     lookup_orders: Callable[[pa.Table], pa.Table]
     #: Emails → keyed pseudonyms (HMAC with the tenant's secret); the email itself is never stored.
     pseudonymize: Callable[[list[str | None]], list[str | None]]
-    mapping: MappingFile | None = None
+    mapping: Mapping | None = None
+    #: Month-only session rows fall in the 12 months ending with this date's month (sessions presets).
+    reference_date: date | None = None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -84,8 +91,8 @@ class PresetContext:
 @dataclass(frozen=True)
 class Preset:
     name: str
-    #: Kinds this preset reads; the generic preset's depend on the mapping file.
-    kinds: Callable[[MappingFile | None], tuple[FileKind, ...]]
+    #: Kinds this preset reads; the generic and sessions presets' depend on the mapping file.
+    kinds: Callable[[Mapping | None], tuple[FileKind, ...]]
     transform: Callable[[Staging, PresetContext], None]
     #: None = the tenant's time zone / currency.
     default_timezone: str | None = None
@@ -96,6 +103,20 @@ class Preset:
     check_kinds: Callable[[dict[str, list[str]]], None] | None = None
     #: The ``source`` namespace of ids when the caller doesn't name one.
     source: str = ""
+    #: Parses this preset's mapping file; None = the preset takes no mapping file.
+    parse_mapping: Callable[[str], Mapping] | None = None
+    #: The preset cannot run without a mapping file.
+    needs_mapping: bool = False
+    #: The built-in mapping of a fixed layout read by mapping-driven code (uci-online-shoppers).
+    default_mapping: Mapping | None = None
+
+
+def parse_order_mapping(text: str) -> Mapping:
+    return parse_mapping(text)
+
+
+def parse_sessions_mapping(text: str) -> Mapping:
+    return parse_session_mapping(text)
 
 
 def install_macros(staging: Staging) -> None:

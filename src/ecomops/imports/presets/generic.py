@@ -27,8 +27,10 @@ from ecomops.imports.presets.base import (
     NOT_INTEGER,
     NOT_MONEY,
     NOT_TIMESTAMP,
+    Mapping,
     Preset,
     PresetContext,
+    parse_order_mapping,
     register_pseudonyms,
 )
 from ecomops.imports.reader import Column, FileKind
@@ -165,8 +167,8 @@ FROM st_orders WHERE customer_id IS NOT NULL GROUP BY customer_id
 """
 
 
-def _kinds(mapping: MappingFile | None) -> tuple[FileKind, ...]:
-    if mapping is None:
+def _kinds(mapping: Mapping | None) -> tuple[FileKind, ...]:
+    if not isinstance(mapping, MappingFile):
         raise ValidationFailed(
             "the generic preset needs a mapping file (--mapping map.yaml)", {"field": "mapping"}
         )
@@ -178,7 +180,7 @@ def _kinds(mapping: MappingFile | None) -> tuple[FileKind, ...]:
 
 def transform(staging: Staging, ctx: PresetContext) -> None:
     mapping = ctx.mapping
-    if mapping is None:  # _kinds already refused this; kept for type narrowing
+    if not isinstance(mapping, MappingFile):  # _kinds already refused this; kept for type narrowing
         raise ValidationFailed("the generic preset needs a mapping file", {"field": "mapping"})
     aware = mapping.aware_formats() or AWARE_FORMATS
     naive = mapping.naive_formats() or NAIVE_FORMATS
@@ -218,4 +220,6 @@ PRESET = Preset(
     transform=transform,
     totals_from_items=True,
     source="generic",
+    parse_mapping=parse_order_mapping,
+    needs_mapping=True,
 )

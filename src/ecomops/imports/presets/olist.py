@@ -17,12 +17,12 @@ Rules (docs/imports.md):
 
 from __future__ import annotations
 
-from ecomops.imports.mapping import MappingFile
 from ecomops.imports.presets.base import (
     MISSING,
     NOT_INTEGER,
     NOT_MONEY,
     NOT_TIMESTAMP,
+    Mapping,
     Preset,
     PresetContext,
     lookup_existing_orders,
@@ -393,7 +393,7 @@ STAGE = [
 ]
 
 
-def _kinds(_: MappingFile | None) -> tuple[FileKind, ...]:
+def _kinds(_: Mapping | None) -> tuple[FileKind, ...]:
     return KINDS
 
 

@@ -21,8 +21,15 @@ Rules (docs/imports.md):
 
 from __future__ import annotations
 
-from ecomops.imports.mapping import MappingFile
-from ecomops.imports.presets.base import MISSING, NOT_INTEGER, NOT_MONEY, NOT_TIMESTAMP, Preset, PresetContext
+from ecomops.imports.presets.base import (
+    MISSING,
+    NOT_INTEGER,
+    NOT_MONEY,
+    NOT_TIMESTAMP,
+    Mapping,
+    Preset,
+    PresetContext,
+)
 from ecomops.imports.reader import Column, FileKind
 from ecomops.imports.staging import Staging
 
@@ -150,7 +157,7 @@ FROM st_orders WHERE customer_id IS NOT NULL GROUP BY customer_id
 """
 
 
-def _kinds(_: MappingFile | None) -> tuple[FileKind, ...]:
+def _kinds(_: Mapping | None) -> tuple[FileKind, ...]:
     return (LINES,)
 
 
