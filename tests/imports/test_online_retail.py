@@ -154,8 +154,10 @@ def test_classic_uci_headers_and_us_dates(importer: Importer, tmp_path: Path) ->
         str(importer.one("SELECT ordered_at FROM orders WHERE order_id = '536380'"))
         == "2011-06-01 08:41:00+00:00"
     )
-    assert importer.query("SELECT order_id, quantity, amount, reason FROM refunds") == [
-        ("C536379", 1, Decimal("27.5000"), "cancellation")
+    # A cancelled discount line is a discount, not a customer refund.
+    assert importer.query("SELECT count(*) FROM refunds") == [(0,)]
+    assert importer.query("SELECT order_id, kind, quantity, amount, customer_id FROM order_charges") == [
+        ("C536379", "discount", -1, Decimal("-27.5000"), "14527")
     ]
 
 

@@ -121,6 +121,17 @@ def _print_summary(job: ImportJobView) -> None:
     )
     console.print(table)
     console.print(f"new orders {summary['orders']:,}, new customers {summary['customers']:,}")
+    cancellations = summary.get("cancellations") or {}
+    if cancellations:
+        console.print(
+            f"cancellation lines linked to earlier sales: {cancellations['matched']:,} matched, "
+            f"{cancellations['partly_matched']:,} partly, {cancellations['unmatched']:,} unmatched"
+        )
+    classes = summary.get("non_product_lines") or {}
+    if classes:
+        console.print(
+            "non-product lines: " + ", ".join(f"{kind} {n:,}" for kind, n in sorted(classes.items()))
+        )
     if summary["rows_rejected"]:
         console.print(
             f"[yellow]{summary['rows_rejected']:,} rows rejected[/yellow], reasons in "
@@ -138,7 +149,12 @@ def import_cmd(
     preset: Annotated[str, typer.Option(help=f"One of: {', '.join(PRESETS)}")],
     mapping: Annotated[
         Path | None,
-        typer.Option(help="YAML mapping file (generic preset)", exists=True, dir_okay=False, readable=True),
+        typer.Option(
+            help="YAML mapping file (generic preset) or line-class file (online-retail-ii)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ] = None,
     encoding: Annotated[str, typer.Option(help="auto (UTF-8, else GB18030), utf-8 or gb18030")] = "auto",
     source_timezone: Annotated[str | None, typer.Option(help="IANA zone of naive timestamps")] = None,

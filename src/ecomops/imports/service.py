@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ecomops.imports.apply import ApplyResult, FileRecord, apply_staged
-from ecomops.imports.mapping import MappingFile, parse_mapping
+from ecomops.imports.apply import ApplyResult, FileRecord, apply_staged, classified_lines
+from ecomops.imports.mapping import MappingFile, parse_line_classes, parse_mapping
 from ecomops.imports.options import (
     ENCODING_ALIASES,
     FileSummary,
@@ -70,19 +70,26 @@ class Resolved:
     currency: str
     source: str
     channel: str | None
+    #: Upper-cased code → class of non-product lines (presets that classify them).
+    line_classes: dict[str, str]
 
 
 def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
     preset = get_preset(options.preset)
-    mapping = parse_mapping(options.mapping) if options.mapping else None
+    mapping = parse_mapping(options.mapping) if options.mapping and preset.name == "generic" else None
     if preset.name == "generic" and mapping is None:
         raise ValidationFailed(
             "the generic preset needs a mapping file (--mapping map.yaml)", {"field": "mapping"}
         )
-    if preset.name != "generic" and mapping is not None:
-        raise ValidationFailed(
-            f"a mapping file is only used by the generic preset, not {preset.name!r}", {"field": "mapping"}
-        )
+    line_classes = dict(preset.line_classes or {})
+    if preset.name != "generic" and options.mapping:
+        if preset.line_classes is None:
+            raise ValidationFailed(
+                f"a mapping file is only used by the generic preset and the presets that classify "
+                f"non-product lines, not {preset.name!r}",
+                {"field": "mapping"},
+            )
+        line_classes = parse_line_classes(options.mapping).apply_to(preset.line_classes)
     encoding = ENCODING_ALIASES.get((options.encoding or "auto").lower())
     if encoding is None:
         raise ValidationFailed(
@@ -108,6 +115,7 @@ def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
         currency,
         mapping.source if mapping else preset.source,
         mapping.channel if mapping else None,
+        {code.upper(): kind for code, kind in line_classes.items()},
     )
 
 
@@ -219,6 +227,7 @@ def _context(
         lookup_orders=lambda ids: _lookup_orders(warehouse, ids),
         pseudonymize=pseudonymize,
         mapping=resolved.mapping,
+        line_classes=resolved.line_classes,
     )
 
 
@@ -329,12 +338,22 @@ def run_import(
                 for p in planned
             ]
             result = apply_staged(
-                warehouse, staging, records, totals_from_items=resolved.preset.totals_from_items
+                warehouse,
+                staging,
+                records,
+                totals_from_items=resolved.preset.totals_from_items,
+                status_from_refunds=resolved.preset.status_from_refunds,
             )
+            classified = classified_lines(staging)
             timings["apply"] = time.perf_counter() - mark
             break
         finally:
             staging.close()
     timings["total"] = time.perf_counter() - started
     tracker.phase("done")
-    return _summary(import_id, resolved.preset.name, planned, streams, rejected, result, reject_path, timings)
+    summary = _summary(
+        import_id, resolved.preset.name, planned, streams, rejected, result, reject_path, timings
+    )
+    summary.non_product_lines = classified.non_product_lines
+    summary.cancellations = classified.cancellations
+    return summary

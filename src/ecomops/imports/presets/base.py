@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -69,6 +69,8 @@ class PresetContext:
     #: Emails → keyed pseudonyms (HMAC with the tenant's secret); the email itself is never stored.
     pseudonymize: Callable[[list[str | None]], list[str | None]]
     mapping: MappingFile | None = None
+    #: Upper-cased code → class of non-product lines (the preset's defaults, changed by ``--mapping``).
+    line_classes: dict[str, str] = field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -96,10 +98,28 @@ class Preset:
     check_kinds: Callable[[dict[str, list[str]]], None] | None = None
     #: The ``source`` namespace of ids when the caller doesn't name one.
     source: str = ""
+    #: Default code → class of non-product lines for presets that classify them; None: the preset
+    #: has no such lines (and ``--mapping`` is not a line-class file for it).
+    line_classes: dict[str, str] | None = None
+    #: Order status follows the quantity refunded (presets whose returns are separate documents).
+    status_from_refunds: bool = False
 
 
 def install_macros(staging: Staging) -> None:
     staging.con.execute(MACROS)
+
+
+def register_line_classes(staging: Staging, ctx: PresetContext) -> None:
+    """The effective code → class table as ``line_classes(code, kind)``, codes upper-cased."""
+    staging.register(
+        "line_classes",
+        pa.table(
+            {
+                "code": pa.array(list(ctx.line_classes), pa.string()),
+                "kind": pa.array(list(ctx.line_classes.values()), pa.string()),
+            }
+        ),
+    )
 
 
 def lookup_existing_orders(staging: Staging, ctx: PresetContext, sql: str) -> None:
