@@ -185,7 +185,8 @@ UPDATE products SET
     attributes = json_merge_patch(coalesce(products.attributes, '{}'), json_object(
         'first_sold_at', least(products.attributes->>'first_sold_at', s.first_sold_at),
         'last_sold_at', greatest(products.attributes->>'last_sold_at', s.last_sold_at),
-        'min_price', CAST(least(TRY_CAST(products.attributes->>'min_price' AS DECIMAL(18,4)), s.lo) AS VARCHAR),
+        'min_price', CAST(least(TRY_CAST(products.attributes->>'min_price' AS DECIMAL(18,4)), s.lo)
+                          AS VARCHAR),
         'max_price', CAST(greatest(TRY_CAST(products.attributes->>'max_price' AS DECIMAL(18,4)), s.hi)
                           AS VARCHAR))),
     price = CASE WHEN (products.attributes->>'last_sold_at') IS NULL
