@@ -142,7 +142,10 @@ BASE_MEASURES: dict[str, BaseMeasure] = {
             Unit.money,
             "Σ refunds.amount of refunds made in the bucket (by refunded_at, whatever the order's date); "
             "breakdown values come from the refunded order (product: the refund's product; category: that "
-            "product's category); a refund whose amount is still unknown counts 0",
+            "product's category; country: the refund's own country when its order is not in the warehouse, "
+            "e.g. an imported cancellation that matched no sale); a refund whose amount is still unknown "
+            "counts 0. Only money given back to customers: platform fees, commissions, adjustments, "
+            "postage and discounts of imports are order_charges, not refunds",
         ),
         BaseMeasure(
             "units_refunded",
@@ -421,7 +424,9 @@ METRICS: tuple[Metric, ...] = (
         "退款率",
         Unit.ratio,
         "refund_value / ordered_value",
-        "Money refunded in the period per unit of GMV placed in the period (by amount, not by order count).",
+        "Money refunded to customers in the period per unit of GMV placed in the period (by amount, not by "
+        "order count). Fees, commissions and adjustments of imported exports are not refunds (see "
+        "refund_value), so they do not raise it.",
         ("refund_value", "ordered_value"),
         ratio("refund_value", "ordered_value"),
     ),
