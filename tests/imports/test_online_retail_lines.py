@@ -70,7 +70,8 @@ def test_cancellations_are_linked_and_non_product_lines_classified(
     }
 
     refunds = importer.query(
-        "SELECT order_id, sku, quantity, amount, customer_id, country FROM refunds ORDER BY refunded_at, order_id"
+        "SELECT order_id, sku, quantity, amount, customer_id, country FROM refunds "
+        "ORDER BY refunded_at, order_id"
     )
     assert refunds == [
         ("C500007", "22960", 1, Decimal("4.0000"), "2", "United Kingdom"),
@@ -105,8 +106,9 @@ def test_cancellations_are_linked_and_non_product_lines_classified(
     ]
     # The catalogue: every product sold, with first/last sale and the price range.
     products = importer.query(
-        "SELECT product_id, name, price, currency, attributes->>'first_sold_at', attributes->>'last_sold_at', "
-        "attributes->>'min_price', attributes->>'max_price' FROM products ORDER BY product_id"
+        "SELECT product_id, name, price, currency, attributes->>'first_sold_at', "
+        "attributes->>'last_sold_at', attributes->>'min_price', attributes->>'max_price' "
+        "FROM products ORDER BY product_id"
     )
     assert products == [
         (
