@@ -14,6 +14,7 @@ import pytest
 from ecomops.imports.mapping import parse_line_classes
 from ecomops.imports.presets.online_retail import LINE_CLASSES
 from ecomops.kernel.errors import ValidationFailed
+from ecomops.products.service import get_product
 from tests.imports.conftest import Importer
 
 HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"
@@ -142,6 +143,21 @@ def test_cancellations_are_linked_and_non_product_lines_classified(
             "1.5000",
         ),
     ]
+
+    # An import-only shop's products explorer knows them (``ecomops products show 22423``).
+    with importer.warehouse.reading() as cur:
+        shown = get_product(cur, "Europe/London", "22423")
+    assert (shown.name, shown.units_sold, shown.revenue, shown.refunded) == (
+        "CAKESTAND",
+        5,
+        Decimal("53.0000"),
+        Decimal("76.5000"),
+    )
+    assert (str(shown.first_sold_at), shown.min_price, shown.max_price) == (
+        "2010-01-04 10:00:00+00:00",
+        Decimal("10.0000"),
+        Decimal("11.0000"),
+    )
 
     # Re-importing changes nothing; a later file with a new sale widens the product's range.
     again = importer.run([_write(tmp_path / "lines.csv", ROWS)], "online-retail-ii")
