@@ -15,58 +15,13 @@ import pytest
 from ecomops.analytics.engine import MetricsQuery, compute_for_warehouse
 from tests.datasets import ONLINE_RETAIL_YEAR1 as YEAR1
 from tests.imports.conftest import Importer, read_rejects
+from tests.imports.retail_rules import CLASSES, link_cancellations
 
 E4 = Decimal("0.0001")
 
 
 def _money(units_e4: int) -> Decimal:
     return (Decimal(units_e4) * E4).quantize(E4)
-
-
-#: The preset's documented line classes (docs/imports.md), written out again for the reference.
-CLASSES = {
-    "POST": "shipping",
-    "DOT": "shipping",
-    "C2": "shipping",
-    "D": "discount",
-    "AMAZONFEE": "fee",
-    "BANK CHARGES": "fee",
-    "CRUK": "fee",
-    "M": "adjustment",
-    "MANUAL": "adjustment",
-    "ADJUST": "adjustment",
-    "ADJUST2": "adjustment",
-    "B": "adjustment",
-    "S": "sample",
-}
-
-
-def _link_cancellations(df: pd.DataFrame, sale: pd.Series, refund: pd.Series) -> pd.DataFrame:
-    """The documented rule, computed row by row: each cancellation line (in time, then file order) takes
-    units from its customer's sales lines of the same StockCode dated no later, newest first, up to what
-    each line has left. One row per piece: the cancellation's row, the order it went to (None) and units."""
-    sales = df[sale & (df["Customer ID"] != "")].reset_index()
-    left = sales["qty"].to_dict()
-    by_pair: dict[tuple[str, str], list[int]] = {}
-    for i, row in sales.sort_values(["InvoiceDate", "index"]).iterrows():
-        by_pair.setdefault((row["Customer ID"], row["StockCode"]), []).append(i)
-    pieces = []
-    cancels = df[refund].reset_index().sort_values(["InvoiceDate", "index"])
-    for _, c in cancels.iterrows():
-        wanted = -c["qty"]
-        if c["Customer ID"] != "":
-            for i in reversed(by_pair.get((c["Customer ID"], c["StockCode"]), [])):
-                if wanted == 0:
-                    break
-                if sales.at[i, "InvoiceDate"] > c["InvoiceDate"] or left[i] == 0:
-                    continue
-                taken = min(wanted, left[i])
-                left[i] -= taken
-                wanted -= taken
-                pieces.append((c["index"], sales.at[i, "Invoice"], taken))
-        if wanted:
-            pieces.append((c["index"], None, wanted))
-    return pd.DataFrame(pieces, columns=["row", "order", "units"])
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +53,7 @@ def reference() -> dict[str, object]:
     totals = goods.add(extra.reindex(order_ids).fillna(0), fill_value=0).astype("int64")
     by_country = totals.groupby(heads.loc[order_ids, "Country"].fillna("")).sum()
 
-    pieces = _link_cancellations(df, sale, refund)
+    pieces = link_cancellations(df, sale, refund)
     pieces["amount"] = pieces["units"] * df.loc[pieces["row"], "price"].to_numpy()
     matched = pieces["order"].notna()
     pieces["country"] = df.loc[pieces["row"], "Country"].to_numpy()

@@ -185,7 +185,14 @@ def test_a_file_from_before_modules_owned_their_migrations_is_converted(tmp_path
             con.execute(by_key[key].sql)
             con.execute("INSERT INTO _schema_migrations (version, name) VALUES (?, ?)", [version, key[0]])
         assert applied_versions(con) == {"platform": 1, "imports": 1, "analytics": 1}
-        assert migrate(con) == [("ingest", 1), ("analytics", 2), ("analytics", 3), ("analytics", 4)]
+        assert migrate(con) == [
+            ("ingest", 1),
+            ("analytics", 2),
+            ("analytics", 3),
+            ("analytics", 4),
+            ("analytics", 5),
+            ("orders", 1),
+        ]
         assert is_current(con)
         legacy = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = '_schema_migrations'"
