@@ -26,6 +26,7 @@ from ecomops.simulate.service import seed_demo
 from ecomops.tenancy import service as tenancy
 from tests.analytics.reference import Frames
 from tests.datasets import ONLINE_RETAIL_YEAR1 as YEAR1
+from tests.imports.retail_rules import CLASSES, link_cancellations
 
 #: Nine December days of 2009 (for same-period-last-year) and 25 days of late 2010.
 SLICES = (("2009-12-01", "2009-12-10"), ("2010-11-15", "2010-12-10"))
@@ -75,13 +76,20 @@ def write_slice(path: Path) -> pd.DataFrame:
 
 
 def retail_frames(df: pd.DataFrame) -> Frames:
-    """docs/imports.md's Online Retail II rules applied to the raw rows with pandas."""
+    """docs/imports.md's Online Retail II rules applied to the raw rows with pandas: non-product lines
+    are charges (shipping and discounts of an order's invoice go into its total), cancellations are
+    linked to the sales they undo (``tests.imports.retail_rules``)."""
+    df = df.copy()
+    df["StockCode"] = df["StockCode"].str.strip()
     qty = df["Quantity"].astype("int64")
     price = (df["Price"].astype(float) * 10_000).round().astype("int64")
+    df["qty"], df["price"] = qty, price
     cancel = df["Invoice"].str.startswith("C")
-    valid = ~((~cancel & (qty <= 0)) | (price < 0) | (cancel & (qty >= 0)))
+    kind = df["StockCode"].str.upper().map(CLASSES).fillna("product")
+    product = kind == "product"
+    valid = ~(product & ((~cancel & (qty <= 0)) | (price < 0) | (cancel & (qty >= 0))))
     ts = pd.to_datetime(df["InvoiceDate"]).dt.tz_localize("Europe/London").dt.tz_convert("UTC")
-    sale, refund = valid & ~cancel, valid & cancel
+    sale, refund = valid & ~cancel & product, valid & cancel & product
     lines = pd.DataFrame(
         {
             "order_id": df.loc[sale, "Invoice"],
@@ -90,31 +98,42 @@ def retail_frames(df: pd.DataFrame) -> Frames:
             "quantity": qty[sale],
             "line_e4": (qty * price)[sale],
             "ts": ts[sale],
-            "customer_id": df.loc[sale, "Customer ID"].replace("", None),
-            "country": df.loc[sale, "Country"].replace("", None),
         }
     )
+    heads = df[valid & ~cancel].replace("", None).groupby("Invoice", sort=False)[["Customer ID", "Country"]]
+    heads = heads.first()  # first non-null, in file order
     grouped = lines.groupby("order_id", sort=False)
-    orders = pd.DataFrame(
-        {
-            "ts": grouped["ts"].min(),
-            "total_e4": grouped["line_e4"].sum(),
-            "customer_id": grouped["customer_id"].first(),  # first non-null, in file order
-            "country": grouped["country"].first(),
-        }
-    ).reset_index()
-    orders["merch_e4"] = orders["total_e4"]
-    orders["status"] = "paid"
+    orders = pd.DataFrame({"ts": grouped["ts"].min(), "goods_e4": grouped["line_e4"].sum()})
+    charged = valid & ~product & kind.isin(["shipping", "discount"])
+    extra = pd.DataFrame(
+        {"order_id": df.loc[charged, "Invoice"], "kind": kind[charged], "e4": (qty * price)[charged]}
+    )
+    shipping = extra[extra["kind"] == "shipping"].groupby("order_id")["e4"].sum()
+    discount = extra[extra["kind"] == "discount"].groupby("order_id")["e4"].sum()  # negative when given
+    orders["total_e4"] = (
+        orders["goods_e4"]
+        + shipping.reindex(orders.index).fillna(0)
+        + discount.reindex(orders.index).fillna(0)
+    ).astype("int64")
+    orders["merch_e4"] = (orders["goods_e4"] + discount.reindex(orders.index).fillna(0)).astype("int64")
+    orders["customer_id"] = heads.loc[orders.index, "Customer ID"].to_numpy()
+    orders["country"] = heads.loc[orders.index, "Country"].to_numpy()
+    orders = orders.drop(columns="goods_e4").rename_axis("order_id").reset_index()
+    orders["status"] = "paid"  # refunded/partially_refunded orders count the same in every metric
     orders["currency"] = "GBP"
     for col in ("anonymous_id", "channel", "utm_source", "utm_medium", "utm_campaign", "region", "device"):
         orders[col] = None
+    pieces = link_cancellations(df, sale, refund)
+    rows = df.loc[pieces["row"]]
     refunds = pd.DataFrame(
         {
-            "order_id": df.loc[refund, "Invoice"],
-            "product_id": df.loc[refund, "StockCode"],
-            "ts": ts[refund],
-            "amount_e4": (qty * price)[refund].abs(),
+            "order_id": pieces["order"].where(pieces["order"].notna(), rows["Invoice"].to_numpy()).to_numpy(),
+            "product_id": rows["StockCode"].to_numpy(),
+            "ts": ts.loc[pieces["row"]].to_numpy(),
+            "amount_e4": (pieces["units"] * rows["price"].to_numpy()).to_numpy(),
+            "quantity": pieces["units"].to_numpy(),
             "currency": "GBP",
+            "country": rows["Country"].replace("", None).to_numpy(),
         }
     )
     empty_events = pd.DataFrame(columns=["ts", "type", "event", "anonymous_id", "user_id"])
@@ -182,7 +201,7 @@ def shop_frames(warehouse: Warehouse) -> Frames:
     refunds = _df(
         warehouse,
         "SELECT order_id, product_id, refunded_at AS ts, CAST(amount * 10000 AS BIGINT) AS amount_e4, "
-        "currency FROM refunds",
+        "coalesce(quantity, 0) AS quantity, currency FROM refunds",
     )
     events = _df(
         warehouse,

@@ -32,7 +32,8 @@ SPEND_DIMS = {"channel": "channel", "source": "utm_source", "campaign": "utm_cam
 @dataclass
 class Frames:
     """orders: order_id ts status currency total_e4 merch_e4 customer_id anonymous_id + ORDER_DIMS columns;
-    lines: order_id product_id category quantity line_e4; refunds: order_id product_id ts amount_e4 currency;
+    lines: order_id product_id category quantity line_e4;
+    refunds: order_id product_id ts amount_e4 quantity currency [country: of refunds without an order];
     events: ts type event anonymous_id user_id + dims; spend: date spend_e4 currency utm_*/channel;
     products: product_id category cost_e4 (nullable)."""
 
@@ -186,6 +187,7 @@ def reference(
     put(
         lines,
         line_value=("line_e4", "sum"),
+        units_sold=("quantity", "sum"),
         line_cost=("cost", "sum"),
         no_cost=("no_cost", "sum"),
         a_value=("a_value", "sum"),
@@ -203,11 +205,14 @@ def reference(
     elif breakdown:
         col = ORDER_DIMS[breakdown]
         by_order = f.orders.set_index("order_id")[col]
-        r["dim"] = _dim(r["order_id"].map(by_order))
+        value = r["order_id"].map(by_order)
+        if col == "country" and "country" in r:  # a refund without an order keeps its own country
+            value = value.where(r["order_id"].isin(by_order.index), r["country"])
+        r["dim"] = _dim(value)
     else:
         r["dim"] = NONE
     r["label"] = label(r["ts"])
-    put(r, refunds=("amount_e4", "sum"))
+    put(r, refunds=("amount_e4", "sum"), units_refunded=("quantity", "sum"))
 
     # --- traffic -----------------------------------------------------------------------------------
     if not line_level and len(f.events):
@@ -262,6 +267,8 @@ def _metrics(c: dict[str, Any]) -> dict[str, Any]:
         "uv_value": _money_ratio(g("ordered"), g("visitors")),
         "add_to_cart_rate": _ratio(g("cart"), g("visitors")),
         "refunds": money(g("refunds")),
+        "units_sold": int(g("units_sold")),
+        "units_refunded": int(g("units_refunded")),
         "refund_rate": _ratio(g("refunds"), g("ordered")),
         "repurchase_rate": _ratio(g("repeat"), g("buyers")),
         "new_buyers": int(g("new")),

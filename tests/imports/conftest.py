@@ -59,6 +59,7 @@ class Importer:
             "orders",
             "order_items",
             "refunds",
+            "order_charges",
             "customers",
             "products",
             "reviews",

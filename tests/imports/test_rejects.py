@@ -18,7 +18,7 @@ BAD_ROWS = [
     "538002,22425,X,1,2010-13-45 99:00:00,1.00,,France",  # 3 bad date
     "538003,,NO STOCKCODE,1,2010-12-01 10:00:00,,13085,France",  # 4 two problems
     "538004,22426,LOST,-3,2010-12-01 10:00:00,0,,United Kingdom",  # 5 stock adjustment
-    "A538005,B,Adjust bad debt,1,2010-12-01 10:00:00,-11062.06,,United Kingdom",  # 6 negative price
+    "538005,22431,PRICE TYPO,1,2010-12-01 10:00:00,-11.06,,United Kingdom",  # 6 negative price (a product)
     "C538006,22423,CANCEL,5,2010-12-01 10:00:00,12.75,13085,United Kingdom",  # 7 positive cancel
     '538007,22427,"SHORT ROW",1,2010-12-01 10:00:00',  # 8 too few fields
     '538008,22428,"MULTI\nLINE DESCRIPTION",1,2010-12-01 10:00:00,2.5,13085,Spain',  # 9 ok, spans 2 lines
@@ -52,7 +52,12 @@ def test_reject_file_lists_row_column_value_reason(importer: Importer, tmp_path:
             "-3",
             "quantity must be positive on a sales invoice (zero or negative lines are stock adjustments)",
         ),
-        ("6", "Price", "-11062.06", "negative price (bad-debt adjustment), not a sale"),
+        (
+            "6",
+            "Price",
+            "-11.06",
+            "negative price on a product line (not a sale; classify the code if it is an adjustment)",
+        ),
         ("7", "Quantity", "5", "cancellation line must have a negative quantity"),
         ("8", "", '538007,22427,"SHORT ROW",1,2010-12-01 10:00:00', "expected 8 fields, found 5"),
         ("11", "Quantity", "1.5", "not a whole number"),

@@ -191,6 +191,8 @@ def test_a_file_from_before_modules_owned_their_migrations_is_converted(tmp_path
             ("analytics", 3),
             ("analytics", 4),
             ("analytics", 5),
+            ("analytics", 6),
+            ("orders", 1),
         ]
         assert is_current(con)
         legacy = con.execute(

@@ -50,6 +50,7 @@ class Family(StrEnum):
     sales = "sales"  # orders (or their lines, for product/category breakdowns)
     lines = "lines"  # order lines with product cost
     refunds = "refunds"
+    units = "units"  # order lines' quantities (no product cost needed)
     traffic = "traffic"  # page/screen/track events
     spend = "spend"  # ad_spend
 
@@ -149,7 +150,24 @@ BASE_MEASURES: dict[str, BaseMeasure] = {
             Unit.money,
             "Σ refunds.amount of refunds made in the bucket (by refunded_at, whatever the order's date); "
             "breakdown values come from the refunded order (product: the refund's product; category: that "
-            "product's category); a refund whose amount is still unknown counts 0",
+            "product's category; country: the refund's own country when its order is not in the warehouse, "
+            "e.g. an imported cancellation that matched no sale); a refund whose amount is still unknown "
+            "counts 0. Only money given back to customers: platform fees, commissions, adjustments, "
+            "postage and discounts of imports are order_charges, not refunds",
+        ),
+        BaseMeasure(
+            "units_refunded",
+            Family.refunds,
+            Unit.count,
+            "Σ refunds.quantity of refunds made in the bucket (by refunded_at), with the breakdown values "
+            "of refund_value; refunds without a quantity (whole-order refunds) count 0",
+        ),
+        BaseMeasure(
+            "units_sold",
+            Family.units,
+            Unit.count,
+            "Σ order_items.quantity of the lines of counted orders placed in the bucket (non-product lines "
+            "such as postage, fees or adjustments are not order lines)",
         ),
         BaseMeasure(
             "visitor_count",
@@ -398,14 +416,39 @@ METRICS: tuple[Metric, ...] = (
         measure("refund_value"),
     ),
     Metric(
+        "units_sold",
+        "Units sold",
+        "销量（件数）",
+        Unit.count,
+        "units_sold",
+        "Units on the order lines of orders placed in the period (cancelled/canceled/voided excluded), "
+        "before refunds. By product or category: that product's or category's lines, so the top products "
+        "by units are one request (breakdown=product).",
+        ("units_sold",),
+        measure("units_sold"),
+    ),
+    Metric(
+        "units_refunded",
+        "Units refunded",
+        "退货件数",
+        Unit.count,
+        "units_refunded",
+        "Units refunded in the period (by refund date), whatever the date of the order; whole-order refunds "
+        "without a quantity count 0. By product: the refund's product.",
+        ("units_refunded",),
+        measure("units_refunded"),
+    ),
+    Metric(
         "refund_rate",
         "Refund rate",
         "退款率",
         Unit.ratio,
         "refund_value / ordered_value",
-        "Money refunded in the period per unit of GMV placed in the period (by amount, not by order count). "
-        "A flow ratio: both are the period's own money in the reporting currency, but the refunds may "
-        "belong to orders of earlier periods, so it is not the share of this period's orders refunded.",
+        "Money refunded to customers in the period per unit of GMV placed in the period (by amount, not by "
+        "order count). A flow ratio: both are the period's own money in the reporting currency, but the "
+        "refunds may belong to orders of earlier periods, so it is not the share of this period's orders "
+        "refunded. Fees, commissions and adjustments of imported exports are not refunds (see refund_value), "
+        "so they do not raise it.",
         ("refund_value", "ordered_value"),
         ratio("refund_value", "ordered_value"),
     ),

@@ -59,9 +59,9 @@ BASIS_WORDS = {
 
 
 def family_of(measure: str) -> Family:
-    """Order lines are orders' facts: they share the orders' days."""
+    """Order lines (and their units) are orders' facts: they share the orders' days."""
     family = BASE_MEASURES[measure].family
-    return Family.sales if family is Family.lines else family
+    return Family.sales if family in (Family.lines, Family.units) else family
 
 
 def families(metric: Metric) -> list[Family]:

@@ -111,7 +111,8 @@ def _inserts(full: bool) -> list[str]:
             GROUP BY ALL""",
         f"""INSERT INTO rollup_refunds
             SELECT date_trunc('hour', r.refunded_at), r.currency, r.product_id, o.channel, o.utm_source,
-                   o.utm_campaign, o.region, o.country, o.device, sum(r.amount)
+                   o.utm_campaign, o.region, coalesce(o.country, r.country), o.device, sum(r.amount),
+                   coalesce(sum(r.quantity), 0)
             FROM refunds r LEFT JOIN orders o ON o.order_id = r.order_id
             WHERE {_scope("r.refunded_at", full)}
             GROUP BY ALL""",
@@ -513,8 +514,23 @@ def _refunds_sql(breakdown: Breakdown | None) -> str:
         assert breakdown.orders is not None
         d = dim(f"r.{breakdown.orders}")
     return f"""WITH {_HB}
-SELECT hb.b_label, {d} AS d, coalesce(sum(r.refund_value), 0) AS refund_value
+SELECT hb.b_label, {d} AS d, coalesce(sum(r.refund_value), 0) AS refund_value,
+       coalesce(sum(r.units_refunded), 0) AS units_refunded
 FROM rollup_refunds r JOIN hb ON r.hour = hb.hour {join}
+WHERE r.currency = $currency AND {_SPAN}
+GROUP BY ALL"""
+
+
+def _units_sql(breakdown: Breakdown | None) -> str:
+    if breakdown is not None and breakdown.items is not None:
+        d = dim(f"r.{breakdown.items}")
+    elif breakdown is not None and breakdown.orders is not None:
+        d = dim(f"r.{breakdown.orders}")
+    else:
+        d = f"'{NONE_LABEL}'"
+    return f"""WITH {_HB}
+SELECT hb.b_label, {d} AS d, coalesce(sum(r.quantity), 0) AS units_sold
+FROM rollup_lines r JOIN hb ON r.hour = hb.hour
 WHERE r.currency = $currency AND {_SPAN}
 GROUP BY ALL"""
 
@@ -652,8 +668,16 @@ class RollupSource:
                 "attributed_lines_without_cost",
             ]
             return self._hourly(_lines_sql(breakdown), buckets, {"currency": currency}, breakdown, names)
+        if family is Family.units:
+            return self._hourly(
+                _units_sql(breakdown), buckets, {"currency": currency}, breakdown, ["units_sold"]
+            )
         return self._hourly(
-            _refunds_sql(breakdown), buckets, {"currency": currency}, breakdown, ["refund_value"]
+            _refunds_sql(breakdown),
+            buckets,
+            {"currency": currency},
+            breakdown,
+            ["refund_value", "units_refunded"],
         )
 
     def _sales(

@@ -171,6 +171,8 @@ class FactsSource:
             return self._lines(b, breakdown, currency)
         if family is Family.refunds:
             return self._refunds(b, breakdown, currency)
+        if family is Family.units:
+            return self._units(b, breakdown, currency)
         if family is Family.traffic:
             return self._traffic(b, breakdown)
         return self._spend(b, breakdown, currency)
@@ -286,23 +288,36 @@ class FactsSource:
         r = self._t("refunds")
         r = r.filter(r.currency == currency)
         if breakdown is None:
-            rows = r.select(ts=r.refunded_at, amount=r.amount, dim=ibis.literal(NONE_LABEL))
+            rows = r.select(ts=r.refunded_at, amount=r.amount, units=r.quantity, dim=ibis.literal(NONE_LABEL))
         elif breakdown.id == "product":
-            rows = r.select(ts=r.refunded_at, amount=r.amount, dim=_dim(r.product_id))
+            rows = r.select(ts=r.refunded_at, amount=r.amount, units=r.quantity, dim=_dim(r.product_id))
         elif breakdown.id == "category":
             p = self._t("products")
             p = p.select(p_id=p.product_id, p_category=p.category)
             jr = r.left_join(p, r.product_id == p.p_id)
-            rows = jr.select(ts=jr.refunded_at, amount=jr.amount, dim=_dim(jr.p_category))
+            rows = jr.select(ts=jr.refunded_at, amount=jr.amount, units=jr.quantity, dim=_dim(jr.p_category))
         else:
             orders = self._t("orders")
             assert breakdown.orders is not None
             oo = orders.select(o_id=orders.order_id, o_dim=orders[breakdown.orders])
             jr = r.left_join(oo, r.order_id == oo.o_id)
-            rows = jr.select(ts=jr.refunded_at, amount=jr.amount, dim=_dim(jr.o_dim))
+            # A refund not tied to an order in the warehouse carries its own country (imports).
+            o_dim = ibis.coalesce(jr.o_dim, jr.country) if breakdown.orders == "country" else jr.o_dim
+            rows = jr.select(ts=jr.refunded_at, amount=jr.amount, units=jr.quantity, dim=_dim(o_dim))
         j = self._bucketed(rows, b)
         zero = ibis.literal(Decimal(0), type="decimal(38, 4)")
-        agg = j.group_by(["b_label", "dim"]).aggregate(refund_value=j.amount.sum().fill_null(zero))
+        agg = j.group_by(["b_label", "dim"]).aggregate(
+            refund_value=j.amount.sum().fill_null(zero), units_refunded=j.units.sum().fill_null(0)
+        )
+        return self._cells(agg, breakdown)
+
+    def _units(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
+        o = self._orders(breakdown, currency)
+        i = self._t("order_items")
+        j0 = i.join(o, i.order_id == o.o_id)
+        dim = _dim(j0[breakdown.items]) if breakdown is not None and breakdown.items else j0.dim
+        j = self._bucketed(j0.select(ts=j0.ts, units=j0.quantity, dim=dim), b)
+        agg = j.group_by(["b_label", "dim"]).aggregate(units_sold=j.units.sum().fill_null(0))
         return self._cells(agg, breakdown)
 
     def _traffic(self, b: ir.Table, breakdown: Breakdown | None) -> Cells:

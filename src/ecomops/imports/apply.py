@@ -49,10 +49,10 @@ STEPS: list[Step] = [
         "products",
         "products",
         ("product_id",),
-        """INSERT INTO products (product_id, sku, name, category, attributes, updated_at)
+        """INSERT INTO products (product_id, sku, name, category, attributes, price, currency, updated_at)
            SELECT s.product_id, s.sku, s.name,
                   CASE WHEN s.translate_category THEN coalesce(t.translation, s.category) ELSE s.category END,
-                  s.attributes, now()
+                  s.attributes, s.price, s.currency, now()
            FROM new_rows s
            LEFT JOIN product_category_translations t
                   ON s.translate_category AND t.category = s.category AND t.language = 'en'""",
@@ -100,9 +100,19 @@ STEPS: list[Step] = [
         "refunds",
         ("refund_id",),
         """INSERT INTO refunds (refund_id, order_id, product_id, sku, quantity, amount, currency, reason,
-                                source, refunded_at)
+                                source, refunded_at, customer_id, country)
            SELECT refund_id, order_id, product_id, sku, quantity, amount, currency, reason, source,
-                  refunded_at
+                  refunded_at, customer_id, country
+           FROM new_rows""",
+    ),
+    Step(
+        "charges",
+        "order_charges",
+        ("charge_id",),
+        """INSERT INTO order_charges (charge_id, order_id, kind, code, description, quantity, amount,
+                                      currency, customer_id, country, source, charged_at)
+           SELECT charge_id, order_id, kind, code, description, quantity, amount, currency, customer_id,
+                  country, source, charged_at
            FROM new_rows""",
     ),
     Step(
@@ -138,20 +148,65 @@ STEPS: list[Step] = [
 ]
 
 #: Lines added to orders that existed before this import raise those orders' totals (computed in
-#: staging, applied in the warehouse as ``added_lines``).
+#: staging, applied in the warehouse as ``added_lines``): goods, and shipping and discount charges.
 ADDED_LINES = """
-SELECT order_id, sum(line_total) AS subtotal, sum(shipping) AS shipping, sum(quantity) AS quantity
-FROM st_items
-WHERE is_new AND order_id NOT IN (SELECT order_id FROM st_orders WHERE is_new)
+SELECT order_id, sum(subtotal) AS subtotal, sum(shipping) AS shipping, sum(discount) AS discount,
+       sum(quantity) AS quantity
+FROM (SELECT order_id, line_total AS subtotal, shipping, CAST(0 AS DECIMAL(18,4)) AS discount, quantity
+      FROM st_items WHERE is_new
+      UNION ALL
+      SELECT order_id, 0, CASE WHEN kind = 'shipping' THEN amount ELSE 0 END,
+             CASE WHEN kind = 'discount' THEN -amount ELSE 0 END, 0
+      FROM st_charges WHERE is_new AND kind IN ('shipping', 'discount'))
+WHERE order_id NOT IN (SELECT order_id FROM st_orders WHERE is_new)
 GROUP BY order_id
 """
 ADD_LINES_TO_EXISTING_ORDERS = """
 UPDATE orders SET subtotal = orders.subtotal + a.subtotal,
                   shipping = orders.shipping + a.shipping,
-                  total = orders.total + a.subtotal + a.shipping,
+                  discount = orders.discount + a.discount,
+                  total = orders.total + a.subtotal + a.shipping - a.discount,
                   items_count = orders.items_count + a.quantity
 FROM added_lines a
 WHERE orders.order_id = a.order_id
+"""
+
+#: Presets whose returns are separate documents: an order's status follows the units refunded against
+#: it (all units: refunded; some: partially refunded), for the orders this import touched. Orders in
+#: another state (cancelled, shipped…) keep it.
+REFUND_STATUS = """
+UPDATE orders SET status = CASE WHEN r.units >= orders.items_count THEN 'refunded'
+                                WHEN r.units > 0 THEN 'partially_refunded' ELSE 'paid' END
+FROM (SELECT t.order_id, coalesce(sum(refunds.quantity), 0) AS units
+      FROM touched_orders t LEFT JOIN refunds ON refunds.order_id = t.order_id
+      GROUP BY t.order_id) r
+WHERE orders.order_id = r.order_id AND orders.status IN ('paid', 'partially_refunded', 'refunded')
+"""
+
+#: Products seen again by an import that builds the catalogue from sales widen their first/last sale
+#: and price range; the latest price and name follow the latest sale.
+SOLD_AGAIN = """
+SELECT product_id, name, price, attributes->>'first_sold_at' AS first_sold_at,
+       attributes->>'last_sold_at' AS last_sold_at, TRY_CAST(attributes->>'min_price' AS DECIMAL(18,4)) AS lo,
+       TRY_CAST(attributes->>'max_price' AS DECIMAL(18,4)) AS hi
+FROM st_products WHERE NOT is_dup AND NOT is_new AND (attributes->>'first_sold_at') IS NOT NULL
+"""
+WIDEN_PRODUCTS = """
+UPDATE products SET
+    attributes = json_merge_patch(coalesce(products.attributes, '{}'), json_object(
+        'first_sold_at', least(products.attributes->>'first_sold_at', s.first_sold_at),
+        'last_sold_at', greatest(products.attributes->>'last_sold_at', s.last_sold_at),
+        'min_price', CAST(least(TRY_CAST(products.attributes->>'min_price' AS DECIMAL(18,4)), s.lo)
+                          AS VARCHAR),
+        'max_price', CAST(greatest(TRY_CAST(products.attributes->>'max_price' AS DECIMAL(18,4)), s.hi)
+                          AS VARCHAR))),
+    price = CASE WHEN (products.attributes->>'last_sold_at') IS NULL
+                   OR s.last_sold_at >= (products.attributes->>'last_sold_at') THEN s.price
+                 ELSE products.price END,
+    name = coalesce(products.name, s.name),
+    updated_at = now()
+FROM sold_again s
+WHERE products.product_id = s.product_id
 """
 
 #: Customers seen again widen their first/last-seen range (``seen_again`` from staging).
@@ -172,6 +227,7 @@ TOUCHED_ORDERS = """
 SELECT order_id FROM st_orders WHERE is_new
 UNION SELECT order_id FROM st_items WHERE is_new
 UNION SELECT order_id FROM st_refunds WHERE is_new
+UNION SELECT order_id FROM st_charges WHERE is_new
 """
 
 #: Events this import inserted, with the columns the rollups merge (as inserted: no user id or campaign).
@@ -179,19 +235,22 @@ NEW_EVENTS = """SELECT ts, type, event, anonymous_id, NULL::VARCHAR AS user_id, 
     NULL::VARCHAR AS utm_campaign, region, country, device FROM st_events WHERE is_new"""
 NEW_EVENT_TIMES = "imported_events"
 
-#: Rows of each input file whose record was newly inserted (derived records have no file).
+#: Rows of each input file whose record was newly inserted (derived records have no file). A row may
+#: give several records (a cancellation line split over the sales it undoes, a session's events): rows are
+#: counted once.
 LOADED_BY_FILE = """
-SELECT _file, count(*) FROM (
-    SELECT _file FROM st_translations WHERE is_new
-    UNION ALL SELECT _file FROM st_products WHERE is_new
-    UNION ALL SELECT _file FROM st_sellers WHERE is_new
-    UNION ALL SELECT _file FROM st_customers WHERE is_new
-    UNION ALL SELECT _file FROM st_orders WHERE is_new
-    UNION ALL SELECT _file FROM st_items WHERE is_new
-    UNION ALL SELECT _file FROM st_refunds WHERE is_new
-    UNION ALL SELECT _file FROM st_payments WHERE is_new
-    UNION ALL SELECT _file FROM st_reviews WHERE is_new
-    UNION ALL SELECT _file FROM st_events WHERE is_new AND _record
+SELECT _file, count(DISTINCT _row) FROM (
+    SELECT _file, _row FROM st_translations WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_products WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_sellers WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_customers WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_orders WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_items WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_refunds WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_charges WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_payments WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_reviews WHERE is_new
+    UNION ALL SELECT _file, _row FROM st_events WHERE is_new AND _record
 ) WHERE _file IS NOT NULL GROUP BY _file
 """
 
@@ -214,6 +273,38 @@ class ApplyResult:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     loaded_by_file: dict[int, int] = field(default_factory=dict)
+
+
+#: Non-product lines of this import's files per class (duplicates within the import counted once).
+CHARGE_COUNTS = "SELECT kind, count(*) FROM u_charges GROUP BY kind ORDER BY kind"
+#: Cancellation lines by how much of them was linked to earlier sales (presets that link returns).
+CANCELLATION_COUNTS = """
+SELECT count(*) FILTER (WHERE all_matched), count(*) FILTER (WHERE any_matched AND NOT all_matched),
+       count(*) FILTER (WHERE NOT any_matched)
+FROM (SELECT bool_and(matched) AS all_matched, bool_or(matched) AS any_matched
+      FROM u_refunds WHERE matched IS NOT NULL GROUP BY _file, _row)
+"""
+
+
+@dataclass(frozen=True)
+class ClassifiedLines:
+    """What the import summary reports about lines that are not plain sales."""
+
+    #: class (shipping, discount, fee, adjustment, sample) → lines.
+    non_product_lines: dict[str, int]
+    #: matched / partly_matched / unmatched → cancellation lines; empty when the preset links none.
+    cancellations: dict[str, int]
+
+
+def classified_lines(staging: Staging) -> ClassifiedLines:
+    charges = {str(kind): int(n) for kind, n in staging.run(CHARGE_COUNTS).fetchall()}
+    matched, partly, unmatched = staging.run(CANCELLATION_COUNTS).fetchall()[0]
+    cancellations = (
+        {"matched": int(matched), "partly_matched": int(partly), "unmatched": int(unmatched)}
+        if matched + partly + unmatched
+        else {}
+    )
+    return ClassifiedLines(charges, cancellations)
 
 
 def _count(cur: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -283,6 +374,7 @@ def apply_staged(
     files: list[FileRecord],
     *,
     totals_from_items: bool,
+    status_from_refunds: bool = False,
 ) -> ApplyResult:
     """Insert every staged table's new rows and record the files, atomically."""
     result = ApplyResult()
@@ -296,15 +388,18 @@ def apply_staged(
                 cur, staging, "added_lines", ADDED_LINES, ADD_LINES_TO_EXISTING_ORDERS
             )
         result.updated["customers"] = _update_from(cur, staging, "seen_again", SEEN_AGAIN, WIDEN_CUSTOMERS)
+        result.updated["products"] = _update_from(cur, staging, "sold_again", SOLD_AGAIN, WIDEN_PRODUCTS)
+        touched = staging.arrow(TOUCHED_ORDERS)
+        if status_from_refunds:
+            cur.register("touched_orders", touched)
+            try:
+                _count(cur, REFUND_STATUS)
+            finally:
+                cur.unregister("touched_orders")
         # Rollups of the hours these orders, lines, refunds and events fall in, in this same transaction.
         cur.register(NEW_EVENT_TIMES, staging.arrow(NEW_EVENTS))
         try:
-            facts.publish(
-                cur,
-                facts.FactsChanged(
-                    "loaded", order_ids=staging.arrow(TOUCHED_ORDERS), events_table=NEW_EVENT_TIMES
-                ),
-            )
+            facts.publish(cur, facts.FactsChanged("loaded", order_ids=touched, events_table=NEW_EVENT_TIMES))
         finally:
             cur.unregister(NEW_EVENT_TIMES)
         result.loaded_by_file = {int(f): int(n) for f, n in staging.run(LOADED_BY_FILE).fetchall()}

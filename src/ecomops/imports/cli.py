@@ -125,6 +125,17 @@ def _print_summary(job: ImportJobView) -> None:
     events = summary.get("inserted", {}).get("events", 0)
     if events:
         console.print(f"new events {events:,} (session imports: see `ecomops sessions`)")
+    cancellations = summary.get("cancellations") or {}
+    if cancellations:
+        console.print(
+            f"cancellation lines linked to earlier sales: {cancellations['matched']:,} matched, "
+            f"{cancellations['partly_matched']:,} partly, {cancellations['unmatched']:,} unmatched"
+        )
+    classes = summary.get("non_product_lines") or {}
+    if classes:
+        console.print(
+            "non-product lines: " + ", ".join(f"{kind} {n:,}" for kind, n in sorted(classes.items()))
+        )
     if summary["rows_rejected"]:
         console.print(
             f"[yellow]{summary['rows_rejected']:,} rows rejected[/yellow], reasons in "
@@ -143,7 +154,7 @@ def import_cmd(
     mapping: Annotated[
         Path | None,
         typer.Option(
-            help="YAML mapping file (generic and sessions presets)",
+            help="YAML mapping file (generic and sessions presets) or line-class file (online-retail-ii)",
             exists=True,
             dir_okay=False,
             readable=True,

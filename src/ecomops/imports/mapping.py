@@ -1,4 +1,5 @@
-"""The generic preset's mapping file: which source column feeds which warehouse field.
+"""Mapping files: the generic preset's (which source column feeds which warehouse field) and the
+line-class file of presets that classify non-product lines (which stock code is postage, a fee…).
 
 Validated with Pydantic (unknown keys are errors, so a typo like ``quantitiy`` is reported
 instead of silently ignored) and turned into one ``ValidationFailed`` whose message names the
@@ -8,13 +9,15 @@ first problem and whose details list all of them with their location in the file
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ecomops.kernel.clock import validate_timezone
 from ecomops.kernel.errors import ValidationFailed
+
+_M = TypeVar("_M", bound=BaseModel)
 
 SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 #: Warehouse order statuses a mapping may produce.
@@ -131,6 +134,38 @@ class MappingFile(BaseModel):
         return [f for f in self.timestamp_format or [] if "%z" not in f and "%Z" not in f]
 
 
+#: What a non-product line of an export is in the order model (``order_charges.kind``); ``product``
+#: in a line-class file makes a code an ordinary product line again.
+LineClass = Literal["shipping", "discount", "fee", "adjustment", "sample", "product"]
+
+
+class LineClassFile(BaseModel):
+    """``--mapping`` of a preset that classifies lines by code (e.g. online-retail-ii)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: int = Field(default=1, ge=1, le=1)
+    #: true: only the codes listed here are non-product lines; false: they change the preset's defaults.
+    replace_defaults: bool = False
+    #: Stock code (matched ignoring case and surrounding spaces) → class, or ``product``.
+    non_product_lines: dict[str, LineClass] = Field(default_factory=dict)
+
+    @field_validator("non_product_lines")
+    @classmethod
+    def _codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for code in value:
+            if not code.strip():
+                raise ValueError("a stock code must not be empty")
+        return value
+
+    def apply_to(self, defaults: dict[str, str]) -> dict[str, str]:
+        """The effective code → class table: upper-cased codes, ``product`` entries removed."""
+        merged = {} if self.replace_defaults else {k.upper(): v for k, v in defaults.items()}
+        for code, kind in self.non_product_lines.items():
+            merged[code.strip().upper()] = kind
+        return {code: kind for code, kind in merged.items() if kind != "product"}
+
+
 def _loc(parts: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
@@ -142,6 +177,17 @@ def problems_of(exc: ValidationError) -> list[dict[str, str]]:
 
 def parse_mapping(text: str) -> MappingFile:
     """Parse and validate mapping YAML; every problem is reported with its dotted location."""
+    data = _load_yaml(text, "a YAML mapping with a 'columns' section")
+    return _validate(MappingFile, data)
+
+
+def parse_line_classes(text: str) -> LineClassFile:
+    """Parse and validate a line-class file (same error reporting as the generic mapping)."""
+    data = _load_yaml(text, "a YAML mapping with a 'non_product_lines' section")
+    return _validate(LineClassFile, data)
+
+
+def _load_yaml(text: str, expected: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -151,11 +197,13 @@ def parse_mapping(text: str) -> MappingFile:
             f"mapping file is not valid YAML{where}: {getattr(exc, 'problem', exc)}", {"field": "mapping"}
         ) from exc
     if not isinstance(data, dict):
-        raise ValidationFailed(
-            "mapping file must be a YAML mapping with a 'columns' section", {"field": "mapping"}
-        )
+        raise ValidationFailed(f"mapping file must be {expected}", {"field": "mapping"})
+    return data
+
+
+def _validate(model: type[_M], data: dict[str, Any]) -> _M:
     try:
-        return MappingFile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = problems_of(exc)
         first = problems[0]

@@ -86,8 +86,13 @@ class ImportSummary:
     reject_file: str
     #: Newly inserted rows per warehouse table.
     inserted: dict[str, int] = field(default_factory=dict)
-    #: Existing rows changed (order totals that gained lines, customers' first/last seen).
+    #: Existing rows changed (order totals that gained lines, customers' first/last seen, products'
+    #: first/last sold and price range).
     updated: dict[str, int] = field(default_factory=dict)
+    #: Non-product lines per class (shipping, discount, fee, adjustment, sample) in this import's files.
+    non_product_lines: dict[str, int] = field(default_factory=dict)
+    #: Cancellation lines linked to earlier sales: matched (all units), partly_matched, unmatched.
+    cancellations: dict[str, int] = field(default_factory=dict)
     files: list[FileSummary] = field(default_factory=list)
     #: Seconds per phase, for profiling (the bench prints them).
     timings: dict[str, float] = field(default_factory=dict)

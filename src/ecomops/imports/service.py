@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ecomops.imports.apply import ApplyResult, FileRecord, apply_staged
+from ecomops.imports.apply import ApplyResult, FileRecord, apply_staged, classified_lines
+from ecomops.imports.mapping import parse_line_classes
 from ecomops.imports.options import (
     ENCODING_ALIASES,
     FileSummary,
@@ -73,12 +74,17 @@ class Resolved:
     currency: str
     source: str
     channel: str | None
+    #: Upper-cased code → class of non-product lines (presets that classify them).
+    line_classes: dict[str, str]
 
 
 def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
     preset = get_preset(options.preset)
-    if options.mapping and preset.parse_mapping is None:
-        with_mapping = " and ".join(p.name for p in PRESETS.values() if p.parse_mapping is not None)
+    takes_lines = preset.line_classes is not None
+    if options.mapping and preset.parse_mapping is None and not takes_lines:
+        with_mapping = ", ".join(
+            p.name for p in PRESETS.values() if p.parse_mapping is not None or p.line_classes is not None
+        )
         raise ValidationFailed(
             f"a mapping file is only used by the {with_mapping} presets, not {preset.name!r}",
             {"field": "mapping"},
@@ -90,6 +96,10 @@ def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
         )
     mapping = parsed or preset.default_mapping
     reference_date = _reference_date(options.reference_date, mapping)
+    line_classes = dict(preset.line_classes or {})
+    if takes_lines and options.mapping:
+        assert preset.line_classes is not None
+        line_classes = parse_line_classes(options.mapping).apply_to(preset.line_classes)
     encoding = ENCODING_ALIASES.get((options.encoding or "auto").lower())
     if encoding is None:
         raise ValidationFailed(
@@ -116,6 +126,7 @@ def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
         currency,
         mapping.source if mapping else preset.source,
         mapping.channel if mapping else None,
+        {code.upper(): kind for code, kind in line_classes.items()},
     )
 
 
@@ -247,6 +258,7 @@ def _context(
         pseudonymize=pseudonymize,
         mapping=resolved.mapping,
         reference_date=resolved.reference_date,
+        line_classes=resolved.line_classes,
     )
 
 
@@ -366,12 +378,22 @@ def run_import(
                 for p in planned
             ]
             result = apply_staged(
-                warehouse, staging, records, totals_from_items=resolved.preset.totals_from_items
+                warehouse,
+                staging,
+                records,
+                totals_from_items=resolved.preset.totals_from_items,
+                status_from_refunds=resolved.preset.status_from_refunds,
             )
+            classified = classified_lines(staging)
             timings["apply"] = time.perf_counter() - mark
             break
         finally:
             staging.close()
     timings["total"] = time.perf_counter() - started
     tracker.phase("done")
-    return _summary(import_id, resolved.preset.name, planned, streams, rejected, result, reject_path, timings)
+    summary = _summary(
+        import_id, resolved.preset.name, planned, streams, rejected, result, reject_path, timings
+    )
+    summary.non_product_lines = classified.non_product_lines
+    summary.cancellations = classified.cancellations
+    return summary

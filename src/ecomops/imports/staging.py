@@ -39,7 +39,16 @@ CREATE TABLE st_items (
 CREATE TABLE st_refunds (
     refund_id VARCHAR, order_id VARCHAR, product_id VARCHAR, sku VARCHAR, quantity INTEGER,
     amount DECIMAL(18,4), currency VARCHAR, reason VARCHAR, source VARCHAR, refunded_at TIMESTAMPTZ,
-    _file INTEGER, _row BIGINT);
+    -- Who and where, for a refund whose order is not in the warehouse (an unmatched cancellation).
+    customer_id VARCHAR, country VARCHAR,
+    -- Staging only: the refund was linked to an earlier sale (true), is the part of a cancellation
+    -- that no sale covered (false), or the preset does not link returns (NULL). For the summary.
+    matched BOOLEAN, _file INTEGER, _row BIGINT);
+-- Non-product money lines (postage, discounts, fees, adjustments, samples): ``order_charges``.
+CREATE TABLE st_charges (
+    charge_id VARCHAR, order_id VARCHAR, kind VARCHAR, code VARCHAR, description VARCHAR, quantity INTEGER,
+    amount DECIMAL(18,4), currency VARCHAR, customer_id VARCHAR, country VARCHAR, source VARCHAR,
+    charged_at TIMESTAMPTZ, _file INTEGER, _row BIGINT);
 CREATE TABLE st_customers (
     customer_id VARCHAR, source VARCHAR, first_seen_at TIMESTAMPTZ, last_seen_at TIMESTAMPTZ,
     channel VARCHAR, country VARCHAR, region VARCHAR, city VARCHAR, attributes JSON,
@@ -47,7 +56,9 @@ CREATE TABLE st_customers (
 CREATE TABLE st_products (
     product_id VARCHAR, sku VARCHAR, name VARCHAR, category VARCHAR,
     -- Look the category up in product_category_translations (English) when loading.
-    translate_category BOOLEAN, attributes JSON, _file INTEGER, _row BIGINT);
+    translate_category BOOLEAN, attributes JSON,
+    -- Last price sold at (imports that build the catalogue from order lines); NULL otherwise.
+    price DECIMAL(18,4), currency VARCHAR, _file INTEGER, _row BIGINT);
 CREATE TABLE st_reviews (
     review_id VARCHAR, order_id VARCHAR, product_id VARCHAR, customer_id VARCHAR, channel VARCHAR,
     rating SMALLINT, title VARCHAR, body VARCHAR, language VARCHAR, created_at TIMESTAMPTZ,
@@ -80,6 +91,8 @@ CREATE VIEW dup_items AS SELECT rowid AS rid FROM st_items
     QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY _file, _row, rowid) > 1;
 CREATE VIEW dup_refunds AS SELECT rowid AS rid FROM st_refunds
     QUALIFY row_number() OVER (PARTITION BY refund_id ORDER BY _file NULLS LAST, _row, rowid) > 1;
+CREATE VIEW dup_charges AS SELECT rowid AS rid FROM st_charges
+    QUALIFY row_number() OVER (PARTITION BY charge_id ORDER BY _file, _row, rowid) > 1;
 CREATE VIEW dup_customers AS SELECT rowid AS rid FROM st_customers
     QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY _file NULLS LAST, _row, rowid) > 1;
 CREATE VIEW dup_products AS SELECT rowid AS rid FROM st_products
@@ -97,6 +110,7 @@ CREATE VIEW dup_events AS SELECT rowid AS rid FROM st_events
 CREATE VIEW u_orders AS SELECT s.* FROM st_orders s ANTI JOIN dup_orders d ON d.rid = s.rowid;
 CREATE VIEW u_items AS SELECT s.* FROM st_items s ANTI JOIN dup_items d ON d.rid = s.rowid;
 CREATE VIEW u_refunds AS SELECT s.* FROM st_refunds s ANTI JOIN dup_refunds d ON d.rid = s.rowid;
+CREATE VIEW u_charges AS SELECT s.* FROM st_charges s ANTI JOIN dup_charges d ON d.rid = s.rowid;
 CREATE VIEW u_customers AS SELECT s.* FROM st_customers s ANTI JOIN dup_customers d ON d.rid = s.rowid;
 CREATE VIEW u_products AS SELECT s.* FROM st_products s ANTI JOIN dup_products d ON d.rid = s.rowid;
 CREATE VIEW u_reviews AS SELECT s.* FROM st_reviews s ANTI JOIN dup_reviews d ON d.rid = s.rowid;

@@ -19,6 +19,7 @@ module = Module(
     api=(api.router,),
     pages=(pages.router,),
     templates=Path(__file__).parent / "templates",
+    warehouse_migrations=Path(__file__).parent / "warehouse_sql",
     nav=(
         NavEntry(
             "orders",

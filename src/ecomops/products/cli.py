@@ -156,6 +156,11 @@ def show_command(
         f"units {p.units_sold} · revenue {p.revenue} · refunded {p.refunded} · "
         f"margin {margin} {_pct(p.margin_rate)} · stock {p.stock_on_hand}"
     )
+    if p.first_sold_at is not None:
+        console.print(
+            f"sold {p.first_sold_at:%Y-%m-%d} … {p.last_sold_at:%Y-%m-%d} · "
+            f"prices {p.min_price} … {p.max_price}"
+        )
     channels = Table("channel", "units", "revenue", "orders", title="sales by channel")
     for c in p.by_channel:
         channels.add_row(c.channel, str(c.units_sold), str(c.revenue), str(c.orders))

@@ -82,6 +82,10 @@ class ReviewBrief(_Result):
 class ProductDetail(ProductSummary):
     """A product's list figures plus sales by channel, stock by warehouse and recent reviews."""
 
+    first_sold_at: datetime | None = Field(description="First order line of the product (all time)")
+    last_sold_at: datetime | None = Field(description="Latest order line of the product (all time)")
+    min_price: Decimal | None = Field(description="Lowest unit price sold at (free lines left out)")
+    max_price: Decimal | None = Field(description="Highest unit price sold at")
     by_channel: list[ChannelSales]
     stock: list[StockLevel]
     rating_histogram: dict[int, int]

@@ -10,6 +10,8 @@ Definitions (the page, API and CLI all show these):
   no product and are not attributed here).
 - **gross margin**: revenue − units × unit cost, only when the catalogue knows the cost; the rate is
   margin / revenue. Unknown cost gives no margin rather than a flattering 100 %.
+- **first/last sold, price range** (detail only): first and latest line of non-cancelled orders and
+  the lowest/highest unit price above 0, all time.
 - **stock on hand**: the latest ``inventory_snapshots`` row per product and warehouse, summed. The
   warehouse snapshot is the analytics copy; the operational ``stock_levels`` are the editable system
   of record and the demo keeps them equal to the last snapshot.
@@ -313,6 +315,18 @@ def get_product(
         "GROUP BY 1 ORDER BY revenue DESC"
     )
     product["by_channel"] = _rows(cur, by_channel_sql, [product_id, *window_params])
+    # When and at what prices it sold, all time (imports fill catalogues from these lines).
+    product.update(
+        _rows(
+            cur,
+            "SELECT min(i.ordered_at) AS first_sold_at, max(i.ordered_at) AS last_sold_at, "
+            "min(i.unit_price) FILTER (WHERE i.unit_price > 0) AS min_price, "
+            "max(i.unit_price) FILTER (WHERE i.unit_price > 0) AS max_price "
+            "FROM order_items i JOIN orders o ON o.order_id = i.order_id "
+            "WHERE i.product_id = ? AND o.status <> 'cancelled'",
+            [product_id],
+        )[0]
+    )
     product["stock"] = _rows(
         cur,
         "SELECT warehouse_code, arg_max(on_hand, snapshot_at) AS on_hand, "

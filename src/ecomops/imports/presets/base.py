@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -76,6 +76,8 @@ class PresetContext:
     mapping: Mapping | None = None
     #: Month-only session rows fall in the 12 months ending with this date's month (sessions presets).
     reference_date: date | None = None
+    #: Upper-cased code → class of non-product lines (the preset's defaults, changed by ``--mapping``).
+    line_classes: dict[str, str] = field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -109,6 +111,11 @@ class Preset:
     needs_mapping: bool = False
     #: The built-in mapping of a fixed layout read by mapping-driven code (uci-online-shoppers).
     default_mapping: Mapping | None = None
+    #: Default code → class of non-product lines for presets that classify them; None: the preset
+    #: has no such lines (and ``--mapping`` is not a line-class file for it).
+    line_classes: dict[str, str] | None = None
+    #: Order status follows the quantity refunded (presets whose returns are separate documents).
+    status_from_refunds: bool = False
 
 
 def parse_order_mapping(text: str) -> Mapping:
@@ -121,6 +128,19 @@ def parse_sessions_mapping(text: str) -> Mapping:
 
 def install_macros(staging: Staging) -> None:
     staging.con.execute(MACROS)
+
+
+def register_line_classes(staging: Staging, ctx: PresetContext) -> None:
+    """The effective code → class table as ``line_classes(code, kind)``, codes upper-cased."""
+    staging.register(
+        "line_classes",
+        pa.table(
+            {
+                "code": pa.array(list(ctx.line_classes), pa.string()),
+                "kind": pa.array(list(ctx.line_classes.values()), pa.string()),
+            }
+        ),
+    )
 
 
 def lookup_existing_orders(staging: Staging, ctx: PresetContext, sql: str) -> None:

@@ -382,7 +382,7 @@ STAGE = [
                           'length_cm', TRY_CAST(trim(p.product_length_cm) AS DOUBLE),
                           'height_cm', TRY_CAST(trim(p.product_height_cm) AS DOUBLE),
                           'width_cm', TRY_CAST(trim(p.product_width_cm) AS DOUBLE)),
-              p._file, p._row
+              NULL, NULL, p._file, p._row
        FROM t_products p ANTI JOIN rejects r ON r._file = p._file AND r._row = p._row""",
     """INSERT INTO st_sellers
        SELECT s.seller_id, $source, s.zip, s.city, s.state, 'BR', s._file, s._row

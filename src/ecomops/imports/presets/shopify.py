@@ -208,7 +208,8 @@ REFUNDS = """
 INSERT INTO st_refunds
 SELECT stable_id_of(concat_ws(chr(31), $source, order_name, 'refund')), order_name, NULL, NULL, NULL,
     refunded_m,
-       coalesce(cur, $currency), $refund_reason, $source, coalesce(cancelled_ts, created_ts), NULL, NULL
+       coalesce(cur, $currency), $refund_reason, $source, coalesce(cancelled_ts, created_ts),
+       NULL, NULL, NULL, NULL, NULL
 FROM h_orders WHERE refunded_m > 0
 """
 
