@@ -152,7 +152,8 @@ def test_generic_needs_a_mapping_and_others_refuse_one(importer: Importer) -> No
     with pytest.raises(ValidationFailed, match="the generic preset needs a mapping file"):
         importer.run([ORDERS], "generic")
     with pytest.raises(
-        ValidationFailed, match="a mapping file is only used by the generic and sessions presets"
+        ValidationFailed,
+        match="a mapping file is only used by the online-retail-ii, generic and sessions presets",
     ):
         importer.run([ORDERS], "shopify", mapping=MAPPING)
 

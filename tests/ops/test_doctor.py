@@ -101,7 +101,7 @@ def test_outdated_warehouse_schema_fails(settings: Settings, tenant: TenantInfo)
     result, report = run_doctor()
     assert result.exit_code == 1
     check = by_name(report)["warehouse acme"]
-    assert check["status"] == "fail" and "schema behind (analytics 4 of 6)" in check["detail"]
+    assert check["status"] == "fail" and "schema behind (analytics 5 of 6)" in check["detail"]
 
 
 def test_store_behind_head_fails(settings: Settings, engine: Engine) -> None:

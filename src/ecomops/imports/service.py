@@ -82,9 +82,8 @@ def resolve_options(options: ImportOptions, tenant: TenantInfo) -> Resolved:
     preset = get_preset(options.preset)
     takes_lines = preset.line_classes is not None
     if options.mapping and preset.parse_mapping is None and not takes_lines:
-        with_mapping = ", ".join(
-            p.name for p in PRESETS.values() if p.parse_mapping is not None or p.line_classes is not None
-        )
+        names = [p.name for p in PRESETS.values() if p.parse_mapping or p.line_classes is not None]
+        with_mapping = f"{', '.join(names[:-1])} and {names[-1]}"
         raise ValidationFailed(
             f"a mapping file is only used by the {with_mapping} presets, not {preset.name!r}",
             {"field": "mapping"},
