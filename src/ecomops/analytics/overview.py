@@ -103,7 +103,8 @@ VIEWS: tuple[tuple[str, str, str], ...] = (
 )
 VIEW_KEYS = tuple(key for key, _, _ in VIEWS)
 DEFAULT_VIEW = "region"
-VIEW_METRICS = ("visitors", "orders", "gmv", "conversion_rate")
+#: GMV first: the engine ranks breakdown values by the first metric.
+VIEW_METRICS = ("gmv", "orders", "visitors", "conversion_rate")
 TOP_VIEW_VALUES = 15
 FUNNEL_LABELS = {
     "visitors": N_("Visitors"),
