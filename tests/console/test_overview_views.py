@@ -170,3 +170,36 @@ def test_product_trend_equals_sql_by_local_day(server: InProcServer, engine: Eng
         )
         assert bad.status_code == 422
         assert client.get("/api/v1/t/acme/products/nope/trend").status_code == 404
+
+
+def test_currency_notice_links_to_the_fx_page_and_conversion_shows(
+    server: InProcServer, engine: Engine, data_dir: Path
+) -> None:
+    tenant = server.tenant
+    warehouse = server.state.warehouses.get(tenant.id)
+    seed_demo(engine, warehouse, tenant, SEED, data_dir / "manifest.json")
+    at = datetime(2026, 11, 10, 12, tzinfo=ZoneInfo(tenant.timezone))
+    with warehouse.write() as cur:
+        cur.execute(
+            "INSERT INTO orders (order_id, status, ordered_at, currency, subtotal, total) "
+            "VALUES ('gbp-1', 'paid', ?, 'GBP', 100, 100)",
+            [at],
+        )
+    add_member(engine, "admin@acme.test", "admin")
+    params = {"range": "custom", "from": str(FROM), "to": str(TO)}
+    with signed_in(server, "admin@acme.test", **{"accept-language": "en"}) as (client, csrf):
+        before = client.get("/t/acme/", params=params).text
+        gmv_before = Decimal(re.search(r'data-metric="gmv" data-value="([^"]+)"', before)[1])
+        note = before.split('id="ov-currency-note"')[1].split("</div>")[0]
+        assert "GBP: 1 orders" in note and 'href="/t/acme/settings/fx"' in note
+        rate = client.post(
+            "/api/v1/t/acme/fx-rates",
+            json={"currency": "GBP", "valid_from": "2026-11-01", "rate": "9.5"},
+            headers={"x-csrf-token": csrf},
+        )
+        assert rate.status_code == 200, rate.text
+        after = client.get("/t/acme/", params=params).text
+        assert 'id="ov-currency-note"' not in after
+        assert "GBP: 1 orders" in after.split('id="ov-converted-note"')[1].split("</div>")[0]
+        gmv_after = Decimal(re.search(r'data-metric="gmv" data-value="([^"]+)"', after)[1])
+        assert gmv_after - gmv_before == Decimal("950.0000")
