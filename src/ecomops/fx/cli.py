@@ -37,7 +37,12 @@ def list_command(tenant: Tenant, json_out: Json = False) -> None:
     out = Table("currency", "valid from", f"rate (in {table.currency})", "source", "updated by", "updated at")
     for r in table.rates:
         out.add_row(
-            r.currency, r.valid_from.isoformat(), str(r.rate), r.source, r.updated_by, str(r.updated_at)
+            r.currency,
+            r.valid_from.isoformat(),
+            str(r.rate),
+            r.source,
+            r.updated_by,
+            r.updated_at.isoformat(timespec="seconds"),
         )
     console.print(out)
 
