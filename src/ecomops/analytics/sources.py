@@ -86,7 +86,8 @@ def _dim(column: ir.Value) -> ir.StringValue:
 def _times(amount: ir.Value, rate: ir.Value) -> ir.DecimalValue:
     """An amount converted exactly (no rounding per fact: 4 + 8 places; the metric is rounded once).
     Widened first: DuckDB multiplies two DECIMAL(18, x) in 64 bits and overflows on large amounts."""
-    return (amount.cast("decimal(38, 4)") * rate).cast("decimal(38, 12)")
+    wide = "decimal(38, 8)"  # one type on both sides (Ibis types no product of two decimal types)
+    return (amount.cast(wide) * rate.cast(wide)).cast("decimal(38, 12)")
 
 
 @dataclass
