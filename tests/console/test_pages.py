@@ -52,7 +52,18 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
     add_member(engine, "olga@acme.test", "owner")
     expected = {
         # Shop settings is every member's (what the shop is, and the settings pages the role may open).
-        "ana@acme.test": {"home", "live", "orders", "products", "customers", "imports", "alerts", "settings"},
+        # Exchange rates: every member reads them (reports depend on them); owners and admins change them.
+        "ana@acme.test": {
+            "home",
+            "live",
+            "orders",
+            "products",
+            "customers",
+            "imports",
+            "alerts",
+            "settings",
+            "fx",
+        },
         "olga@acme.test": {
             "settings",
             "home",
@@ -67,6 +78,7 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
             "audit",
             "alerts",
             "modules",
+            "fx",
         },
     }
     for email, entries in expected.items():
