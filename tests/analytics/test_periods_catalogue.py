@@ -179,6 +179,9 @@ class CellsSource:
     def other_currencies(self, *_: Any) -> dict[str, int]:
         return {}
 
+    def converted_currencies(self, *_: Any) -> dict[str, int]:
+        return {}
+
 
 def test_engine_combines_base_measures_from_any_source() -> None:
     """Ratios come from the numerator and denominator of the same cell; totals are the source's own."""

@@ -89,10 +89,10 @@ def test_settings_page_shows_the_shop_and_the_pages_a_role_may_open(
         ):
             assert f'data-fact="{fact}">{value}<' in text, fact
         links = set(re.findall(r'data-settings="([a-z]+)"', page.text))
-        assert links == {"members", "keys", "audit", "modules", "sources", "imports"}
+        assert links == {"members", "keys", "audit", "modules", "sources", "imports", "fx"}
         assert 'data-nav="settings"' in page.text and 'aria-current="page"' in page.text
     with signed_in(server, "viewer@acme.test", **{"accept-language": "zh-CN"}) as (client, _):
         page = client.get("/t/acme/settings")
         assert page.status_code == 200 and "<h1>店铺设置</h1>" in page.text
-        # A viewer may follow imports, and opens none of the managers' pages.
-        assert set(re.findall(r'data-settings="([a-z]+)"', page.text)) == {"imports"}
+        # A viewer may follow imports and read the exchange rates, and opens none of the managers' pages.
+        assert set(re.findall(r'data-settings="([a-z]+)"', page.text)) == {"imports", "fx"}

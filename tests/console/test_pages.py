@@ -52,6 +52,7 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
     add_member(engine, "olga@acme.test", "owner")
     expected = {
         # Shop settings is every member's (what the shop is, and the settings pages the role may open).
+        # Exchange rates: every member reads them (reports depend on them); owners and admins change them.
         "ana@acme.test": {
             "home",
             "live",
@@ -62,6 +63,7 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
             "imports",
             "alerts",
             "settings",
+            "fx",
         },
         "olga@acme.test": {
             "settings",
@@ -78,6 +80,7 @@ def test_navigation_follows_the_role(server: InProcServer, engine: Engine) -> No
             "audit",
             "alerts",
             "modules",
+            "fx",
         },
     }
     for email, entries in expected.items():

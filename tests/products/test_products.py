@@ -171,3 +171,56 @@ def test_api_and_cli(server: InProcServer, engine: Engine, settings: Settings) -
     assert [p["product_id"] for p in json.loads(result.stdout)["items"]] == ["p2"]
     shown = CliRunner().invoke(app, ["products", "show", "p1", "--tenant", "acme"])
     assert shown.exit_code == 0 and "douyin" in shown.stdout and "GZ" in shown.stdout
+
+
+def test_trend_by_local_day_with_the_previous_period(warehouse: Warehouse, tenant: TenantInfo) -> None:
+    """o1 (00:30 on 11-11 in Shanghai, 16:30 UTC the day before) counts on 11-11; cancelled o3 nowhere."""
+    with warehouse.reading() as cur:
+        trend = service.get_trend(cur, tenant.timezone, "p1", date(2026, 11, 11), date(2026, 11, 12))
+        earlier = service.get_trend(cur, tenant.timezone, "p1", date(2026, 11, 13), date(2026, 11, 14))
+        with pytest.raises(NotFound):
+            service.get_trend(cur, tenant.timezone, "p9", date(2026, 11, 11), date(2026, 11, 12))
+    got = [
+        (d.day, d.units_sold, d.revenue, d.orders, d.previous_day, d.previous_units_sold) for d in trend.days
+    ]
+    assert got == [
+        (date(2026, 11, 11), 3, Decimal("360.0000"), 1, date(2026, 11, 9), 0),
+        (date(2026, 11, 12), 1, Decimal("120.0000"), 1, date(2026, 11, 10), 0),
+    ]
+    assert (trend.total_units_sold, trend.total_revenue, trend.total_orders) == (4, Decimal("480.0000"), 2)
+    assert not trend.has_events and trend.days[0].views is None
+    # The previous period of 11-13…11-14 is 11-11…11-12.
+    assert (earlier.previous_units_sold, earlier.previous_revenue, earlier.previous_orders) == (
+        4,
+        Decimal("480.0000"),
+        2,
+    )
+    with pytest.raises(ValidationFailed):
+        service.trend_window(date(2026, 11, 12), date(2026, 11, 11), date(2026, 11, 30))
+    assert service.trend_window(None, None, date(2026, 11, 30)) == (date(2026, 11, 1), date(2026, 11, 30))
+
+
+def test_trend_cli(settings: Settings, tenant: TenantInfo) -> None:
+    wh = open_warehouse(settings.warehouse_dir(), tenant.id)
+    seed_products(wh)
+    wh.close()
+    shown = CliRunner().invoke(
+        app,
+        [
+            "products",
+            "trend",
+            "p1",
+            "--tenant",
+            "acme",
+            "--from",
+            "2026-11-11",
+            "--to",
+            "2026-11-12",
+            "--json",
+        ],
+    )
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.stdout)
+    assert [(d["day"], d["units_sold"]) for d in body["days"]] == [("2026-11-11", 3), ("2026-11-12", 1)]
+    bad = CliRunner().invoke(app, ["products", "trend", "p1", "--tenant", "acme", "--from", "2026-13-01"])
+    assert bad.exit_code != 0

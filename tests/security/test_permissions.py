@@ -151,6 +151,16 @@ GATED = [
     Gated("GET", "/products", "orders:read"),
     Gated("GET", "/products", "orders:read", {"params": {"format": "csv", "sort": "units"}}),
     Gated("GET", "/products/prd_missing", "orders:read"),
+    Gated("GET", "/products/prd_missing/trend", "orders:read"),
+    Gated("GET", "/fx-rates", "fx:read"),
+    Gated(
+        "POST",
+        "/fx-rates",
+        "fx:write",
+        {"json": {"currency": "XX1", "valid_from": "2026-01-01", "rate": "1"}},
+    ),
+    Gated("DELETE", "/fx-rates", "fx:write", {"params": {"currency": "USD", "valid_from": "2001-01-01"}}),
+    Gated("POST", "/fx-rates/import", "fx:write", {"json": {"csv": "currency,valid_from\n"}}),
     Gated("GET", "/live", "orders:read"),
     # max_seconds=1: an allowed role reads a one-second stream to its end instead of the default 300 s.
     Gated("GET", "/live/stream", "orders:read", {"params": {"max_seconds": 1}}),

@@ -72,9 +72,15 @@ curl --fail-with-body -H "Authorization: Bearer $KEY" \\
   line's product has no cost, instead of a profit that silently leaves those lines out.
 - **Attribution** (ROAS, ROI): last click through the order's UTM — an order is attributed when its
   (`utm_source`, `utm_medium`, `utm_campaign`) is a campaign with rows in `ad_spend`.
-- **Currency**: money is summed in one currency, the tenant's (or `currency=`). Orders, refunds and spend in
-  other currencies are left out of every metric; the answer lists how many orders that was
-  (`other_currencies`). Money is exact: `Decimal`, a string with four decimals in JSON.
+- **Currency**: money is summed in one currency, the tenant's (or `currency=`). In the tenant's currency,
+  orders, order lines, refunds and ad spend in other currencies convert with the tenant's FX table
+  ([fx.md](fx.md)): the latest rate on or before the fact's local day (an order's `ordered_at`, a refund's
+  `refunded_at`, an ad-spend day), amount × rate exactly (no rounding per fact; the metric is rounded to four
+  places once). Facts with no applicable rate are left out of every metric and the answer counts them per
+  currency (`other_currencies`: unconverted orders); `converted_currencies` counts the orders converted. A
+  report in another currency (`currency=GBP`) converts nothing: it sums the facts in that currency. Requests
+  that convert are answered from the raw facts (the rollups keep currencies apart). Money is exact:
+  `Decimal`, a string with four decimals in JSON.
 - **Product and category breakdowns** work on order lines: money is the lines' `line_total` (no
   shipping, tax or order-level discounts), orders and buyers are those with a line of that product or
   category.
@@ -186,7 +192,8 @@ otherwise it reads the warehouse file read-only.
   buckets a year earlier and three window totals) and asks a `MeasureSource` for the base measures of every
   bucket in one pass per fact family (telling it which of the family's measures are needed); buckets may
   overlap because facts are assigned by a range join.
-- Two sources implement the same protocol (`unavailable`, `compute`, `other_currencies`):
+- Two sources implement the same protocol (`unavailable`, `compute`, `other_currencies`,
+  `converted_currencies`):
   `sources.FactsSource` computes base measures with Ibis from the raw facts; `rollups.RollupSource` reads the
   hourly and day rollups maintained at ingest time with plain SQL
   ([architecture.md](architecture.md#rollups)). `source=auto` (the default) picks the rollups whenever they

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import ibis
 
-from ecomops.analytics import comparability, rollup_days, rollups
+from ecomops.analytics import comparability, conversion, rollup_days, rollups
 from ecomops.analytics.catalogue import (
     BASE_MEASURES,
     METRICS_BY_ID,
@@ -397,6 +397,7 @@ def compute(
         other_currencies=source.other_currencies(cur, r.currency),
         series=tuple(series),
         totals=tuple(totals),
+        converted_currencies=source.converted_currencies(cur, r.currency),
     )
 
 
@@ -420,18 +421,27 @@ def compute_on_connection(
     resolved: Resolved,
     timeout_seconds: float = TIMEOUT_SECONDS,
     source_kind: str = "auto",
+    fx: Sequence[conversion.RateSpan] = (),
 ) -> MetricsResult:
     """Metrics over one DuckDB connection or cursor: from the rollups when the request's buckets are
     whole UTC hours and the rollups are ready (plain SQL, no Ibis compile cost), else from the facts
     through an Ibis backend. ``source_kind`` "facts" forces the raw path (benchmarks, checks);
     "rollups" fails with 422 when the rollups cannot answer. The answer's ``source`` says which ran.
+    ``fx``: rate spans into the reporting currency; the rollups keep currencies apart, so a request
+    that converts is answered from the facts.
 
     A watchdog interrupts the connection after ``timeout_seconds`` so one oversized request (years of
     hours by product on a big shop) cannot hold a server thread and the warehouse indefinitely.
     """
     timed_out = threading.Event()
     source: MeasureSource | None = None
-    if source_kind != "facts":
+    if fx and source_kind == "rollups":
+        raise ValidationFailed(
+            "source: the rollups keep each currency apart and cannot convert with the tenant's FX rates; "
+            "use source=auto or source=facts",
+            {"field": "source"},
+        )
+    if source_kind != "facts" and not fx:
         source = rollups.source_for(
             con, _plan(resolved).all(resolved.compare), cancelled=timed_out, timezone=resolved.timezone
         )
@@ -442,7 +452,7 @@ def compute_on_connection(
                 {"field": "source", "timezone": resolved.timezone},
             )
     if source is None:
-        source = FactsSource(ibis.duckdb.from_connection(con), cancelled=timed_out)
+        source = FactsSource(ibis.duckdb.from_connection(con), cancelled=timed_out, fx=fx)
 
     def _interrupt() -> None:
         timed_out.set()
@@ -488,15 +498,25 @@ def ensure_rollups(warehouse: Warehouse, tenant: TenantInfo) -> None:
         rollups.keep_days_in(cur, tenant.timezone)
 
 
-def compute_for_warehouse(warehouse: Warehouse, tenant: TenantInfo, query: MetricsQuery) -> MetricsResult:
+def compute_for_warehouse(
+    warehouse: Warehouse,
+    tenant: TenantInfo,
+    query: MetricsQuery,
+    rates: Sequence[conversion.DatedRate] = (),
+) -> MetricsResult:
     """Metrics from a warehouse this process has open (the server's, or a command's), on a private
     cursor. A file a command opened read-only is read as it is: its rollups cannot be maintained here,
-    so the answer comes from them when they can give it, else from the raw facts."""
+    so the answer comes from them when they can give it, else from the raw facts.
+
+    ``rates``: the tenant's FX table (into its currency). Reports in the tenant's currency convert
+    facts in other currencies with them; a report in another currency (``currency=``) converts nothing.
+    """
     resolved = resolve(query, tenant)  # validate before touching the warehouse
+    fx = conversion.spans(rates, resolved.timezone) if resolved.currency == tenant.currency else ()
     if query.source != "facts" and not warehouse.read_only:
         ensure_rollups(warehouse, tenant)
     cursor = warehouse.cursor()
     try:
-        return compute_on_connection(cursor, tenant, resolved, source_kind=query.source)
+        return compute_on_connection(cursor, tenant, resolved, source_kind=query.source, fx=fx)
     finally:
         cursor.close()

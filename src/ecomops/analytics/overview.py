@@ -92,6 +92,20 @@ CAMPAIGN_METRICS = ("ad_spend", "attributed_revenue", "roas")
 TOP_PRODUCTS = 10
 TOP_CHANNELS = 12
 TOP_CAMPAIGNS = 10
+#: Breakdown views of the overview (region, device, traffic source): (breakdown id, tab label, column
+#: heading). One is shown at a time (``?view=``), so the page makes one more metrics call, not five.
+VIEWS: tuple[tuple[str, str, str], ...] = (
+    ("region", N_("Region"), N_("Region / province")),
+    ("country", N_("Country"), N_("Country")),
+    ("device", N_("Device"), N_("Device type")),
+    ("source", N_("Traffic source"), N_("UTM source")),
+    ("channel", N_("Channel"), N_("Channel")),
+)
+VIEW_KEYS = tuple(key for key, _, _ in VIEWS)
+DEFAULT_VIEW = "region"
+#: GMV first: the engine ranks breakdown values by the first metric.
+VIEW_METRICS = ("gmv", "orders", "visitors", "conversion_rate")
+TOP_VIEW_VALUES = 15
 FUNNEL_LABELS = {
     "visitors": N_("Visitors"),
     "product_views": N_("Viewed a product"),
@@ -262,6 +276,22 @@ def metric_queries(rng: DateRange) -> tuple[MetricsQuery, MetricsQuery, MetricsQ
     )
 
 
+def view_query(rng: DateRange, view: str) -> MetricsQuery:
+    """The breakdown view's call: visitors, orders, GMV and conversion per value, compared like the cards
+    (the same as ``GET /api/v1/t/{tenant}/metrics?ids=visitors,orders,gmv,conversion_rate&breakdown=…``)."""
+    return _query(VIEW_METRICS, rng, breakdown=view, limit=TOP_VIEW_VALUES)
+
+
+def parse_view(value: str | None) -> str:
+    if not value:
+        return DEFAULT_VIEW
+    if value not in VIEW_KEYS:
+        raise ValidationFailed(
+            f"view: unknown view {value!r}; known: {', '.join(VIEW_KEYS)}", {"field": "view"}
+        )
+    return value
+
+
 def _on_cursor(page: Page, fn: Any) -> Any:
     cur = page.state.warehouses.get(page.tenant.id).cursor()
     try:
@@ -298,6 +328,8 @@ class Figures:
     channels: MetricsResult
     products: MetricsResult
     campaigns: MetricsResult
+    #: The breakdown view shown (region, device, traffic source…).
+    view: MetricsResult
     funnel: Funnel
     #: Product names of the top products in the reader's language, by product id.
     names: dict[str, str]
@@ -305,7 +337,7 @@ class Figures:
     counts: dict[str, int]
 
 
-async def load(page: Page, rng: DateRange) -> Figures:
+async def load(page: Page, rng: DateRange, view: str = DEFAULT_VIEW) -> Figures:
     """Every figure of the page: the metrics calls and the funnel run concurrently, each on its own cursor."""
     state, tenant = page.state, page.tenant
 
@@ -313,6 +345,7 @@ async def load(page: Page, rng: DateRange) -> Figures:
         return service.get_metrics(state, tenant, query)
 
     asked = metric_queries(rng)
+    view_task = asyncio.ensure_future(run_in_threadpool(metrics, view_query(rng, view)))
     cards, channels, products, campaigns, funnel, counts = await asyncio.gather(
         run_in_threadpool(metrics, asked[0]),
         run_in_threadpool(metrics, asked[1]),
@@ -321,11 +354,12 @@ async def load(page: Page, rng: DateRange) -> Figures:
         run_in_threadpool(service.get_funnel, state, tenant, rng.first, rng.last, tenant.timezone),
         run_in_threadpool(table_counts, state.warehouses.get(tenant.id)),
     )
+    by_view = await view_task
     product_ids = [str(t.breakdown_value) for t in products.totals]
     names = await run_in_threadpool(
         _on_cursor, page, lambda cur: _product_names(cur, product_ids, page.locale)
     )
-    return Figures(cards, channels, products, campaigns, funnel, names, counts)
+    return Figures(cards, channels, products, campaigns, by_view, funnel, names, counts)
 
 
 def _cmp(changes: dict[str, Comparison] | None, metric: str) -> Comparison | None:
@@ -474,6 +508,40 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         )
     max_roas = max((float(c["roas"]) for c in campaigns if c["roas"] is not None), default=0.0)
 
+    view_answer = data.view
+    view_info = {m.id: m for m in view_answer.metrics}
+    view_rows: list[dict[str, Any]] = []
+    for row in view_answer.totals:
+        v = row.values
+        view_rows.append(
+            {
+                "name": row.breakdown_value,
+                "cells": {
+                    m: {
+                        "value": v[m],
+                        "text": display(v[m], view_info[m].unit, m, currency, locale),
+                    }
+                    for m in VIEW_METRICS
+                },
+                "vs_previous": compared(_cmp(row.previous_period_change, "gmv"), "previous_period", locale),
+            }
+        )
+    view = {
+        "id": view_answer.breakdown.id if view_answer.breakdown else DEFAULT_VIEW,
+        "rows": view_rows,
+        "shown": view_answer.breakdown.values_shown if view_answer.breakdown else 0,
+        "total": view_answer.breakdown.values_total if view_answer.breakdown else 0,
+        "reasons": {m: view_info[m].reason for m in VIEW_METRICS if not view_info[m].available},
+        "chart": {
+            "currency": currency,
+            "locale": locale.replace("_", "-"),
+            "names": {"gmv": i18n.gettext(locale, "GMV"), "orders": i18n.gettext(locale, "Orders")},
+            "labels": [row.breakdown_value for row in view_answer.totals[:10]],
+            "gmv": [float(_money(row.values["gmv"])) for row in view_answer.totals[:10]],
+            "orders": [int(row.values["orders"] or 0) for row in view_answer.totals[:10]],
+        },
+    }
+
     fn = data.funnel
     steps = [
         {
@@ -513,6 +581,8 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
         "funnel": fn,
         "funnel_steps": steps,
         "other_currencies": answer.other_currencies,
+        "converted_currencies": answer.converted_currencies,
+        "view": view,
         "orders_url": orders_url,
         "counts": data.counts,
     }
@@ -528,6 +598,25 @@ def preset_links(page: Page) -> list[dict[str, str]]:
         {"key": key, "label": label, "href": f"{page.base}/?" + urlencode({"range": key})}
         for key, label in PRESETS
         if key != "custom"
+    ]
+
+
+def view_tabs(page: Page, rng: DateRange, view: str) -> list[dict[str, Any]]:
+    """Links to the other breakdown views for the same range (anchored to the views card)."""
+    window = (
+        {"range": "custom", "from": rng.first.isoformat(), "to": rng.last.isoformat()}
+        if rng.key == "custom"
+        else {"range": rng.key}
+    )
+    return [
+        {
+            "key": key,
+            "label": label,
+            "heading": heading,
+            "current": key == view,
+            "href": f"{page.base}/?" + urlencode({**window, "view": key}) + "#views",
+        }
+        for key, label, heading in VIEWS
     ]
 
 
@@ -547,7 +636,12 @@ async def overview_page(page: Page) -> HTMLResponse:
         error = exc.message
         rng = resolve_range(None, None, None, today, latest)
     try:
-        data = await load(page, rng)
+        view = parse_view(params.get("view"))
+    except EcomopsError as exc:
+        error = exc.message
+        view = DEFAULT_VIEW
+    try:
+        data = await load(page, rng, view)
     except EcomopsError as exc:  # e.g. metrics_timeout on a huge shop: say so instead of a bare 500
         return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
     context = build(page, rng, data)
@@ -557,6 +651,7 @@ async def overview_page(page: Page) -> HTMLResponse:
             "presets": preset_links(page),
             "latest_day": latest,
             "form": {"from": rng.first.isoformat(), "to": rng.last.isoformat()},
+            "view_tabs": view_tabs(page, rng, view),
         }
     )
     return render(page, "analytics/overview.html", context, status=422 if error else 200)

@@ -9,7 +9,7 @@ instants as ``datetime.isoformat()``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -143,13 +143,20 @@ class MetricsResult:
     metrics: tuple[MetricInfo, ...]
     other_currencies: Annotated[
         dict[str, int],
-        Field(description="Orders of the window in other currencies, left out of every metric"),
+        Field(
+            description="Orders of the window in other currencies left out of every metric: no FX rate "
+            "of the tenant applies to them (unconverted)"
+        ),
     ]
     series: tuple[SeriesRow, ...]
     totals: tuple[TotalRow, ...]
     source: Annotated[
         str, Field(description="Where the base measures came from: rollups or facts (raw tables)")
     ] = "facts"
+    converted_currencies: Annotated[
+        dict[str, int],
+        Field(description="Orders of the window in other currencies, converted with the tenant's FX rates"),
+    ] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -628,6 +628,10 @@ class RollupSource:
         )
         return {str(c): int(n) for c, n in rows}
 
+    def converted_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
+        """None: the rollups keep each currency apart; a tenant with FX rates is answered from the facts."""
+        return {}
+
     def compute(
         self,
         family: Family,

@@ -34,6 +34,7 @@ from ecomops.analytics.results import Catalogue, MetricsResult, RollupStatus
 from ecomops.analytics.rollups import source_for as rollup_source_for
 from ecomops.analytics.sessions import SessionConversion
 from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
+from ecomops.fx import service as fx
 from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.audit import record_action
 from ecomops.platform.context import TenantInfo
@@ -73,8 +74,11 @@ __all__ = [
 
 
 def get_metrics(state: AppState, tenant: TenantInfo, query: MetricsQuery) -> MetricsResult:
-    """Catalogue metrics over the tenant's warehouse (validated first: 422 naming the parameter)."""
-    return engine.compute_for_warehouse(state.warehouses.get(tenant.id), tenant, query)
+    """Catalogue metrics over the tenant's warehouse (validated first: 422 naming the parameter);
+    amounts in other currencies convert with the tenant's FX table (``fx.service``)."""
+    engine.check(query)
+    rates = fx.rates_for(state.engine, tenant.id)
+    return engine.compute_for_warehouse(state.warehouses.get(tenant.id), tenant, query, rates)
 
 
 def get_funnel(

@@ -30,6 +30,7 @@ from ecomops.analytics.catalogue import (
     Breakdown,
     Family,
 )
+from ecomops.analytics.conversion import RateSpan
 from ecomops.analytics.periods import Bucket, Granularity
 
 #: (bucket label, breakdown value or None) → base measure id → value.
@@ -56,7 +57,11 @@ class MeasureSource(Protocol):
         ``measures`` names the ones the caller needs (None: all); a source may leave the others out."""
 
     def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
-        """Counted orders in ``window`` in currencies other than ``currency`` (left out of metrics)."""
+        """Counted orders in ``window`` in currencies other than ``currency`` that are left out of the
+        metrics (no FX rate applies to them)."""
+
+    def converted_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
+        """Counted orders in ``window`` in other currencies that were converted with an FX rate."""
 
 
 def _buckets_table(buckets: Sequence[Bucket]) -> ir.Table:
@@ -79,6 +84,13 @@ def _dim(column: ir.Value) -> ir.StringValue:
     return ibis.ifelse(text.isnull() | (text.strip() == ""), ibis.literal(NONE_LABEL), text)
 
 
+def _times(amount: ir.Value, rate: ir.Value) -> ir.DecimalValue:
+    """An amount converted exactly (no rounding per fact: 4 + 8 places; the metric is rounded once).
+    Widened first: DuckDB multiplies two DECIMAL(18, x) in 64 bits and overflows on large amounts."""
+    wide = "decimal(38, 8)"  # one type on both sides (Ibis types no product of two decimal types)
+    return (amount.cast(wide) * rate.cast(wide)).cast("decimal(38, 12)")
+
+
 @dataclass
 class FactsSource:
     """Base measures straight from the fact tables of one warehouse connection (Ibis backend)."""
@@ -86,6 +98,9 @@ class FactsSource:
     backend: Any
     #: Set by the engine's watchdog: no further query starts once it is (a running one is interrupted).
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: FX rates into the reporting currency: facts in other currencies convert with the span that
+    #: contains their instant (their day, for ad spend); empty = only facts in the currency count.
+    fx: Sequence[RateSpan] = ()
     _checks: dict[str, bool] = field(default_factory=dict)
     _span: tuple[Any, Any, Any, Any] = (None, None, None, None)
 
@@ -124,7 +139,8 @@ class FactsSource:
             if breakdown is not None and breakdown.ad_spend is None:
                 return reasons.NOT_PER_SPEND.format(dimension=breakdown.id)
             a = self._t("ad_spend")
-            if not self._exists(f"spend:{currency}", a.filter(a.currency == currency)):
+            convertible = [currency, *sorted({span.currency for span in self.fx})]
+            if not self._exists(f"spend:{currency}", a.filter(a.currency.isin(convertible))):
                 return reasons.NO_SPEND_IN.format(currency=currency)
         elif family is Family.lines or measure.startswith("attributed_"):
             if family is Family.lines:
@@ -137,16 +153,71 @@ class FactsSource:
                     return reasons.NO_SPEND
         return None
 
-    def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
+    def _foreign_orders(self, window: Bucket, currency: str) -> ir.Table:
         o = self._t("orders")
-        f = o.filter(
+        return o.filter(
             ~o.status.lower().isin(EXCLUDED_ORDER_STATUSES),
             o.ordered_at >= window.start,
             o.ordered_at < window.end,
             o.currency != currency,
         )
-        expr = f.group_by("currency").aggregate(n=f.count())
+
+    def _counts(self, expr: ir.Table) -> dict[str, int]:
+        expr = expr.group_by("currency").aggregate(n=expr.count())
         return {str(row["currency"]): int(row["n"]) for row in self._run(expr).to_pylist()}
+
+    def other_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
+        f = self._foreign_orders(window, currency)
+        if self.fx:
+            r = self._rates()
+            f = f.anti_join(
+                r, [f.currency == r.fx_currency, f.ordered_at >= r.fx_start, f.ordered_at < r.fx_end]
+            )
+        return self._counts(f)
+
+    def converted_currencies(self, window: Bucket, currency: str) -> dict[str, int]:
+        if not self.fx:
+            return {}
+        f = self._foreign_orders(window, currency)
+        r = self._rates()
+        rated = [f.currency == r.fx_currency, f.ordered_at >= r.fx_start, f.ordered_at < r.fx_end]
+        f = f.semi_join(r, rated)
+        return self._counts(f)
+
+    # --- conversion -----------------------------------------------------------------------------
+
+    def _rates(self) -> ir.Table:
+        return ibis.memtable(
+            pa.table(
+                {
+                    "fx_currency": pa.array([s.currency for s in self.fx], pa.string()),
+                    "fx_start": pa.array([s.start for s in self.fx], pa.timestamp("us", tz="UTC")),
+                    "fx_end": pa.array([s.end for s in self.fx], pa.timestamp("us", tz="UTC")),
+                    "fx_first_day": pa.array([s.first_day for s in self.fx], pa.date32()),
+                    "fx_end_day": pa.array([s.end_day for s in self.fx], pa.date32()),
+                    "fx_rate": pa.array([s.rate for s in self.fx], pa.decimal128(18, 8)),
+                }
+            )
+        )
+
+    def _in_currency(self, t: ir.Table, at: str, currency: str, by_day: bool = False) -> ir.Table:
+        """Rows of ``t`` that count in ``currency``, with the ``fx_rate`` to multiply their amounts by:
+        1 for rows in it, the rate in effect at ``t[at]`` (an instant, or a local day with ``by_day``)
+        for rows in another currency that has one; rows with no applicable rate are left out."""
+        one = ibis.literal(Decimal(1), type="decimal(18, 8)")
+        if not self.fx:
+            return t.filter(t.currency == currency).mutate(fx_rate=one)
+        # Spans of one currency do not overlap and none is in ``currency``: a row matches at most once.
+        r = self._rates()
+        if by_day:
+            cond = [t.currency == r.fx_currency, t[at] >= r.fx_first_day, t[at] < r.fx_end_day]
+        else:
+            cond = [t.currency == r.fx_currency, t[at] >= r.fx_start, t[at] < r.fx_end]
+        j = t.left_join(r, cond)
+        j = j.filter((j.currency == currency) | j.fx_rate.notnull())
+        return j.select(
+            *[j[c] for c in t.columns], fx_rate=ibis.ifelse(j.currency == currency, one, j.fx_rate)
+        )
 
     # --- computation ----------------------------------------------------------------------------
 
@@ -204,7 +275,7 @@ class FactsSource:
             .group_by(f_buyer=counted.buyer)
             .aggregate(first_at=counted.ordered_at.min())
         )
-        o = counted.filter(counted.currency == currency)
+        o = self._in_currency(counted, "ordered_at", currency)
         o = o.left_join(firsts, o.buyer == firsts.f_buyer)
         utm = o.utm_source.concat(_SEP, o.utm_medium, _SEP, o.utm_campaign)
         dim_column = breakdown.orders if breakdown is not None and breakdown.orders else None
@@ -213,8 +284,9 @@ class FactsSource:
             ts=o.ordered_at,
             buyer=o.buyer,
             is_first=(o.ordered_at == o.first_at).fill_null(False),
-            amount=o.total,
-            merch=o.subtotal - o.discount,
+            amount=_times(o.total, o.fx_rate),
+            merch=_times(o.subtotal - o.discount, o.fx_rate),
+            rate=o.fx_rate,
             attributed=utm.isin(self._campaign_keys()).fill_null(False),
             dim=_dim(o[dim_column]) if dim_column else ibis.literal(NONE_LABEL),
         )
@@ -228,8 +300,9 @@ class FactsSource:
                 ts=o.ts,
                 buyer=o.buyer,
                 is_first=o.is_first,
-                amount=i.line_total,
-                merch=i.line_total,
+                amount=_times(i.line_total, o.rate),
+                merch=_times(i.line_total, o.rate),
+                rate=o.rate,
                 attributed=o.attributed,
                 dim=_dim(i[breakdown.items]),
             )
@@ -262,14 +335,17 @@ class FactsSource:
         o = self._orders(breakdown, currency)
         i = self._t("order_items")
         p = self._t("products")
-        p = p.select(p_id=p.product_id, p_cost=p.cost)
+        p = p.select(p_id=p.product_id, p_cost=p.cost, p_currency=p.currency)
         j0 = i.join(o, i.order_id == o.o_id).left_join(p, i.product_id == p.p_id)
         dim = _dim(j0[breakdown.items]) if breakdown is not None and breakdown.items else j0.dim
+        # A cost in the line's own (foreign) currency converts with the line; else it is taken as is.
+        one = ibis.literal(Decimal(1), type="decimal(18, 8)")
+        cost_rate = ibis.ifelse(j0.p_currency == j0.currency, j0.rate, one)
         rows = j0.select(
             ts=j0.ts,
             attributed=j0.attributed,
-            value=j0.line_total,
-            cost=j0.quantity.cast("decimal(18, 4)") * j0.p_cost,
+            value=_times(j0.line_total, j0.rate),
+            cost=_times(j0.quantity.cast("decimal(18, 4)") * j0.p_cost, cost_rate),
             dim=dim,
         )
         j = self._bucketed(rows, b)
@@ -285,8 +361,8 @@ class FactsSource:
         return self._cells(agg, breakdown)
 
     def _refunds(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
-        r = self._t("refunds")
-        r = r.filter(r.currency == currency)
+        r = self._in_currency(self._t("refunds"), "refunded_at", currency)
+        r = r.mutate(amount=_times(r.amount, r.fx_rate))
         if breakdown is None:
             rows = r.select(ts=r.refunded_at, amount=r.amount, units=r.quantity, dim=ibis.literal(NONE_LABEL))
         elif breakdown.id == "product":
@@ -348,8 +424,8 @@ class FactsSource:
         return self._cells(agg, breakdown)
 
     def _spend(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
-        a = self._t("ad_spend")
-        a = a.filter(a.currency == currency)
+        a = self._in_currency(self._t("ad_spend"), "date", currency, by_day=True)
+        a = a.mutate(spend=_times(a.spend, a.fx_rate))
         column = breakdown.ad_spend if breakdown is not None else None
         rows = a.select(
             day=a.date, spend=a.spend, dim=_dim(a[column]) if column else ibis.literal(NONE_LABEL)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.kernel.clock import utcnow
 from ecomops.platform.console.templating import request_locale
 from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.products import service
-from ecomops.products.results import ProductDetail, ProductPage
+from ecomops.products.results import ProductDetail, ProductPage, ProductTrend
 
 router = APIRouter(prefix="/api/v1/t/{tenant}/products", tags=["products"])
 
@@ -72,3 +74,24 @@ async def get_product(
     require(ctx, "orders:read")
     filters = service.ProductFilters(date_from, date_to)
     return await run_in_threadpool(service.find_product, state, ctx.tenant, product_id, filters)
+
+
+@router.get(
+    "/{product_id}/trend",
+    response_model=ProductTrend,
+    summary="A product's daily units, revenue and orders (and views, add-to-carts) vs the previous period",
+)
+async def get_trend(
+    ctx: TenantDep,
+    state: StateDep,
+    product_id: Annotated[str, Path(min_length=1, max_length=service.MAX_TEXT)],
+    date_from: Annotated[
+        date | None, Query(description="First local day (default: 29 days before date_to)")
+    ] = None,
+    date_to: Annotated[date | None, Query(description="Last local day, inclusive (default: today)")] = None,
+) -> ProductTrend:
+    require(ctx, "orders:read")
+    today = utcnow().astimezone(ZoneInfo(ctx.tenant.timezone)).date()
+    return await run_in_threadpool(
+        service.find_trend, state, ctx.tenant, product_id, date_from, date_to, today
+    )

@@ -1,19 +1,23 @@
-"""``ecomops products list|show``: product analytics from the command line.
+"""``ecomops products list|show|trend``: product analytics from the command line.
 
 Through the server when one runs, else on the warehouse file opened read-only (``here_or_server``);
-both paths run ``products.service.find_products``/``find_product`` and get the same typed results.
+both paths run ``products.service.find_products``/``find_product``/``find_trend`` and get the same
+typed results.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
+from ecomops.kernel.clock import utcnow
 from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
@@ -27,8 +31,9 @@ from ecomops.platform.commandline import (
     save_export,
     tenant_info,
 )
+from ecomops.platform.web.state import AppState
 from ecomops.products import service
-from ecomops.products.results import ProductDetail, ProductPage
+from ecomops.products.results import ProductDetail, ProductPage, ProductTrend
 
 
 class Sort(StrEnum):
@@ -169,3 +174,57 @@ def show_command(
     for s in p.stock:
         stock.add_row(s.warehouse_code, str(s.on_hand), str(s.reserved), str(s.snapshot_at))
     console.print(stock)
+
+
+def fetch_trend(tenant: str, product_id: str, first: date | None, last: date | None) -> ProductTrend:
+    window = {k: v.isoformat() for k, v in (("date_from", first), ("date_to", last)) if v is not None}
+
+    def local(state: AppState) -> ProductTrend:
+        info = tenant_info(state, tenant)
+        today = utcnow().astimezone(ZoneInfo(info.timezone)).date()
+        return service.find_trend(state, info, product_id, first, last, today)
+
+    return here_or_server(
+        remote=lambda client: client.call(
+            "GET", tenant_path(tenant, "products", product_id, "trend"), ProductTrend, params=window
+        ),
+        local=local,
+    )
+
+
+@products_app.command("trend")
+def trend_command(
+    product_id: Annotated[str, typer.Argument(help="Product id")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First local day (default: 30 days)")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last local day, inclusive (default: today)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """A product's daily units, revenue and orders (views, add-to-carts) beside the previous period."""
+    with cli_errors():
+        trend = fetch_trend(tenant, product_id, parse_day(date_from, "--from"), parse_day(date_to, "--to"))
+    if as_json:
+        print_json(json_form(trend, ProductTrend))
+        return
+    columns = ["day", "units", "revenue", "orders", "prev day", "prev units", "prev revenue", "prev orders"]
+    table = Table(*columns, *(["views", "add to cart"] if trend.has_events else []))
+    for d in trend.days:
+        row = [
+            d.day.isoformat(),
+            str(d.units_sold),
+            str(d.revenue),
+            str(d.orders),
+            d.previous_day.isoformat(),
+        ]
+        row += [str(d.previous_units_sold), str(d.previous_revenue), str(d.previous_orders)]
+        table.add_row(*row, *([str(d.views), str(d.add_to_cart)] if trend.has_events else []))
+    console.print(table)
+    console.print(
+        f"units {trend.total_units_sold} (previous {trend.previous_units_sold}) · "
+        f"revenue {trend.total_revenue} (previous {trend.previous_revenue}) · "
+        f"orders {trend.total_orders} (previous {trend.previous_orders})"
+    )

@@ -3,13 +3,18 @@ cursor of the warehouse this server owns; HTMX swaps only the results for filter
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import EcomopsError
+from ecomops.platform.console import i18n
 from ecomops.platform.console.params import (
     on_cursor,
     query_day,
@@ -19,6 +24,7 @@ from ecomops.platform.console.params import (
 from ecomops.platform.console.shell import Page, error_page, is_htmx, open_page, problem_title, render
 from ecomops.platform.export import FORMATS, export_response, parse_format
 from ecomops.products import service as products
+from ecomops.products.results import ProductTrend
 
 router = APIRouter(include_in_schema=False)
 
@@ -96,4 +102,56 @@ async def product_page(request: Request, slug: str, product_id: str) -> Response
         product = await run_in_threadpool(products.find_product, page.state, page.tenant, product_id)
     except EcomopsError as exc:
         return error_page(request, exc.status_code, problem_title(exc.status_code), exc.message, page.session)
-    return render(page, "products/product.html", {"product": product})
+    today = utcnow().astimezone(ZoneInfo(page.tenant.timezone)).date()
+    error = None
+    try:
+        first, last = query_day(request, "date_from"), query_day(request, "date_to")
+        trend = await run_in_threadpool(
+            products.find_trend, page.state, page.tenant, product_id, first, last, today
+        )
+    except EcomopsError as exc:
+        error = exc.message
+        trend = await run_in_threadpool(
+            products.find_trend, page.state, page.tenant, product_id, None, None, today
+        )
+    context = {
+        "product": product,
+        "trend": trend,
+        "chart": _chart(page, trend, product.currency),
+        "error": error,
+    }
+    return render(page, "products/product.html", context, status=422 if error else 200)
+
+
+def _change(now: Decimal | int, before: Decimal | int) -> float | None:
+    return None if not before else float((Decimal(now) - Decimal(before)) / Decimal(before))
+
+
+def _chart(page: Page, trend: ProductTrend, currency: str | None) -> dict[str, Any]:
+    """The trend chart's JSON (drawn by ``static/console/overview.js``) and the period's changes."""
+    locale = page.locale
+    names = {
+        "revenue": i18n.gettext(locale, "Revenue"),
+        "previous_revenue": i18n.gettext(locale, "Revenue, previous period"),
+        "units": i18n.gettext(locale, "Units sold"),
+        "orders": i18n.gettext(locale, "Orders"),
+        "views": i18n.gettext(locale, "Product views"),
+        "add_to_cart": i18n.gettext(locale, "Added to cart"),
+    }
+    return {
+        "currency": currency or page.tenant.currency,
+        "locale": locale.replace("_", "-"),
+        "names": names,
+        "labels": [d.day.isoformat()[5:] for d in trend.days],
+        "revenue": [float(d.revenue) for d in trend.days],
+        "previous_revenue": [float(d.previous_revenue) for d in trend.days],
+        "units": [d.units_sold for d in trend.days],
+        "orders": [d.orders for d in trend.days],
+        "views": [d.views for d in trend.days] if trend.has_events else None,
+        "add_to_cart": [d.add_to_cart for d in trend.days] if trend.has_events else None,
+        "changes": {
+            "units": _change(trend.total_units_sold, trend.previous_units_sold),
+            "revenue": _change(trend.total_revenue, trend.previous_revenue),
+            "orders": _change(trend.total_orders, trend.previous_orders),
+        },
+    }

@@ -7,7 +7,7 @@ Money and rates are ``Decimal`` (JSON: the decimal string, as the API always ans
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,3 +91,36 @@ class ProductDetail(ProductSummary):
     rating_histogram: dict[int, int]
     recent_reviews: list[ReviewBrief]
     window: dict[str, str]
+
+
+class TrendDay(_Result):
+    """One local day of a product's trend (the previous period's day at the same position is beside it)."""
+
+    day: date
+    units_sold: int
+    revenue: Decimal
+    orders: int
+    #: 'Product Viewed' / 'Product Added' track events naming the product (None: the shop has none).
+    views: int | None
+    add_to_cart: int | None
+    previous_day: date
+    previous_units_sold: int
+    previous_revenue: Decimal
+    previous_orders: int
+
+
+class ProductTrend(_Result):
+    product_id: str
+    date_from: date
+    date_to: date
+    previous_from: date
+    previous_to: date
+    #: Whether the shop records product views / add-to-cart events at all.
+    has_events: bool
+    days: tuple[TrendDay, ...]
+    total_units_sold: int
+    total_revenue: Decimal
+    total_orders: int
+    previous_units_sold: int
+    previous_revenue: Decimal
+    previous_orders: int

@@ -41,7 +41,7 @@ from ecomops.products.catalogue import StockRow as StockRow
 from ecomops.products.catalogue import WarehouseRow as WarehouseRow
 from ecomops.products.catalogue import foreign_keys_in_use as foreign_keys_in_use
 from ecomops.products.catalogue import upsert_catalogue as upsert_catalogue
-from ecomops.products.results import ProductDetail, ProductPage, ProductSummary
+from ecomops.products.results import ProductDetail, ProductPage, ProductSummary, ProductTrend, TrendDay
 
 Cursor = duckdb.DuckDBPyConnection
 
@@ -356,3 +356,125 @@ def categories(cur: Cursor) -> list[str]:
         "SELECT DISTINCT category FROM products WHERE category IS NOT NULL ORDER BY 1 LIMIT 500"
     ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+#: Longest trend window (a year of days, like the overview's custom range).
+MAX_TREND_DAYS = 366
+DEFAULT_TREND_DAYS = 30
+_TREND_SQL = """
+WITH d AS (SELECT unnest(?::DATE[]) AS day, unnest(?::TIMESTAMPTZ[]) AS lo, unnest(?::TIMESTAMPTZ[]) AS hi),
+l AS (
+    SELECT i.ordered_at AS ts, i.quantity, i.line_total, i.order_id
+    FROM order_items i JOIN orders o ON o.order_id = i.order_id
+    WHERE i.product_id = ? AND o.status <> 'cancelled' AND i.ordered_at >= ? AND i.ordered_at < ?
+), e AS (
+    SELECT ts, event FROM events
+    WHERE product_id = ? AND type = 'track' AND event IN (?, ?) AND ts >= ? AND ts < ?
+)
+SELECT d.day,
+       (SELECT coalesce(sum(quantity), 0) FROM l WHERE l.ts >= d.lo AND l.ts < d.hi) AS units,
+       (SELECT coalesce(sum(line_total), 0) FROM l WHERE l.ts >= d.lo AND l.ts < d.hi) AS revenue,
+       (SELECT count(DISTINCT order_id) FROM l WHERE l.ts >= d.lo AND l.ts < d.hi) AS orders,
+       (SELECT count(*) FROM e WHERE e.event = ? AND e.ts >= d.lo AND e.ts < d.hi) AS views,
+       (SELECT count(*) FROM e WHERE e.event = ? AND e.ts >= d.lo AND e.ts < d.hi) AS carts
+FROM d ORDER BY d.day
+"""
+PRODUCT_VIEWED, PRODUCT_ADDED = "Product Viewed", "Product Added"
+
+
+def trend_window(first: date | None, last: date | None, today: date) -> tuple[date, date]:
+    """[first, last] local days (default: the 30 days ending today), checked like the overview's range."""
+    last = last or (first + timedelta(days=DEFAULT_TREND_DAYS - 1) if first else today)
+    first = first or last - timedelta(days=DEFAULT_TREND_DAYS - 1)
+    if first > last:
+        raise ValidationFailed(f"date_from {first} is after date_to {last}", {"field": "date_from"})
+    if (last - first).days + 1 > MAX_TREND_DAYS:
+        raise ValidationFailed(
+            f"the trend window {first} – {last} is longer than {MAX_TREND_DAYS} days", {"field": "date_to"}
+        )
+    return first, last
+
+
+def _daily(cur: Cursor, timezone: str, product_id: str, first: date, n: int) -> list[tuple[Any, ...]]:
+    days = [first + timedelta(days=k) for k in range(n)]
+    lo = [day_bounds(d, timezone) for d in days]
+    hi = [day_bounds(d + timedelta(days=1), timezone) for d in days]
+    params = [
+        days, lo, hi, product_id, lo[0], hi[-1],
+        product_id, PRODUCT_VIEWED, PRODUCT_ADDED, lo[0], hi[-1],
+        PRODUCT_VIEWED, PRODUCT_ADDED,
+    ]  # fmt: skip
+    return cur.execute(_TREND_SQL, params).fetchall()
+
+
+def get_trend(cur: Cursor, timezone: str, product_id: str, first: date, last: date) -> ProductTrend:
+    """Daily units sold, revenue and orders of one product over local days [first, last] beside the
+    same number of days right before (the previous period), with product views and add-to-carts when the
+    shop records those events. Same definitions as the product's totals (orders not cancelled)."""
+    if not 0 < len(product_id) <= MAX_TEXT:
+        raise ValidationFailed(f"product id must be 1..{MAX_TEXT} characters", {"field": "product_id"})
+    if cur.execute("SELECT 1 FROM products WHERE product_id = ?", [product_id]).fetchone() is None:
+        raise NotFound(
+            f"product {product_id!r} not found in this tenant's catalogue", {"product_id": product_id}
+        )
+    n = (last - first).days + 1
+    prev_first = first - timedelta(days=n)
+    now_rows = _daily(cur, timezone, product_id, first, n)
+    prev_rows = _daily(cur, timezone, product_id, prev_first, n)
+    has_events = (
+        cur.execute(
+            "SELECT 1 FROM events WHERE type = 'track' AND event IN (?, ?) "
+            "AND product_id IS NOT NULL LIMIT 1",
+            [PRODUCT_VIEWED, PRODUCT_ADDED],
+        ).fetchone()
+        is not None
+    )
+    days = tuple(
+        TrendDay(
+            day=row[0],
+            units_sold=int(row[1]),
+            revenue=Decimal(row[2]),
+            orders=int(row[3]),
+            views=int(row[4]) if has_events else None,
+            add_to_cart=int(row[5]) if has_events else None,
+            previous_day=prev[0],
+            previous_units_sold=int(prev[1]),
+            previous_revenue=Decimal(prev[2]),
+            previous_orders=int(prev[3]),
+        )
+        for row, prev in zip(now_rows, prev_rows, strict=True)
+    )
+    return ProductTrend(
+        product_id=product_id,
+        date_from=first,
+        date_to=last,
+        previous_from=prev_first,
+        previous_to=first - timedelta(days=1),
+        has_events=has_events,
+        days=days,
+        total_units_sold=sum(d.units_sold for d in days),
+        total_revenue=sum((d.revenue for d in days), Decimal(0)),
+        total_orders=int(_distinct_orders(cur, timezone, product_id, first, last + timedelta(days=1))),
+        previous_units_sold=sum(d.previous_units_sold for d in days),
+        previous_revenue=sum((d.previous_revenue for d in days), Decimal(0)),
+        previous_orders=int(_distinct_orders(cur, timezone, product_id, prev_first, first)),
+    )
+
+
+def _distinct_orders(cur: Cursor, timezone: str, product_id: str, first: date, end: date) -> int:
+    """Orders containing the product in [first, end) (an order counts once however many days it spans)."""
+    row = cur.execute(
+        "SELECT count(DISTINCT i.order_id) FROM order_items i JOIN orders o ON o.order_id = i.order_id "
+        "WHERE i.product_id = ? AND o.status <> 'cancelled' AND i.ordered_at >= ? AND i.ordered_at < ?",
+        [product_id, day_bounds(first, timezone), day_bounds(end, timezone)],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def find_trend(
+    state: AppState, tenant: TenantInfo, product_id: str, first: date | None, last: date | None, today: date
+) -> ProductTrend:
+    """The "product trend" use case (API and console)."""
+    first, last = trend_window(first, last, today)
+    with state.warehouses.get(tenant.id).reading() as cur:
+        return get_trend(cur, tenant.timezone, product_id, first, last)

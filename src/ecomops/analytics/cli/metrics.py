@@ -139,8 +139,11 @@ def render(answer: MetricsResult, fmt: OutputFormat) -> None:
             err_console.print(f"[yellow]{m.id}[/yellow] is null: {m.reason}")
     for currency, n in answer.other_currencies.items():
         err_console.print(
-            f"[yellow]note:[/yellow] {n} order(s) in {currency} left out (use --currency {currency})"
+            f"[yellow]note:[/yellow] {n} order(s) in {currency} left out: no exchange rate applies "
+            f"(add rates with `ecomops fx set|import`, or report in --currency {currency})"
         )
+    for currency, n in answer.converted_currencies.items():
+        err_console.print(f"[dim]{n} order(s) in {currency} converted with the shop's exchange rates[/dim]")
     shown = answer.breakdown
     if shown and shown.values_shown < shown.values_total:
         err_console.print(

@@ -1,0 +1,1 @@
+"""Exchange rates per tenant, so reports convert orders in other currencies."""
