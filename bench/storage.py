@@ -46,14 +46,19 @@ def fill(events: int) -> tuple[Path, Path]:
     env.pop("ECOMOPS_DATABASE_URL", None)
     _cli(env, "tenant", "create", "bench")
     key = json.loads(_cli(env, "source", "create", "site", "--tenant", "bench", "--json"))["write_key"]
-    api_key = json.loads(_cli(env, "apikey", "create", "--tenant", "bench", "--role", "admin", "--json"))["key"]
+    api_key = json.loads(_cli(env, "apikey", "create", "--tenant", "bench", "--role", "admin", "--json"))[
+        "key"
+    ]
     port = 19000 + os.getpid() % 1000
     server = start_server(env, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             for sample in batches(events // 100, "disk", seed=7):
                 r = client.post(
-                    "/v1/batch", content=sample.body, auth=(key, ""), headers={"Content-Type": "application/json"}
+                    "/v1/batch",
+                    content=sample.body,
+                    auth=(key, ""),
+                    headers={"Content-Type": "application/json"},
                 )
                 r.raise_for_status()
             headers = {"Authorization": f"Bearer {api_key}"}
@@ -76,7 +81,9 @@ def fill(events: int) -> tuple[Path, Path]:
 
 def segment_bytes(con: duckdb.DuckDBPyConnection, block_size: int) -> dict[tuple[str, str], int]:
     """(table, column) -> bytes of its persistent segments (see the module docstring for the estimate)."""
-    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()]
+    tables = [
+        r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
+    ]
     segments: list[tuple[str, str, int, int, int]] = []
     for table in tables:
         rows = con.execute(
@@ -84,7 +91,9 @@ def segment_bytes(con: duckdb.DuckDBPyConnection, block_size: int) -> dict[tuple
             "FROM pragma_storage_info(?) WHERE persistent AND block_id >= 0",
             [table],
         ).fetchall()
-        segments += [(table, str(col), int(block), int(offset), int(extra)) for col, block, offset, extra in rows]
+        segments += [
+            (table, str(col), int(block), int(offset), int(extra)) for col, block, offset, extra in rows
+        ]
     by_block: dict[int, list[tuple[int, str, str, int]]] = defaultdict(list)
     for table, col, block, offset, extra in segments:
         by_block[block].append((offset, table, col, extra))
@@ -99,7 +108,9 @@ def segment_bytes(con: duckdb.DuckDBPyConnection, block_size: int) -> dict[tuple
 
 def report(path: Path, events: int) -> None:
     con = duckdb.connect(str(path), read_only=True)
-    size = con.execute("SELECT block_size, total_blocks, used_blocks, free_blocks FROM pragma_database_size()")
+    size = con.execute(
+        "SELECT block_size, total_blocks, used_blocks, free_blocks FROM pragma_database_size()"
+    )
     block_size, total, used, free = size.fetchone()  # type: ignore[misc]
     file_bytes = path.stat().st_size
     print(f"\n== {events:,} events: file {file_bytes / events:,.0f} B/event ({file_bytes / 1e6:.1f} MB)")
@@ -109,7 +120,7 @@ def report(path: Path, events: int) -> None:
     for (table, _), n in sizes.items():
         per_table[table] += n
     rows = {
-        t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # type: ignore[index]  # noqa: S608
+        t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # type: ignore[index]
         for t in per_table
     }
     print("   table                          rows      B/event")
@@ -127,11 +138,14 @@ def report(path: Path, events: int) -> None:
     copy.execute("CHECKPOINT")
     fresh_used = copy.execute("SELECT used_blocks * block_size FROM pragma_database_size()").fetchone()[0]  # type: ignore[index]
     copy.close()
-    print(f"   fresh copy: {fresh_used / events:,.0f} B/event in used blocks, file {fresh.stat().st_size / events:,.0f}")
+    fresh_file = fresh.stat().st_size / events
+    print(f"   fresh copy: {fresh_used / events:,.0f} B/event in used blocks, file {fresh_file:,.0f}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, action="append", help="sample size (repeatable; default 20000)")
     args = parser.parse_args()
     for events in args.events or [20_000]:

@@ -17,13 +17,23 @@ from ecomops.platform.warehouse.schema import migrate, migrations
 CONTEXTS: list[dict[str, Any] | None] = [
     {
         "library": {"name": "analytics.js", "version": "next-1.70.0"},
-        "page": {"url": "https://s.example/p/1?utm_source=x", "path": "/p/1", "referrer": "https://g.example/",
-                 "title": "Dress | Shop", "search": "?utm_source=x"},
-        "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) \"quoted\" \u4e2d",
+        "page": {
+            "url": "https://s.example/p/1?utm_source=x",
+            "path": "/p/1",
+            "referrer": "https://g.example/",
+            "title": "Dress | Shop",
+            "search": "?utm_source=x",
+        },
+        "userAgent": 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) "quoted" \u4e2d',
         "ip": "203.0.113.7",
         "locale": "zh-CN",
         "campaign": {"source": "douyin", "medium": "live", "name": "d11", "term": "dress", "content": "a"},
-        "device": {"id": "8c821124102e1311", "type": "mobile", "manufacturer": "Apple", "model": "iPhone15,2"},
+        "device": {
+            "id": "8c821124102e1311",
+            "type": "mobile",
+            "manufacturer": "Apple",
+            "model": "iPhone15,2",
+        },
         "os": {"name": "iOS", "version": "17.5"},
         "screen": {"width": 390, "height": 844, "density": 3},
         "timezone": "Asia/Shanghai",
@@ -50,15 +60,18 @@ def _old_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     """A warehouse as every migration but platform 0002 left it."""
     con = duckdb.connect(str(path))
     con.execute(
-        "CREATE TABLE _module_migrations (module VARCHAR NOT NULL, version INTEGER NOT NULL, name VARCHAR NOT NULL,"
-        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (module, version))"
+        "CREATE TABLE _module_migrations (module VARCHAR NOT NULL, version INTEGER NOT NULL,"
+        " name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+        " PRIMARY KEY (module, version))"
     )
     for m in migrations():
         if (m.module, m.version) == ("platform", 2):
             continue
         con.execute(m.sql)
-        con.execute("INSERT INTO _module_migrations (module, version, name) VALUES (?, ?, ?)",
-                    [m.module, m.version, m.name])
+        con.execute(
+            "INSERT INTO _module_migrations (module, version, name) VALUES (?, ?, ?)",
+            [m.module, m.version, m.name],
+        )
     return con
 
 
@@ -67,16 +80,17 @@ def test_migration_moves_existing_context_keys_to_columns_and_restores_them(tmp_
     try:
         for n, ctx in enumerate(CONTEXTS):
             raw = json.dumps(ctx) if ctx is not None else None
-            # Shared columns as the loader derived them; event 0 is a page call whose url came from properties.
+            # Shared columns as the loader derived them; event 0 is a page call with a url in properties.
             con.execute(
                 """INSERT INTO events (message_id, type, ts, received_at, context, utm_source, utm_medium,
-                       utm_campaign, utm_term, utm_content, page_url, page_path, referrer, device, os, country,
-                       region, city, session_id)
+                       utm_campaign, utm_term, utm_content, page_url, page_path, referrer, device, os,
+                       country, region, city, session_id)
                    SELECT ?, 'page', now(), now(), c, c->>'$.campaign.source', c->>'$.campaign.medium',
                        c->>'$.campaign.name', c->>'$.campaign.term', c->>'$.campaign.content',
-                       CASE WHEN ? = 0 THEN 'https://s.example/p/1' ELSE c->>'$.page.url' END, c->>'$.page.path',
-                       c->>'$.page.referrer', c->>'$.device.type', c->>'$.os.name', c->>'$.location.country',
-                       c->>'$.location.region', c->>'$.location.city', c->>'$.sessionId'
+                       CASE WHEN ? = 0 THEN 'https://s.example/p/1' ELSE c->>'$.page.url' END,
+                       c->>'$.page.path', c->>'$.page.referrer', c->>'$.device.type', c->>'$.os.name',
+                       c->>'$.location.country', c->>'$.location.region', c->>'$.location.city',
+                       c->>'$.sessionId'
                    FROM (SELECT CAST(? AS JSON) AS c)""",
                 [f"m{n}", n, raw],
             )
@@ -87,14 +101,23 @@ def test_migration_moves_existing_context_keys_to_columns_and_restores_them(tmp_
         ).fetchall()
         by_id = {r[0]: r for r in rows}
         for n, ctx in enumerate(CONTEXTS):
-            _, rest, full, *_ = by_id[f"m{n}"]
+            full = by_id[f"m{n}"][2]
             assert (json.loads(full) if full is not None else None) == ctx, f"m{n}: {full}"
         # Event 0: every standard key left the JSON; only emptied objects remain.
         m0 = by_id["m0"]
-        assert json.loads(m0[1]) == {k: {} for k in ("library", "page", "campaign", "device", "os", "screen",
-                                                     "location")}
-        assert m0[3:] == ("203.0.113.7", CONTEXTS[0]["userAgent"], 390, 3.0, "17.5",  # type: ignore[index]
-                          "8c821124102e1311", "https://s.example/p/1?utm_source=x", None)
+        assert json.loads(m0[1]) == {
+            k: {} for k in ("library", "page", "campaign", "device", "os", "screen", "location")
+        }
+        assert m0[3:] == (
+            "203.0.113.7",
+            CONTEXTS[0]["userAgent"],
+            390,
+            3.0,
+            "17.5",  # type: ignore[index]
+            "8c821124102e1311",
+            "https://s.example/p/1?utm_source=x",
+            None,
+        )
         # Event 1: values of another JSON type stay in the JSON, as do non-standard keys.
         m1 = by_id["m1"]
         rest1 = json.loads(m1[1])

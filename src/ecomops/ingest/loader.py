@@ -107,7 +107,7 @@ WITH j AS (
 )
 SELECT * EXCLUDE (cj, cc, cm, patch), cc.*,
     CASE WHEN cj IS NOT NULL THEN json_merge_patch(cj, patch) END AS context
-FROM moved JOIN patches USING (cm)
+FROM moved LEFT JOIN patches USING (cm)
 """  # noqa: S608 (only the CHANNELS constant is interpolated)
 _ORDER_COLS = (
     "order_id",

@@ -92,7 +92,7 @@ CREATE MACRO context_group(key, members) AS
     CASE WHEN members <> '' THEN '"' || key || '":{' || members || '}' END;
 -- Which keys moved out of the JSON, as bits: 0-13 those of the shared columns (bit 5 also when the url went
 -- to context_page_url), 16-33 those of the typed columns in the order of context_columns.
-CREATE MACRO context_moved_keys(c) AS CAST(c.context_from_columns & 16383 AS UBIGINT)
+CREATE MACRO context_moved_keys(c) AS CAST(coalesce(c.context_from_columns, 0) & 16383 AS UBIGINT)
     | CASE WHEN c.context_page_url IS NOT NULL THEN 32 ELSE 0 END
     | CASE WHEN c.user_agent IS NOT NULL THEN CAST(1 AS UBIGINT) << 16 ELSE 0 END
     | CASE WHEN c.ip IS NOT NULL THEN CAST(1 AS UBIGINT) << 17 ELSE 0 END
