@@ -1,7 +1,7 @@
 -- Session events (kinds 0-7, see timeline.KINDS) and server-side refund events (kind 8).
-INSERT INTO events (message_id, type, event, anonymous_id, user_id, ts, received_at, sent_at, source_id, channel,
-                    session_id, utm_source, utm_medium, utm_campaign, page_url, page_path, referrer, device, os,
-                    country, region, city, x, y, product_id, order_id, revenue, currency, properties, context, traits)
+-- The context is stored split like the ingest loader stores it (platform warehouse migration 0002): its
+-- standard fields in typed columns, the rest as JSON.
+INSERT INTO events BY NAME
 WITH ev AS (
     SELECT e.*, s.*, p.product_id, p.sku, p.name AS product_name, p.category,
            o.subtotal, o.discount, o.shipping, o.total, o.coupon::VARCHAR AS coupon, o.units,
