@@ -134,7 +134,8 @@ def check_events(
         tenant,
         "SELECT message_id, type, event, user_id, anonymous_id, product_id, page_url, "
         "properties->>'round', properties->>'price', properties->>'note', properties->>'groupId', "
-        f"properties->>'previousId', {traits_at}->>'plan', traits->>'name', context->'library'->>'name' "
+        f"properties->>'previousId', {traits_at}->>'plan', traits->>'name', "
+        "context_full(events)->'library'->>'name' "
         f"FROM events WHERE message_id LIKE '{prefix}-%'",
     )
     assert len(rows) == len(sent), "an event was stored twice"

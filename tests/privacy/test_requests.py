@@ -349,7 +349,9 @@ def test_erasure_leaves_no_pii_anywhere_and_totals_still_count(
     assert any("Teapot" in (p or "") for *_, p in scrubbed)
     assert shop.query("SELECT count(*) FROM ingest_dead_letters WHERE payload LIKE '%cust-ann%'") == [(0,)]
     # Bob's row from the shared tablet is his: untouched.
-    bob = shop.query("SELECT user_id, anonymous_id, context FROM events WHERE message_id = 'm-bob-tablet'")
+    bob = shop.query(
+        "SELECT user_id, anonymous_id, context_full(events) FROM events WHERE message_id = 'm-bob-tablet'"
+    )
     assert bob[0][:2] == ("cust-bob", "anon-ann") and json.loads(bob[0][2])["ip"] == "198.51.100.9"
 
     # Vault, consents, suppression.

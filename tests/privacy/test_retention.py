@@ -25,6 +25,7 @@ from ecomops.platform.periodic import Periodic
 from ecomops.platform.settings import Settings, get_settings
 from ecomops.platform.store.scoping import tenant_session
 from ecomops.platform.warehouse.connection import Warehouse, open_warehouse
+from ecomops.platform.warehouse.schema import migrations
 from ecomops.privacy import compaction, retention
 from ecomops.privacy import requests as privacy_requests
 from ecomops.privacy.cli.privacy import privacy_app
@@ -48,6 +49,11 @@ CONTEXT = json.dumps(
     }
 )
 runner = CliRunner()
+#: The statement of platform warehouse migration 0002 that moves stored contexts into their typed columns:
+#: the events here are stored as the loader stores them (ip, userAgent, device.id… in columns).
+SPLIT_STORED_CONTEXTS = next(m.sql for m in migrations() if (m.module, m.version) == ("platform", 2)).split(
+    "-- Rows written before this migration: move their keys into the new columns."
+)[1]
 
 
 def _event(cur: object, mid: str, ts: datetime, user: str | None, anon: str | None) -> None:
@@ -69,6 +75,7 @@ def warehouse(settings: Settings, tenant: TenantInfo) -> Iterator[Warehouse]:
         _event(cur, "o3", OLD_DAY_2, "u1", "a1")
         _event(cur, "o4", OLD_DAY_1, "u2", None)
         _event(cur, "r1", RECENT, "u1", "a1")
+        cur.execute(SPLIT_STORED_CONTEXTS)
         cur.execute(
             "INSERT INTO ingest_dead_letters (dead_letter_id, received_at, reason, payload) VALUES "
             "('dl-old', ?, 'bad', '{}'), ('dl-new', ?, 'bad', '{}')",
@@ -110,8 +117,8 @@ def test_old_events_are_anonymised_per_person_and_day(
     rows = {
         r[0]: r[1:]
         for r in warehouse.query(
-            "SELECT message_id, user_id, anonymous_id, traits, context, page_url, referrer, properties, "
-            "country FROM events ORDER BY message_id"
+            "SELECT message_id, user_id, anonymous_id, traits, context_full(events), page_url, referrer, "
+            "properties, country FROM events ORDER BY message_id"
         )
     }
     o1, o2, o3, o4, r1 = (rows[m] for m in ("o1", "o2", "o3", "o4", "r1"))
@@ -128,6 +135,13 @@ def test_old_events_are_anonymised_per_person_and_day(
     assert o1[0] != o1[1] and o1[1].startswith("rk_")
     assert r1[:2] == ("u1", "a1") and json.loads(r1[3])["ip"] == "198.51.100.4"  # recent: untouched
     assert warehouse.query("SELECT count(*) FROM events") == [(5,)]
+    # The fields were in their own columns: those are what retention cleared.
+    assert warehouse.query(
+        "SELECT message_id, ip, user_agent, device_id, context_page_url, locale FROM events "
+        "ORDER BY message_id"
+    ) == [(m, None, None, None, None, "zh-CN") for m in ("o1", "o2", "o3", "o4")] + [
+        ("r1", "198.51.100.4", "UA/1", "dev-42", "https://s/?q=1", "zh-CN")
+    ]
 
     # Idempotent: a second run finds nothing left to do and keeps the ids.
     again = retention.run_retention(engine, settings, warehouse, tenant, now=NOW)

@@ -301,9 +301,12 @@ def test_sessions_follow_the_local_intraday_curve(shop: SeededShop) -> None:
 
 
 def test_clicks_have_coordinates_on_hot_spots(shop: SeededShop) -> None:
-    rows = shop.query("""SELECT count(*), count(x), avg(x / (context->'screen'->>'width')::DOUBLE)
+    # The screen is stored like ingest stores it: typed columns, and the whole context via context_full.
+    rows = shop.query("""SELECT count(*), count(x), avg(x / screen_width),
+                                count(*) FILTER (
+                                    context_full(events)->'screen'->>'width' = screen_width::VARCHAR)
                          FROM events WHERE event = 'Element Clicked'""")[0]
-    assert rows[0] > 0 and rows[0] == rows[1]
+    assert rows[0] > 0 and rows[0] == rows[1] == rows[3]
     assert 0.3 < rows[2] < 0.7
     assert (
         shop.query(

@@ -93,9 +93,9 @@ def test_money_is_decimal_18_4_everywhere(warehouse: Warehouse) -> None:
             if column in MONEY_COLUMNS:
                 assert data_type == "DECIMAL(18,4)", f"{table}.{column} is {data_type}"
                 checked += 1
-            # Floats are for coordinates only, never for money.
+            # Floats are for coordinates and the screen's pixel ratio only, never for money.
             if data_type in ("DOUBLE", "FLOAT", "REAL"):
-                assert (table, column) in {("events", "x"), ("events", "y")}, (
+                assert (table, column) in {("events", "x"), ("events", "y"), ("events", "screen_density")}, (
                     f"{table}.{column} is {data_type}"
                 )
     assert checked >= 15
@@ -186,6 +186,7 @@ def test_a_file_from_before_modules_owned_their_migrations_is_converted(tmp_path
             con.execute("INSERT INTO _schema_migrations (version, name) VALUES (?, ?)", [version, key[0]])
         assert applied_versions(con) == {"platform": 1, "imports": 1, "analytics": 1}
         assert migrate(con) == [
+            ("platform", 2),
             ("ingest", 1),
             ("analytics", 2),
             ("analytics", 3),

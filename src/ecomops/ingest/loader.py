@@ -64,35 +64,50 @@ _SALES_CHANNELS = ", ".join(f"'{c}'" for c in CHANNELS)
 
 #: Promoted columns from the raw JSON, for a whole load at once (vectorised in DuckDB, outside the GIL).
 #: ``properties.channel`` overrides the source's channel only when it names a known sales channel;
-#: page calls take url/path/referrer from their properties first, like Segment's page spec.
+#: page calls take url/path/referrer from their properties first, like Segment's page spec. The context is
+#: split by the warehouse's context macros (migration 0002 of the platform): its standard fields go to typed
+#: columns and only the rest stays JSON. ``cx`` holds the context's strings at the macros' paths, of which
+#: 19-32 are those of the shared columns (campaign, page, device.type, os.name, location, sessionId); the
+#: patch removing the moved keys is built once per pattern of moved keys, not per row.
 NORMALIZE_SQL = f"""
 CREATE TEMP TABLE loaded_events AS
 WITH j AS (
     SELECT *, CAST(properties AS JSON) AS pj, CAST(context AS JSON) AS cj FROM new_events
 ), x AS (
-    SELECT *,
-        json_extract_string(cj, ['$.campaign.source', '$.campaign.medium', '$.campaign.name',
-            '$.campaign.term', '$.campaign.content', '$.page.url', '$.page.path', '$.page.referrer',
-            '$.device.type', '$.os.name', '$.location.country', '$.location.region', '$.location.city',
-            '$.sessionId']) AS c,
+    SELECT *, context_types(cj) AS ct, context_texts(cj) AS cx,
         json_extract_string(pj, ['$.url', '$.path', '$.referrer', '$.product_id', '$.order_id',
             '$.currency', '$.session_id', '$.channel', '$.x', '$.y']) AS p,
         json_type(pj, '$.x') AS x_type, json_type(pj, '$.y') AS y_type
     FROM j
+), promoted AS (
+    SELECT message_id, type, event, anonymous_id, user_id, ts, received_at, sent_at, source_id,
+        CASE WHEN p[8] IN ({_SALES_CHANNELS}) THEN p[8] ELSE channel END AS channel,
+        coalesce(cx[32], p[7]) AS session_id,
+        cx[19] AS utm_source, cx[20] AS utm_medium, cx[21] AS utm_campaign, cx[22] AS utm_term,
+        cx[23] AS utm_content,
+        CASE WHEN type = 'page' THEN coalesce(p[1], cx[24]) ELSE cx[24] END AS page_url,
+        CASE WHEN type = 'page' THEN coalesce(p[2], cx[25]) ELSE cx[25] END AS page_path,
+        CASE WHEN type = 'page' THEN coalesce(p[3], cx[26]) ELSE cx[26] END AS referrer,
+        cx[27] AS device, cx[28] AS os, cx[29] AS country, cx[30] AS region, cx[31] AS city,
+        CASE WHEN x_type IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(p[9] AS DOUBLE) END AS x,
+        CASE WHEN y_type IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(p[10] AS DOUBLE) END AS y,
+        p[4] AS product_id, p[5] AS order_id, CAST(revenue AS DECIMAL(18,4)) AS revenue, p[6] AS currency,
+        pj AS properties, CAST(traits AS JSON) AS traits, cj, ct, cx
+    FROM x
+), masked AS (
+    SELECT *, context_mask(ct, cx, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url,
+        page_path, referrer, device, os, country, region, city, session_id) AS cmask
+    FROM promoted
+), split AS (
+    SELECT * EXCLUDE (ct, cx, cmask), context_columns(ct, cx, cmask) AS cc FROM masked
+), moved AS (
+    SELECT *, context_moved_keys(cc) AS cm FROM split
+), patches AS (
+    SELECT cm, context_strip_patch(cm) AS patch FROM (SELECT DISTINCT cm FROM moved)
 )
-SELECT message_id, type, event, anonymous_id, user_id, ts, received_at, sent_at, source_id,
-    CASE WHEN p[8] IN ({_SALES_CHANNELS}) THEN p[8] ELSE channel END AS channel,
-    coalesce(c[14], p[7]) AS session_id,
-    c[1] AS utm_source, c[2] AS utm_medium, c[3] AS utm_campaign, c[4] AS utm_term, c[5] AS utm_content,
-    CASE WHEN type = 'page' THEN coalesce(p[1], c[6]) ELSE c[6] END AS page_url,
-    CASE WHEN type = 'page' THEN coalesce(p[2], c[7]) ELSE c[7] END AS page_path,
-    CASE WHEN type = 'page' THEN coalesce(p[3], c[8]) ELSE c[8] END AS referrer,
-    c[9] AS device, c[10] AS os, c[11] AS country, c[12] AS region, c[13] AS city,
-    CASE WHEN x_type IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(p[9] AS DOUBLE) END AS x,
-    CASE WHEN y_type IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(p[10] AS DOUBLE) END AS y,
-    p[4] AS product_id, p[5] AS order_id, CAST(revenue AS DECIMAL(18,4)) AS revenue, p[6] AS currency,
-    pj AS properties, cj AS context, CAST(traits AS JSON) AS traits
-FROM x
+SELECT * EXCLUDE (cj, cc, cm, patch), cc.*,
+    CASE WHEN cj IS NOT NULL THEN json_merge_patch(cj, patch) END AS context
+FROM moved LEFT JOIN patches USING (cm)
 """  # noqa: S608 (only the CHANNELS constant is interpolated)
 _ORDER_COLS = (
     "order_id",

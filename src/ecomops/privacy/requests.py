@@ -56,6 +56,7 @@ from ecomops.platform.crypto import keyring as keys
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.platform.warehouse import facts
 from ecomops.platform.warehouse.connection import Warehouse
+from ecomops.platform.warehouse.eventcontext import CONTEXT_COLUMNS, full_context
 from ecomops.privacy import consents as consent_service
 from ecomops.privacy import vault
 from ecomops.privacy.models import Consent, PrivacyRequest
@@ -76,9 +77,10 @@ COMPACT_NOW, COMPACT_LATER = "immediate", "at_next_server_start"
 ID_COLUMNS = ("customer_id", "user_id")
 ANON_COLUMN = "anonymous_id"
 ORDER_COLUMN = "order_id"
-#: Free-text columns nulled on erasure (table → columns); only those that exist are touched.
+#: Free-text columns nulled on erasure (table → columns); only those that exist are touched. An event's
+#: context is its JSON and the columns its standard fields moved to.
 NULLED = {
-    "events": ("traits", "context"),
+    "events": ("traits", "context", *CONTEXT_COLUMNS),
     "customers": ("attributes",),
     "reviews": ("title", "body"),
     "refunds": ("reason",),
@@ -353,7 +355,10 @@ def _rows(
 ) -> list[dict[str, Any]]:
     types = layout.types[table]
     names = list(types)
-    select_list = ", ".join(_q(c) for c in names)
+    # An event's context is exported whole, as it was received (its fields also in their own columns).
+    select_list = ", ".join(
+        full_context(_q(table)) if table == "events" and c == "context" else _q(c) for c in names
+    )
     sql = f"SELECT {select_list} FROM {_q(table)} WHERE {where}"  # noqa: S608 (catalogue names)
     return [
         {name: _jsonable(value, types[name]) for name, value in zip(names, row, strict=True)}

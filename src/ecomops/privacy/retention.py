@@ -5,7 +5,8 @@ forever just because it is cheap. A tenant's ``retention_policies`` row says, pe
 how many days it goes (NULL = keep; nothing is deleted until someone sets a policy):
 
 * **raw events** older than ``events_days`` are either dropped or *anonymised*: traits nulled; the
-  context's ip, userAgent, traits and page url/search/referrer removed; query strings and fragments
+  context's ip, userAgent, traits, device id and page url/search/referrer removed (from the JSON and
+  from the columns they moved to, ``eventcontext``); query strings and fragments
   cut from ``page_url``/``referrer``; and ``user_id``/``anonymous_id`` re-keyed to a random id per
   person and UTC day (``rk_<random>``). Counts, funnels within a day, channels and revenue survive;
   following one person across days does not. Orders, refunds and reviews are business records and
@@ -38,6 +39,12 @@ from ecomops.platform.settings import Settings
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.platform.warehouse import facts
 from ecomops.platform.warehouse.connection import Warehouse
+from ecomops.platform.warehouse.eventcontext import (
+    FROM_COLUMNS,
+    IDENTIFYING_COLUMNS,
+    PAGE_REFERRER_BIT,
+    PAGE_URL_BIT,
+)
 from ecomops.privacy import compaction
 from ecomops.privacy import requests as privacy_requests
 from ecomops.privacy.models import RetentionPolicy
@@ -55,6 +62,15 @@ CONTEXT_SQL = (
     "json_merge_patch(json_merge_patch(json_merge_patch(context, ?),"
     " CASE WHEN json_exists(context, '$.device') THEN ? ELSE '{}' END),"
     " CASE WHEN json_exists(context, '$.page') THEN ? ELSE '{}' END)"
+)
+#: The same fields where they moved out of the JSON (platform migration 0002): their typed columns, and
+#: the bits saying page.url/page.referrer are those of ``page_url``/``referrer``, which stay (cut).
+_PAGE_BITS = (1 << PAGE_URL_BIT) | (1 << PAGE_REFERRER_BIT)
+COLUMNS_SQL = ", ".join(f"{c} = NULL" for c in IDENTIFYING_COLUMNS) + (
+    f", {FROM_COLUMNS} = {FROM_COLUMNS} & ~CAST({_PAGE_BITS} AS USMALLINT)"
+)
+_IDENTIFIED_SQL = " OR ".join(f"{c} IS NOT NULL" for c in IDENTIFYING_COLUMNS) + (
+    f" OR {FROM_COLUMNS} & {_PAGE_BITS} <> 0"
 )
 
 
@@ -186,6 +202,7 @@ def _not_anonymised() -> str:
         " OR traits IS NOT NULL"
         " OR json_exists(context, '$.ip') OR json_exists(context, '$.userAgent')"
         " OR json_exists(context, '$.traits') OR json_exists(context, '$.page.url')"
+        f" OR {_IDENTIFIED_SQL}"
         " OR regexp_matches(coalesce(page_url, ''), '[?#]')"
         " OR regexp_matches(coalesce(referrer, ''), '[?#]'))"
     )
@@ -220,6 +237,7 @@ def anonymise_events(warehouse: Warehouse, cutoff: datetime) -> int:
                             anonymous_id),
                         traits = NULL,
                         context = CASE WHEN context IS NULL THEN NULL ELSE {CONTEXT_SQL} END,
+                        {COLUMNS_SQL},
                         page_url = regexp_replace(page_url, '[?#].*$', ''),
                         referrer = regexp_replace(referrer, '[?#].*$', '')
                     WHERE ts < ? AND {pending}""",  # noqa: S608 (constants only)
