@@ -38,7 +38,8 @@ from ecomops.simulate.params import SeedParams
 from ecomops.simulate.service import seed_demo
 from ecomops.tenancy import service as tenancy
 from tests.conftest import free_port
-from tests.console.test_browser import ARGS, CHROMIUM, PASSWORD
+from tests.console.conftest import ARGS, PASSWORD
+from tests.console.test_browser import CHROMIUM
 from tests.timing import DEADLINE, wait_until
 
 pytestmark = pytest.mark.xdist_group("console-untranslated-browser")

@@ -94,6 +94,7 @@ def test_command_blocks_run(path: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     (work / "data").symlink_to(REPO / "data")
+    (work / "tests").symlink_to(REPO / "tests")  # shipped sample files the docs name (e.g. a sessions export)
     (work / ".venv").symlink_to(sys.prefix)
     script = tmp_path / "session.sh"
     script.write_text(session_script(blocks), encoding="utf-8")

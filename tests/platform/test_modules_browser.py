@@ -24,7 +24,8 @@ if CHROMIUM is None:
 
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright  # noqa: E402
 
-from tests.console.test_browser import ARGS, VIEWPORT, shot  # noqa: E402
+from tests.console.conftest import ARGS  # noqa: E402
+from tests.console.test_browser import VIEWPORT, shot  # noqa: E402
 
 #: Waits on the page fail after this, never pass or fail by speed (Playwright's default is 5 s).
 expect.set_options(timeout=DEADLINE * 1000)

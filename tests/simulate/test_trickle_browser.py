@@ -33,7 +33,8 @@ if CHROMIUM is None:
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from tests.console.test_browser import ARGS, SCREENSHOTS, VIEWPORT  # noqa: E402
+from tests.console.conftest import ARGS  # noqa: E402
+from tests.console.test_browser import SCREENSHOTS, VIEWPORT  # noqa: E402
 
 expect.set_options(timeout=DEADLINE * 1000)
 pytestmark = pytest.mark.xdist_group("demo-trickle-browser")
