@@ -4,6 +4,7 @@ analytics, what data the shop holds); ``/t/{slug}/sessions``: session conversion
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ecomops.analytics import overview, service
 from ecomops.analytics.sessions import BREAKDOWNS
 from ecomops.kernel.errors import EcomopsError
+from ecomops.platform.console.downloads import download, export_links
 from ecomops.platform.console.shell import Page, open_page, render
 from ecomops.platform.warehouse.stats import table_counts
 
@@ -48,6 +50,14 @@ async def sessions_page(
         return page
     chosen = breakdown if breakdown in BREAKDOWNS else "month"
     first, last = _day(start), _day(end)
+    file = await download(
+        page,
+        lambda fmt: service.export_session_conversion(
+            page.state, page.tenant, chosen, first, last, None, fmt, via="session"
+        ),
+    )
+    if file is not None:
+        return file
     error = None
     try:
         result = await run_in_threadpool(
@@ -65,5 +75,18 @@ async def sessions_page(
             "breakdowns": list(BREAKDOWNS),
             "start": first.isoformat() if first else "",
             "end": last.isoformat() if last else "",
+            "exports": _session_exports(page, chosen, first, last)
+            if result and result.total.sessions
+            else None,
         },
     )
+
+
+def _session_exports(page: Page, breakdown: str, first: date | None, last: date | None) -> dict[str, str]:
+    """The page's own URL with its breakdown and days, plus ``format``."""
+    keep = {
+        "breakdown": breakdown,
+        "start": first.isoformat() if first else "",
+        "end": last.isoformat() if last else "",
+    }
+    return export_links(f"{page.base}/sessions", urlencode(keep))
