@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.analytics import overview, service
+from ecomops.analytics import overview, overview_export, service
 from ecomops.analytics.sessions import BREAKDOWNS
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.console.downloads import download, export_links
@@ -28,7 +28,8 @@ async def tenant_home(request: Request, slug: str) -> Response:
     if not isinstance(page, Page):
         return page
     if page.can("orders:read"):
-        return await overview.overview_page(page)
+        file = await overview_export.overview_download(page)
+        return file if file is not None else await overview.overview_page(page)
     counts = await run_in_threadpool(table_counts, page.state.warehouses.get(page.tenant.id))
     return render(page, "analytics/home.html", {"counts": counts})
 
