@@ -102,6 +102,7 @@ class Gated:
 
 GATED = [
     Gated("POST", "/query", "sql:query", {"json": {"sql": "select 1"}}),
+    Gated("POST", "/query", "sql:query", {"json": {"sql": "select 1", "format": "csv"}}),
     Gated(
         "POST",
         "/imports",
