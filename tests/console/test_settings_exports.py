@@ -8,13 +8,20 @@ import csv
 import io
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import openpyxl
+from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from ecomops.audit.service import export as audit_records
+from ecomops.cli import app
+from ecomops.fx import service as fx
+from ecomops.platform.context import TenantInfo
+from ecomops.security import accounts
 from ecomops.tenancy import service as tenancy
 from tests.conftest import InProcServer
 from tests.console.conftest import add_member, signed_in
@@ -167,3 +174,36 @@ def test_api_keys_export_has_prefixes_not_secrets(server: InProcServer) -> None:
         sheet = _xlsx(client.get("/t/acme/settings/keys", params={"format": "xlsx"}))
     assert [r[0] for r in sheet[1:]] == [k["name"] for k in listed]
     assert _exports(server, "keys") == [("api_key", "csv", 2), ("user", "xlsx", 2)]
+
+
+def test_cli_writes_the_same_files(engine: Engine, tenant: TenantInfo, tmp_path: Path) -> None:
+    """``ecomops fx list|member list|apikey list --format``: the same writer and use case (no server here),
+    audited with ``via`` cli."""
+    fx.set_rate(engine, tenant, "USD", "2011-01-01", "6.6")
+    tenancy.create_api_key(engine, "acme", "viewer", "=sum(A1)")
+    runner = CliRunner()
+    answer = runner.invoke(app, ["fx", "list", "--tenant", "acme", "--format", "csv"])
+    assert answer.exit_code == 0, answer.output
+    rows = list(csv.reader(io.StringIO(answer.stdout.lstrip("\ufeff"))))
+    assert rows[1][:3] == ["USD", "2011-01-01", "6.60000000"]
+    keys = runner.invoke(app, ["apikey", "list", "--tenant", "acme", "--format", "csv"])
+    assert keys.exit_code == 0, keys.output
+    assert list(csv.reader(io.StringIO(keys.stdout.lstrip("\ufeff"))))[1][0] == "'=sum(A1)"
+    refused = runner.invoke(app, ["member", "list", "--tenant", "acme", "--format", "xlsx"])
+    assert refused.exit_code != 0 and "--output" in refused.output
+    out = tmp_path / "members.xlsx"
+    written = runner.invoke(
+        app,
+        ["member", "list", "--tenant", "acme", "--format", "xlsx", "--output", str(out), "--lang", "zh_CN"],
+    )
+    assert written.exit_code == 0, written.output
+    sheet = list(openpyxl.load_workbook(out, read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert sheet[0] == ("邮箱", "角色", "用户 ID") and len(sheet) == 1 + len(
+        accounts.list_members(engine, "acme")
+    )
+    actions = [
+        (r["action"], r["details"]["via"])
+        for r in audit_records(engine, tenant.id)
+        if r["action"].endswith(".export")
+    ]
+    assert actions == [("fx.export", "cli"), ("keys.export", "cli"), ("members.export", "cli")]
