@@ -58,3 +58,19 @@ def test_customers_filter_sort_and_export(console: Console, owner: BrowserContex
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.close()
     assert console.errors == []
+
+
+def test_overview_table_export_in_the_browser(console: Console, owner: BrowserContext) -> None:  # noqa: F811
+    """A card's export link downloads that table for the range on screen: the top products as listed."""
+    page = console.watch(owner.new_page())
+    page.goto("/t/demo/?range=30d")
+    card = page.locator("section[aria-labelledby=ov-products-heading]")
+    shown = card.locator("tbody tr[data-product]").evaluate_all("rows => rows.map(r => r.dataset.product)")
+    with page.expect_download() as info:
+        card.get_by_role("link", name="Export CSV").click()
+    rows = list(csv.reader(io.StringIO(info.value.path().read_bytes().decode("utf-8-sig"))))
+    assert shown and [r[1] for r in rows[1:]] == shown
+    card.scroll_into_view_if_needed()
+    shot(page, "36-overview-export-en")
+    page.close()
+    assert console.errors == []

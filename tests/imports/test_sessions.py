@@ -3,21 +3,27 @@ session conversion by month, traffic type and visitor type equals a pandas compu
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from ecomops.analytics import sessions as analytics_sessions
+from ecomops.audit.service import export as audit_records
 from ecomops.cli import app
 from ecomops.imports.presets import sessions as session_preset
 from ecomops.kernel.errors import ValidationFailed
-from tests.conftest import LiveServer
+from ecomops.tenancy import service as tenancy
+from tests.conftest import InProcServer, LiveServer
+from tests.console.conftest import add_member, signed_in
 from tests.imports.conftest import FIXTURES, Importer, read_rejects
 from tests.imports.test_api import _auth, _upload, _wait
 from tests.timing import DEADLINE
@@ -227,3 +233,47 @@ def test_api_upload_and_conversion(live_server: LiveServer) -> None:
         timeout=DEADLINE,
     )
     assert bad.status_code == 422 and "unknown session breakdown" in bad.text
+
+
+def test_conversion_export_equals_the_file_and_the_api(
+    importer: Importer, request: pytest.FixtureRequest
+) -> None:
+    """``?format=`` on the API and the Sessions page: the JSON's rows then its total, counted by pandas
+    from the file; audited as ``sessions.export``."""
+    importer.run([SAMPLE], "uci-online-shoppers", reference_date=REFERENCE)
+    importer.warehouse.close()
+    server: InProcServer = request.getfixturevalue("server")
+    _, key = tenancy.create_api_key(server.state.engine, "acme", "analyst", "sessions-export")
+    params = {"breakdown": "visitor_type", "from": "2017-01-01", "to": "2017-12-31"}
+    with httpx.Client(
+        base_url=f"{server.url}/api/v1/t/acme", headers={"Authorization": f"Bearer {key}"}, timeout=DEADLINE
+    ) as api:
+        answer = api.get("/sessions/conversion", params=params).json()
+        exported = api.get("/sessions/conversion", params={**params, "format": "csv"})
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    expected = _expected("visitor_type")
+    assert rows[0] == ["visitor_type", "Sessions", "Converted", "Conversion rate"]
+    assert {r[0]: (int(r[1]), int(r[2])) for r in rows[1:-1]} == expected
+    assert [r[:3] for r in rows[1:]] == [
+        [r["value"], str(r["sessions"]), str(r["converted"])] for r in [*answer["rows"], answer["total"]]
+    ]
+    sessions, converted = (sum(v[i] for v in expected.values()) for i in (0, 1))
+    assert rows[-1][:3] == ["all", str(sessions), str(converted)]
+    assert float(rows[-1][3]) == pytest.approx(converted / sessions)
+    add_member(server.state.engine, "ana@acme.test", "analyst")
+    with signed_in(server, "ana@acme.test", **{"accept-language": "en"}) as (client, _):
+        page = client.get("/t/acme/sessions", params={"breakdown": "month"})
+        assert 'href="/t/acme/sessions?breakdown=month&amp;start=&amp;end=&amp;format=xlsx"' in page.text
+        xlsx = client.get("/t/acme/sessions", params={"breakdown": "month", "format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True).worksheets[0]
+    table = list(sheet.iter_rows(values_only=True))
+    assert table[0][0] == "month" and {r[0]: (r[1], r[2]) for r in table[1:-1]} == _expected("month")
+    records = [
+        r for r in audit_records(server.state.engine, server.tenant.id) if r["action"] == "sessions.export"
+    ]
+    assert [
+        (r["target_id"], r["details"]["filters"]["breakdown"], r["details"]["rows"]) for r in records
+    ] == [
+        ("csv", "visitor_type", len(expected) + 1),
+        ("xlsx", "month", len(_expected("month")) + 1),
+    ]

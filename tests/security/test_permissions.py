@@ -102,6 +102,7 @@ class Gated:
 
 GATED = [
     Gated("POST", "/query", "sql:query", {"json": {"sql": "select 1"}}),
+    Gated("POST", "/query", "sql:query", {"json": {"sql": "select 1", "format": "csv"}}),
     Gated(
         "POST",
         "/imports",
@@ -116,6 +117,7 @@ GATED = [
     Gated("GET", "/ingest/dead-letters", "ingest:read_dead_letters"),
     Gated("POST", "/ingest/dead-letters/dl_missing/replay", "events:write_dead_letters", {"json": None}),
     Gated("GET", "/keys", "keys:manage"),
+    Gated("GET", "/keys", "keys:manage", {"params": {"format": "csv"}}),
     Gated("POST", "/keys", "keys:manage", {"json": {"name": "m", "role": "viewer"}}),
     Gated("DELETE", "/keys/key_missing", "keys:manage"),
     Gated("GET", "/sources", "keys:manage"),
@@ -125,6 +127,7 @@ GATED = [
     Gated("PUT", "/modules/mod_missing", "modules:manage", {"json": {"enabled": False}}),
     Gated("POST", "/sources", "keys:manage", {"json": {"name": "m", "channel": "nope"}}),
     Gated("GET", "/members", "members:manage"),
+    Gated("GET", "/members", "members:manage", {"params": {"format": "xlsx"}}),
     Gated("POST", "/members", "members:manage", {"json": {"email": "nobody@x.test", "role": "viewer"}}),
     Gated("PUT", "/members/usr_missing/role", "members:manage", {"json": {"role": "viewer"}}),
     Gated("DELETE", "/members/usr_missing", "members:manage"),
@@ -143,6 +146,7 @@ GATED = [
     Gated("POST", "/metrics/rollups/rebuild", "rollups:rebuild"),
     Gated("GET", "/funnel", "orders:read", {"params": {"from": "2026-11-01", "to": "2026-11-02"}}),
     Gated("GET", "/sessions/conversion", "orders:read", {"params": {"breakdown": "month"}}),
+    Gated("GET", "/sessions/conversion", "orders:read", {"params": {"breakdown": "month", "format": "csv"}}),
     Gated("GET", "/audit/anchor", "audit:read"),
     Gated("GET", "/orders", "orders:read"),
     Gated("GET", "/orders", "orders:read", {"params": {"format": "csv", "channel": "web"}}),
@@ -153,6 +157,7 @@ GATED = [
     Gated("GET", "/products/prd_missing", "orders:read"),
     Gated("GET", "/products/prd_missing/trend", "orders:read"),
     Gated("GET", "/fx-rates", "fx:read"),
+    Gated("GET", "/fx-rates", "fx:read", {"params": {"format": "csv"}}),
     Gated(
         "POST",
         "/fx-rates",

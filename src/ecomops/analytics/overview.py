@@ -41,6 +41,7 @@ from ecomops.analytics.results import Comparison, MetricsResult, MetricValue, Me
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import EcomopsError, ValidationFailed
 from ecomops.platform.console import i18n, labels
+from ecomops.platform.console.downloads import export_links
 from ecomops.platform.console.i18n import N_
 from ecomops.platform.console.shell import Page, error_page, problem_title, render
 from ecomops.platform.warehouse.stats import table_counts
@@ -106,6 +107,8 @@ DEFAULT_VIEW = "region"
 #: GMV first: the engine ranks breakdown values by the first metric.
 VIEW_METRICS = ("gmv", "orders", "visitors", "conversion_rate")
 TOP_VIEW_VALUES = 15
+#: The page's tables that export (``?export=``, ``analytics.overview_export``).
+EXPORT_TABLES = ("channels", "products", "campaigns", "view")
 FUNNEL_LABELS = {
     "visitors": N_("Visitors"),
     "product_views": N_("Viewed a product"),
@@ -300,7 +303,7 @@ def _on_cursor(page: Page, fn: Any) -> Any:
         cur.close()
 
 
-def _product_names(cur: Any, ids: list[str], locale: str) -> dict[str, str]:
+def product_names(cur: Any, ids: list[str], locale: str) -> dict[str, str]:
     """Names in the reader's language where the catalogue has one (``labels.product_name``)."""
     if not ids:
         return {}
@@ -357,7 +360,7 @@ async def load(page: Page, rng: DateRange, view: str = DEFAULT_VIEW) -> Figures:
     by_view = await view_task
     product_ids = [str(t.breakdown_value) for t in products.totals]
     names = await run_in_threadpool(
-        _on_cursor, page, lambda cur: _product_names(cur, product_ids, page.locale)
+        _on_cursor, page, lambda cur: product_names(cur, product_ids, page.locale)
     )
     return Figures(cards, channels, products, campaigns, by_view, funnel, names, counts)
 
@@ -620,14 +623,28 @@ def view_tabs(page: Page, rng: DateRange, view: str) -> list[dict[str, Any]]:
     ]
 
 
-async def overview_page(page: Page) -> HTMLResponse:
-    """Render the dashboard for the range in the query string (a bad range: the default one and a 422)."""
-    request: Request = page.request
-    zone = ZoneInfo(page.tenant.timezone)
-    today = utcnow().astimezone(zone).date()
+async def anchors(page: Page) -> tuple[date, date | None]:
+    """Today in the shop's zone and the local day of its latest order: what the presets resolve against."""
+    today = utcnow().astimezone(ZoneInfo(page.tenant.timezone)).date()
     latest = await run_in_threadpool(
         _on_cursor, page, lambda cur: latest_order_day(cur, page.tenant.timezone)
     )
+    return today, latest
+
+
+def table_exports(page: Page, rng: DateRange, view: str) -> dict[str, dict[str, str]]:
+    """Each table's export links: this page with its range and view, the table and the format."""
+    window = {"range": rng.key, "from": rng.first.isoformat(), "to": rng.last.isoformat(), "view": view}
+    return {
+        table: export_links(f"{page.base}/", urlencode({**window, "export": table}))
+        for table in EXPORT_TABLES
+    }
+
+
+async def overview_page(page: Page) -> HTMLResponse:
+    """Render the dashboard for the range in the query string (a bad range: the default one and a 422)."""
+    request: Request = page.request
+    today, latest = await anchors(page)
     params = request.query_params
     error = None
     try:
@@ -652,6 +669,7 @@ async def overview_page(page: Page) -> HTMLResponse:
             "latest_day": latest,
             "form": {"from": rng.first.isoformat(), "to": rng.last.isoformat()},
             "view_tabs": view_tabs(page, rng, view),
+            "table_exports": table_exports(page, rng, view),
         }
     )
     return render(page, "analytics/overview.html", context, status=422 if error else 200)

@@ -4,14 +4,16 @@ analytics, what data the shop holds); ``/t/{slug}/sessions``: session conversion
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from ecomops.analytics import overview, service
+from ecomops.analytics import overview, overview_export, service
 from ecomops.analytics.sessions import BREAKDOWNS
 from ecomops.kernel.errors import EcomopsError
+from ecomops.platform.console.downloads import download, export_links
 from ecomops.platform.console.shell import Page, open_page, render
 from ecomops.platform.warehouse.stats import table_counts
 
@@ -26,7 +28,8 @@ async def tenant_home(request: Request, slug: str) -> Response:
     if not isinstance(page, Page):
         return page
     if page.can("orders:read"):
-        return await overview.overview_page(page)
+        file = await overview_export.overview_download(page)
+        return file if file is not None else await overview.overview_page(page)
     counts = await run_in_threadpool(table_counts, page.state.warehouses.get(page.tenant.id))
     return render(page, "analytics/home.html", {"counts": counts})
 
@@ -48,6 +51,14 @@ async def sessions_page(
         return page
     chosen = breakdown if breakdown in BREAKDOWNS else "month"
     first, last = _day(start), _day(end)
+    file = await download(
+        page,
+        lambda fmt: service.export_session_conversion(
+            page.state, page.tenant, chosen, first, last, None, fmt, via="session"
+        ),
+    )
+    if file is not None:
+        return file
     error = None
     try:
         result = await run_in_threadpool(
@@ -65,5 +76,18 @@ async def sessions_page(
             "breakdowns": list(BREAKDOWNS),
             "start": first.isoformat() if first else "",
             "end": last.isoformat() if last else "",
+            "exports": _session_exports(page, chosen, first, last)
+            if result and result.total.sessions
+            else None,
         },
     )
+
+
+def _session_exports(page: Page, breakdown: str, first: date | None, last: date | None) -> dict[str, str]:
+    """The page's own URL with its breakdown and days, plus ``format``."""
+    keep = {
+        "breakdown": breakdown,
+        "start": first.isoformat() if first else "",
+        "end": last.isoformat() if last else "",
+    }
+    return export_links(f"{page.base}/sessions", urlencode(keep))

@@ -13,6 +13,7 @@ reporting periods and buckets in the tenant's zone, and the measure sources the 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 
 from ecomops.analytics import engine, funnel, rollups, sessions
@@ -37,7 +38,9 @@ from ecomops.analytics.sources import Cells, FactsSource, MeasureSource
 from ecomops.fx import service as fx
 from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.audit import record_action
+from ecomops.platform.console.i18n import N_
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.export import Column, ExportTable, Format, audit_export
 from ecomops.platform.web.state import AppState
 
 __all__ = [
@@ -107,6 +110,37 @@ def get_session_conversion(
         return sessions.compute(cur, breakdown, first, last, timezone or tenant.timezone)
     finally:
         cur.close()
+
+
+def export_session_conversion(
+    state: AppState,
+    tenant: TenantInfo,
+    breakdown: str | None,
+    first: date | None,
+    last: date | None,
+    timezone: str | None,
+    fmt: Format,
+    *,
+    via: str,
+) -> ExportTable:
+    """The "export session conversion" use case: :func:`get_session_conversion`'s rows, then its total
+    (value ``all``); the rate as a ratio (0.0123), not a percentage. Audited as ``sessions.export``."""
+    result = get_session_conversion(state, tenant, breakdown, first, last, timezone)
+    rows = [*result.rows, result.total]
+    filters = {
+        "breakdown": breakdown or "",
+        "from": first.isoformat() if first else "",
+        "to": last.isoformat() if last else "",
+        "timezone": result.timezone,
+    }
+    audit_export(state.engine, tenant.id, "sessions", fmt, filters=filters, rows=len(rows), via=via)
+    columns = (
+        Column("value", breakdown or N_("Total")),
+        Column("sessions", N_("Sessions"), "int"),
+        Column("converted", N_("Converted"), "int"),
+        Column("conversion_rate", N_("Conversion rate"), "number"),
+    )
+    return ExportTable("session-conversion", columns, (asdict(r) for r in rows), result.timezone, len(rows))
 
 
 def rollup_status(state: AppState, tenant: TenantInfo) -> RollupStatus:

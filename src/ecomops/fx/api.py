@@ -7,14 +7,16 @@ Each route parses, checks the permission and returns what its use case in ``fx.s
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.fx import service
 from ecomops.fx.service import ImportResult, Rate, RateTable
+from ecomops.platform.console.templating import request_locale
+from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 
@@ -47,9 +49,27 @@ class ImportIn(BaseModel):
     )
 
 
-@router.get("", response_model=RateTable, summary="The tenant's dated FX rates")
-async def list_rates(ctx: TenantDep, state: StateDep) -> RateTable:
+@router.get(
+    "",
+    response_model=RateTable,
+    summary="The tenant's dated FX rates; ?format=csv|xlsx downloads them",
+    responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}},
+)
+async def list_rates(
+    request: Request,
+    ctx: TenantDep,
+    state: StateDep,
+    format: Annotated[
+        Literal["csv", "xlsx"] | None, Query(description="Download the rates as CSV or .xlsx; audited")
+    ] = None,
+) -> RateTable | Response:
     require(ctx, "fx:read")
+    if format is not None:
+        fmt = format
+        table = await run_in_threadpool(
+            lambda: service.export_rates(state.engine, ctx.tenant, fmt, via=ctx.via)
+        )
+        return export_response(table, fmt, request_locale(request))
     return await run_in_threadpool(service.list_rates, state.engine, ctx.tenant)
 
 

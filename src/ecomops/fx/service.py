@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,7 +24,9 @@ from sqlalchemy import Engine, select
 from ecomops.fx.models import FxRate
 from ecomops.kernel.errors import NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
+from ecomops.platform.console.i18n import N_
 from ecomops.platform.context import TenantInfo, current
+from ecomops.platform.export import Column, ExportTable, Format, audit_export
 from ecomops.platform.store.scoping import tenant_session
 
 #: Columns of an import file (a header row naming them, in any order).
@@ -119,6 +121,26 @@ def parse_rate(value: object, field: str = "rate") -> Decimal:
 def list_rates(engine: Engine, tenant: TenantInfo) -> RateTable:
     """Every rate of the tenant, by currency then day."""
     return RateTable(tenant.slug, tenant.currency, rates_for(engine, tenant.id))
+
+
+#: The FX table as a file (the exchange-rates page and ``GET …/fx-rates?format=``).
+RATE_COLUMNS = (
+    Column("currency", N_("Currency")),
+    Column("valid_from", N_("Valid from"), "date"),
+    Column("rate", N_("Rate"), "number"),
+    Column("source", N_("Source")),
+    Column("updated_by", N_("Changed by")),
+    Column("updated_at", N_("Changed"), "datetime"),
+)
+
+
+def export_rates(engine: Engine, tenant: TenantInfo, fmt: Format, *, via: str) -> ExportTable:
+    """The "export exchange rates" use case: the same rates :func:`list_rates` lists; audited as
+    ``fx.export``."""
+    rates = rates_for(engine, tenant.id)
+    audit_export(engine, tenant.id, "fx", fmt, filters={}, rows=len(rates), via=via)
+    rows = (asdict(r) for r in rates)
+    return ExportTable("exchange-rates", RATE_COLUMNS, rows, tenant.timezone, len(rates))
 
 
 def rates_for(engine: Engine, tenant_id: str) -> tuple[Rate, ...]:

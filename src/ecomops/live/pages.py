@@ -15,10 +15,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from ecomops.live import service
+from ecomops.kernel.errors import EcomopsError
+from ecomops.live import export, service
 from ecomops.live.hub import hub_of
+from ecomops.platform.console.downloads import download, export_links
 from ecomops.platform.console.i18n import N_
-from ecomops.platform.console.shell import Page, error_page, open_page, render
+from ecomops.platform.console.shell import Page, error_page, open_page, problem_title, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,11 +42,28 @@ async def live_page(request: Request, slug: str) -> Response:
             page.session,
         )
     snap = await hub_of(page.state).snapshot(page.tenant.id, service.LiveScope.of(page.tenant))
+    if request.query_params.get("format"):
+        try:
+            which = export.parse_table(request.query_params.get("export"))
+        except EcomopsError as exc:
+            status = exc.status_code
+            return error_page(request, status, problem_title(status), exc.message, page.session)
+        file = await download(
+            page,
+            lambda fmt: export.export_live_table(
+                page.state.engine, page.tenant, snap.result, which, page.locale, fmt, via="session"
+            ),
+        )
+        if file is not None:
+            return file
     context = {
         # For a <script> data block: no "<" at all, so no "</script>" or "<!--" can end it early.
         "snapshot_json": snap.body.decode().replace("<", "\\u003c"),
         "stream_url": f"/api/v1/t/{page.tenant.slug}/live/stream",
         "screen": screen,
+        "live_exports": {
+            table: export_links(f"{page.base}/live", f"export={table}") for table in export.TABLES
+        },
     }
     template = "live/live_big.html" if screen == "big" else "live/live.html"
     return render(page, template, context)

@@ -6,11 +6,12 @@ Thin by design: the body is parsed here, the caller's role checked, and ``query.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.platform.web.heavy import run_heavy
@@ -32,6 +33,11 @@ class QueryRequest(BaseModel):
     limit: int = Field(
         default=service.DEFAULT_LIMIT, ge=1, le=service.MAX_LIMIT, description="Most rows to return"
     )
+    format: Literal["csv", "xlsx"] | None = Field(
+        default=None,
+        description="Answer the rows as a CSV or .xlsx download (headers are the result's column names, "
+        "times in the tenant's zone); audited as query.export",
+    )
 
 
 QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -41,10 +47,23 @@ QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/query", response_model=QueryAnswer, summary="Run a read-only SQL query", responses=QUERY_RESPONSES
+    "/query",
+    response_model=QueryAnswer,
+    summary='Run a read-only SQL query; "format": "csv"|"xlsx" downloads the rows',
+    responses={**QUERY_RESPONSES, 200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}},
 )
-async def run_query(body: QueryRequest, ctx: TenantDep, state: StateDep) -> QueryAnswer:
+async def run_query(body: QueryRequest, ctx: TenantDep, state: StateDep) -> QueryAnswer | Response:
     require(ctx, "sql:query")
+    if body.format is not None:
+        fmt = body.format
+        table = await run_heavy(
+            state,
+            ctx.tenant.id,
+            "queries",
+            lambda: service.export_query(state, ctx.tenant, body.sql, body.limit, fmt, via=ctx.via),
+        )
+        # Headers are the statement's own column names: never looked up in the translation catalogue.
+        return export_response(table, fmt, "en")
     return await run_heavy(
         state, ctx.tenant.id, "queries", lambda: service.run_query(state, ctx.tenant, body.sql, body.limit)
     )

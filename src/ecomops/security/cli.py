@@ -7,13 +7,23 @@ import io
 import secrets
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import segno
 import typer
 from rich.table import Table
 
-from ecomops.platform.commandline import cli_errors, console, engine, print_json
+from ecomops.platform.client import tenant_path
+from ecomops.platform.commandline import (
+    cli_errors,
+    console,
+    engine,
+    parse_export_format,
+    print_json,
+    save_export,
+    tenant_info,
+)
 from ecomops.platform.roles import ROLES
 from ecomops.platform.settings import get_settings
 from ecomops.platform.tenants import get_tenant
@@ -176,8 +186,29 @@ def member_role(
 def member_list(
     tenant: Annotated[str, typer.Option(help="Tenant slug")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    format: Annotated[
+        str | None, typer.Option("--format", help="csv or xlsx: the list as a file (audited)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
 ) -> None:
     """List a tenant's members and roles."""
+    fmt = parse_export_format(format, output)
+    if fmt is not None:
+        with cli_errors():
+            save_export(
+                fmt,
+                output,
+                path=tenant_path(tenant, "members"),
+                params={},
+                local=lambda state: accounts.export_members(
+                    state.engine, tenant_info(state, tenant), fmt, via="cli"
+                ),
+                language=lang,
+            )
+        return
     with cli_errors():
         members = accounts.list_members(engine(), tenant)
     if json_out:

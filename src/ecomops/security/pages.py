@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.console import i18n
+from ecomops.platform.console.downloads import download, export_links
 from ecomops.platform.console.shell import Page, error_page, open_page, render
 from ecomops.platform.console.templating import templates
 from ecomops.platform.roles import ROLES
@@ -280,6 +281,10 @@ async def members_page(request: Request, slug: str) -> Response:
     page = await open_page(request, slug, "members:manage", "members")
     if not isinstance(page, Page):
         return page
+    engine = page.state.engine
+    file = await download(page, lambda fmt: accounts.export_members(engine, page.tenant, fmt, via="session"))
+    if file is not None:
+        return file
     members = await run_in_threadpool(accounts.list_members, page.state.engine, page.tenant.slug)
     pending = await run_in_threadpool(invitations.list_pending, page.state.engine, page.tenant.slug)
     policy = await run_in_threadpool(auth.mfa_policy, page.state.engine, page.tenant.id)
@@ -289,6 +294,7 @@ async def members_page(request: Request, slug: str) -> Response:
         "invitation_days": page.state.settings.invitation_days,
         "roles": ROLES,
         "require_mfa": policy,
+        "exports": export_links(f"{page.base}/settings/members"),
     }
     return render(page, "security/members.html", context)
 

@@ -9,13 +9,15 @@ itself to owner through a key) or revoke one.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.platform import enablement
+from ecomops.platform.console.templating import request_locale
+from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require, require_owner_for
 from ecomops.platform.web.deps import StateDep, TenantDep
 from ecomops.platform.web.state import AppState, CredentialCache
@@ -95,9 +97,27 @@ class ModuleSwitch(Strict):
     enabled: bool
 
 
-@router.get("/keys", response_model=list[KeyOut], summary="API keys of the tenant (never the secrets)")
-async def list_keys(ctx: TenantDep, state: StateDep) -> list[KeyOut]:
+@router.get(
+    "/keys",
+    response_model=list[KeyOut],
+    summary="API keys of the tenant (never the secrets); ?format=csv|xlsx downloads them",
+    responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}},
+)
+async def list_keys(
+    request: Request,
+    ctx: TenantDep,
+    state: StateDep,
+    format: Annotated[
+        Literal["csv", "xlsx"] | None, Query(description="Download the keys as CSV or .xlsx; audited")
+    ] = None,
+) -> list[KeyOut] | Response:
     require(ctx, "keys:manage")
+    if format is not None:
+        fmt = format
+        table = await run_in_threadpool(
+            lambda: tenancy.export_api_keys(state.engine, ctx.tenant, fmt, via=ctx.via)
+        )
+        return export_response(table, fmt, request_locale(request))
     keys = await run_in_threadpool(tenancy.list_api_keys, state.engine, ctx.tenant.slug)
     return [KeyOut(**k.__dict__) for k in keys]
 

@@ -11,7 +11,7 @@ import secrets
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from ecomops.kernel.clock import utcnow
 from ecomops.kernel.errors import Forbidden, NotFound, ValidationFailed
 from ecomops.platform.audit import record_action
+from ecomops.platform.console.i18n import N_
 from ecomops.platform.context import TenantInfo
+from ecomops.platform.export import Column, ExportTable, Format, audit_export
 from ecomops.platform.roles import ROLES
 from ecomops.platform.store.scoping import system_session, tenant_session
 from ecomops.platform.tenants import get_tenant, get_tenant_by_id
@@ -119,6 +121,28 @@ def list_api_keys(engine: Engine, tenant_slug: str) -> list[ApiKeyListing]:
             )
             for r in rows
         ]
+
+
+#: API keys as a file (the API keys page and ``GET …/keys?format=``): never a secret, only its prefix.
+KEY_COLUMNS = (
+    Column("name", N_("Name")),
+    Column("role", N_("Role")),
+    Column("key_prefix", N_("Key")),
+    Column("created_at", N_("Created"), "datetime"),
+    Column("expires_at", N_("Expires"), "datetime"),
+    Column("last_used_at", N_("Last used"), "datetime"),
+    Column("revoked_at", N_("Revoked"), "datetime"),
+    Column("id", N_("Key ID")),
+)
+
+
+def export_api_keys(engine: Engine, tenant: TenantInfo, fmt: Format, *, via: str) -> ExportTable:
+    """The "export API keys" use case: :func:`list_api_keys`'s rows (revoked ones too, with the time);
+    audited as ``keys.export``."""
+    keys = list_api_keys(engine, tenant.slug)
+    audit_export(engine, tenant.id, "keys", fmt, filters={}, rows=len(keys), via=via)
+    rows = (asdict(k) for k in keys)
+    return ExportTable("api-keys", KEY_COLUMNS, rows, tenant.timezone, len(keys))
 
 
 def revoke_api_key(engine: Engine, tenant_slug: str, key_id: str, *, caller_role: str | None = None) -> None:

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ecomops.platform import enablement
 from ecomops.platform.console import nav
+from ecomops.platform.console.downloads import download, export_links
 from ecomops.platform.console.shell import Page, open_page, render
 from ecomops.platform.roles import ROLES
 from ecomops.tenancy import service as tenancy
@@ -51,8 +52,13 @@ async def keys_page(request: Request, slug: str) -> Response:
     page = await open_page(request, slug, "keys:manage", "keys")
     if not isinstance(page, Page):
         return page
-    keys = await run_in_threadpool(tenancy.list_api_keys, page.state.engine, page.tenant.slug)
-    return render(page, "tenancy/keys.html", {"keys": keys, "roles": ROLES})
+    engine = page.state.engine
+    file = await download(page, lambda fmt: tenancy.export_api_keys(engine, page.tenant, fmt, via="session"))
+    if file is not None:
+        return file
+    keys = await run_in_threadpool(tenancy.list_api_keys, engine, page.tenant.slug)
+    exports = export_links(f"{page.base}/settings/keys") if keys else None
+    return render(page, "tenancy/keys.html", {"keys": keys, "roles": ROLES, "exports": exports})
 
 
 @router.get("/t/{slug}/settings/modules", response_class=HTMLResponse)

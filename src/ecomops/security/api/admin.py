@@ -12,13 +12,15 @@ itself to owner through a colleague.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ecomops.kernel.errors import NotFound
+from ecomops.platform.console.templating import request_locale
+from ecomops.platform.export import MEDIA_TYPES, export_response
 from ecomops.platform.permissions import require, require_owner_for
 from ecomops.platform.web.deps import StateDep, TenantContext, TenantDep
 from ecomops.platform.web.stepup import require_step_up
@@ -72,9 +74,27 @@ class MfaPolicy(Strict):
     require_mfa: bool
 
 
-@router.get("/members", response_model=list[MemberOut], summary="Members and their roles")
-async def list_members(ctx: TenantDep, state: StateDep) -> list[MemberOut]:
+@router.get(
+    "/members",
+    response_model=list[MemberOut],
+    summary="Members and their roles; ?format=csv|xlsx downloads them",
+    responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}},
+)
+async def list_members(
+    request: Request,
+    ctx: TenantDep,
+    state: StateDep,
+    format: Annotated[
+        Literal["csv", "xlsx"] | None, Query(description="Download the members as CSV or .xlsx; audited")
+    ] = None,
+) -> list[MemberOut] | Response:
     require(ctx, "members:manage")
+    if format is not None:
+        fmt = format
+        table = await run_in_threadpool(
+            lambda: accounts.export_members(state.engine, ctx.tenant, fmt, via=ctx.via)
+        )
+        return export_response(table, fmt, request_locale(request))
     members = await run_in_threadpool(accounts.list_members, state.engine, ctx.tenant.slug)
     return [MemberOut(user_id=m.user_id, email=m.email, role=m.role) for m in members]
 
