@@ -302,6 +302,16 @@ def _subject_filter(columns: list[str], customer_id: str, anon_ids: list[str]) -
     return (" OR ".join(parts) or "FALSE"), params
 
 
+def _or_their_orders(
+    layout: _Layout, table: str, where: str, params: list[Any], order_ids: list[str]
+) -> tuple[str, list[Any]]:
+    """A table with person columns and an order id (refunds: imports fill ``customer_id``, ingest does
+    not) holds the subject's rows either way: by person, or as a row of one of their orders."""
+    if table == "orders" or not order_ids or ORDER_COLUMN not in layout.types[table]:
+        return where, params
+    return f"({where}) OR list_contains(?::VARCHAR[], order_id)", [*params, order_ids]
+
+
 def _anonymous_ids(warehouse: Warehouse, layout: _Layout, customer_id: str) -> list[str]:
     """The customer id itself, then the anonymous ids the customer was seen with (events after the
     identify, orders placed while known). The id comes first because a visitor who never signed in is
@@ -401,6 +411,7 @@ def collect_warehouse(
     found: dict[str, list[dict[str, Any]]] = {}
     for table, columns in sorted(layout.direct.items()):
         where, params = _subject_filter(columns, customer_id, anon_ids)
+        where, params = _or_their_orders(layout, table, where, params, order_ids)
         rows = _rows(warehouse, layout, table, where, params)
         if rows:
             found[table] = rows
@@ -478,7 +489,7 @@ def erase_warehouse(
                     changed += _changed(cur)
             counts[f"{table}_ids_replaced"] = changed  # a row with two id columns counts twice
             where, params = _subject_filter(columns, tomb, list(anon_map.values()))
-            _scrub(cur, layout, table, where, params)
+            _scrub(cur, layout, table, *_or_their_orders(layout, table, where, params, order_ids))
         if order_ids:
             for table in layout.by_order:
                 _scrub(cur, layout, table, "list_contains(?::VARCHAR[], order_id)", [order_ids])
