@@ -22,6 +22,7 @@ and the pages say so instead of pretending the counts match.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -103,6 +104,20 @@ VIEWS: tuple[tuple[str, str, str], ...] = (
     ("channel", N_("Channel"), N_("Channel")),
 )
 VIEW_KEYS = tuple(key for key, _, _ in VIEWS)
+#: How a view's values read in the reader's language (identifiers and data terms; UTM sources as sent).
+_VIEW_LABELS: dict[str, Callable[[str, str | None], str]] = {
+    "region": labels.term,
+    "country": labels.term,
+    "device": labels.device,
+    "channel": labels.channel,
+}
+
+
+def _view_label(view: str, locale: str, value: str | None) -> str:
+    label = _VIEW_LABELS.get(view)
+    return label(locale, value) if label else (value or "–")
+
+
 DEFAULT_VIEW = "region"
 #: GMV first: the engine ranks breakdown values by the first metric.
 VIEW_METRICS = ("gmv", "orders", "visitors", "conversion_rate")
@@ -513,12 +528,14 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
 
     view_answer = data.view
     view_info = {m.id: m for m in view_answer.metrics}
+    view_id = view_answer.breakdown.id if view_answer.breakdown else DEFAULT_VIEW
     view_rows: list[dict[str, Any]] = []
     for row in view_answer.totals:
         v = row.values
         view_rows.append(
             {
                 "name": row.breakdown_value,
+                "label": _view_label(view_id, locale, row.breakdown_value),
                 "cells": {
                     m: {
                         "value": v[m],
@@ -530,7 +547,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
             }
         )
     view = {
-        "id": view_answer.breakdown.id if view_answer.breakdown else DEFAULT_VIEW,
+        "id": view_id,
         "rows": view_rows,
         "shown": view_answer.breakdown.values_shown if view_answer.breakdown else 0,
         "total": view_answer.breakdown.values_total if view_answer.breakdown else 0,
@@ -539,7 +556,7 @@ def build(page: Page, rng: DateRange, data: Figures) -> dict[str, Any]:
             "currency": currency,
             "locale": locale.replace("_", "-"),
             "names": {"gmv": i18n.gettext(locale, "GMV"), "orders": i18n.gettext(locale, "Orders")},
-            "labels": [row.breakdown_value for row in view_answer.totals[:10]],
+            "labels": [r["label"] for r in view_rows[:10]],
             "gmv": [float(_money(row.values["gmv"])) for row in view_answer.totals[:10]],
             "orders": [int(row.values["orders"] or 0) for row in view_answer.totals[:10]],
         },

@@ -14,8 +14,24 @@ from ecomops.analytics import overview, overview_export, service
 from ecomops.analytics.sessions import BREAKDOWNS
 from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.console.downloads import download, export_links
+from ecomops.platform.console.i18n import N_
 from ecomops.platform.console.shell import Page, open_page, render
 from ecomops.platform.warehouse.stats import table_counts
+
+#: The session breakdowns as the page names them (the API and CLI keep the identifiers).
+SESSION_BREAKDOWN_LABELS = {
+    "month": N_("Month"),
+    "traffic_type": N_("Traffic type"),
+    "visitor_type": N_("Visitor type"),
+    "weekend": N_("Weekend"),
+    "browser": N_("Browser"),
+    "traffic_source": N_("Traffic source"),
+    "device": N_("Device"),
+    "os": N_("Operating system"),
+    "region": N_("Region"),
+    "country": N_("Country"),
+    "channel": N_("Channel"),
+}
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,6 +90,7 @@ async def sessions_page(
             "error": error,
             "breakdown": chosen,
             "breakdowns": list(BREAKDOWNS),
+            "breakdown_labels": SESSION_BREAKDOWN_LABELS,
             "start": first.isoformat() if first else "",
             "end": last.isoformat() if last else "",
             "exports": _session_exports(page, chosen, first, last)

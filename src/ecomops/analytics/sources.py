@@ -84,13 +84,6 @@ def _dim(column: ir.Value) -> ir.StringValue:
     return ibis.ifelse(text.isnull() | (text.strip() == ""), ibis.literal(NONE_LABEL), text)
 
 
-def _times(amount: ir.Value, rate: ir.Value) -> ir.DecimalValue:
-    """An amount converted exactly (no rounding per fact: 4 + 8 places; the metric is rounded once).
-    Widened first: DuckDB multiplies two DECIMAL(18, x) in 64 bits and overflows on large amounts."""
-    wide = "decimal(38, 8)"  # one type on both sides (Ibis types no product of two decimal types)
-    return (amount.cast(wide) * rate.cast(wide)).cast("decimal(38, 12)")
-
-
 @dataclass
 class FactsSource:
     """Base measures straight from the fact tables of one warehouse connection (Ibis backend)."""
@@ -200,6 +193,15 @@ class FactsSource:
             )
         )
 
+    def _times(self, amount: ir.Value, rate: ir.Value) -> ir.Value:
+        """An amount converted exactly (no rounding per fact: 4 + 8 places; the metric is rounded once).
+        Widened first: DuckDB multiplies two DECIMAL(18, x) in 64 bits and overflows on large amounts.
+        Without rates every counted row is in the reporting currency: the amount as stored (4 places)."""
+        if not self.fx:
+            return amount
+        wide = "decimal(38, 8)"  # one type on both sides (Ibis types no product of two decimal types)
+        return (amount.cast(wide) * rate.cast(wide)).cast("decimal(38, 12)")
+
     def _in_currency(self, t: ir.Table, at: str, currency: str, by_day: bool = False) -> ir.Table:
         """Rows of ``t`` that count in ``currency``, with the ``fx_rate`` to multiply their amounts by:
         1 for rows in it, the rate in effect at ``t[at]`` (an instant, or a local day with ``by_day``)
@@ -284,8 +286,8 @@ class FactsSource:
             ts=o.ordered_at,
             buyer=o.buyer,
             is_first=(o.ordered_at == o.first_at).fill_null(False),
-            amount=_times(o.total, o.fx_rate),
-            merch=_times(o.subtotal - o.discount, o.fx_rate),
+            amount=self._times(o.total, o.fx_rate),
+            merch=self._times(o.subtotal - o.discount, o.fx_rate),
             rate=o.fx_rate,
             attributed=utm.isin(self._campaign_keys()).fill_null(False),
             dim=_dim(o[dim_column]) if dim_column else ibis.literal(NONE_LABEL),
@@ -300,8 +302,8 @@ class FactsSource:
                 ts=o.ts,
                 buyer=o.buyer,
                 is_first=o.is_first,
-                amount=_times(i.line_total, o.rate),
-                merch=_times(i.line_total, o.rate),
+                amount=self._times(i.line_total, o.rate),
+                merch=self._times(i.line_total, o.rate),
                 rate=o.rate,
                 attributed=o.attributed,
                 dim=_dim(i[breakdown.items]),
@@ -344,8 +346,8 @@ class FactsSource:
         rows = j0.select(
             ts=j0.ts,
             attributed=j0.attributed,
-            value=_times(j0.line_total, j0.rate),
-            cost=_times(j0.quantity.cast("decimal(18, 4)") * j0.p_cost, cost_rate),
+            value=self._times(j0.line_total, j0.rate),
+            cost=self._times(j0.quantity.cast("decimal(18, 4)") * j0.p_cost, cost_rate),
             dim=dim,
         )
         j = self._bucketed(rows, b)
@@ -362,7 +364,7 @@ class FactsSource:
 
     def _refunds(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
         r = self._in_currency(self._t("refunds"), "refunded_at", currency)
-        r = r.mutate(amount=_times(r.amount, r.fx_rate))
+        r = r.mutate(amount=self._times(r.amount, r.fx_rate))
         if breakdown is None:
             rows = r.select(ts=r.refunded_at, amount=r.amount, units=r.quantity, dim=ibis.literal(NONE_LABEL))
         elif breakdown.id == "product":
@@ -425,7 +427,7 @@ class FactsSource:
 
     def _spend(self, b: ir.Table, breakdown: Breakdown | None, currency: str) -> Cells:
         a = self._in_currency(self._t("ad_spend"), "date", currency, by_day=True)
-        a = a.mutate(spend=_times(a.spend, a.fx_rate))
+        a = a.mutate(spend=self._times(a.spend, a.fx_rate))
         column = breakdown.ad_spend if breakdown is not None else None
         rows = a.select(
             day=a.date, spend=a.spend, dim=_dim(a[column]) if column else ibis.literal(NONE_LABEL)

@@ -75,6 +75,8 @@ IMPORT_FORMAT_LABELS = {
     "olist": N_("Olist (Brazilian e-commerce)"),
     "shopify": N_("Shopify orders export"),
     "generic": N_("Generic CSV with a mapping file"),
+    "uci-online-shoppers": N_("Online shoppers sessions (UCI)"),
+    "sessions": N_("Session export with a mapping file"),
 }
 
 #: The demo shop's categories, provinces, cities and warehouse regions, as the data spells them.
