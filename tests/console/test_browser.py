@@ -340,7 +340,8 @@ def test_import_sessions_and_read_their_conversion(console: Console, owner: Brow
     page.get_by_label("Files", exact=True).set_input_files(str(SESSIONS_SAMPLE))
     page.get_by_label("Reference date (sessions without a year)").fill("2017-12-31")
     page.get_by_role("button", name="Start import").click()
-    job = page.locator("#import-progress .import-job").first
+    # This file's job: an earlier test's finished import may be listed too.
+    job = page.locator("#import-progress .import-job", has_text=SESSIONS_SAMPLE.name).first
     expect(job).to_have_attribute("data-status", "succeeded", timeout=60_000)
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Sessions").click()
     expect(page.get_by_role("heading", level=1, name="Sessions", exact=True)).to_be_visible()
