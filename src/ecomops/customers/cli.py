@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
@@ -21,6 +20,8 @@ from ecomops.customers.results import CustomerPage, CustomerProfile, PiiView
 from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
+    ExportLang,
+    ExportOutput,
     cli_errors,
     console,
     here_or_server,
@@ -109,10 +110,8 @@ def list_command(
     format: Annotated[
         str | None, typer.Option("--format", help="csv or xlsx: every matching customer as a file (audited)")
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
-    ] = None,
-    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
+    output: ExportOutput = None,
+    lang: ExportLang = "en",
 ) -> None:
     """Customers (default: most recently seen first) with order counts, spend and (masked) contact data."""
     fmt = parse_export_format(format, output)

@@ -16,14 +16,16 @@ from ecomops.fx import service
 from ecomops.fx.service import ImportResult, Rate, RateTable
 from ecomops.kernel.errors import ValidationFailed
 from ecomops.kernel.jsonutil import json_form
-from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
+    ExportLang,
+    ExportOutput,
+    ListFormat,
     cli_errors,
     console,
     local_state,
     parse_export_format,
     print_json,
-    save_export,
+    save_tenant_list,
     tenant_info,
 )
 
@@ -39,28 +41,14 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON")]
 def list_command(
     tenant: Tenant,
     json_out: Json = False,
-    format: Annotated[
-        str | None, typer.Option("--format", help="csv or xlsx: the list as a file (audited)")
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
-    ] = None,
-    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
+    format: ListFormat = None,
+    output: ExportOutput = None,
+    lang: ExportLang = "en",
 ) -> None:
     """Every rate: 1 currency = rate × the shop's currency, from valid_from on."""
     fmt = parse_export_format(format, output)
     if fmt is not None:
-        with cli_errors():
-            save_export(
-                fmt,
-                output,
-                path=tenant_path(tenant, "fx-rates"),
-                params={},
-                local=lambda state: service.export_rates(
-                    state.engine, tenant_info(state, tenant), fmt, via="cli"
-                ),
-                language=lang,
-            )
+        save_tenant_list(tenant, fmt, output, lang, route="fx-rates", export=service.export_rates)
         return
     with cli_errors(), local_state() as state:
         table = service.list_rates(state.engine, tenant_info(state, tenant))

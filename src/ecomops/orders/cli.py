@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -22,6 +21,8 @@ from ecomops.orders.results import OrderDetail, OrderPage
 from ecomops.platform import tenants
 from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
+    ExportLang,
+    ExportOutput,
     cli_errors,
     console,
     engine,
@@ -95,10 +96,8 @@ def list_command(
     format: Annotated[
         str | None, typer.Option("--format", help="csv or xlsx: every matching order as a file (audited)")
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
-    ] = None,
-    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
+    output: ExportOutput = None,
+    lang: ExportLang = "en",
 ) -> None:
     """List orders, newest first; filters combine with AND."""
     fmt = parse_export_format(format, output)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import duckdb
 import typer
@@ -22,7 +22,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from ecomops.kernel.errors import Conflict, EcomopsError, NotFound
-from ecomops.platform.client import ServerClient
+from ecomops.platform.client import ServerClient, tenant_path
 from ecomops.platform.context import TenantInfo
 from ecomops.platform.enablement import check_enabled
 from ecomops.platform.export import ExportTable, Format, parse_format
@@ -167,6 +167,13 @@ def on_warehouse(tenant: str, fn: Callable[[Any, TenantInfo], T]) -> T:
             cur.close()
 
 
+#: The export options of a listing command: ``--format csv|xlsx`` (a whole tenant-wide list; listings
+#: with filters word their own help), ``--output`` and ``--lang``.
+ListFormat = Annotated[str | None, typer.Option("--format", help="csv or xlsx: the list as a file (audited)")]
+ExportOutput = Annotated[Path | None, typer.Option(help="File to write the export to (csv: default stdout)")]
+ExportLang = Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")]
+
+
 def parse_export_format(value: str | None, output: Path | None) -> Format | None:
     """``--format`` of a listing command: csv or xlsx (a file, so it needs ``--output``), or none."""
     try:
@@ -204,3 +211,25 @@ def save_export(
             sink.close()
     if output is not None:
         err_console.print(f"[dim]wrote {output}[/dim]")
+
+
+def save_tenant_list(
+    tenant: str,
+    fmt: Format,
+    output: Path | None,
+    language: str,
+    *,
+    route: str,
+    export: Callable[..., ExportTable],
+) -> None:
+    """Export a tenant-wide list (no filters): the server's ``route`` when one runs, else ``export``
+    (``export(engine, tenant_info, fmt, via="cli")``, the service function the route uses)."""
+    with cli_errors():
+        save_export(
+            fmt,
+            output,
+            path=tenant_path(tenant, route),
+            params={},
+            local=lambda state: export(state.engine, tenant_info(state, tenant), fmt, via="cli"),
+            language=language,
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -21,6 +20,8 @@ from ecomops.kernel.clock import utcnow
 from ecomops.kernel.jsonutil import json_form
 from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
+    ExportLang,
+    ExportOutput,
     cli_errors,
     console,
     err_console,
@@ -95,10 +96,8 @@ def list_command(
     format: Annotated[
         str | None, typer.Option("--format", help="csv or xlsx: every matching product as a file (audited)")
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
-    ] = None,
-    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
+    output: ExportOutput = None,
+    lang: ExportLang = "en",
 ) -> None:
     """List products with units sold, revenue, margin, stock on hand and reviews."""
     fmt = parse_export_format(format, output)

@@ -7,22 +7,22 @@ import io
 import secrets
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import segno
 import typer
 from rich.table import Table
 
-from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
+    ExportLang,
+    ExportOutput,
+    ListFormat,
     cli_errors,
     console,
     engine,
     parse_export_format,
     print_json,
-    save_export,
-    tenant_info,
+    save_tenant_list,
 )
 from ecomops.platform.roles import ROLES
 from ecomops.platform.settings import get_settings
@@ -186,28 +186,14 @@ def member_role(
 def member_list(
     tenant: Annotated[str, typer.Option(help="Tenant slug")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
-    format: Annotated[
-        str | None, typer.Option("--format", help="csv or xlsx: the list as a file (audited)")
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
-    ] = None,
-    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
+    format: ListFormat = None,
+    output: ExportOutput = None,
+    lang: ExportLang = "en",
 ) -> None:
     """List a tenant's members and roles."""
     fmt = parse_export_format(format, output)
     if fmt is not None:
-        with cli_errors():
-            save_export(
-                fmt,
-                output,
-                path=tenant_path(tenant, "members"),
-                params={},
-                local=lambda state: accounts.export_members(
-                    state.engine, tenant_info(state, tenant), fmt, via="cli"
-                ),
-                language=lang,
-            )
+        save_tenant_list(tenant, fmt, output, lang, route="members", export=accounts.export_members)
         return
     with cli_errors():
         members = accounts.list_members(engine(), tenant)

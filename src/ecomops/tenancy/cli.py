@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,16 +19,17 @@ from rich.table import Table
 from ecomops.kernel.errors import Conflict, ValidationFailed
 from ecomops.platform import enablement
 from ecomops.platform import tenants as tenant_registry
-from ecomops.platform.client import tenant_path
 from ecomops.platform.commandline import (
+    ExportLang,
+    ExportOutput,
+    ListFormat,
     cli_errors,
     console,
     engine,
     here_or_server,
     parse_export_format,
     print_json,
-    save_export,
-    tenant_info,
+    save_tenant_list,
 )
 from ecomops.platform.roles import ROLES
 from ecomops.platform.web.state import AppState
@@ -202,28 +202,14 @@ def apikey_create(
 def apikey_list(
     tenant: Annotated[str, typer.Option(help="Tenant slug")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
-    format: Annotated[
-        str | None, typer.Option("--format", help="csv or xlsx: the list as a file (audited)")
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="File to write the export to (csv: default stdout)")
-    ] = None,
-    lang: Annotated[str, typer.Option(help="Language of the export's headers: en or zh_CN")] = "en",
+    format: ListFormat = None,
+    output: ExportOutput = None,
+    lang: ExportLang = "en",
 ) -> None:
     """List a tenant's API keys (prefix only; revoked keys included, marked)."""
     fmt = parse_export_format(format, output)
     if fmt is not None:
-        with cli_errors():
-            save_export(
-                fmt,
-                output,
-                path=tenant_path(tenant, "keys"),
-                params={},
-                local=lambda state: service.export_api_keys(
-                    state.engine, tenant_info(state, tenant), fmt, via="cli"
-                ),
-                language=lang,
-            )
+        save_tenant_list(tenant, fmt, output, lang, route="keys", export=service.export_api_keys)
         return
     with cli_errors():
         keys = service.list_api_keys(engine(), tenant)
