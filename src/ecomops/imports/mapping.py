@@ -68,25 +68,22 @@ class ColumnMap(BaseModel):
         return self
 
 
-class MappingFile(BaseModel):
+class MappingBase(BaseModel):
+    """What every mapping file (orders, sessions) declares beside its columns, validated alike."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     version: int = Field(default=1, ge=1, le=1)
-    #: Namespace of the ids this mapping creates, e.g. "tmall"; keeps two platforms' ids apart.
-    source: str = "generic"
-    #: Channel for every order when no column says (web, tmall, jd, douyin, pos, …).
+    #: Namespace of the ids this mapping creates (each kind of mapping has its default).
+    source: str
+    #: Channel when no column says (web, tmall, jd, douyin, pos, app, …).
     channel: str | None = None
     #: ISO currency when no column says; default: the tenant's.
     currency: str | None = None
-    #: IANA zone of naive timestamps; default: the tenant's.
+    #: IANA zone of naive (or placed) timestamps; default: the tenant's.
     timezone: str | None = None
     #: strptime layout(s) of the timestamps, e.g. "%Y/%m/%d %H:%M"; default: ISO-like layouts.
     timestamp_format: list[str] | None = None
-    #: Status when no column is mapped or the cell is empty.
-    status_default: Status = "paid"
-    #: Source status text → warehouse status (e.g. 交易成功: paid); unmapped texts are kept lower-cased.
-    status_map: dict[str, Status] = Field(default_factory=dict)
-    columns: ColumnMap
 
     @field_validator("source")
     @classmethod
@@ -134,6 +131,16 @@ class MappingFile(BaseModel):
         return [f for f in self.timestamp_format or [] if "%z" not in f and "%Z" not in f]
 
 
+class MappingFile(MappingBase):
+    #: Namespace of the ids this mapping creates, e.g. "tmall"; keeps two platforms' ids apart.
+    source: str = "generic"
+    #: Status when no column is mapped or the cell is empty.
+    status_default: Status = "paid"
+    #: Source status text → warehouse status (e.g. 交易成功: paid); unmapped texts are kept lower-cased.
+    status_map: dict[str, Status] = Field(default_factory=dict)
+    columns: ColumnMap
+
+
 #: What a non-product line of an export is in the order model (``order_charges.kind``); ``product``
 #: in a line-class file makes a code an ordinary product line again.
 LineClass = Literal["shipping", "discount", "fee", "adjustment", "sample", "product"]
@@ -177,17 +184,17 @@ def problems_of(exc: ValidationError) -> list[dict[str, str]]:
 
 def parse_mapping(text: str) -> MappingFile:
     """Parse and validate mapping YAML; every problem is reported with its dotted location."""
-    data = _load_yaml(text, "a YAML mapping with a 'columns' section")
-    return _validate(MappingFile, data)
+    data = load_yaml(text, "a YAML mapping with a 'columns' section")
+    return validate_file(MappingFile, data)
 
 
 def parse_line_classes(text: str) -> LineClassFile:
     """Parse and validate a line-class file (same error reporting as the generic mapping)."""
-    data = _load_yaml(text, "a YAML mapping with a 'non_product_lines' section")
-    return _validate(LineClassFile, data)
+    data = load_yaml(text, "a YAML mapping with a 'non_product_lines' section")
+    return validate_file(LineClassFile, data)
 
 
-def _load_yaml(text: str, expected: str) -> dict[str, Any]:
+def load_yaml(text: str, expected: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -201,7 +208,7 @@ def _load_yaml(text: str, expected: str) -> dict[str, Any]:
     return data
 
 
-def _validate(model: type[_M], data: dict[str, Any]) -> _M:
+def validate_file(model: type[_M], data: dict[str, Any]) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:

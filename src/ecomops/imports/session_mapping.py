@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ecomops.imports.mapping import SOURCE_RE, problems_of
-from ecomops.kernel.clock import validate_timezone
-from ecomops.kernel.errors import ValidationFailed
+from ecomops.imports.mapping import MappingBase, load_yaml, validate_file
 
 #: Page types and property names become event paths and JSON keys: keep them plain.
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -76,86 +72,16 @@ class SessionColumns(BaseModel):
         return self
 
 
-class SessionMapping(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    version: int = Field(default=1, ge=1, le=1)
+class SessionMapping(MappingBase):
     #: Namespace of the ids this mapping creates; keeps two exports' sessions apart.
     source: str = "sessions"
-    #: Channel of every event (web, app, …).
-    channel: str | None = None
-    #: ISO currency of ``revenue``; default: the tenant's.
-    currency: str | None = None
-    #: IANA zone of the placed or naive times; default: the tenant's.
-    timezone: str | None = None
-    #: strptime layout(s) of ``started_at``; default: ISO-like layouts.
-    timestamp_format: list[str] | None = None
     #: Month-only rows fall in the 12 months ending with this date's month (``--reference-date``).
     reference_date: date | None = None
     #: Source text → visitor type (e.g. Returning_Visitor: returning); unmapped texts are kept as written.
     visitor_type_map: dict[str, str] = Field(default_factory=dict)
     columns: SessionColumns
 
-    @field_validator("source")
-    @classmethod
-    def _source(cls, value: str) -> str:
-        if not SOURCE_RE.match(value):
-            raise ValueError("source must be 1-40 lowercase letters, digits, '-' or '_'")
-        return value
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if len(value) != 3 or not value.isalpha():
-            raise ValueError("currency must be a 3-letter ISO 4217 code")
-        return value.upper()
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return validate_timezone(value)
-        except ValidationFailed as exc:
-            raise ValueError(exc.message) from exc
-
-    @field_validator("timestamp_format", mode="before")
-    @classmethod
-    def _formats(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            for fmt in value:
-                if not isinstance(fmt, str) or "%" not in fmt:
-                    raise ValueError(f"timestamp_format entries are strptime layouts, got {fmt!r}")
-        return value
-
-    def aware_formats(self) -> list[str]:
-        return [f for f in self.timestamp_format or [] if "%z" in f or "%Z" in f]
-
-    def naive_formats(self) -> list[str]:
-        return [f for f in self.timestamp_format or [] if "%z" not in f and "%Z" not in f]
-
 
 def parse_session_mapping(text: str) -> SessionMapping:
     """Parse and validate a sessions mapping; every problem is reported with its dotted location."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValidationFailed(f"mapping file is not valid YAML: {exc}", {"field": "mapping"}) from exc
-    if not isinstance(data, dict):
-        raise ValidationFailed(
-            "mapping file must be a YAML mapping with a 'columns' section", {"field": "mapping"}
-        )
-    try:
-        return SessionMapping.model_validate(data)
-    except ValidationError as exc:
-        problems = problems_of(exc)
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ValidationFailed(
-            f"mapping file: {first['loc']}: {first['msg']}{more}", {"field": "mapping", "errors": problems}
-        ) from exc
+    return validate_file(SessionMapping, load_yaml(text, "a YAML mapping with a 'columns' section"))
