@@ -18,13 +18,13 @@ from fastapi import Response
 from ecomops.analytics import overview, service
 from ecomops.analytics.engine import MetricsQuery
 from ecomops.analytics.results import Comparison, MetricsResult, TotalRow
-from ecomops.kernel.errors import EcomopsError, ValidationFailed
+from ecomops.kernel.errors import EcomopsError
 from ecomops.platform.console import labels
 from ecomops.platform.console.downloads import download
 from ecomops.platform.console.i18n import N_
 from ecomops.platform.console.shell import Page, error_page, problem_title
 from ecomops.platform.context import TenantInfo
-from ecomops.platform.export import Column, ExportTable, Format, audit_export
+from ecomops.platform.export import Column, ExportTable, Format, audit_export, parse_table
 from ecomops.platform.web.state import AppState
 
 TABLES = overview.EXPORT_TABLES
@@ -72,14 +72,6 @@ FILE_NAMES = {
     "campaigns": "roas-by-campaign",
     "view": "sales-by",
 }
-
-
-def parse_table(value: str | None) -> str:
-    if value not in TABLES:
-        raise ValidationFailed(
-            f"export: unknown table {value!r}; known: {', '.join(TABLES)}", {"field": "export"}
-        )
-    return value
 
 
 def _change(row: TotalRow) -> float | None:
@@ -171,7 +163,7 @@ async def overview_download(page: Page) -> Response | None:
     if not params.get("format"):
         return None
     try:
-        which = parse_table(params.get("export"))
+        which = parse_table(params.get("export"), TABLES)
         today, latest = await overview.anchors(page)
         rng = overview.resolve_range(params.get("range"), params.get("from"), params.get("to"), today, latest)
         view = overview.parse_view(params.get("view"))

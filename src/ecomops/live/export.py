@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ecomops.kernel.errors import ValidationFailed
 from ecomops.live.service import LiveSnapshot
 from ecomops.platform.console import labels
 from ecomops.platform.console.i18n import N_
@@ -73,14 +72,6 @@ FILE_NAMES = {
     "live_sessions": "live-stream-sessions",
     "unpaid": "live-unpaid-orders",
 }
-
-
-def parse_table(value: str | None) -> str:
-    if value not in TABLES:
-        raise ValidationFailed(
-            f"export: unknown table {value!r}; known: {', '.join(TABLES)}", {"field": "export"}
-        )
-    return value
 
 
 def _rows(snap: LiveSnapshot, which: str, locale: str) -> list[Mapping[str, Any]]:

@@ -21,6 +21,7 @@ from ecomops.live.hub import hub_of
 from ecomops.platform.console.downloads import download, export_links
 from ecomops.platform.console.i18n import N_
 from ecomops.platform.console.shell import Page, error_page, open_page, problem_title, render
+from ecomops.platform.export import parse_table
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +45,7 @@ async def live_page(request: Request, slug: str) -> Response:
     snap = await hub_of(page.state).snapshot(page.tenant.id, service.LiveScope.of(page.tenant))
     if request.query_params.get("format"):
         try:
-            which = export.parse_table(request.query_params.get("export"))
+            which = parse_table(request.query_params.get("export"), export.TABLES)
         except EcomopsError as exc:
             status = exc.status_code
             return error_page(request, status, problem_title(status), exc.message, page.session)

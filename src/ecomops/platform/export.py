@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -222,3 +222,12 @@ def audit_export(
         fmt,
         details={"format": fmt, "filters": dict(filters), "rows": rows, "via": via, **(details or {})},
     )
+
+
+def parse_table(value: str | None, tables: Collection[str]) -> str:
+    """``?export=`` of a page with several tables: one of ``tables``, else a 422 naming them."""
+    if value is None or value not in tables:
+        raise ValidationFailed(
+            f"export: unknown table {value!r}; known: {', '.join(tables)}", {"field": "export"}
+        )
+    return value
